@@ -1,0 +1,84 @@
+// The effective configuration of an invocation: every setting, with its default, in one object.
+// The CLI builds it from flags (cli/args.ts); everything downstream reads only this.
+import os from 'node:os';
+import type { SyncMode } from '../driver/cmdq-locked.js';
+import type { LockName } from '../sync/lock.js';
+import type { DomainsMode } from '../workload/task.js';
+
+export type WaitMode = 'spin' | 'park' | 'auto';
+export type StatsMode = 'full' | 'counters';
+
+export interface Config {
+  readonly cpus: number;
+  readonly strategies: readonly string[];
+  readonly pages: number;
+  readonly queueEntries: number;
+  readonly tlbiNs: number;
+  readonly syncNs: number;
+  readonly durationMs: number;
+  readonly warmupMs: number;
+  readonly lock: LockName;
+  readonly wait: WaitMode;
+  readonly spinNs: number;
+  readonly syncMode: SyncMode;
+  readonly domains: DomainsMode;
+  readonly iotlbEntries: number;
+  readonly stats: StatsMode;
+  readonly json: string | null;
+  readonly cmdLog: string | null;
+  readonly quiet: boolean;
+}
+
+export const MAX_CPUS = 256;
+export const MAX_PAGES = 4096;
+
+export const DEFAULTS: Config = {
+  cpus: 8,
+  strategies: ['per-page', 'batched'],
+  pages: 16,
+  queueEntries: 256,
+  tlbiNs: 100,
+  syncNs: 1000,
+  durationMs: 2000,
+  warmupMs: 200,
+  lock: 'ttas',
+  wait: 'auto',
+  spinNs: 10_000,
+  syncMode: 'poll',
+  domains: 'shared',
+  iotlbEntries: 256,
+  stats: 'full',
+  json: null,
+  cmdLog: null,
+  quiet: false,
+};
+
+/** What the host can give us, and what the wait policy resolves to on it. */
+export interface HostInfo {
+  readonly cores: number;
+  readonly nodeVersion: string;
+  readonly platform: string;
+  readonly arch: string;
+  readonly cpuModel: string;
+  /** Threads that want a core at once: the emulated CPUs plus the SMMU. */
+  readonly threads: number;
+  readonly oversubscribed: boolean;
+  /** The policy that ran: 'spin' or 'spin-then-park'. */
+  readonly waitPolicy: 'spin' | 'spin-then-park';
+}
+
+export function hostInfo(cfg: Config, cores = os.availableParallelism()): HostInfo {
+  const threads = cfg.cpus + 1;
+  const oversubscribed = threads > cores;
+  const park = cfg.wait === 'park' || (cfg.wait === 'auto' && oversubscribed);
+  return {
+    cores,
+    nodeVersion: process.version,
+    platform: process.platform,
+    arch: process.arch,
+    cpuModel: os.cpus()[0]?.model ?? 'unknown',
+    threads,
+    oversubscribed,
+    waitPolicy: park ? 'spin-then-park' : 'spin',
+  };
+}

@@ -1,0 +1,42 @@
+// iommu_map() / iommu_unmap() on one domain: page-table updates plus the invalidation strategy's
+// hooks, in Linux's order (clear a PTE, tell the strategy, ..., then iotlb_sync once at the end).
+// The IOVA is not freed here: the caller does that only after iommu_unmap returns, i.e. after the
+// strategy's sync has completed.
+import { pteGenIdx, pteIdx, VA_BASE_PAGE, type Layout } from '../hardware/layout.js';
+import type { InvalidationStrategy } from './strategies/strategy.js';
+
+export class IommuDomain {
+  readonly asid: number;
+
+  constructor(
+    private readonly i32: Int32Array,
+    private readonly layout: Layout,
+    private readonly domain: number,
+    private readonly strategy: InvalidationStrategy,
+  ) {
+    this.asid = domain + 1;
+  }
+
+  /** Maps VA pages [vaPage, vaPage + pages) to physical pages [ppn, ppn + pages). */
+  map(vaPage: number, pages: number, ppn: number): void {
+    const i32 = this.i32;
+    const t = vaPage - VA_BASE_PAGE;
+    for (let i = 0; i < pages; i++) {
+      // The generation is bumped before the PTE is published, so a walker that sees the new PTE
+      // stamps its IOTLB entry with the new generation (the oracle relies on it).
+      const g = pteGenIdx(this.layout, this.domain, t + i);
+      Atomics.store(i32, g, i32[g] + 1);
+      Atomics.store(i32, pteIdx(this.layout, this.domain, t + i), ppn + i + 1);
+    }
+  }
+
+  unmap(vaPage: number, pages: number): void {
+    const i32 = this.i32;
+    const t = vaPage - VA_BASE_PAGE;
+    for (let i = 0; i < pages; i++) {
+      Atomics.store(i32, pteIdx(this.layout, this.domain, t + i), 0);
+      this.strategy.tlbAddPage(this.asid, vaPage + i);
+    }
+    this.strategy.iotlbSync(this.asid, vaPage, pages);
+  }
+}

@@ -1,0 +1,59 @@
+// IOVA allocator of one domain, shared by every CPU attached to it and serialised by the domain's
+// `iova` lock, as Linux's alloc_iova()/free_iova() are by iova_rbtree_lock. All buffers of a run
+// have the same size, so the space is cut into size-aligned slots (Linux aligns an IOVA to its
+// size rounded up to a power of two) kept on a LIFO free list: the most recently freed IOVA is
+// handed out next, like the per-CPU rcache magazines do, which is also what makes reuse of a
+// just-freed IOVA (and so any stale IOTLB entry for it) as likely as possible.
+//
+// Shared memory (iovaAllocIdx): word 0 = number of free slots, then the free-slot stack.
+import { iovaAllocIdx, VA_BASE_PAGE, type Layout } from '../hardware/layout.js';
+import type { InstrumentedLock } from '../sync/lockstat.js';
+
+/** Fills domain d's free list with every slot (orchestrator, before the CPUs start). */
+export function initIovaDomain(i32: Int32Array, layout: Layout, domain: number): void {
+  const base = iovaAllocIdx(layout, domain);
+  const n = layout.iovaSlotsPerDomain;
+  i32[base] = n;
+  // Pushed so that slot 0 is on top: the first allocations get the lowest IOVAs.
+  for (let k = 0; k < n; k++) i32[base + 1 + k] = n - 1 - k;
+}
+
+export class IovaDomain {
+  private readonly base: number;
+
+  constructor(
+    private readonly i32: Int32Array,
+    private readonly layout: Layout,
+    domain: number,
+    private readonly lock: InstrumentedLock,
+  ) {
+    this.base = iovaAllocIdx(layout, domain);
+  }
+
+  /** Returns the first VA page of a free slot, or -1 if the domain's IOVA space is exhausted. */
+  alloc(): number {
+    this.lock.acquire();
+    const top = this.i32[this.base];
+    let page = -1;
+    if (top > 0) {
+      this.i32[this.base] = top - 1;
+      page = VA_BASE_PAGE + this.i32[this.base + top] * this.layout.slotPages;
+    }
+    this.lock.release();
+    return page;
+  }
+
+  free(vaPage: number): void {
+    const slot = (vaPage - VA_BASE_PAGE) / this.layout.slotPages;
+    this.lock.acquire();
+    const top = this.i32[this.base] + 1;
+    this.i32[this.base + top] = slot;
+    this.i32[this.base] = top;
+    this.lock.release();
+  }
+
+  /** Free slots now (orchestrator, after the run). */
+  static freeCount(i32: Int32Array, layout: Layout, domain: number): number {
+    return i32[iovaAllocIdx(layout, domain)];
+  }
+}

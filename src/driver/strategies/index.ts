@@ -1,0 +1,14 @@
+// Every --strategy value, in the order --help lists them.
+import { batched } from './batched.js';
+import { perPage } from './per-page.js';
+import type { StrategyDef } from './strategy.js';
+
+export const STRATEGIES: readonly StrategyDef[] = [perPage, batched];
+
+export const STRATEGY_NAMES: readonly string[] = STRATEGIES.map((s) => s.name);
+
+export function getStrategy(name: string): StrategyDef {
+  const s = STRATEGIES.find((d) => d.name === name);
+  if (!s) throw new Error(`unknown strategy "${name}" (allowed: ${STRATEGY_NAMES.join(', ')})`);
+  return s;
+}

@@ -1,0 +1,154 @@
+// The SMMU's IOTLB, in shared memory: set-associative, IOTLB_WAYS ways per set, round-robin
+// replacement within a set (each set keeps a victim pointer; a fill takes the next way, evicting
+// whatever is there). Translation lookups come from the device side (the threads that issue DMA)
+// and invalidations from the SMMU's command processor, concurrently, as the two engines run in
+// hardware; a per-set lock makes a page-table walk + fill atomic with respect to a TLBI of the same
+// set, so a fill can never resurrect an entry that an invalidation has already removed.
+//
+// Set format (int32 words; IOTLB_SET_BYTES per set, 64-byte aligned):
+//   word 0 set lock (0 free, 1 held)   word 1 its waiter count   word 2 victim way   word 3 pad
+//   then per way, 4 words: ASID (0 = invalid entry), VA page (IOVA >> 12), PPN, generation
+// A mapping's generation (pteGen) is stamped into the entry at fill time so that the safety
+// oracle can tell an entry filled from an earlier mapping of the same IOVA.
+import { iotlbSetIdx, pteGenIdx, pteIdx, VA_BASE_PAGE, type Layout } from './layout.js';
+import { waitForChange, storeAndWake, type WaitPolicy } from '../sync/wait.js';
+
+export const IOTLB_WAYS = 4;
+export const IOTLB_SET_BYTES = 128;
+const WAY0 = 4;
+
+export const enum Tlb {
+  ASID = 0,
+  PAGE = 1,
+  PPN = 2,
+  GEN = 3,
+}
+
+/** Result of a translation: a PPN >= 0, or FAULT when no valid PTE exists. */
+export const FAULT = -1;
+
+export class Iotlb {
+  private readonly setMask: number;
+  /** Filled by translate(): did the last lookup hit? */
+  lastHit = false;
+  /** Filled by translate() on a hit: generation stamped in the entry that served it. */
+  lastGen = 0;
+
+  constructor(
+    private readonly i32: Int32Array,
+    private readonly layout: Layout,
+    private readonly policy: WaitPolicy,
+  ) {
+    this.setMask = layout.iotlbSets - 1;
+  }
+
+  setOf(asid: number, page: number): number {
+    return (page + asid * 0x9e37) & this.setMask;
+  }
+
+  private lock(s: number): void {
+    const i32 = this.i32;
+    while (Atomics.compareExchange(i32, s, 0, 1) !== 0) waitForChange(i32, s, 1, this.policy);
+  }
+
+  private unlock(s: number): void {
+    storeAndWake(this.i32, s, 0);
+  }
+
+  /** Device-side translation of (asid, page): IOTLB hit, or walk the page table and fill. */
+  translate(asid: number, page: number): number {
+    const i32 = this.i32;
+    const s = iotlbSetIdx(this.layout, this.setOf(asid, page));
+    this.lock(s);
+    for (let w = 0, e = s + WAY0; w < IOTLB_WAYS; w++, e += 4) {
+      if (i32[e + Tlb.ASID] === asid && i32[e + Tlb.PAGE] === page) {
+        const ppn = i32[e + Tlb.PPN];
+        this.lastHit = true;
+        this.lastGen = i32[e + Tlb.GEN];
+        this.unlock(s);
+        return ppn;
+      }
+    }
+    this.lastHit = false;
+    const domain = asid - 1;
+    const t = page - VA_BASE_PAGE;
+    const pte =
+      t >= 0 && t < this.layout.pagesPerDomain ? Atomics.load(i32, pteIdx(this.layout, domain, t)) : 0;
+    if (pte === 0) {
+      this.unlock(s);
+      return FAULT;
+    }
+    const victim = i32[s + 2];
+    i32[s + 2] = (victim + 1) % IOTLB_WAYS;
+    const e = s + WAY0 + victim * 4;
+    i32[e + Tlb.ASID] = asid;
+    i32[e + Tlb.PAGE] = page;
+    i32[e + Tlb.PPN] = pte - 1;
+    i32[e + Tlb.GEN] = Atomics.load(i32, pteGenIdx(this.layout, domain, t));
+    this.unlock(s);
+    return pte - 1;
+  }
+
+  /** TLBI by VA for `count` pages from `page`; returns entries removed. */
+  invalidateRange(asid: number, page: number, count: number): number {
+    if (count >= this.layout.iotlbSets * IOTLB_WAYS) return this.scan(asid, page, page + count);
+    let removed = 0;
+    for (let p = page; p < page + count; p++) {
+      const s = iotlbSetIdx(this.layout, this.setOf(asid, p));
+      this.lock(s);
+      removed += this.removeInSet(s, asid, p, p + 1);
+      this.unlock(s);
+    }
+    return removed;
+  }
+
+  /** TLBI by ASID (asid > 0) or everything (asid = 0); returns entries removed. */
+  invalidateAsid(asid: number): number {
+    return this.scan(asid, 0, Infinity);
+  }
+
+  private scan(asid: number, lo: number, hi: number): number {
+    let removed = 0;
+    for (let set = 0; set < this.layout.iotlbSets; set++) {
+      const s = iotlbSetIdx(this.layout, set);
+      this.lock(s);
+      removed += this.removeInSet(s, asid, lo, hi);
+      this.unlock(s);
+    }
+    return removed;
+  }
+
+  private removeInSet(s: number, asid: number, lo: number, hi: number): number {
+    const i32 = this.i32;
+    let removed = 0;
+    for (let w = 0, e = s + WAY0; w < IOTLB_WAYS; w++, e += 4) {
+      const a = i32[e + Tlb.ASID];
+      if (a === 0 || (asid !== 0 && a !== asid)) continue;
+      const p = i32[e + Tlb.PAGE];
+      if (p >= lo && p < hi) {
+        i32[e + Tlb.ASID] = 0;
+        removed++;
+      }
+    }
+    return removed;
+  }
+
+  /** Every valid entry, for tests and end-of-run checks (not for the hot path). */
+  entries(): { asid: number; page: number; ppn: number; gen: number }[] {
+    const out = [];
+    for (let set = 0; set < this.layout.iotlbSets; set++) {
+      const s = iotlbSetIdx(this.layout, set);
+      for (let w = 0, e = s + WAY0; w < IOTLB_WAYS; w++, e += 4) {
+        const asid = Atomics.load(this.i32, e + Tlb.ASID);
+        if (asid !== 0)
+          out.push({
+            asid,
+            page: this.i32[e + Tlb.PAGE],
+            ppn: this.i32[e + Tlb.PPN],
+            gen: this.i32[e + Tlb.GEN],
+          });
+      }
+    }
+    return out;
+  }
+}

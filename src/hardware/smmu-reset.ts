@@ -1,0 +1,30 @@
+// Power-on reset of the emulated SMMU: the ID registers advertise what this run's configuration
+// implies, everything else starts disabled. Runs before the SMMU worker and the driver start.
+import { Q_MAX_SHIFT } from './queue.js';
+import type { RegisterFile } from './regfile.js';
+import { IDR0_COHACC, IDR0_MSI, IDR0_SEV, IDR1_CMDQS_SHIFT, IDR3_RIL } from './registers.js';
+
+export interface SmmuFeatures {
+  /** MSI-signalled CMD_SYNC completion on a coherent SMMU (IDR0.MSI + IDR0.COHACC). */
+  readonly msi: boolean;
+  /** The SMMU sends an event on CMD_SYNC completion (IDR0.SEV): here, it wakes parked waiters. */
+  readonly sev: boolean;
+  /** SMMUv3.2 range invalidation (IDR3.RIL). */
+  readonly ril: boolean;
+}
+
+/** IIDR: implementer "emulated" (JEP106 bank/ID left 0), product 0x3e ('>' for v3), revision 0. */
+const IIDR = 0x3e << 20;
+
+export function resetSmmu(regs: RegisterFile, f: SmmuFeatures): void {
+  let idr0 = 0;
+  if (f.msi) idr0 |= IDR0_MSI | IDR0_COHACC;
+  if (f.sev) idr0 |= IDR0_SEV;
+  regs.write32('IDR0', idr0);
+  regs.write32('IDR1', Q_MAX_SHIFT << IDR1_CMDQS_SHIFT);
+  regs.write32('IDR3', f.ril ? IDR3_RIL : 0);
+  regs.write32('IIDR', IIDR);
+  for (const r of ['CR0', 'CR0ACK', 'GERROR', 'GERRORN', 'CMDQ_PROD', 'CMDQ_CONS'] as const)
+    regs.write32(r, 0);
+  regs.write64('CMDQ_BASE', 0);
+}

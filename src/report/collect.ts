@@ -1,0 +1,228 @@
+// Reads what a strategy run measured out of its shared memory and shapes it into the report
+// contract (types.ts). Runs on the orchestrator after the workers have stopped.
+import { OPCODE_NAMES, OP } from '../hardware/commands.js';
+import { Iotlb } from '../hardware/iotlb.js';
+import { cpuStatsBase, smmuStatsBase } from '../hardware/layout.js';
+import { Smmu } from '../hardware/smmu-stats.js';
+import { IovaDomain } from '../driver/iova.js';
+import {
+  Cpu,
+  Lk,
+  lockBase,
+  LOCK_HOLD_HIST,
+  LOCK_WAIT_HIST,
+  SYNC_HIST,
+  UNMAP_HIST,
+} from '../sync/counters.js';
+import { HIST_BUCKETS, mergeInto, quantile } from '../sync/histogram.js';
+import { SPIN } from '../sync/wait.js';
+import type { StrategyRun } from '../workload/orchestrator.js';
+import type { Dist, LockReport, PerCpuReport, RunReport } from './types.js';
+
+/** Opcodes that always appear in byOpcode (0 when unused), so consumers need no existence checks. */
+const ALWAYS = [OP.TLBI_NH_VA, OP.TLBI_NH_ASID, OP.CMD_SYNC];
+
+function dist(
+  timed: boolean,
+  n: number,
+  total: number,
+  min: number,
+  max: number,
+  h: Float64Array,
+  hb: number,
+): Dist {
+  if (!timed) return { total: null, mean: null, min: null, max: null, p50: null, p99: null };
+  if (n === 0) return { total: 0, mean: 0, min: 0, max: 0, p50: 0, p99: 0 };
+  return {
+    total,
+    mean: total / n,
+    min,
+    max,
+    p50: quantile(h, hb, 0.5, min, max),
+    p99: quantile(h, hb, 0.99, min, max),
+  };
+}
+
+export function collectRun(run: StrategyRun, timed: boolean): RunReport {
+  const { layout, views } = run;
+  const f = views.f64;
+  const cpus = layout.cpus;
+  const sum = (field: Cpu): number => {
+    let s = 0;
+    for (let c = 0; c < cpus; c++) s += f[cpuStatsBase(layout, c) + field];
+    return s;
+  };
+  const minOf = (field: Cpu): number => {
+    let m = Infinity;
+    for (let c = 0; c < cpus; c++) m = Math.min(m, f[cpuStatsBase(layout, c) + field]);
+    return m;
+  };
+  const maxOf = (field: Cpu): number => {
+    let m = 0;
+    for (let c = 0; c < cpus; c++) m = Math.max(m, f[cpuStatsBase(layout, c) + field]);
+    return m;
+  };
+  // Scratch space for merged histograms: [unmap, sync, lock wait, lock hold].
+  const merged = new Float64Array(4 * HIST_BUCKETS);
+  const mergeHist = (slot: number, off: (c: number) => number): void => {
+    merged.fill(0, slot * HIST_BUCKETS, (slot + 1) * HIST_BUCKETS);
+    for (let c = 0; c < cpus; c++) mergeInto(merged, slot * HIST_BUCKETS, f, off(c));
+  };
+
+  const seconds = run.measuredNs / 1e9;
+  const unmaps = sum(Cpu.UNMAPS);
+  const pagesUnmapped = sum(Cpu.PAGES_UNMAPPED);
+
+  mergeHist(0, (c) => cpuStatsBase(layout, c) + UNMAP_HIST);
+  const latMin = minOf(Cpu.UNMAP_LAT_MIN);
+  const latMax = maxOf(Cpu.UNMAP_LAT_MAX);
+  const q = (p: number): number | null =>
+    timed && unmaps > 0 ? quantile(merged, 0, p, latMin, latMax) : timed ? 0 : null;
+  const unmapLatencyNs = {
+    mean: timed ? (unmaps > 0 ? sum(Cpu.UNMAP_LAT_TOTAL) / unmaps : 0) : null,
+    p50: q(0.5),
+    p99: q(0.99),
+    p999: q(0.999),
+    max: timed ? (unmaps > 0 ? latMax : 0) : null,
+  };
+
+  mergeHist(1, (c) => cpuStatsBase(layout, c) + SYNC_HIST);
+  const syncs = sum(Cpu.SYNCS_WAITED);
+  const syncWaitNs = {
+    count: syncs,
+    ...dist(
+      timed,
+      syncs,
+      sum(Cpu.SYNC_WAIT_TOTAL),
+      minOf(Cpu.SYNC_WAIT_MIN),
+      maxOf(Cpu.SYNC_WAIT_MAX),
+      merged,
+      HIST_BUCKETS,
+    ),
+  };
+
+  const locks: LockReport[] = layout.lockClasses.map((name, cls) => {
+    const at = (c: number): number => cpuStatsBase(layout, c) + lockBase(cls);
+    const lsum = (k: Lk): number => {
+      let s = 0;
+      for (let c = 0; c < cpus; c++) s += f[at(c) + k];
+      return s;
+    };
+    const lmin = (k: Lk): number => {
+      let m = Infinity;
+      for (let c = 0; c < cpus; c++) m = Math.min(m, f[at(c) + k]);
+      return m;
+    };
+    const lmax = (k: Lk): number => {
+      let m = 0;
+      for (let c = 0; c < cpus; c++) m = Math.max(m, f[at(c) + k]);
+      return m;
+    };
+    mergeHist(2, (c) => at(c) + LOCK_WAIT_HIST);
+    mergeHist(3, (c) => at(c) + LOCK_HOLD_HIST);
+    const contentions = lsum(Lk.CONTENTIONS);
+    const holds = lsum(Lk.HOLD_SAMPLES);
+    return {
+      name,
+      acquisitions: lsum(Lk.ACQUISITIONS),
+      contentions,
+      conBounces: lsum(Lk.CON_BOUNCES),
+      acqBounces: lsum(Lk.ACQ_BOUNCES),
+      waitNs: dist(
+        timed,
+        contentions,
+        lsum(Lk.WAIT_TOTAL),
+        lmin(Lk.WAIT_MIN),
+        lmax(Lk.WAIT_MAX),
+        merged,
+        2 * HIST_BUCKETS,
+      ),
+      holdNs: dist(
+        timed,
+        holds,
+        lsum(Lk.HOLD_TOTAL),
+        lmin(Lk.HOLD_MIN),
+        lmax(Lk.HOLD_MAX),
+        merged,
+        3 * HIST_BUCKETS,
+      ),
+      fairness: {
+        minAcquisitionsPerCpu: lmin(Lk.ACQUISITIONS),
+        maxAcquisitionsPerCpu: lmax(Lk.ACQUISITIONS),
+        longestWaitNs: timed ? (contentions > 0 ? lmax(Lk.WAIT_MAX) : 0) : null,
+      },
+    };
+  });
+
+  const perCpu: PerCpuReport[] = [];
+  for (let c = 0; c < cpus; c++) {
+    const b = cpuStatsBase(layout, c);
+    let acquisitions = 0;
+    let lockWait = 0;
+    for (let cls = 0; cls < layout.lockClasses.length; cls++) {
+      acquisitions += f[b + lockBase(cls) + Lk.ACQUISITIONS];
+      lockWait += f[b + lockBase(cls) + Lk.WAIT_TOTAL];
+    }
+    perCpu.push({
+      cpu: c,
+      unmaps: f[b + Cpu.UNMAPS],
+      acquisitions,
+      lockWaitNs: timed ? lockWait : null,
+      syncWaitNs: timed ? f[b + Cpu.SYNC_WAIT_TOTAL] : null,
+    });
+  }
+
+  const s = smmuStatsBase(layout);
+  const byOpcode: Record<string, number> = {};
+  for (const op of ALWAYS) byOpcode[OPCODE_NAMES[op]] = 0;
+  for (let op = 0; op < 256; op++) {
+    const n = f[s + Smmu.BY_OPCODE + op];
+    if (n > 0) byOpcode[OPCODE_NAMES[op] ?? `UNKNOWN_0x${op.toString(16).padStart(2, '0')}`] = n;
+  }
+  const consumed = f[s + Smmu.COMMANDS_CONSUMED];
+  const commandsPerUnmap: Record<string, number> = {};
+  for (const [k, v] of Object.entries(byOpcode)) commandsPerUnmap[k] = unmaps > 0 ? v / unmaps : 0;
+
+  let iovasOutstanding = 0;
+  for (let d = 0; d < layout.domains; d++)
+    iovasOutstanding += layout.iovaSlotsPerDomain - IovaDomain.freeCount(views.i32, layout, d);
+
+  return {
+    strategy: run.strategy,
+    cpus,
+    durationMs: run.measuredNs / 1e6,
+    complete: run.complete,
+    errors: [...run.errors],
+    totals: {
+      maps: sum(Cpu.MAPS),
+      unmaps,
+      pagesMapped: sum(Cpu.PAGES_MAPPED),
+      pagesUnmapped,
+      unmapsPerSec: seconds > 0 ? unmaps / seconds : 0,
+      pagesPerSec: seconds > 0 ? pagesUnmapped / seconds : 0,
+    },
+    commands: { total: consumed, byOpcode },
+    syncsPerUnmap: unmaps > 0 ? byOpcode.CMD_SYNC / unmaps : 0,
+    commandsPerUnmap,
+    unmapLatencyNs,
+    syncWaitNs,
+    locks,
+    perCpu,
+    smmu: {
+      commandsConsumed: consumed,
+      maxQueueDepth: f[s + Smmu.MAX_QUEUE_DEPTH],
+      iotlbInvalidations: f[s + Smmu.IOTLB_INVALIDATIONS],
+      cmdqErrors: f[s + Smmu.CMDQ_ERRORS],
+      busyNs: f[s + Smmu.BUSY_NS],
+      wakesSent: f[s + Smmu.WAKES_SENT],
+    },
+    iotlb: {
+      translations: sum(Cpu.TRANSLATIONS),
+      hits: sum(Cpu.IOTLB_HITS),
+      misses: sum(Cpu.IOTLB_MISSES),
+      faults: sum(Cpu.TRANSLATION_FAULTS),
+    },
+    driver: { queueFullWaits: sum(Cpu.QUEUE_FULL_WAITS), cmdsIssued: sum(Cpu.CMDS_ISSUED) },
+    endState: { iotlbEntries: new Iotlb(views.i32, layout, SPIN).entries().length, iovasOutstanding },
+  };
+}

@@ -1,0 +1,137 @@
+// Per-CPU statistics block: a fixed set of float64 counters plus histograms, living in shared
+// memory so that the orchestrator can read what was measured even if a worker dies. Each block is
+// written by exactly one thread (its CPU) with plain stores, never shared on the hot path: no
+// cache line of it is touched by another thread until the run is over.
+import { HIST_BUCKETS, record } from './histogram.js';
+
+/** Scalar counters of a CPU, by float64 slot. */
+export const enum Cpu {
+  MAPS = 0,
+  UNMAPS,
+  PAGES_MAPPED,
+  PAGES_UNMAPPED,
+  SYNCS_WAITED,
+  SYNC_WAIT_TOTAL,
+  SYNC_WAIT_MIN,
+  SYNC_WAIT_MAX,
+  UNMAP_LAT_TOTAL,
+  UNMAP_LAT_MIN,
+  UNMAP_LAT_MAX,
+  TRANSLATIONS,
+  IOTLB_HITS,
+  IOTLB_MISSES,
+  TRANSLATION_FAULTS,
+  CMDS_ISSUED,
+  QUEUE_FULL_WAITS,
+  FIRST_UNMAP_NS, // clock at the end of this CPU's first measured unmap (0: none)
+  SCALARS, // number of scalar slots
+}
+
+/** Per lock class counters, by float64 slot relative to the class's base. */
+export const enum Lk {
+  ACQUISITIONS = 0,
+  CONTENTIONS,
+  CON_BOUNCES,
+  ACQ_BOUNCES,
+  WAIT_TOTAL,
+  WAIT_MIN,
+  WAIT_MAX,
+  HOLD_TOTAL,
+  HOLD_MIN,
+  HOLD_MAX,
+  HOLD_SAMPLES,
+  SCALARS,
+}
+
+const SCALARS_PADDED = 32; // Cpu.SCALARS rounded up, leaves room for new counters without churn
+const LOCK_SCALARS_PADDED = 16;
+const LOCK_STRIDE = LOCK_SCALARS_PADDED + 2 * HIST_BUCKETS;
+
+/** Float64 slots one CPU's block needs, rounded to whole 64-byte lines. */
+export function cpuStatsSlots(lockClasses: number): number {
+  const slots = SCALARS_PADDED + 2 * HIST_BUCKETS + lockClasses * LOCK_STRIDE;
+  return Math.ceil(slots / 8) * 8;
+}
+
+/** Offsets (in float64 slots, relative to a CPU's block) of the parts of the block. */
+export function lockBase(cls: number): number {
+  return SCALARS_PADDED + 2 * HIST_BUCKETS + cls * LOCK_STRIDE;
+}
+export const UNMAP_HIST = SCALARS_PADDED;
+export const SYNC_HIST = SCALARS_PADDED + HIST_BUCKETS;
+export const LOCK_WAIT_HIST = LOCK_SCALARS_PADDED;
+export const LOCK_HOLD_HIST = LOCK_SCALARS_PADDED + HIST_BUCKETS;
+
+/** Sets the min fields to +Infinity; the rest of a fresh SharedArrayBuffer is already zero. */
+export function initCpuStats(f64: Float64Array, base: number, lockClasses: number): void {
+  f64[base + Cpu.SYNC_WAIT_MIN] = Infinity;
+  f64[base + Cpu.UNMAP_LAT_MIN] = Infinity;
+  for (let c = 0; c < lockClasses; c++) {
+    const b = base + lockBase(c);
+    f64[b + Lk.WAIT_MIN] = Infinity;
+    f64[b + Lk.HOLD_MIN] = Infinity;
+  }
+}
+
+/**
+ * The writer's view of one CPU block. `enabled` is false during warm-up: counting stays in the
+ * code path (same cost) but lands in a scratch block that nobody reads.
+ */
+export class CpuStats {
+  constructor(
+    readonly f64: Float64Array,
+    readonly base: number,
+  ) {}
+
+  add(field: Cpu, v: number): void {
+    this.f64[this.base + field] += v;
+  }
+
+  syncWait(ns: number): void {
+    const f = this.f64;
+    const b = this.base;
+    f[b + Cpu.SYNCS_WAITED]++;
+    f[b + Cpu.SYNC_WAIT_TOTAL] += ns;
+    if (ns < f[b + Cpu.SYNC_WAIT_MIN]) f[b + Cpu.SYNC_WAIT_MIN] = ns;
+    if (ns > f[b + Cpu.SYNC_WAIT_MAX]) f[b + Cpu.SYNC_WAIT_MAX] = ns;
+    record(f, b + SYNC_HIST, ns);
+  }
+
+  unmapLatency(ns: number): void {
+    const f = this.f64;
+    const b = this.base;
+    f[b + Cpu.UNMAP_LAT_TOTAL] += ns;
+    if (ns < f[b + Cpu.UNMAP_LAT_MIN]) f[b + Cpu.UNMAP_LAT_MIN] = ns;
+    if (ns > f[b + Cpu.UNMAP_LAT_MAX]) f[b + Cpu.UNMAP_LAT_MAX] = ns;
+    record(f, b + UNMAP_HIST, ns);
+  }
+
+  lockAcquired(cls: number, waitNs: number, contended: boolean, bounced: boolean): void {
+    const f = this.f64;
+    const b = this.base + lockBase(cls);
+    f[b + Lk.ACQUISITIONS]++;
+    if (bounced) f[b + Lk.ACQ_BOUNCES]++;
+    if (contended) {
+      f[b + Lk.CONTENTIONS]++;
+      if (bounced) f[b + Lk.CON_BOUNCES]++;
+    }
+    // As in lockstat, every wait statistic (total, min, max, percentiles) is over contended
+    // acquisitions only: an uncontended acquisition waited 0 ns and is counted, not timed.
+    if (contended) {
+      f[b + Lk.WAIT_TOTAL] += waitNs;
+      if (waitNs < f[b + Lk.WAIT_MIN]) f[b + Lk.WAIT_MIN] = waitNs;
+      if (waitNs > f[b + Lk.WAIT_MAX]) f[b + Lk.WAIT_MAX] = waitNs;
+      record(f, b + LOCK_WAIT_HIST, waitNs);
+    }
+  }
+
+  lockHeld(cls: number, holdNs: number): void {
+    const f = this.f64;
+    const b = this.base + lockBase(cls);
+    f[b + Lk.HOLD_SAMPLES]++;
+    f[b + Lk.HOLD_TOTAL] += holdNs;
+    if (holdNs < f[b + Lk.HOLD_MIN]) f[b + Lk.HOLD_MIN] = holdNs;
+    if (holdNs > f[b + Lk.HOLD_MAX]) f[b + Lk.HOLD_MAX] = holdNs;
+    record(f, b + LOCK_HOLD_HIST, holdNs);
+  }
+}

@@ -1,0 +1,78 @@
+// How a thread waits for a word in shared memory to change: spin, or spin for a bounded time and
+// then park in Atomics.wait. Every wait in the emulator (locks, queue space, CMD_SYNC completion,
+// the SMMU waiting for work) goes through here, so `--wait` changes all of them at once.
+//
+// A waitable word is followed, in the same 64-byte line, by a waiter count (emulator-private, not
+// architectural). A parker increments it before its final re-check; a writer that stores the word
+// reads it and calls Atomics.notify only when someone is parked. Both sides use sequentially
+// consistent atomics, so either the parker sees the new value or the writer sees the parker
+// (Dekker), and Atomics.wait itself re-checks the value atomically with the futex queue.
+import { nowNs } from './clock.js';
+
+export interface WaitPolicy {
+  /** false: spin forever (right when every thread has its own core). */
+  readonly park: boolean;
+  /** How long to spin before parking, in ns (about the cost of a park/unpark round trip). */
+  readonly spinNs: number;
+}
+
+export const SPIN: WaitPolicy = { park: false, spinNs: Infinity };
+
+/** Waiter count lives in the word right after the waitable word. */
+export const WAITERS = 1;
+
+/** Clock reads are expensive (about 50 ns): while spinning, read it every this many polls. */
+const POLLS_PER_CLOCK_READ = 64;
+/** Upper bound of one Atomics.wait, so deadlines and stop requests are noticed while parked. */
+const MAX_PARK_MS = 20;
+
+/** Stores v and wakes parked waiters, if any. */
+export function storeAndWake(i32: Int32Array, idx: number, v: number): void {
+  Atomics.store(i32, idx, v);
+  if (Atomics.load(i32, idx + WAITERS) !== 0) Atomics.notify(i32, idx);
+}
+
+/** Wakes parked waiters of i32[idx], if any (after a write made with another atomic op). */
+export function wake(i32: Int32Array, idx: number, count = Infinity): void {
+  if (Atomics.load(i32, idx + WAITERS) !== 0) Atomics.notify(i32, idx, count);
+}
+
+/**
+ * Waits until i32[idx] !== old or the clock passes deadlineNs; returns the value last read
+ * (=== old only on timeout). Callers loop on their own predicate around it.
+ */
+export function waitForChange(
+  i32: Int32Array,
+  idx: number,
+  old: number,
+  policy: WaitPolicy,
+  deadlineNs = Infinity,
+): number {
+  let v = Atomics.load(i32, idx);
+  if (v !== old) return v;
+  let start = -1;
+  for (;;) {
+    for (let i = 0; i < POLLS_PER_CLOCK_READ; i++) {
+      v = Atomics.load(i32, idx);
+      if (v !== old) return v;
+    }
+    if (!policy.park && deadlineNs === Infinity) continue;
+    const t = nowNs();
+    if (t >= deadlineNs) return v;
+    if (start < 0) start = t;
+    if (policy.park && t - start >= policy.spinNs) break;
+  }
+  // Park.
+  for (;;) {
+    Atomics.add(i32, idx + WAITERS, 1);
+    v = Atomics.load(i32, idx);
+    if (v === old) {
+      const remainingMs = deadlineNs === Infinity ? MAX_PARK_MS : (deadlineNs - nowNs()) / 1e6;
+      if (remainingMs > 0) Atomics.wait(i32, idx, old, Math.min(MAX_PARK_MS, remainingMs));
+      v = Atomics.load(i32, idx);
+    }
+    Atomics.sub(i32, idx + WAITERS, 1);
+    if (v !== old) return v;
+    if (deadlineNs !== Infinity && nowNs() >= deadlineNs) return v;
+  }
+}

@@ -1,0 +1,27 @@
+// From the configuration to the shared-memory layout of one strategy run.
+import type { Config } from '../config/config.js';
+import { IOTLB_WAYS } from '../hardware/iotlb.js';
+import type { LayoutParams } from '../hardware/layout.js';
+import { log2Exact } from '../hardware/queue.js';
+import { getLockAlgorithm } from '../sync/locks/index.js';
+import { LOCK_CLASSES } from './task.js';
+
+export function nextPow2(n: number): number {
+  return 2 ** Math.ceil(Math.log2(Math.max(1, n)));
+}
+
+export function layoutParamsFor(cfg: Config): LayoutParams {
+  const shared = cfg.domains === 'shared';
+  // Each CPU holds one buffer at a time; twice that leaves the allocator room to pick from.
+  const buffersPerDomain = (shared ? cfg.cpus : 1) * 2;
+  return {
+    cpus: cfg.cpus,
+    queueShift: log2Exact(cfg.queueEntries),
+    domains: shared ? 1 : cfg.cpus,
+    iovaSlotsPerDomain: buffersPerDomain,
+    slotPages: nextPow2(cfg.pages),
+    iotlbSets: cfg.iotlbEntries / IOTLB_WAYS,
+    lockBytes: getLockAlgorithm(cfg.lock).bytes(cfg.cpus),
+    lockClasses: LOCK_CLASSES,
+  };
+}

@@ -1,0 +1,34 @@
+// The CPU workers: a piscina pool sized exactly to the emulated CPU count (minThreads = maxThreads,
+// never shrinking), created once per invocation and reused by every strategy run, so thread
+// start-up is paid once and is not inside any measured window.
+import { Piscina } from 'piscina';
+import { workerFile } from './paths.js';
+import type { CpuResult, CpuTask } from './task.js';
+
+export class CpuPool {
+  private readonly pool: Piscina;
+
+  constructor(readonly cpus: number) {
+    this.pool = new Piscina({
+      filename: workerFile('cpu-worker'),
+      minThreads: cpus,
+      maxThreads: cpus,
+      idleTimeout: Infinity,
+      concurrentTasksPerWorker: 1,
+    });
+  }
+
+  run(task: CpuTask): Promise<CpuResult> {
+    return this.pool.run(task) as Promise<CpuResult>;
+  }
+
+  /** Graceful: waits for running tasks. */
+  close(): Promise<void> {
+    return this.pool.close();
+  }
+
+  /** Immediate: terminates threads even if a task is stuck spinning. */
+  destroy(): Promise<void> {
+    return this.pool.destroy();
+  }
+}

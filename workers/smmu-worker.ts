@@ -1,0 +1,52 @@
+// The SMMU hardware thread: brings the command queue up when the driver enables it, then consumes
+// commands until the driver disables it. Consumed commands of the measured window are streamed to
+// the orchestrator in chunks when a command log was asked for.
+import { parentPort, workerData } from 'node:worker_threads';
+import { SmmuEngine, type CommandSink, type SmmuTiming } from '../src/hardware/smmu-engine.js';
+import { computeLayout, viewsOf, type LayoutParams } from '../src/hardware/layout.js';
+import type { WaitPolicy } from '../src/sync/wait.js';
+
+export interface SmmuWorkerData {
+  readonly sab: SharedArrayBuffer;
+  readonly layout: LayoutParams;
+  readonly timing: SmmuTiming;
+  readonly idlePolicy: WaitPolicy;
+  readonly log: boolean;
+}
+
+/** Messages to the orchestrator. */
+export type SmmuMessage = { type: 'log'; chunk: Uint8Array } | { type: 'done' };
+
+const CHUNK_COMMANDS = 65536;
+
+class ChunkedLog implements CommandSink {
+  private buf = new Int32Array(CHUNK_COMMANDS * 4);
+  private n = 0;
+
+  append(i32: Int32Array, w: number): void {
+    const b = this.buf;
+    const o = this.n * 4;
+    b[o] = i32[w];
+    b[o + 1] = i32[w + 1];
+    b[o + 2] = i32[w + 2];
+    b[o + 3] = i32[w + 3];
+    if (++this.n === CHUNK_COMMANDS) this.flush();
+  }
+
+  flush(): void {
+    if (this.n === 0) return;
+    const chunk = new Uint8Array(this.buf.buffer, 0, this.n * 16);
+    parentPort!.postMessage({ type: 'log', chunk } satisfies SmmuMessage, [this.buf.buffer]);
+    this.buf = new Int32Array(CHUNK_COMMANDS * 4);
+    this.n = 0;
+  }
+}
+
+const data = workerData as SmmuWorkerData;
+const layout = computeLayout(data.layout);
+const log = data.log ? new ChunkedLog() : null;
+const engine = new SmmuEngine(viewsOf(data.sab), layout, data.timing, data.idlePolicy, log);
+engine.bringUp();
+engine.run();
+log?.flush();
+parentPort!.postMessage({ type: 'done' } satisfies SmmuMessage);
