@@ -5,7 +5,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { LOCK_NAMES, type Lock, type LockName } from '../src/sync/lock.js';
+import { LOCK_NAMES, type LockName } from '../src/sync/lock.js';
 import { LOCKS, getLockAlgorithm } from '../src/sync/locks/index.js';
 import { SPIN, type WaitPolicy } from '../src/sync/wait.js';
 
@@ -75,10 +75,6 @@ function shared(lockBytes: number): Shared {
   const lockOff = 64;
   const sab = new SharedArrayBuffer(lockOff + lockBytes + C.WORDS * 4);
   return { sab, i32: new Int32Array(sab), lockOff, ctl: (lockOff + lockBytes) >> 2 };
-}
-
-function acquire(lock: Lock, cpu: number): void {
-  if (!lock.acquireFast(cpu)) lock.acquireSlow(cpu);
 }
 
 beforeAll(() => {
@@ -170,7 +166,18 @@ async function hammer(lockName: LockName | 'none', policy: WaitPolicy, iters: nu
   const workers: Worker[] = [];
   try {
     for (let cpu = 0; cpu < THREADS; cpu++) {
-      const workerData = { sab, lockName, policy, lockOff, cpus: THREADS, cpu, iters, ctl, C, mode: 'hammer' };
+      const workerData = {
+        sab,
+        lockName,
+        policy,
+        lockOff,
+        cpus: THREADS,
+        cpu,
+        iters,
+        ctl,
+        C,
+        mode: 'hammer',
+      };
       workers.push(new Worker(HAMMER, { workerData }));
     }
     const done = Promise.all(workers.map(exited));
@@ -219,7 +226,18 @@ describe.each(['ticket', 'mcs'] as const)('%s is FIFO', (name) => {
       const done: Promise<void>[] = [];
       // Start the waiters one at a time, each once the previous one has taken its place in line.
       for (const cpu of [1, 2, 3]) {
-        const workerData = { sab, lockName: name, policy, lockOff, cpus, cpu, iters: 1, ctl, C, mode: 'fifo' };
+        const workerData = {
+          sab,
+          lockName: name,
+          policy,
+          lockOff,
+          cpus,
+          cpu,
+          iters: 1,
+          ctl,
+          C,
+          mode: 'fifo',
+        };
         const w = new Worker(HAMMER, { workerData });
         workers.push(w);
         done.push(exited(w));

@@ -34,12 +34,13 @@ export function buildProgram(): Command {
   const p = new Command()
     .name('tlbsync-emu')
     .description(
-      'Emulates CPUs unmapping DMA buffers through an ARM SMMUv3 command queue in shared memory,\n' +
+      'Emulates CPUs unmapping DMA buffers through an ARM SMMUv3 command queue in shared memory, ' +
         'and profiles what each TLB-invalidation strategy costs in lock contention and syncs.',
     )
     .version(TOOL.version, '-V, --version')
     .helpOption('-h, --help', 'show this help')
     .exitOverride()
+    .configureHelp({ helpWidth: 120 })
     .configureOutput({ writeErr: () => {} })
     .allowExcessArguments(false)
     .option('--cpus <n>', `emulated CPUs, one worker thread each (1-${MAX_CPUS})`, String(d.cpus))
@@ -105,7 +106,9 @@ export function toConfig(o: RawOptions): Config {
     try {
       checkWritable(path);
     } catch (e) {
-      throw new UsageError(`${flag}: cannot write ${path}: ${(e as Error).message}`);
+      // Node's messages repeat the path ("EACCES: permission denied, open '/x'"): keep the cause.
+      const msg = (e as Error).message.replace(/^[A-Z]+: /, '').replace(/, \w+ '.*'$/, '');
+      throw new UsageError(`${flag}: cannot write ${path}: ${msg}`);
     }
     return path;
   };

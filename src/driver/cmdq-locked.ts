@@ -6,20 +6,22 @@
 //
 // Low-level index arithmetic lives in hardware/queue.ts and command building in
 // hardware/commands.ts; this file only issues.
-import { CS_IRQ, writeCmdSync, writeTlbiNhAsid, writeTlbiNhVa } from '../hardware/commands.js';
-import { cmdqEntryIdx, Ctl, ctlIdx, type Layout } from '../hardware/layout.js';
+import {
+  CS_IRQ,
+  SYNC_MSH_ISH,
+  SYNC_MSIATTR_OIWB,
+  writeCmdSync,
+  writeTlbiNhAsid,
+  writeTlbiNhVa,
+} from '../hardware/commands.js';
+import { cmdqEntryIdx, Ctl, ctlIdx, regIdx, type Layout } from '../hardware/layout.js';
 import { queueEmpty, queueHasSpace, queueIncN, qIdx } from '../hardware/queue.js';
-import { regIdx } from '../hardware/layout.js';
 import { nowNs } from '../sync/clock.js';
 import { Cpu, type CpuStats } from '../sync/counters.js';
 import type { InstrumentedLock } from '../sync/lockstat.js';
 import { storeAndWake, waitForChange, type WaitPolicy } from '../sync/wait.js';
 
 export type SyncMode = 'poll' | 'msi';
-
-/** Linux's MSI attributes for CMD_SYNC: inner-shareable, write-back cacheable. */
-const MSH_ISH = 3;
-const MSIATTR_OIWB = 0xf;
 
 export interface CmdqIssuer {
   tlbiNhVa(
@@ -87,11 +89,12 @@ export class LockedCmdq implements CmdqIssuer {
   }
 
   /** Caller holds the lock: advance the shadow prod and ring the doorbell. */
-  private publish(): number {
+  private publish(issued: Cpu): number {
     const prod = queueIncN(this.shift, this.i32[this.llqProd], 1) | 0;
     this.i32[this.llqProd] = prod;
     storeAndWake(this.i32, this.prodIdx, prod);
     this.stats.add(Cpu.CMDS_ISSUED, 1);
+    this.stats.add(issued, 1);
     return prod;
   }
 
@@ -107,7 +110,7 @@ export class LockedCmdq implements CmdqIssuer {
     this.lock.acquire();
     const w = this.reserve();
     writeTlbiNhVa(this.i32, w, asid, 0, vaPage * 4096, leaf, num, scale, tg, ttl);
-    this.publish();
+    this.publish(Cpu.ISSUED_TLBI_NH_VA);
     this.lock.release();
   }
 
@@ -115,7 +118,7 @@ export class LockedCmdq implements CmdqIssuer {
     this.lock.acquire();
     const w = this.reserve();
     writeTlbiNhAsid(this.i32, w, asid, 0);
-    this.publish();
+    this.publish(Cpu.ISSUED_TLBI_NH_ASID);
     this.lock.release();
   }
 
@@ -129,7 +132,7 @@ export class LockedCmdq implements CmdqIssuer {
     this.lock.acquire();
     const w = this.reserve();
     writeCmdSync(i32, w, this.pollCs, 0, 0);
-    const prod = this.publish();
+    const prod = this.publish(Cpu.ISSUED_CMD_SYNC);
     const t0 = this.timed ? nowNs() : 0;
     let cons = Atomics.load(i32, this.consIdx);
     while (!queueEmpty(this.shift, prod, cons)) cons = waitForChange(i32, this.consIdx, cons, this.policy);
@@ -144,8 +147,8 @@ export class LockedCmdq implements CmdqIssuer {
     const nr = (i32[this.syncNr] + 1) | 0;
     i32[this.syncNr] = nr;
     const w = this.reserve();
-    writeCmdSync(i32, w, CS_IRQ, nr >>> 0, this.msiAddr, MSH_ISH, MSIATTR_OIWB);
-    this.publish();
+    writeCmdSync(i32, w, CS_IRQ, nr >>> 0, this.msiAddr, SYNC_MSH_ISH, SYNC_MSIATTR_OIWB);
+    this.publish(Cpu.ISSUED_CMD_SYNC);
     this.lock.release();
     const t0 = this.timed ? nowNs() : 0;
     let v = Atomics.load(i32, this.syncCount);

@@ -1,8 +1,18 @@
 // Result files are written whole or not at all: write a temporary file beside the target, then
 // rename it over the target (atomic on POSIX within one filesystem). A crash mid-write leaves at
 // most a stray .tmp file, never a truncated result.
-import { mkdirSync, renameSync, rmSync, writeFileSync, accessSync, constants, statSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import {
+  closeSync,
+  mkdirSync,
+  openSync,
+  renameSync,
+  rmSync,
+  statSync,
+  unlinkSync,
+  writeFileSync,
+  type Stats,
+} from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 
 export function writeFileAtomic(path: string, data: string | Uint8Array | readonly Uint8Array[]): void {
   const target = resolve(path);
@@ -18,27 +28,39 @@ export function writeFileAtomic(path: string, data: string | Uint8Array | readon
   }
 }
 
-/** Throws a message naming the problem if `path` could not be written (checked before a run). */
+/**
+ * Throws an Error whose message names the problem if `path` could not be written, checked before a
+ * run starts by actually creating (and removing) a probe file where the result will go, since
+ * permission bits say little when running as root.
+ */
 export function checkWritable(path: string): void {
   const target = resolve(path);
-  let dir = dirname(target);
-  // The directory may not exist yet (we create it): check the closest ancestor that does.
-  for (;;) {
-    try {
-      if (!statSync(dir).isDirectory()) throw new Error(`${dir} is not a directory`);
-      break;
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
-      const up = dirname(dir);
-      if (up === dir) throw new Error(`no existing directory above ${target}`);
-      dir = up;
-    }
+  const st = statOrNull(target);
+  if (st?.isDirectory()) throw new Error('it is a directory');
+  if (st) {
+    closeSync(openSync(target, 'r+'));
+    return;
   }
-  accessSync(dir, constants.W_OK);
+  // The directory may not exist yet (it is created at write time): probe the closest ancestor.
+  let dir = dirname(target);
+  for (let d = statOrNull(dir); !d; d = statOrNull(dir)) {
+    const up = dirname(dir);
+    if (up === dir) throw new Error(`no existing directory above it`);
+    dir = up;
+  }
+  if (!statSync(dir).isDirectory()) throw new Error(`${dir} is not a directory`);
+  const probe = join(dir, `.tlbsync-emu-probe-${process.pid}`);
+  closeSync(openSync(probe, 'wx'));
+  unlinkSync(probe);
+}
+
+function statOrNull(p: string): Stats | null {
   try {
-    if (statSync(target).isDirectory()) throw new Error(`${target} is a directory`);
-    accessSync(target, constants.W_OK);
+    return statSync(p);
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return null;
+    if (code === 'ENOTDIR') throw new Error(`${dirname(p)} is not a directory`);
+    throw e;
   }
 }

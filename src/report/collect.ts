@@ -222,7 +222,17 @@ export function collectRun(run: StrategyRun, timed: boolean): RunReport {
       misses: sum(Cpu.IOTLB_MISSES),
       faults: sum(Cpu.TRANSLATION_FAULTS),
     },
-    driver: { queueFullWaits: sum(Cpu.QUEUE_FULL_WAITS), cmdsIssued: sum(Cpu.CMDS_ISSUED) },
+    driver: {
+      queueFullWaits: sum(Cpu.QUEUE_FULL_WAITS),
+      commandsIssued: {
+        total: sum(Cpu.CMDS_ISSUED),
+        byOpcode: {
+          TLBI_NH_VA: sum(Cpu.ISSUED_TLBI_NH_VA),
+          TLBI_NH_ASID: sum(Cpu.ISSUED_TLBI_NH_ASID),
+          CMD_SYNC: sum(Cpu.ISSUED_CMD_SYNC),
+        },
+      },
+    },
     endState: { iotlbEntries: new Iotlb(views.i32, layout, SPIN).entries().length, iovasOutstanding },
   };
 }

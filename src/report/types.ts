@@ -71,7 +71,8 @@ export interface RunReport {
     wakesSent: number;
   };
   iotlb: { translations: number; hits: number; misses: number; faults: number };
-  driver: { queueFullWaits: number; cmdsIssued: number };
+  /** What the CPUs inserted during the measured window (commands{} is what the SMMU consumed). */
+  driver: { queueFullWaits: number; commandsIssued: { total: number; byOpcode: Record<string, number> } };
   /** End-of-run checks: nothing left mapped, every IOVA back on its free list. */
   endState: { iotlbEntries: number; iovasOutstanding: number };
 }

@@ -24,6 +24,9 @@ export const enum Cpu {
   CMDS_ISSUED,
   QUEUE_FULL_WAITS,
   FIRST_UNMAP_NS, // clock at the end of this CPU's first measured unmap (0: none)
+  ISSUED_TLBI_NH_VA, // commands this CPU inserted, by opcode (the SMMU counts what it consumed)
+  ISSUED_TLBI_NH_ASID,
+  ISSUED_CMD_SYNC,
   SCALARS, // number of scalar slots
 }
 

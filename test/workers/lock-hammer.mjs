@@ -8,7 +8,6 @@ import { workerData } from 'node:worker_threads';
 import { getLockAlgorithm } from '../../dist/src/sync/locks/index.js';
 import { waitForChange } from '../../dist/src/sync/wait.js';
 
-
 const PARK = { park: true, spinNs: 0 };
 
 // C: control word offsets (relative to ctl), declared in the test next to their meaning.

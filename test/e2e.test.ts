@@ -1,0 +1,175 @@
+// End to end on short runs with real worker threads: the command pattern each strategy must
+// produce, exact lock and command counts, a clean end state, and a command log that decodes to
+// exactly what the JSON reports.
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { cmdLogPath, runConfig } from '../src/cli/main.js';
+import { DEFAULTS, type Config } from '../src/config/config.js';
+import { CS_IRQ, CS_NONE, CS_SEV, decode, OPCODE_NAMES, type Command } from '../src/hardware/commands.js';
+import { VA_BASE_PAGE } from '../src/hardware/layout.js';
+import type { ResultDocument, RunReport } from '../src/report/types.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'tlbsync-e2e-'));
+
+function config(over: Partial<Config>): Config {
+  return { ...DEFAULTS, cpus: 2, pages: 8, durationMs: 300, warmupMs: 50, quiet: true, ...over };
+}
+
+function decodeLog(path: string): Command[] {
+  const bytes = new Uint8Array(readFileSync(path));
+  expect(bytes.length % 16).toBe(0);
+  const out: Command[] = [];
+  for (let o = 0; o < bytes.length; o += 16) out.push(decode(bytes, o));
+  return out;
+}
+
+/** Commands still in flight at the two edges of the measured window: a CPU's whole unmap each. */
+function inFlight(r: RunReport, perUnmap: number): number {
+  return 2 * r.cpus * perUnmap;
+}
+
+function checkCommon(r: RunReport, pages: number): void {
+  expect(r.complete).toBe(true);
+  expect(r.totals.unmaps).toBeGreaterThan(0);
+  expect(r.totals.pagesUnmapped).toBe(r.totals.unmaps * pages);
+  expect(r.totals.maps).toBe(r.totals.unmaps);
+  expect(r.perCpu.reduce((s, c) => s + c.unmaps, 0)).toBe(r.totals.unmaps);
+  // The driver inserts exactly one TLBI_NH_VA per page unmapped.
+  expect(r.driver.commandsIssued.byOpcode.TLBI_NH_VA).toBe(r.totals.pagesUnmapped);
+  // Every insertion takes the cmdq lock once; every unmap takes the iova lock twice (alloc, free).
+  const cmdq = r.locks.find((l) => l.name === 'cmdq')!;
+  const iova = r.locks.find((l) => l.name === 'iova')!;
+  expect(cmdq.acquisitions).toBe(r.driver.commandsIssued.total);
+  expect(iova.acquisitions).toBe(2 * r.totals.unmaps);
+  expect(cmdq.contentions).toBeLessThanOrEqual(cmdq.acquisitions);
+  // What the SMMU consumed differs from what the driver issued only by what was in flight.
+  const perUnmap = r.driver.commandsIssued.total / r.totals.unmaps;
+  expect(
+    Math.abs(r.commands.byOpcode.TLBI_NH_VA - r.driver.commandsIssued.byOpcode.TLBI_NH_VA),
+  ).toBeLessThanOrEqual(inFlight(r, perUnmap));
+  expect(
+    Math.abs(r.commands.byOpcode.CMD_SYNC - r.driver.commandsIssued.byOpcode.CMD_SYNC),
+  ).toBeLessThanOrEqual(inFlight(r, perUnmap));
+  expect(r.commands.byOpcode.TLBI_NH_ASID).toBe(0);
+  // Nothing survives the run: every IOTLB entry was invalidated, every IOVA freed.
+  expect(r.endState).toEqual({ iotlbEntries: 0, iovasOutstanding: 0 });
+  expect(r.iotlb.faults).toBe(0);
+  expect(r.iotlb.translations).toBe(r.totals.pagesMapped);
+  expect(r.smmu.cmdqErrors).toBe(0);
+}
+
+function checkLog(r: RunReport, base: string, expectCs: number): void {
+  const cmds = decodeLog(cmdLogPath(base, r.strategy));
+  expect(cmds.length).toBe(r.commands.total);
+  const counts: Record<string, number> = {};
+  for (const c of cmds) counts[c.op] = (counts[c.op] ?? 0) + 1;
+  for (const [op, n] of Object.entries(r.commands.byOpcode)) expect(counts[op] ?? 0, op).toBe(n);
+  expect(Object.keys(counts).every((k) => k in r.commands.byOpcode)).toBe(true);
+  // Plain checks in the loop (an expect() per command would dominate the test's run time).
+  const bad: string[] = [];
+  for (const c of cmds) {
+    if (c.op === 'TLBI_NH_VA') {
+      if (c.asid !== 1 || !c.leaf || c.addr / 4096 < VA_BASE_PAGE || c.num + c.scale + c.tg + c.ttl !== 0)
+        bad.push(JSON.stringify(c));
+    } else if (c.op === 'CMD_SYNC') {
+      if (c.cs !== expectCs) bad.push(JSON.stringify(c));
+    }
+  }
+  expect(bad.slice(0, 3)).toEqual([]);
+}
+
+describe('per-page vs batched, end to end', () => {
+  let doc: ResultDocument;
+  const base = join(dir, 'cmds');
+  beforeAll(async () => {
+    doc = (await runConfig(config({ cmdLog: base }), () => {})).doc;
+  });
+
+  it('per-page issues one CMD_SYNC per page unmapped; batched one per unmap', () => {
+    const [perPage, batched] = doc.runs;
+    expect(perPage.strategy).toBe('per-page');
+    expect(batched.strategy).toBe('batched');
+    checkCommon(perPage, 8);
+    checkCommon(batched, 8);
+    expect(perPage.driver.commandsIssued.byOpcode.CMD_SYNC).toBe(perPage.totals.pagesUnmapped);
+    expect(batched.driver.commandsIssued.byOpcode.CMD_SYNC).toBe(batched.totals.unmaps);
+    expect(perPage.syncsPerUnmap).toBeGreaterThan(7.5);
+    expect(batched.syncsPerUnmap).toBeGreaterThan(0.9);
+    expect(batched.syncsPerUnmap).toBeLessThan(1.1);
+  });
+
+  it('writes a command log per strategy that decodes to exactly the counts reported', () => {
+    const cs = doc.host.waitPolicy === 'spin' ? CS_NONE : CS_SEV;
+    for (const r of doc.runs) checkLog(r, base, cs);
+  });
+
+  it('compares the candidate with the baseline as ratios', () => {
+    const [c] = doc.comparison;
+    expect(c.baseline).toBe('per-page');
+    expect(c.candidate).toBe('batched');
+    expect(c.unmapsPerSecRatio).toBeCloseTo(
+      doc.runs[1].totals.unmapsPerSec / doc.runs[0].totals.unmapsPerSec,
+      6,
+    );
+    expect(c.syncsPerUnmap).toEqual({
+      baseline: doc.runs[0].syncsPerUnmap,
+      candidate: doc.runs[1].syncsPerUnmap,
+    });
+  });
+});
+
+describe('variants', () => {
+  it('msi sync mode signals completion through MSIDATA with CS=IRQ, outside the lock', async () => {
+    const base = join(dir, 'msi');
+    const { doc } = await runConfig(
+      config({ syncMode: 'msi', strategies: ['batched'], cmdLog: base }),
+      () => {},
+    );
+    const r = doc.runs[0];
+    checkCommon(r, 8);
+    checkLog(r, base, CS_IRQ);
+    const syncs = decodeLog(cmdLogPath(base, 'batched')).filter((c) => c.op === 'CMD_SYNC');
+    // Sequence numbers increase by one per CMD_SYNC in consumption order.
+    let gaps = 0;
+    for (let i = 1; i < syncs.length; i++) {
+      const [a, b] = [syncs[i - 1], syncs[i]];
+      if (a.op === 'CMD_SYNC' && b.op === 'CMD_SYNC' && b.msidata !== (a.msidata + 1) >>> 0) gaps++;
+    }
+    expect(syncs.length).toBeGreaterThan(10);
+    expect(gaps).toBe(0);
+  });
+
+  it('per-cpu domains use ASID = cpu + 1 and a tiny queue still drains correctly', async () => {
+    const base = join(dir, 'percpu');
+    const { doc } = await runConfig(
+      config({
+        domains: 'per-cpu',
+        queueEntries: 2,
+        strategies: ['per-page'],
+        lock: 'spin-park',
+        wait: 'park',
+        cmdLog: base,
+      }),
+      () => {},
+    );
+    const r = doc.runs[0];
+    expect(r.complete).toBe(true);
+    expect(r.endState).toEqual({ iotlbEntries: 0, iovasOutstanding: 0 });
+    const asids = new Set(
+      decodeLog(cmdLogPath(base, 'per-page')).flatMap((c) => (c.op === 'TLBI_NH_VA' ? [c.asid] : [])),
+    );
+    expect([...asids].sort()).toEqual([1, 2]);
+    expect(r.smmu.maxQueueDepth).toBeLessThanOrEqual(2);
+  });
+
+  it('counts without timing under --stats counters', async () => {
+    const { doc } = await runConfig(config({ stats: 'counters', strategies: ['batched'] }), () => {});
+    const r = doc.runs[0];
+    checkCommon(r, 8);
+    expect(r.locks[0].waitNs.total).toBeNull();
+    expect(r.unmapLatencyNs.p99).toBeNull();
+    expect(OPCODE_NAMES[0x46]).toBe('CMD_SYNC');
+  });
+});
