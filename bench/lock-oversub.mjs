@@ -1,6 +1,7 @@
 // Lock throughput on an oversubscribed host: for each lock algorithm and wait policy, worker
 // threads acquire / increment a plain counter / release for a fixed window, and we report
-// acquisitions per second with 1, 2 and 8 threads plus the share of the slowest thread at 8.
+// acquisitions per second with 1, 2 and 8 threads, the CPU the process burnt doing it, and the
+// share of the slowest of 8 threads (fairness).
 // On a 2-core host, 2 threads fit and 8 do not: the gap between those columns is what
 // descheduled holders and waiters cost each algorithm.
 //
@@ -57,9 +58,11 @@ async function run(lockName, policy, threads, windowMs) {
   Atomics.notify(i32, ctl + C.START);
   await sleep(WARMUP_MS);
   const c0 = counts();
+  const u0 = process.cpuUsage();
   const t0 = performance.now();
   await sleep(windowMs);
   const c1 = counts();
+  const u1 = process.cpuUsage(u0);
   const t1 = performance.now();
   Atomics.store(i32, ctl + C.STOP, 1);
   await Promise.all(exited);
@@ -68,7 +71,9 @@ async function run(lockName, policy, threads, windowMs) {
   if (i32[ctl + C.COUNTER] !== all) throw new Error(`${lockName}: counter ${i32[ctl + C.COUNTER]} != ${all}`);
   const per = c1.map((v, c) => v - c0[c]);
   const total = per.reduce((a, b) => a + b, 0);
-  return { rate: (total / (t1 - t0)) * 1000, per, total };
+  // CPU time the process used per wall second: 2 spinning threads on 2 cores should show 2.0.
+  const cores = (u1.user + u1.system) / 1000 / (t1 - t0);
+  return { rate: (total / (t1 - t0)) * 1000, per, total, cores };
 }
 
 function median(xs) {
@@ -105,23 +110,24 @@ async function main() {
   };
   console.log(
     `${availableParallelism()} cores, median (min–max) of ${runs} runs of ${windowMs} ms after ${WARMUP_MS} ms ` +
-      `warm-up, park = { park: true, spinNs: 2000 }, Node ${process.version}\n`,
+      `warm-up, park = { park: true, spinNs: 2000 }, Node ${process.version}. CPU: cores the process kept ` +
+      `busy (median). Slowest: the slowest of 8 threads' share of an even split, in the median run.\n`,
   );
   console.log(
-    '| lock | policy | 1 thread: ns/acq | 2 threads: acq/s | 8 threads: acq/s | 8 threads: slowest thread |',
+    '| lock | policy | 1 thread ns/acq | 2 threads acq/s | CPU | 8 threads acq/s | CPU | slowest |',
   );
-  console.log('|---|---|---:|---:|---:|---:|');
+  console.log('|---|---|---:|---:|---:|---:|---:|---:|');
   for (const lockName of Object.keys(LOCKS)) {
     for (const polName of Object.keys(POLICIES)) {
       const get = (t) =>
         samples.get(configs.find((c) => c.lockName === lockName && c.polName === polName && c.threads === t));
       const one = median(get(1).map((r) => 1e9 / r.rate));
-      // Fairness of the median-throughput 8-thread run: the slowest thread's share of an even split.
+      const cpu = (t) => median(get(t).map((r) => r.cores)).toFixed(1);
       const eight = [...get(8)].sort((a, b) => a.rate - b.rate)[(runs - 1) >> 1];
       const slowest = eight.total > 0 ? Math.min(...eight.per) / (eight.total / 8) : 0;
       console.log(
-        `| ${lockName} | ${polName} | ${one.toFixed(0)} | ${cell(get(2))} | ${cell(get(8))} | ` +
-          `${(slowest * 100).toFixed(0)}% of fair share |`,
+        `| ${lockName} | ${polName} | ${one.toFixed(0)} | ${cell(get(2))} | ${cpu(2)} | ${cell(get(8))} | ` +
+          `${cpu(8)} | ${(slowest * 100).toFixed(0)}% |`,
       );
     }
   }

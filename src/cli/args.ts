@@ -71,6 +71,12 @@ export function buildProgram(): Command {
       'CMD_SYNC completion: poll (CONS, under the lock) or msi (memory word, outside it)',
       d.syncMode,
     )
+    .option(
+      '--sync-coalesce',
+      'locked designs: wait on a CMD_SYNC already queued after our commands (Linux, 2018)',
+    )
+    .option('--fq-size <n>', 'lazy: per-CPU flush queue entries (1-65536)', String(d.fqSize))
+    .option('--fq-timeout <time>', 'lazy: flush a non-empty queue after this long', `${d.fqTimeoutMs}ms`)
     .option('--domains <mode>', 'shared (one ASID for all CPUs) or per-cpu (ASID = cpu + 1)', d.domains)
     .option(
       '--iotlb-entries <n>',
@@ -125,6 +131,9 @@ export function toConfig(o: RawOptions): Config {
     wait,
     spinNs: parseNs('--spin-ns', str(o, 'spinNs'), 1_000_000_000),
     syncMode: parseChoice('--sync-mode', str(o, 'syncMode'), ['poll', 'msi'] as const),
+    syncCoalesce: o.syncCoalesce === true,
+    fqSize: parseCount('--fq-size', str(o, 'fqSize'), 1, 65536),
+    fqTimeoutMs: parseDuration('--fq-timeout', str(o, 'fqTimeout'), 0.001, 10_000),
     domains: parseChoice('--domains', str(o, 'domains'), ['shared', 'per-cpu'] as const),
     iotlbEntries: parsePowerOfTwo('--iotlb-entries', str(o, 'iotlbEntries'), IOTLB_WAYS, 1 << 20),
     stats: parseChoice<StatsMode>('--stats', str(o, 'stats'), ['full', 'counters']),

@@ -1,7 +1,7 @@
 // The effective configuration of an invocation: every setting, with its default, in one object.
 // The CLI builds it from flags (cli/args.ts); everything downstream reads only this.
 import os from 'node:os';
-import type { SyncMode } from '../driver/cmdq-locked.js';
+import type { SyncMode } from '../driver/cmdq.js';
 import type { LockName } from '../sync/lock.js';
 import type { DomainsMode } from '../workload/task.js';
 
@@ -21,7 +21,12 @@ export interface Config {
   readonly wait: WaitMode;
   readonly spinNs: number;
   readonly syncMode: SyncMode;
+  /** Piggy-back a CMD_SYNC on one that already follows this CPU's commands (Linux, 2018). */
+  readonly syncCoalesce: boolean;
   readonly domains: DomainsMode;
+  /** lazy: per-CPU flush queue entries and timeout (Linux's IOVA_FQ_SIZE, IOVA_FQ_TIMEOUT). */
+  readonly fqSize: number;
+  readonly fqTimeoutMs: number;
   readonly iotlbEntries: number;
   readonly stats: StatsMode;
   readonly json: string | null;
@@ -45,7 +50,10 @@ export const DEFAULTS: Config = {
   wait: 'auto',
   spinNs: 10_000,
   syncMode: 'poll',
+  syncCoalesce: false,
   domains: 'shared',
+  fqSize: 256,
+  fqTimeoutMs: 10,
   iotlbEntries: 256,
   stats: 'full',
   json: null,

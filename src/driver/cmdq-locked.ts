@@ -1,42 +1,29 @@
-// Command issue as Linux's arm-smmu-v3 did it in 2017 (the seed's era): every insertion takes the
-// global `cmdq` spinlock; a full queue is waited out by polling CONS under the lock; CMD_SYNC either
-// holds the lock until CONS shows the queue drained (poll mode) or, with MSIs on a coherent SMMU,
-// carries a sequence number that the SMMU writes to a memory word which the waiter polls outside
-// the lock (wrap-safe compare, as __arm_smmu_sync_poll_msi did).
+// Command issue as Linux's arm-smmu-v3 did it from 2017 to v5.3: every insertion takes the global
+// `cmdq` spinlock; a full queue is waited out by polling CONS under the lock; CMD_SYNC either holds
+// the lock until CONS shows the queue drained (poll mode) or, with MSIs on a coherent SMMU, carries
+// a sequence number that the SMMU writes to a memory word which the waiter polls outside the lock
+// (wrap-safe compare, as __arm_smmu_sync_poll_msi did). With sync coalescing (the 2018 change
+// "Avoid back-to-back CMD_SYNC operations") a CPU whose commands are already followed by a
+// CMD_SYNC waits for that one instead of inserting another.
 //
 // Low-level index arithmetic lives in hardware/queue.ts and command building in
 // hardware/commands.ts; this file only issues.
-import {
-  CS_IRQ,
-  SYNC_MSH_ISH,
-  SYNC_MSIATTR_OIWB,
-  writeCmdSync,
-  writeTlbiNhAsid,
-  writeTlbiNhVa,
-} from '../hardware/commands.js';
+import { CS_IRQ, OP, SYNC_MSH_ISH, SYNC_MSIATTR_OIWB, writeCmdSync } from '../hardware/commands.js';
 import { cmdqEntryIdx, Ctl, ctlIdx, regIdx, type Layout } from '../hardware/layout.js';
 import { queueEmpty, queueHasSpace, queueIncN, qIdx } from '../hardware/queue.js';
 import { nowNs } from '../sync/clock.js';
 import { Cpu, type CpuStats } from '../sync/counters.js';
 import type { InstrumentedLock } from '../sync/lockstat.js';
 import { storeAndWake, waitForChange, type WaitPolicy } from '../sync/wait.js';
+import type { CmdBatch } from './cmd-batch.js';
+import { countIssued, type CmdqIssuer, type SyncMode } from './cmdq.js';
 
-export type SyncMode = 'poll' | 'msi';
-
-export interface CmdqIssuer {
-  tlbiNhVa(
-    asid: number,
-    vaPage: number,
-    leaf: boolean,
-    num: number,
-    scale: number,
-    tg: number,
-    ttl: number,
-  ): void;
-  tlbiNhAsid(asid: number): void;
-  /** Inserts a CMD_SYNC and returns once every earlier command has completed. */
-  sync(): void;
-  stats: CpuStats;
+export interface LockedCmdqOptions {
+  readonly syncMode: SyncMode;
+  /** CMD_SYNC completion signal in poll mode: CS_SEV when IDR0.SEV, else CS_NONE. */
+  readonly pollCs: number;
+  readonly syncCoalesce: boolean;
+  readonly timed: boolean;
 }
 
 export class LockedCmdq implements CmdqIssuer {
@@ -45,6 +32,7 @@ export class LockedCmdq implements CmdqIssuer {
   private readonly consIdx: number;
   private readonly llqProd: number;
   private readonly llqCons: number;
+  private readonly prevOp: number;
   private readonly syncNr: number;
   private readonly syncCount: number;
   private readonly msiAddr: number;
@@ -54,10 +42,7 @@ export class LockedCmdq implements CmdqIssuer {
     private readonly layout: Layout,
     private readonly lock: InstrumentedLock,
     private readonly policy: WaitPolicy,
-    private readonly syncMode: SyncMode,
-    /** CMD_SYNC completion signal in poll mode: CS_SEV when IDR0.SEV, else CS_NONE. */
-    private readonly pollCs: number,
-    private readonly timed: boolean,
+    private readonly opts: LockedCmdqOptions,
     public stats: CpuStats,
   ) {
     this.shift = layout.queueShift;
@@ -65,9 +50,32 @@ export class LockedCmdq implements CmdqIssuer {
     this.consIdx = regIdx(layout, 'CMDQ_CONS');
     this.llqProd = ctlIdx(layout, Ctl.LLQ_PROD);
     this.llqCons = ctlIdx(layout, Ctl.LLQ_CONS);
+    this.prevOp = ctlIdx(layout, Ctl.PREV_OP);
     this.syncNr = ctlIdx(layout, Ctl.SYNC_NR);
     this.syncCount = ctlIdx(layout, Ctl.SYNC_COUNT);
     this.msiAddr = this.syncCount * 4;
+  }
+
+  issue(batch: CmdBatch, sync: boolean): void {
+    const i32 = this.i32;
+    const src = batch.words;
+    // The 2017 driver had no command lists: each command is its own lock round trip.
+    for (let i = 0; i < batch.num; i++) {
+      this.lock.acquire();
+      const w = this.reserve();
+      const s = i * 4;
+      i32[w] = src[s];
+      i32[w + 1] = src[s + 1];
+      i32[w + 2] = src[s + 2];
+      i32[w + 3] = src[s + 3];
+      this.publish(src[s] & 0xff);
+      this.lock.release();
+    }
+    countIssued(this.stats, batch, false);
+    if (sync) {
+      if (this.opts.syncMode === 'msi') this.syncMsi();
+      else this.syncPoll();
+    }
   }
 
   /** Caller holds the lock. Waits (polling CONS, still under the lock) until a slot is free. */
@@ -89,70 +97,64 @@ export class LockedCmdq implements CmdqIssuer {
   }
 
   /** Caller holds the lock: advance the shadow prod and ring the doorbell. */
-  private publish(issued: Cpu): number {
+  private publish(op: number): number {
     const prod = queueIncN(this.shift, this.i32[this.llqProd], 1) | 0;
     this.i32[this.llqProd] = prod;
+    this.i32[this.prevOp] = op;
     storeAndWake(this.i32, this.prodIdx, prod);
-    this.stats.add(Cpu.CMDS_ISSUED, 1);
-    this.stats.add(issued, 1);
     return prod;
   }
 
-  tlbiNhVa(
-    asid: number,
-    vaPage: number,
-    leaf: boolean,
-    num: number,
-    scale: number,
-    tg: number,
-    ttl: number,
-  ): void {
-    this.lock.acquire();
-    const w = this.reserve();
-    writeTlbiNhVa(this.i32, w, asid, 0, vaPage * 4096, leaf, num, scale, tg, ttl);
-    this.publish(Cpu.ISSUED_TLBI_NH_VA);
-    this.lock.release();
-  }
-
-  tlbiNhAsid(asid: number): void {
-    this.lock.acquire();
-    const w = this.reserve();
-    writeTlbiNhAsid(this.i32, w, asid, 0);
-    this.publish(Cpu.ISSUED_TLBI_NH_ASID);
-    this.lock.release();
-  }
-
-  sync(): void {
-    if (this.syncMode === 'msi') this.syncMsi();
-    else this.syncPoll();
+  /** Under the lock: can this sync piggy-back on a CMD_SYNC that already follows our commands? */
+  private coalesce(): boolean {
+    if (!this.opts.syncCoalesce || this.i32[this.prevOp] !== OP.CMD_SYNC) return false;
+    this.stats.add(Cpu.SYNCS_COALESCED, 1);
+    return true;
   }
 
   private syncPoll(): void {
     const i32 = this.i32;
+    const timed = this.opts.timed;
     this.lock.acquire();
+    // In poll mode the previous SYNC's issuer held the lock until the queue drained: if it is the
+    // last command, our commands (inserted before it) have completed.
+    if (this.coalesce()) {
+      this.lock.release();
+      return;
+    }
     const w = this.reserve();
-    writeCmdSync(i32, w, this.pollCs, 0, 0);
-    const prod = this.publish(Cpu.ISSUED_CMD_SYNC);
-    const t0 = this.timed ? nowNs() : 0;
+    writeCmdSync(i32, w, this.opts.pollCs, 0, 0);
+    const prod = this.publish(OP.CMD_SYNC);
+    this.stats.add(Cpu.ISSUED_CMD_SYNC, 1);
+    this.stats.add(Cpu.CMDS_ISSUED, 1);
+    const t0 = timed ? nowNs() : 0;
     let cons = Atomics.load(i32, this.consIdx);
     while (!queueEmpty(this.shift, prod, cons)) cons = waitForChange(i32, this.consIdx, cons, this.policy);
     i32[this.llqCons] = cons;
     this.lock.release();
-    this.stats.syncWait(this.timed ? nowNs() - t0 : 0);
+    this.stats.syncWait(timed ? nowNs() - t0 : 0);
   }
 
   private syncMsi(): void {
     const i32 = this.i32;
+    const timed = this.opts.timed;
     this.lock.acquire();
-    const nr = (i32[this.syncNr] + 1) | 0;
-    i32[this.syncNr] = nr;
-    const w = this.reserve();
-    writeCmdSync(i32, w, CS_IRQ, nr >>> 0, this.msiAddr, SYNC_MSH_ISH, SYNC_MSIATTR_OIWB);
-    this.publish(Cpu.ISSUED_CMD_SYNC);
+    let nr: number;
+    if (this.coalesce()) {
+      nr = i32[this.syncNr];
+    } else {
+      nr = (i32[this.syncNr] + 1) | 0;
+      i32[this.syncNr] = nr;
+      const w = this.reserve();
+      writeCmdSync(i32, w, CS_IRQ, nr >>> 0, this.msiAddr, SYNC_MSH_ISH, SYNC_MSIATTR_OIWB);
+      this.publish(OP.CMD_SYNC);
+      this.stats.add(Cpu.ISSUED_CMD_SYNC, 1);
+      this.stats.add(Cpu.CMDS_ISSUED, 1);
+    }
     this.lock.release();
-    const t0 = this.timed ? nowNs() : 0;
+    const t0 = timed ? nowNs() : 0;
     let v = Atomics.load(i32, this.syncCount);
     while (((v - nr) | 0) < 0) v = waitForChange(i32, this.syncCount, v, this.policy);
-    this.stats.syncWait(this.timed ? nowNs() - t0 : 0);
+    this.stats.syncWait(timed ? nowNs() - t0 : 0);
   }
 }

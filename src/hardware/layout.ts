@@ -37,6 +37,11 @@ export interface LayoutParams {
   readonly lockBytes: number;
   /** Lock classes that statistics are kept for (lockstat "class name"), e.g. ['cmdq', 'iova']. */
   readonly lockClasses: readonly string[];
+  /**
+   * Extra regions a command-queue design or strategy needs (its own format, declared in its
+   * module with its size), each 64-byte aligned, found again with regionOff(layout, name).
+   */
+  readonly regions: readonly { readonly name: string; readonly bytes: number }[];
 }
 
 /** Control words (int32 index relative to the control region). Each on its own line. */
@@ -46,6 +51,7 @@ export const enum Ctl {
   LLQ_PROD = 32, // driver's shadow of the queue (Linux q->prod/q->cons), under the cmdq lock
   LLQ_CONS = 33,
   SYNC_NR = 34, // driver's MSI sync sequence number (Linux smmu->sync_nr), under the cmdq lock
+  PREV_OP = 35, // opcode of the last command inserted (Linux smmu->prev_cmd_opcode), under the lock
   SMMU_STATE = 48, // what the SMMU worker is doing (for diagnostics)
   READY = 64, // CPU workers that have started and are waiting for the warm-up
   WORDS = 80,
@@ -85,6 +91,7 @@ export interface Layout extends LayoutParams {
   readonly smmuStatsOff: number;
   readonly cpuStatsOff: number;
   readonly cpuStatsSlots: number;
+  readonly regionOffs: Readonly<Record<string, number>>;
 }
 
 export function computeLayout(p: LayoutParams): Layout {
@@ -114,6 +121,8 @@ export function computeLayout(p: LayoutParams): Layout {
   const slots = cpuStatsSlots(p.lockClasses.length);
   // Two blocks per CPU: [0] the measured window, [1] warm-up scratch (same cost, never read).
   const cpuStatsOff = take(2 * p.cpus * slots * 8);
+  const regionOffs: Record<string, number> = {};
+  for (const r of p.regions) regionOffs[r.name] = take(r.bytes);
   return {
     ...p,
     totalBytes: off,
@@ -134,7 +143,15 @@ export function computeLayout(p: LayoutParams): Layout {
     smmuStatsOff,
     cpuStatsOff,
     cpuStatsSlots: slots,
+    regionOffs,
   };
+}
+
+/** Byte offset (64-byte aligned) of an extra region declared in LayoutParams.regions. */
+export function regionOff(l: Layout, name: string): number {
+  const off = l.regionOffs[name];
+  if (off === undefined) throw new Error(`layout has no region "${name}"`);
+  return off;
 }
 
 // ---- Lookups: every index another module needs comes from one of these. -----------------------
@@ -188,10 +205,12 @@ export interface SharedViews {
   readonly sab: SharedArrayBuffer;
   readonly i32: Int32Array;
   readonly f64: Float64Array;
+  /** For 64-bit atomics (the lock-free queue's combined {prod, cons} word). */
+  readonly i64: BigInt64Array;
 }
 
 export function viewsOf(sab: SharedArrayBuffer): SharedViews {
-  return { sab, i32: new Int32Array(sab), f64: new Float64Array(sab) };
+  return { sab, i32: new Int32Array(sab), f64: new Float64Array(sab), i64: new BigInt64Array(sab) };
 }
 
 export function allocate(l: Layout): SharedViews {

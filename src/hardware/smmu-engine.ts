@@ -188,11 +188,14 @@ export class SmmuEngine {
         if (this.sink) this.sink.append(i32, w);
       }
       cons = queueIncN(shift, cons, 1);
-      Atomics.store(i32, this.consIdx, cons | 0);
-      // Waking a parked CPU is a futex syscall: do it when a waiter can make progress (a SYNC
-      // completed, the queue drained) or often enough for CPUs waiting for space.
+      // CONS is published when someone can make progress with it: a CMD_SYNC completed, the
+      // commands seen so far are drained, or every 1/8 of the queue for CPUs waiting for space.
+      // The spec lets the SMMU update CONS lazily; writing it per command would make every
+      // command pay a cache-line transfer to the CPUs polling it. Waking a parked CPU is a
+      // futex syscall, so it follows the same rule.
       if (op === OP.CMD_SYNC || cons === prod || ++sinceWake >= this.wakeEvery) {
         sinceWake = 0;
+        Atomics.store(i32, this.consIdx, cons | 0);
         if (Atomics.load(i32, this.consIdx + 1) !== 0) {
           Atomics.notify(i32, this.consIdx);
           if (measuring) f[st + Smmu.WAKES_SENT]++;

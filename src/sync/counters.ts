@@ -27,6 +27,10 @@ export const enum Cpu {
   ISSUED_TLBI_NH_VA, // commands this CPU inserted, by opcode (the SMMU counts what it consumed)
   ISSUED_TLBI_NH_ASID,
   ISSUED_CMD_SYNC,
+  ISSUED_OTHER,
+  SYNCS_COALESCED, // --sync-coalesce: CMD_SYNCs not inserted because the last command was one
+  /** Slots a command-queue design or strategy may use for its own counters (named in its module). */
+  EXTRA0 = 40,
   SCALARS, // number of scalar slots
 }
 
@@ -46,7 +50,8 @@ export const enum Lk {
   SCALARS,
 }
 
-const SCALARS_PADDED = 32; // Cpu.SCALARS rounded up, leaves room for new counters without churn
+const SCALARS_PADDED = 64; // Cpu.SCALARS rounded up, leaves room for new counters without churn
+export const EXTRA_SLOTS = 16;
 const LOCK_SCALARS_PADDED = 16;
 const LOCK_STRIDE = LOCK_SCALARS_PADDED + 2 * HIST_BUCKETS;
 

@@ -1,7 +1,7 @@
 // What each emulated CPU runs: the DMA life cycle of the seed's "standard processing flow" —
 // alloc iova, map, process data (the device reads every page through the IOTLB), unmap (with the
 // strategy's invalidations and sync), free iova — until the orchestrator says stop.
-import { type CmdqIssuer, LockedCmdq } from '../driver/cmdq-locked.js';
+import { CMDQ_DESIGNS } from '../driver/cmdq-designs.js';
 import { IommuDomain } from '../driver/iommu.js';
 import { IovaDomain } from '../driver/iova.js';
 import { getStrategy } from '../driver/strategies/index.js';
@@ -40,47 +40,49 @@ export const enum Activity {
 const PPN_PER_CPU = 1 << 20;
 
 export function runCpu(task: CpuTask): CpuResult {
-  const { cpu, pages } = task;
-  const { i32, f64 } = viewsOf(task.sab);
+  const { cpu, cfg } = task;
+  const pages = cfg.pages;
+  const views = viewsOf(task.sab);
+  const { i32, f64 } = views;
   const layout = computeLayout(task.layout);
   const measured = new CpuStats(f64, cpuStatsBase(layout, cpu, false));
   const scratch = new CpuStats(f64, cpuStatsBase(layout, cpu, true));
-  const algo = getLockAlgorithm(task.lock);
-  const domain = domainOf(task.domains, cpu);
-  const cmdqLock = new InstrumentedLock(
-    algo.create(i32, cmdqLockOff(layout), layout.cpus, task.policy),
-    i32,
-    cpu,
-    CLS_CMDQ,
-    scratch,
-    task.timed,
-  );
-  const iovaLock = new InstrumentedLock(
-    algo.create(i32, iovaLockOff(layout, domain), layout.cpus, task.policy),
-    i32,
-    cpu,
-    CLS_IOVA,
-    scratch,
-    task.timed,
-  );
-  const cmdq: CmdqIssuer = new LockedCmdq(
-    i32,
+  const timed = cfg.stats === 'full';
+  const lockAlgo = getLockAlgorithm(cfg.lock);
+  const domain = domainOf(cfg.domains, cpu);
+  const lock = (off: number, cls: number): InstrumentedLock =>
+    new InstrumentedLock(lockAlgo.create(i32, off, layout.cpus, task.policy), i32, cpu, cls, scratch, timed);
+  const cmdqLock = lock(cmdqLockOff(layout), CLS_CMDQ);
+  const iovaLock = lock(iovaLockOff(layout, domain), CLS_IOVA);
+  const def = getStrategy(task.strategy);
+  const cmdq = CMDQ_DESIGNS[def.cmdq].create({
+    views,
     layout,
+    cpu,
+    policy: task.policy,
+    lockAlgo,
     cmdqLock,
-    task.policy,
-    task.syncMode,
-    task.pollCs,
-    task.timed,
-    scratch,
-  );
+    syncMode: cfg.syncMode,
+    pollCs: task.pollCs,
+    syncCoalesce: cfg.syncCoalesce,
+    timed,
+    stats: scratch,
+  });
   const iova = new IovaDomain(i32, layout, domain, iovaLock);
-  const iommu = new IommuDomain(i32, layout, domain, getStrategy(task.strategy).create(cmdq));
+  let current = scratch;
+  const strategy = def.create({
+    cpu,
+    cmdq,
+    freeIova: (vaPage) => iova.free(vaPage),
+    cfg,
+    stats: () => current,
+  });
+  const iommu = new IommuDomain(i32, layout, domain, strategy);
   const iotlb = new Iotlb(i32, layout, task.policy);
   const asid = iommu.asid;
   const phaseIdx = ctlIdx(layout, Ctl.PHASE);
   const activity = cpuStateIdx(layout, cpu, CpuState.ACTIVITY);
   const progress = cpuStateIdx(layout, cpu, CpuState.UNMAPS);
-  const timed = task.timed;
 
   Atomics.add(i32, ctlIdx(layout, Ctl.READY), 1);
   let phase = Atomics.load(i32, phaseIdx);
@@ -88,7 +90,6 @@ export function runCpu(task: CpuTask): CpuResult {
 
   let iterations = 0;
   let ppnNext = 0;
-  let current: CpuStats | null = null;
   for (;;) {
     phase = Atomics.load(i32, phaseIdx);
     if (phase === Phase.STOP) break;
@@ -99,6 +100,7 @@ export function runCpu(task: CpuTask): CpuResult {
       iovaLock.stats = stats;
       cmdq.stats = stats;
     }
+    strategy.tick?.();
 
     Atomics.store(i32, activity, Activity.IOVA_ALLOC);
     const vaPage = iova.alloc();
@@ -130,13 +132,19 @@ export function runCpu(task: CpuTask): CpuResult {
     stats.unmapLatency(t1 - t0);
     stats.add(Cpu.UNMAPS, 1);
     stats.add(Cpu.PAGES_UNMAPPED, pages);
-    if (stats === measured && measured.f64[measured.base + Cpu.FIRST_UNMAP_NS] === 0)
-      measured.f64[measured.base + Cpu.FIRST_UNMAP_NS] = timed ? t1 : nowNs();
+    if (stats === measured && f64[measured.base + Cpu.FIRST_UNMAP_NS] === 0)
+      f64[measured.base + Cpu.FIRST_UNMAP_NS] = timed ? t1 : nowNs();
 
     Atomics.store(i32, activity, Activity.IOVA_FREE);
-    iova.free(vaPage);
+    strategy.releaseIova(asid, vaPage);
     Atomics.store(i32, progress, ++iterations);
   }
+  // Deferred work (lazy flush queues) is completed outside the measured window.
+  current = scratch;
+  cmdqLock.stats = scratch;
+  iovaLock.stats = scratch;
+  cmdq.stats = scratch;
+  strategy.drain?.();
   Atomics.store(i32, activity, Activity.DONE);
   return { cpu, iterations };
 }

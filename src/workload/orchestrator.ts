@@ -24,6 +24,7 @@ import { initCpuStats } from '../sync/counters.js';
 import { SPIN, storeAndWake, type WaitPolicy } from '../sync/wait.js';
 import type { SmmuMessage, SmmuWorkerData } from '../../workers/smmu-worker.js';
 import { layoutParamsFor } from './params.js';
+import { getStrategy } from '../driver/strategies/index.js';
 import { workerFile } from './paths.js';
 import type { CpuPool } from './pool.js';
 import type { CpuResult, CpuTask } from './task.js';
@@ -61,7 +62,8 @@ export async function runStrategy(
   pool: CpuPool,
   wantLog: boolean,
 ): Promise<StrategyRun> {
-  const layout = computeLayout(layoutParamsFor(cfg));
+  const layoutParams = layoutParamsFor(cfg, strategy);
+  const layout = computeLayout(layoutParams);
   const views = allocate(layout);
   const { i32, f64 } = views;
   for (let cpu = 0; cpu < cfg.cpus; cpu++) {
@@ -72,7 +74,7 @@ export async function runStrategy(
 
   const policy = waitPolicyFor(cfg, host);
   const regs = new RegisterFile(i32, layout);
-  resetSmmu(regs, { msi: cfg.syncMode === 'msi', sev: policy.park, ril: false });
+  resetSmmu(regs, { msi: cfg.syncMode === 'msi', sev: policy.park, ril: getStrategy(strategy).ril === true });
 
   const errors: string[] = [];
   let failed!: (e: Error) => void;
@@ -83,7 +85,7 @@ export async function runStrategy(
   const idlePolicy = policy.park || host.oversubscribed ? { park: true, spinNs: cfg.spinNs } : SPIN;
   const workerData: SmmuWorkerData = {
     sab: views.sab,
-    layout: layoutParamsFor(cfg),
+    layout: layoutParams,
     timing: { tlbiNs: cfg.tlbiNs, syncNs: cfg.syncNs },
     idlePolicy,
     log: wantLog,
@@ -115,16 +117,12 @@ export async function runStrategy(
     for (let cpu = 0; cpu < cfg.cpus; cpu++) {
       const task: CpuTask = {
         sab: views.sab,
-        layout: layoutParamsFor(cfg),
+        layout: layoutParams,
         cpu,
         strategy,
-        pages: cfg.pages,
-        lock: cfg.lock,
+        cfg,
         policy,
-        syncMode: cfg.syncMode,
         pollCs: probe.pollCs,
-        domains: cfg.domains,
-        timed: cfg.stats === 'full',
       };
       tasks.push(
         pool.run(task).then(

@@ -5,16 +5,21 @@ import type { LayoutParams } from '../hardware/layout.js';
 import { log2Exact } from '../hardware/queue.js';
 import { getLockAlgorithm } from '../sync/locks/index.js';
 import { LOCK_CLASSES } from './task.js';
+import { getStrategy } from '../driver/strategies/index.js';
+import { CMDQ_DESIGNS } from '../driver/cmdq-designs.js';
 
 export function nextPow2(n: number): number {
   return 2 ** Math.ceil(Math.log2(Math.max(1, n)));
 }
 
-export function layoutParamsFor(cfg: Config): LayoutParams {
+export function layoutParamsFor(cfg: Config, strategy: string): LayoutParams {
+  const def = getStrategy(strategy);
   const shared = cfg.domains === 'shared';
-  // Each CPU holds one buffer at a time; twice that leaves the allocator room to pick from.
-  const buffersPerDomain = (shared ? cfg.cpus : 1) * 2;
-  return {
+  // Each CPU holds one buffer at a time (more under lazy flushing); twice that leaves the
+  // allocator room to pick from.
+  const perCpu = def.buffersPerCpu ? def.buffersPerCpu(cfg) : 1;
+  const buffersPerDomain = (shared ? cfg.cpus : 1) * perCpu * 2;
+  const base = {
     cpus: cfg.cpus,
     queueShift: log2Exact(cfg.queueEntries),
     domains: shared ? 1 : cfg.cpus,
@@ -24,4 +29,5 @@ export function layoutParamsFor(cfg: Config): LayoutParams {
     lockBytes: getLockAlgorithm(cfg.lock).bytes(cfg.cpus),
     lockClasses: LOCK_CLASSES,
   };
+  return { ...base, regions: CMDQ_DESIGNS[def.cmdq].regions(base) };
 }

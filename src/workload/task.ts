@@ -1,7 +1,6 @@
 // What the orchestrator hands each CPU worker (structured-cloned; the SharedArrayBuffer is shared).
-import type { SyncMode } from '../driver/cmdq-locked.js';
+import type { Config } from '../config/config.js';
 import type { LayoutParams } from '../hardware/layout.js';
-import type { LockName } from '../sync/lock.js';
 import type { WaitPolicy } from '../sync/wait.js';
 
 /** Lock classes the statistics are kept for, by index (lockstat "class name"). */
@@ -16,15 +15,11 @@ export interface CpuTask {
   readonly layout: LayoutParams;
   readonly cpu: number;
   readonly strategy: string;
-  readonly pages: number;
-  readonly lock: LockName;
+  readonly cfg: Config;
+  /** The resolved wait policy (--wait after oversubscription detection). */
   readonly policy: WaitPolicy;
-  readonly syncMode: SyncMode;
   /** CMD_SYNC CS field in poll mode (SEV when the SMMU advertises IDR0.SEV). */
   readonly pollCs: number;
-  readonly domains: DomainsMode;
-  /** false under --stats counters: count, but read no clock. */
-  readonly timed: boolean;
 }
 
 export interface CpuResult {

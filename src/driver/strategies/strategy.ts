@@ -1,18 +1,49 @@
 // An invalidation strategy decides which commands iommu_unmap() issues and when it waits, through
-// the two hooks Linux grew for exactly this (struct iommu_iotlb_gather, 2019; the seed's
-// unmap_tlb_sync, 2017): one call per page as its PTE is cleared, one call at the end of the unmap.
-import type { CmdqIssuer } from '../cmdq-locked.js';
+// the hooks Linux grew for exactly this (the seed's unmap_tlb_sync, 2017; struct
+// iommu_iotlb_gather, 2019): one call per page as its PTE is cleared, one at the end of the unmap,
+// and the decision of when the IOVA may be freed (at once, or after a deferred flush).
+import type { Config } from '../../config/config.js';
+import type { CpuStats } from '../../sync/counters.js';
+import type { CmdqDesign, CmdqIssuer } from '../cmdq.js';
+
+export interface StrategyContext {
+  readonly cpu: number;
+  readonly cmdq: CmdqIssuer;
+  /** Returns an IOVA (first VA page of a buffer) to its domain's allocator. */
+  readonly freeIova: (vaPage: number) => void;
+  readonly cfg: Config;
+  /** The CPU's current statistics block (swapped between warm-up and the measured window). */
+  readonly stats: () => CpuStats;
+}
 
 export interface InvalidationStrategy {
   /** Linux ->tlb_add_page: the PTE of vaPage has just been cleared. */
   tlbAddPage(asid: number, vaPage: number): void;
   /** Linux ->iotlb_sync / the seed's unmap_tlb_sync: end of iommu_unmap of [vaPage, vaPage + pages). */
   iotlbSync(asid: number, vaPage: number, pages: number): void;
+  /** The unmap of [vaPage, ...) has returned: free its IOVA now or once it is safe. */
+  releaseIova(asid: number, vaPage: number): void;
+  /** Once per loop iteration (before the next allocation): deferred work such as flush timeouts. */
+  tick?(): void;
+  /** The run is stopping: complete deferred work so that every IOVA ends up freed. */
+  drain?(): void;
 }
 
 export interface StrategyDef {
   readonly name: string;
   /** One line for --help and the report. */
   readonly summary: string;
-  create(cmdq: CmdqIssuer): InvalidationStrategy;
+  /** The command-queue design its commands go through. */
+  readonly cmdq: CmdqDesign;
+  /** Needs the SMMU to advertise SMMUv3.2 range invalidation (IDR3.RIL). */
+  readonly ril?: boolean;
+  /** Buffers one CPU may hold at once (mapped or waiting to be freed); default 1. */
+  buffersPerCpu?(cfg: Config): number;
+  create(ctx: StrategyContext): InvalidationStrategy;
 }
+
+/** Frees at once: correct for every strategy whose iotlbSync waited for its CMD_SYNC. */
+export const freeAtOnce =
+  (ctx: StrategyContext) =>
+  (_asid: number, vaPage: number): void =>
+    ctx.freeIova(vaPage);

@@ -1,0 +1,37 @@
+// What every command-queue design offers the strategies above it: issue a batch of commands,
+// optionally followed by a CMD_SYNC that is waited for (Linux arm_smmu_cmdq_issue_cmdlist()).
+import { OP } from '../hardware/commands.js';
+import { Cpu, type CpuStats } from '../sync/counters.js';
+import type { CmdBatch } from './cmd-batch.js';
+
+export type SyncMode = 'poll' | 'msi';
+
+/** The command-queue designs (a strategy picks one). */
+export type CmdqDesign = 'locked' | 'lockfree' | 'ecmdq';
+
+export interface CmdqIssuer {
+  /**
+   * Inserts the batch's commands in order and, if `sync`, a CMD_SYNC after them; with `sync` it
+   * returns only once the SMMU has completed every one of them.
+   */
+  issue(batch: CmdBatch, sync: boolean): void;
+  /** Where counts go; the CPU loop swaps it between the measured and the warm-up block. */
+  stats: CpuStats;
+}
+
+/** Counts a batch's commands by opcode into the issuing CPU's statistics. */
+export function countIssued(stats: CpuStats, batch: CmdBatch, sync: boolean): void {
+  for (let i = 0; i < batch.num; i++) {
+    const op = batch.opcode(i);
+    stats.add(
+      op === OP.TLBI_NH_VA
+        ? Cpu.ISSUED_TLBI_NH_VA
+        : op === OP.TLBI_NH_ASID
+          ? Cpu.ISSUED_TLBI_NH_ASID
+          : Cpu.ISSUED_OTHER,
+      1,
+    );
+  }
+  if (sync) stats.add(Cpu.ISSUED_CMD_SYNC, 1);
+  stats.add(Cpu.CMDS_ISSUED, batch.num + (sync ? 1 : 0));
+}
