@@ -27,8 +27,10 @@ export interface IssuerContext {
 export interface CmdqDesignDef {
   /** Extra shared-memory regions (name, bytes) for a run with these parameters. */
   regions(lp: Omit<LayoutParams, 'regions'>): { name: string; bytes: number }[];
-  /** Names of the per-CPU counters it keeps in Cpu.EXTRA0... (reported under cmdq.counters). */
+  /** Names of the per-CPU counters it keeps in Cpu.EXTRA0... (reported under runs[].extra). */
   readonly counters: readonly string[];
+  /** Name of the distribution it records with CpuStats.extraSample(), if any. */
+  readonly histogram?: string;
   create(ctx: IssuerContext): CmdqIssuer;
 }
 

@@ -7,6 +7,7 @@ import { Smmu } from '../hardware/smmu-stats.js';
 import { IovaDomain } from '../driver/iova.js';
 import {
   Cpu,
+  EXTRA_HIST,
   Lk,
   lockBase,
   LOCK_HOLD_HIST,
@@ -14,6 +15,8 @@ import {
   SYNC_HIST,
   UNMAP_HIST,
 } from '../sync/counters.js';
+import { getStrategy } from '../driver/strategies/index.js';
+import { CMDQ_DESIGNS } from '../driver/cmdq-designs.js';
 import { HIST_BUCKETS, mergeInto, quantile } from '../sync/histogram.js';
 import { SPIN } from '../sync/wait.js';
 import type { StrategyRun } from '../workload/orchestrator.js';
@@ -40,6 +43,40 @@ function dist(
     max,
     p50: quantile(h, hb, 0.5, min, max),
     p99: quantile(h, hb, 0.99, min, max),
+  };
+}
+
+function extraStats(
+  run: StrategyRun,
+  sum: (f: Cpu) => number,
+  minOf: (f: Cpu) => number,
+  maxOf: (f: Cpu) => number,
+  scratch: Float64Array,
+): RunReport['extra'] {
+  const { layout, views } = run;
+  const def = getStrategy(run.strategy);
+  const design = CMDQ_DESIGNS[def.cmdq];
+  const counters: Record<string, number> = {};
+  design.counters.forEach((name, i) => (counters[name] = sum((Cpu.EXTRA0 + i) as Cpu)));
+  (def.counters ?? []).forEach((name, i) => (counters[name] = sum((Cpu.STRATEGY_EXTRA0 + i) as Cpu)));
+  const name = def.histogram ?? design.histogram;
+  if (!name) return { counters, histogram: null };
+  const n = sum(Cpu.EXTRA_HIST_N);
+  scratch.fill(0, 0, HIST_BUCKETS);
+  for (let c = 0; c < layout.cpus; c++)
+    mergeInto(scratch, 0, views.f64, cpuStatsBase(layout, c) + EXTRA_HIST);
+  const min = minOf(Cpu.EXTRA_HIST_MIN);
+  const max = maxOf(Cpu.EXTRA_HIST_MAX);
+  return {
+    counters,
+    histogram: {
+      name,
+      count: n,
+      mean: n > 0 ? sum(Cpu.EXTRA_HIST_TOTAL) / n : 0,
+      p50: n > 0 ? quantile(scratch, 0, 0.5, min, max) : 0,
+      p99: n > 0 ? quantile(scratch, 0, 0.99, min, max) : 0,
+      max: n > 0 ? max : 0,
+    },
   };
 }
 
@@ -70,6 +107,7 @@ export function collectRun(run: StrategyRun, timed: boolean): RunReport {
   };
 
   const seconds = run.measuredNs / 1e9;
+  const def = getStrategy(run.strategy);
   const unmaps = sum(Cpu.UNMAPS);
   const pagesUnmapped = sum(Cpu.PAGES_UNMAPPED);
 
@@ -224,6 +262,7 @@ export function collectRun(run: StrategyRun, timed: boolean): RunReport {
     },
     driver: {
       queueFullWaits: sum(Cpu.QUEUE_FULL_WAITS),
+      syncsCoalesced: sum(Cpu.SYNCS_COALESCED),
       commandsIssued: {
         total: sum(Cpu.CMDS_ISSUED),
         byOpcode: {
@@ -233,6 +272,8 @@ export function collectRun(run: StrategyRun, timed: boolean): RunReport {
         },
       },
     },
+    cmdq: def.cmdq,
+    extra: extraStats(run, sum, minOf, maxOf, merged),
     endState: { iotlbEntries: new Iotlb(views.i32, layout, SPIN).entries().length, iovasOutstanding },
   };
 }

@@ -72,7 +72,21 @@ export interface RunReport {
   };
   iotlb: { translations: number; hits: number; misses: number; faults: number };
   /** What the CPUs inserted during the measured window (commands{} is what the SMMU consumed). */
-  driver: { queueFullWaits: number; commandsIssued: { total: number; byOpcode: Record<string, number> } };
+  driver: {
+    queueFullWaits: number;
+    syncsCoalesced: number;
+    commandsIssued: { total: number; byOpcode: Record<string, number> };
+  };
+  /** The command-queue design the strategy ran on. */
+  cmdq: string;
+  /**
+   * Counters and one distribution that only some strategies or command-queue designs keep, by the
+   * names their modules give (docs/cli.md lists them).
+   */
+  extra: {
+    counters: Record<string, number>;
+    histogram: { name: string; count: number; mean: number; p50: number; p99: number; max: number } | null;
+  };
   /** End-of-run checks: nothing left mapped, every IOVA back on its free list. */
   endState: { iotlbEntries: number; iovasOutstanding: number };
 }

@@ -29,8 +29,17 @@ export const enum Cpu {
   ISSUED_CMD_SYNC,
   ISSUED_OTHER,
   SYNCS_COALESCED, // --sync-coalesce: CMD_SYNCs not inserted because the last command was one
-  /** Slots a command-queue design or strategy may use for its own counters (named in its module). */
+  /** The extra histogram's scalars (see EXTRA_HIST): samples, total, min, max. */
+  EXTRA_HIST_N = 36,
+  EXTRA_HIST_TOTAL,
+  EXTRA_HIST_MIN,
+  EXTRA_HIST_MAX,
+  /**
+   * Slots a command-queue design (EXTRA0..EXTRA0+7) or a strategy (STRATEGY_EXTRA0..+7) may use for
+   * its own counters, named in its module's `counters` list and reported under runs[].extra.
+   */
   EXTRA0 = 40,
+  STRATEGY_EXTRA0 = 48,
   SCALARS, // number of scalar slots
 }
 
@@ -57,16 +66,18 @@ const LOCK_STRIDE = LOCK_SCALARS_PADDED + 2 * HIST_BUCKETS;
 
 /** Float64 slots one CPU's block needs, rounded to whole 64-byte lines. */
 export function cpuStatsSlots(lockClasses: number): number {
-  const slots = SCALARS_PADDED + 2 * HIST_BUCKETS + lockClasses * LOCK_STRIDE;
+  const slots = SCALARS_PADDED + 3 * HIST_BUCKETS + lockClasses * LOCK_STRIDE;
   return Math.ceil(slots / 8) * 8;
 }
 
 /** Offsets (in float64 slots, relative to a CPU's block) of the parts of the block. */
 export function lockBase(cls: number): number {
-  return SCALARS_PADDED + 2 * HIST_BUCKETS + cls * LOCK_STRIDE;
+  return SCALARS_PADDED + 3 * HIST_BUCKETS + cls * LOCK_STRIDE;
 }
 export const UNMAP_HIST = SCALARS_PADDED;
 export const SYNC_HIST = SCALARS_PADDED + HIST_BUCKETS;
+/** One histogram a strategy or design may use for its own distribution (named in its module). */
+export const EXTRA_HIST = SCALARS_PADDED + 2 * HIST_BUCKETS;
 export const LOCK_WAIT_HIST = LOCK_SCALARS_PADDED;
 export const LOCK_HOLD_HIST = LOCK_SCALARS_PADDED + HIST_BUCKETS;
 
@@ -74,6 +85,7 @@ export const LOCK_HOLD_HIST = LOCK_SCALARS_PADDED + HIST_BUCKETS;
 export function initCpuStats(f64: Float64Array, base: number, lockClasses: number): void {
   f64[base + Cpu.SYNC_WAIT_MIN] = Infinity;
   f64[base + Cpu.UNMAP_LAT_MIN] = Infinity;
+  f64[base + Cpu.EXTRA_HIST_MIN] = Infinity;
   for (let c = 0; c < lockClasses; c++) {
     const b = base + lockBase(c);
     f64[b + Lk.WAIT_MIN] = Infinity;
@@ -82,8 +94,8 @@ export function initCpuStats(f64: Float64Array, base: number, lockClasses: numbe
 }
 
 /**
- * The writer's view of one CPU block. `enabled` is false during warm-up: counting stays in the
- * code path (same cost) but lands in a scratch block that nobody reads.
+ * The writer's view of one CPU block. During warm-up the CPU writes through a second instance over
+ * its scratch block: counting stays in the code path (same cost) but lands where nobody reads.
  */
 export class CpuStats {
   constructor(
@@ -103,6 +115,17 @@ export class CpuStats {
     if (ns < f[b + Cpu.SYNC_WAIT_MIN]) f[b + Cpu.SYNC_WAIT_MIN] = ns;
     if (ns > f[b + Cpu.SYNC_WAIT_MAX]) f[b + Cpu.SYNC_WAIT_MAX] = ns;
     record(f, b + SYNC_HIST, ns);
+  }
+
+  /** A sample of the strategy's or design's own distribution (EXTRA_HIST). */
+  extraSample(v: number): void {
+    const f = this.f64;
+    const b = this.base;
+    f[b + Cpu.EXTRA_HIST_N]++;
+    f[b + Cpu.EXTRA_HIST_TOTAL] += v;
+    if (v < f[b + Cpu.EXTRA_HIST_MIN]) f[b + Cpu.EXTRA_HIST_MIN] = v;
+    if (v > f[b + Cpu.EXTRA_HIST_MAX]) f[b + Cpu.EXTRA_HIST_MAX] = v;
+    record(f, b + EXTRA_HIST, v);
   }
 
   unmapLatency(ns: number): void {

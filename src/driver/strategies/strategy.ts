@@ -37,6 +37,10 @@ export interface StrategyDef {
   readonly cmdq: CmdqDesign;
   /** Needs the SMMU to advertise SMMUv3.2 range invalidation (IDR3.RIL). */
   readonly ril?: boolean;
+  /** Names of its per-CPU counters in Cpu.STRATEGY_EXTRA0... (reported under runs[].extra). */
+  readonly counters?: readonly string[];
+  /** Name of the distribution it records with CpuStats.extraSample() (reported under runs[].extra). */
+  readonly histogram?: string;
   /** Buffers one CPU may hold at once (mapped or waiting to be freed); default 1. */
   buffersPerCpu?(cfg: Config): number;
   create(ctx: StrategyContext): InvalidationStrategy;
