@@ -8,6 +8,7 @@
 //   npm run build && node bench/lock-oversub.mjs [--ms=1000] [--runs=3]
 //
 // The file is its own worker (isMainThread tells the two apart). Prints a markdown table.
+import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -18,6 +19,9 @@ import { SPIN, waitForChange } from '../dist/src/sync/wait.js';
 const POLICIES = { spin: SPIN, park: { park: true, spinNs: 2000 } };
 const THREAD_COUNTS = [1, 2, 8];
 const WARMUP_MS = 200;
+/** A sample during which other processes kept more than this many cores busy is retried. */
+const MAX_OTHERS = 0.15;
+const MAX_ATTEMPTS = 4;
 
 /** Control words (int32 index relative to ctl); each group on its own line. */
 const C = { START: 0, STOP: 16, COUNTER: 32, COUNTS: 48 }; // COUNTS + 16 * cpu: that cpu's acquisitions
@@ -35,6 +39,20 @@ function work({ sab, lockName, policy, cpus, cpu, ctl }) {
     i32[counter] = i32[counter] + 1; // the critical section: a plain read-modify-write
     lock.release(cpu);
     Atomics.store(i32, mine, ++n); // own line: lets the main thread sample without stopping us
+  }
+}
+
+/** Busy CPU seconds of the whole machine so far (Linux /proc/stat), or NaN elsewhere. */
+function machineBusySeconds() {
+  try {
+    const [user, nice, system, , , irq, softirq, steal] = readFileSync('/proc/stat', 'utf8')
+      .split('\n')[0]
+      .split(/\s+/)
+      .slice(1)
+      .map(Number);
+    return (user + nice + system + irq + softirq + steal) / 100; // USER_HZ is 100 on Linux
+  } catch {
+    return NaN;
   }
 }
 
@@ -59,10 +77,12 @@ async function run(lockName, policy, threads, windowMs) {
   await sleep(WARMUP_MS);
   const c0 = counts();
   const u0 = process.cpuUsage();
+  const m0 = machineBusySeconds();
   const t0 = performance.now();
   await sleep(windowMs);
   const c1 = counts();
   const u1 = process.cpuUsage(u0);
+  const m1 = machineBusySeconds();
   const t1 = performance.now();
   Atomics.store(i32, ctl + C.STOP, 1);
   await Promise.all(exited);
@@ -73,7 +93,9 @@ async function run(lockName, policy, threads, windowMs) {
   const total = per.reduce((a, b) => a + b, 0);
   // CPU time the process used per wall second: 2 spinning threads on 2 cores should show 2.0.
   const cores = (u1.user + u1.system) / 1000 / (t1 - t0);
-  return { rate: (total / (t1 - t0)) * 1000, per, total, cores };
+  // Cores other processes kept busy meanwhile (on a shared machine): such a sample measures them too.
+  const others = Math.max(0, ((m1 - m0) * 1000) / (t1 - t0) - cores) || 0;
+  return { rate: (total / (t1 - t0)) * 1000, per, total, cores, others };
 }
 
 function median(xs) {
@@ -98,7 +120,14 @@ async function main() {
   const samples = new Map(configs.map((c) => [c, []]));
   for (let pass = 0; pass < runs; pass++) {
     for (const c of configs) {
-      samples.get(c).push(await run(c.lockName, POLICIES[c.polName], c.threads, windowMs));
+      // Retry a sample taken while other processes used the CPU; keep the quietest attempt.
+      let best = null;
+      for (let attempt = 0; attempt < MAX_ATTEMPTS && !(best && best.others <= MAX_OTHERS); attempt++) {
+        const r = await run(c.lockName, POLICIES[c.polName], c.threads, windowMs);
+        if (!best || r.others < best.others) best = r;
+        if (r.others > MAX_OTHERS) await sleep(2000);
+      }
+      samples.get(c).push(best);
     }
     process.stderr.write(`pass ${pass + 1}/${runs} done\n`);
   }
@@ -106,12 +135,14 @@ async function main() {
     x >= 1e6 ? `${(x / 1e6).toFixed(2)} M` : x >= 1e3 ? `${(x / 1e3).toFixed(1)} k` : x.toFixed(0);
   const cell = (rs) => {
     const rates = rs.map((r) => r.rate);
-    return `${fmt(median(rates))} (${fmt(Math.min(...rates))}–${fmt(Math.max(...rates))})`;
+    const noisy = rs.some((r) => r.others > MAX_OTHERS) ? ' *' : '';
+    return `${fmt(median(rates))} (${fmt(Math.min(...rates))}–${fmt(Math.max(...rates))})${noisy}`;
   };
   console.log(
     `${availableParallelism()} cores, median (min–max) of ${runs} runs of ${windowMs} ms after ${WARMUP_MS} ms ` +
       `warm-up, park = { park: true, spinNs: 2000 }, Node ${process.version}. CPU: cores the process kept ` +
-      `busy (median). Slowest: the slowest of 8 threads' share of an even split, in the median run.\n`,
+      `busy (median). Slowest: the slowest of 8 threads' share of an even split, in the median run. ` +
+      `*: some sample had other processes using more than ${MAX_OTHERS} cores.\n`,
   );
   console.log(
     '| lock | policy | 1 thread ns/acq | 2 threads acq/s | CPU | 8 threads acq/s | CPU | slowest |',

@@ -23,13 +23,13 @@ class ChunkedLog implements CommandSink {
   private buf = new Int32Array(CHUNK_COMMANDS * 4);
   private n = 0;
 
-  append(i32: Int32Array, w: number): void {
+  append(w0: number, w1: number, w2: number, w3: number): void {
     const b = this.buf;
     const o = this.n * 4;
-    b[o] = i32[w];
-    b[o + 1] = i32[w + 1];
-    b[o + 2] = i32[w + 2];
-    b[o + 3] = i32[w + 3];
+    b[o] = w0;
+    b[o + 1] = w1;
+    b[o + 2] = w2;
+    b[o + 3] = w3;
     if (++this.n === CHUNK_COMMANDS) this.flush();
   }
 

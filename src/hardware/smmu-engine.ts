@@ -42,9 +42,9 @@ export interface SmmuTiming {
   readonly syncNs: number;
 }
 
-/** Receives each command consumed in the measured window (16 bytes at i32[w..w+3]). */
+/** Receives each command consumed in the measured window, as its four little-endian words. */
 export interface CommandSink {
-  append(i32: Int32Array, w: number): void;
+  append(w0: number, w1: number, w2: number, w3: number): void;
 }
 
 /** What the engine reports it is doing, in the SMMU_STATE control word (for hang diagnostics). */
@@ -144,6 +144,10 @@ export class SmmuEngine {
         // Preempted or fell behind by more than a command: the next one cannot start in the past.
         if (t > due + lat) due = t;
       }
+      // Logged as read from the queue, before any effect: an MSI aimed at the command's own slot
+      // (the lock-free design's completion word) overwrites word 0 only. An illegal command is
+      // not consumed and so not logged.
+      const w0 = i32[w];
       let removed = 0;
       switch (op) {
         case OP.TLBI_NH_VA: {
@@ -185,7 +189,7 @@ export class SmmuEngine {
         f[st + Smmu.BY_OPCODE + op]++;
         f[st + Smmu.IOTLB_INVALIDATIONS] += removed;
         f[st + Smmu.BUSY_NS] += lat;
-        if (this.sink) this.sink.append(i32, w);
+        if (this.sink) this.sink.append(w0, i32[w + 1], i32[w + 2], i32[w + 3]);
       }
       cons = queueIncN(shift, cons, 1);
       // CONS is published when someone can make progress with it: a CMD_SYNC completed, the
