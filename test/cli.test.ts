@@ -1,7 +1,7 @@
 // The command line: every bad value is refused before any worker starts, with exit code 2 and one
 // line naming the flag; --help and --version work; a real run writes the documented JSON.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, existsSync } from 'node:fs';
+import { mkdtempSync, readFileSync, existsSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -9,6 +9,26 @@ import { parseArgs } from '../src/cli/args.js';
 
 const RUN = resolve(__dirname, '../dist/run.js');
 const dir = mkdtempSync(join(tmpdir(), 'tlbsync-cli-'));
+
+/** --config files for the bad-input table: each wrong in one way. */
+function job(name: string, text: string): string {
+  const p = join(dir, name);
+  writeFileSync(p, text);
+  return p;
+}
+const JOB = {
+  unknownKey: job('unknown-key.json', '{"cpu": 4}'),
+  badValue: job('bad-value.json', '{"queue-entries": 100}'),
+  badType: job('bad-type.json', '{"quiet": "yes"}'),
+  badList: job('bad-list.json', '{"cpus": [1, 2]}'),
+  twice: job('twice.json', '{"queueEntries": 64, "queue-entries": 128}'),
+  notJson: job('not.json', 'cpus: 4'),
+  notYaml: job('not.yaml', 'cpus: [1,\n'),
+  topList: job('top-list.yaml', '- cpus: 4\n'),
+  badSweep: job('bad-sweep.yaml', 'sweep:\n  cpus: [1, 0]\n'),
+  sweepAndKey: job('sweep-and-key.yaml', 'cpus: 2\nsweep: [cpus=1,2]\n'),
+  badInject: job('bad-inject.json', '{"inject": ["crash:cpu=1"]}'),
+};
 
 const BAD: [string[], RegExp][] = [
   [['--cpus', 'abc'], /^--cpus: expected a whole number from 1 to 256, got "abc"$/],
@@ -28,7 +48,7 @@ const BAD: [string[], RegExp][] = [
   [['--duration', '5ms'], /^--duration: 5ms is out of range \(allowed: 10ms to 60m\)$/],
   [['--duration', '2h'], /^--duration: expected a duration/],
   [['--warmup', '-1s'], /^--warmup: expected a duration/],
-  [['--strategy', 'fastest'], /^--strategy: unknown value "fastest" \(allowed: per-page, batched\)$/],
+  [['--strategy', 'fastest'], /^--strategy: unknown value "fastest" \(allowed: per-page, batched, range, /],
   [['--strategy', 'per-page,,batched'], /^--strategy: empty item/],
   [['--strategy', 'batched,batched'], /^--strategy: "batched" is listed twice$/],
   [['--lock', 'futex'], /^--lock: unknown value "futex" \(allowed: tas, ttas, ticket, mcs, spin-park\)$/],
@@ -40,13 +60,118 @@ const BAD: [string[], RegExp][] = [
   [['--stats', 'some'], /^--stats: unknown value "some" \(allowed: full, counters\)$/],
   [['--lock', 'spin-park', '--wait', 'spin'], /^--lock spin-park contradicts --wait spin/],
   [
+    ['--strategy', 'lockfree', '--queue-entries', '64'],
+    /^--queue-entries 64 is too small for --strategy lockfree \(allowed: 128 or more;/,
+  ],
+  [
     ['--json', '/etc/hostname/x.json'],
     /^--json: cannot write \/etc\/hostname\/x.json: \/etc\/hostname is not a directory$/,
   ],
   [['--json', '/'], /^--json: cannot write \/: it is a directory$/],
   [['--cmd-log', '/sys/x'], /^--cmd-log: cannot write \/sys\/x: permission denied$/],
+  [
+    ['--inject', 'crash:cpu=9,at=1s'],
+    /^--inject: "crash:cpu=9,at=1s": cpu=9 is not a CPU of this run \(allowed: 0 to 7\)$/,
+  ],
+  [['--inject', 'crash:cpu=1'], /^--inject: "crash:cpu=1": missing at=/],
+  [['--inject', 'crash:cpu=1,at=1s,at=2s'], /^--inject: "crash:cpu=1,at=1s,at=2s": at given twice$/],
+  [
+    ['--inject', 'stall:cpu=1,at=1s,for=1s'],
+    /^--inject: "stall:cpu=1,at=1s,for=1s": only the smmu can stall/,
+  ],
+  [
+    ['--inject', 'boom:cpu=1,at=1s'],
+    /^--inject: unknown fault "boom:cpu=1,at=1s" \(grammar: crash:cpu=N,at=T \| stall:smmu,at=T,for=D \| illegal-cmd:cpu=N,at=T\)$/,
+  ],
+  [
+    ['--inject', 'crash:cpu=1,at=5s'],
+    /^--inject: "crash:cpu=1,at=5s": at=5s is not inside the measured window \(--duration 2000ms\)$/,
+  ],
+  [
+    ['--inject', 'stall:smmu,at=1s,for=soon'],
+    /^--inject "stall:smmu,at=1s,for=soon" for: expected a duration/,
+  ],
+  [
+    ['--inject', 'illegal-cmd:cpu=x,at=1s'],
+    /^--inject: "illegal-cmd:cpu=x,at=1s": cpu=x is not a CPU of this run/,
+  ],
+  [['--devices', '-1'], /^--devices: expected a whole number from 0 to 1024/],
+  [['--sync-timeout', 'never'], /^--sync-timeout: expected a duration/],
+  [['--watchdog', '10ms'], /^--watchdog: 10ms is out of range \(allowed: 100ms to 60m\)$/],
+  [['--fq-size', '0'], /^--fq-size: 0 is out of range \(allowed: 1 to 65536\)$/],
+  [['--fq-timeout', 'later'], /^--fq-timeout: expected a duration/],
+  [['--spin-ns', 'x'], /^--spin-ns: expected nanoseconds/],
+  // --sweep: each value is checked like the flag it stands for, naming --sweep and the parameter.
+  [['--sweep', 'cpus'], /^--sweep: expected PARAM=V1,V2,\.\.\. \(e\.g\. cpus=1,2,4\), got "cpus"$/],
+  [
+    ['--sweep', 'threads=1,2'],
+    /^--sweep: cannot sweep "threads" \(allowed: cpus, pages, queue-entries, tlbi-ns, sync-ns, lock, sync-mode, wait, domains\)$/,
+  ],
+  [['--sweep', 'cpus=1,0'], /^--sweep cpus: 0 is out of range \(allowed: 1 to 256\)$/],
+  [['--sweep', 'cpus=1,2.5'], /^--sweep cpus: expected a whole number from 1 to 256, got "2\.5"$/],
+  [['--sweep', 'pages=1,4097'], /^--sweep pages: 4097 is out of range \(allowed: 1 to 4096\)$/],
+  [['--sweep', 'queue-entries=64,100'], /^--sweep queue-entries: 100 is not a power of two/],
+  [
+    ['--sweep', 'lock=ttas,futex'],
+    /^--sweep lock: unknown value "futex" \(allowed: tas, ttas, ticket, mcs, spin-park\)$/,
+  ],
+  [['--sweep', 'sync-ns=1us,20ms'], /^--sweep sync-ns: 20ms is out of range \(allowed: 0 to 10000000 ns\)$/],
+  [['--sweep', 'tlbi-ns=fast'], /^--sweep tlbi-ns: expected nanoseconds/],
+  [['--sweep', 'pages=1,,2'], /^--sweep pages: empty item in "1,,2"$/],
+  [['--sweep', 'pages=1,2,1'], /^--sweep pages: 1 is listed twice$/],
+  [['--sweep', 'sync-ns=1000,1us'], /^--sweep sync-ns: 1us is listed twice$/],
+  [['--sweep', 'cpus=1', '--sweep', 'cpus=2'], /^--sweep cpus: swept twice/],
+  [['--cpus', '2', '--sweep', 'cpus=1,2'], /^--sweep cpus: also set by --cpus; give one or the other$/],
+  [['-t', '2', '--sweep', 'cpus=1,2'], /^--sweep cpus: also set by --cpus; give one or the other$/],
+  [
+    ['--sweep', 'lock=ttas,spin-park', '--wait', 'spin'],
+    /^--sweep lock=spin-park contradicts --wait spin: the spin-park lock always parks/,
+  ],
+  [
+    ['--sweep', 'cpus=1,4', '--inject', 'crash:cpu=2,at=1s'],
+    /^--inject: cpu=2 is not a CPU of the sweep point cpus=1 \(allowed: 0 to 0\)$/,
+  ],
+  [
+    ['--sweep', 'cpus=1,2,3,4,5,6', '--repeat', '1000'],
+    /^--sweep: 12000 runs \(6 points x 2 strategies x 1000 repetitions\) is more than 10000$/,
+  ],
+  // --repeat
+  [['--repeat', '0'], /^--repeat: 0 is out of range \(allowed: 1 to 1000\)$/],
+  [['--repeat', '1001'], /^--repeat: 1001 is out of range \(allowed: 1 to 1000\)$/],
+  [['--repeat', 'twice'], /^--repeat: expected a whole number from 1 to 1000, got "twice"$/],
+  // aliases name the flag they stand for
+  [['-t', '0'], /^--cpus: 0 is out of range \(allowed: 1 to 256\)$/],
+  [['-s', 'forever'], /^--duration: expected a duration/],
+  [['-g', '5000'], /^--pages: 5000 is out of range/],
+  // --config: the file and the key
+  [
+    ['--config', '/nonexistent/job.json'],
+    /^--config: cannot read \/nonexistent\/job\.json: no such file or directory$/,
+  ],
+  [['--config', dir], /^--config: cannot read .*: it is a directory$/],
+  [['--config', JOB.unknownKey], /^.*unknown-key\.json: unknown key "cpu" \(keys are the long flag names/],
+  [['--config', JOB.badValue], /^.*bad-value\.json: queue-entries: 100 is not a power of two/],
+  [['--config', JOB.badType], /^.*bad-type\.json: quiet: expected true or false, got "yes"$/],
+  [['--config', JOB.badList], /^.*bad-list\.json: cpus: expected a number or a string, got a list$/],
+  [['--config', JOB.twice], /^.*twice\.json: "queueEntries" and "queue-entries" set the same setting$/],
+  [['--config', JOB.notJson], /^.*not\.json: not valid JSON: /],
+  [['--config', JOB.notYaml], /^.*not\.yaml: not valid YAML: /],
+  [['--config', JOB.topList], /^.*top-list\.yaml: expected an object of settings/],
+  [['--config', JOB.badSweep], /^.*bad-sweep\.yaml: sweep cpus: 0 is out of range \(allowed: 1 to 256\)$/],
+  [
+    ['--config', JOB.sweepAndKey],
+    /^.*sweep-and-key\.yaml: sweep cpus: also set by .*sweep-and-key\.yaml: cpus;/,
+  ],
+  [['--config', JOB.badInject], /^.*bad-inject\.json: inject: "crash:cpu=1": missing at=/],
+  // new output files
+  [['--csv', '/'], /^--csv: cannot write \/: it is a directory$/],
+  [['--report', '/sys/x.html'], /^--report: cannot write \/sys\/x\.html: permission denied$/],
+  [
+    ['--json', join(dir, 'same.out'), '--csv', join(dir, 'same.out')],
+    /^--csv: .*same\.out is also the --json file; give each output its own file$/,
+  ],
   [['--frobnicate'], /unknown option '--frobnicate'/],
-  [['--cpus'], /option '--cpus <n>' argument missing/],
+  [['--cpus'], /option '-t, --cpus <n>' argument missing/],
   [['extra-arg'], /too many arguments/],
 ];
 
@@ -163,6 +288,7 @@ describe('a real run', () => {
       expect.arrayContaining(['commandsConsumed', 'maxQueueDepth', 'iotlbInvalidations', 'cmdqErrors']),
     );
     expect(Object.keys(doc.comparison[0])).toEqual([
+      'params',
       'baseline',
       'candidate',
       'unmapsPerSecRatio',

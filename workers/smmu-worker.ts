@@ -3,7 +3,8 @@
 // the orchestrator in chunks when a command log was asked for.
 import { parentPort, workerData } from 'node:worker_threads';
 import { SmmuEngine, type CommandSink, type SmmuTiming } from '../src/hardware/smmu-engine.js';
-import { computeLayout, viewsOf, type LayoutParams } from '../src/hardware/layout.js';
+import { computeLayout, regionOff, viewsOf, type LayoutParams } from '../src/hardware/layout.js';
+import { TraceRing, traceCapacity, traceRingOff, TRACE_REGION } from '../src/trace/ring.js';
 import type { WaitPolicy } from '../src/sync/wait.js';
 
 export interface SmmuWorkerData {
@@ -12,6 +13,7 @@ export interface SmmuWorkerData {
   readonly timing: SmmuTiming;
   readonly idlePolicy: WaitPolicy;
   readonly log: boolean;
+  readonly trace: boolean;
 }
 
 /** Messages to the orchestrator. */
@@ -45,7 +47,14 @@ class ChunkedLog implements CommandSink {
 const data = workerData as SmmuWorkerData;
 const layout = computeLayout(data.layout);
 const log = data.log ? new ChunkedLog() : null;
-const engine = new SmmuEngine(viewsOf(data.sab), layout, data.timing, data.idlePolicy, log);
+const views = viewsOf(data.sab);
+let ring: TraceRing | null = null;
+if (data.trace) {
+  // The SMMU's ring follows the CPUs' rings in the trace region.
+  const cap = traceCapacity(layout.cpus + 1);
+  ring = new TraceRing(views.f64, traceRingOff(regionOff(layout, TRACE_REGION), layout.cpus, cap), cap);
+}
+const engine = new SmmuEngine(views, layout, data.timing, data.idlePolicy, log, ring);
 engine.bringUp();
 engine.run();
 log?.flush();

@@ -18,16 +18,31 @@ import {
   parsePowerOfTwo,
   UsageError,
 } from '../config/parse.js';
+import { resolve } from 'node:path';
 import { IOTLB_WAYS } from '../hardware/iotlb.js';
 import { Q_MAX_SHIFT } from '../hardware/queue.js';
 import { STRATEGY_NAMES } from '../driver/strategies/index.js';
 import { LOCK_NAMES, type LockName } from '../sync/lock.js';
 import { checkWritable } from '../report/atomic-write.js';
 import { TOOL } from './version.js';
+import { checkCombinations } from '../config/combinations.js';
+import { INJECT_GRAMMAR, parseInjection } from '../config/inject.js';
+import { loadConfigFile, type KnownOption } from './config-file.js';
+import {
+  AXIS_KEYS,
+  axisName,
+  checkPoint,
+  MAX_LATENCY_NS,
+  MAX_REPEAT,
+  MAX_RUNS,
+  paramsLabel,
+  parseSweeps,
+  sweepPoints,
+  type AxisKey,
+  type Plan,
+} from './sweep-spec.js';
 
-const MAX_LATENCY_NS = 10_000_000; // 10 ms per command: beyond that a run measures nothing useful
-
-type RawOptions = Record<string, string | boolean | undefined>;
+type RawOptions = Record<string, string | boolean | string[] | undefined>;
 
 export function buildProgram(): Command {
   const d = DEFAULTS;
@@ -43,21 +58,37 @@ export function buildProgram(): Command {
     .configureHelp({ helpWidth: 120 })
     .configureOutput({ writeErr: () => {} })
     .allowExcessArguments(false)
-    .option('--cpus <n>', `emulated CPUs, one worker thread each (1-${MAX_CPUS})`, String(d.cpus))
+    .option(
+      '-t, --cpus <n>',
+      `emulated CPUs, one worker thread each (1-${MAX_CPUS}); -t as dma_map_benchmark's threads`,
+      String(d.cpus),
+    )
     .option(
       '--strategy <list>',
       `comma-separated strategies, first is the baseline (${STRATEGY_NAMES.join(', ')})`,
       d.strategies.join(','),
     )
-    .option('--pages <n>', `4 KiB pages per DMA buffer (1-${MAX_PAGES})`, String(d.pages))
+    .option(
+      '-g, --pages <n>',
+      `4 KiB pages per DMA buffer, i.e. per map (1-${MAX_PAGES}); -g as dma_map_benchmark's granule`,
+      String(d.pages),
+    )
     .option(
       '--queue-entries <n>',
       `command queue entries, a power of two (2-${2 ** Q_MAX_SHIFT})`,
       String(d.queueEntries),
     )
-    .option('--tlbi-ns <ns>', 'modelled SMMU time per TLBI command (ns, or e.g. 1us)', String(d.tlbiNs))
+    .option(
+      '--tlbi-ns <ns>',
+      'modelled SMMU time per TLBI (and any other non-SYNC) command (ns, or e.g. 1us)',
+      String(d.tlbiNs),
+    )
     .option('--sync-ns <ns>', 'modelled SMMU time to complete a CMD_SYNC (ns, or e.g. 1us)', String(d.syncNs))
-    .option('--duration <time>', 'measured time per strategy (e.g. 500ms, 2s)', `${d.durationMs / 1000}s`)
+    .option(
+      '-s, --duration <time>',
+      "measured time per strategy (e.g. 500ms, 2s; a bare number is seconds: -s 10 as dma_map_benchmark's seconds)",
+      `${d.durationMs / 1000}s`,
+    )
     .option('--warmup <time>', 'uncounted warm-up before each measured window', `${d.warmupMs}ms`)
     .option('--lock <name>', `lock algorithm for cmdq and iova (${LOCK_NAMES.join(', ')})`, d.lock)
     .option(
@@ -88,62 +119,220 @@ export function buildProgram(): Command {
       'full (times every wait and hold) or counters (counts only, reads no clock)',
       d.stats,
     )
+    .option(
+      '--devices <n>',
+      'DMA agents probing live buffers for the safety oracle, hosted on the CPU threads (0-1024)',
+      'one per CPU',
+    )
+    .option(
+      '--inject <fault>',
+      `inject a fault, repeatable: ${INJECT_GRAMMAR}`,
+      (v: string, prev: string[]) => [...prev, v],
+      [] as string[],
+    )
+    .option('--sync-timeout <time>', 'report "CMD_SYNC timeout" after waiting this long (none: never)', '1s')
+    .option('--watchdog <time>', 'end a run (exit 4) when no CPU completes an unmap for this long', '5s')
+    .option(
+      '--sweep <param=v1,v2,...>',
+      `run every strategy at each value; repeat for a cross product (${AXIS_KEYS.map(axisName).join(', ')})`,
+      (v: string, prev: string[]) => [...prev, v],
+      [] as string[],
+    )
+    .option('--repeat <n>', `run each (point, strategy) N times, recorded separately (1-${MAX_REPEAT})`, '1')
+    .option('--config <file>', 'read settings from a JSON or YAML job file (flags on the command line win)')
     .option('--json <file>', 'write all results as one JSON document')
+    .option('--csv <file>', 'write one row per (point, strategy, repetition) as CSV')
+    .option('--report <file>', 'write a self-contained HTML report with charts')
+    .option(
+      '--trace <file>',
+      'write a Chrome Trace Event Format file (open in Perfetto) of the end of each run',
+    )
+    .option('--trace-window <time>', 'how much of the end of each run --trace keeps', '200ms')
     .option('--cmd-log <file>', 'write consumed commands (raw 16-byte entries) to FILE.<strategy>.bin')
-    .addOption(new Option('-q, --quiet', 'print nothing but errors'));
+    .addOption(new Option('-q, --quiet', 'print nothing but errors'))
+    .addHelpText(
+      'after',
+      '\nCommands:\n' +
+        '  compare A.json B.json [--fail-on-regression PCT]\n' +
+        '                    compare two --json files run by run: B/A per metric, marked beyond noise\n' +
+        '                    (see tlbsync-emu compare --help)',
+    );
   return p;
 }
 
-function str(o: RawOptions, k: string): string {
-  return String(o[k]);
+/** A camelCase option attribute as its flag: queueEntries -> --queue-entries. */
+export function flagOf(attr: string): string {
+  return `--${attr.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
 }
 
-export function toConfig(o: RawOptions): Config {
-  const cpus = parseCount('--cpus', str(o, 'cpus'), 1, MAX_CPUS);
-  const lock = parseChoice<LockName>('--lock', str(o, 'lock'), LOCK_NAMES);
-  const wait = parseChoice<WaitMode>('--wait', str(o, 'wait'), ['spin', 'park', 'auto']);
-  if (lock === 'spin-park' && wait === 'spin')
-    throw new UsageError(
-      '--lock spin-park contradicts --wait spin: the spin-park lock always parks (use --wait auto or park)',
-    );
-  const out = (flag: string, v: string | boolean | undefined): string | null => {
-    if (v === undefined) return null;
-    const path = String(v);
+/** Options a --config file may set: every flag but --config, --help and --version. */
+export function knownOptions(program: Command): KnownOption[] {
+  return program.options.flatMap((o): KnownOption[] => {
+    const attr = o.attributeName();
+    if (attr === 'config' || attr === 'version' || attr === 'help' || !o.long) return [];
+    const kind = o.isBoolean() ? 'bool' : attr === 'inject' || attr === 'sweep' ? 'list' : 'value';
+    return [{ attr, long: o.long.replace(/^--/, ''), kind }];
+  });
+}
+
+export interface ConfigContext {
+  /** How messages name a setting: `--cpus`, or `job.yaml: cpus` for a value from a --config file. */
+  readonly label: (attr: string) => string;
+  /** Config keys a --sweep sets at each point: rules involving them are checked per point. */
+  readonly swept: ReadonlySet<string>;
+}
+
+const FLAG_CONTEXT: ConfigContext = { label: flagOf, swept: new Set() };
+
+/** A path the run will write, checked now by creating and removing a probe file beside it. */
+function outPath(label: string, v: RawOptions[string]): string | null {
+  if (v === undefined) return null;
+  const path = String(v);
+  try {
+    checkWritable(path);
+  } catch (e) {
+    // Node's messages repeat the path ("EACCES: permission denied, open '/x'"): keep the cause.
+    const msg = (e as Error).message.replace(/^[A-Z]+: /, '').replace(/, \w+ '.*'$/, '');
+    throw new UsageError(`${label}: cannot write ${path}: ${msg}`);
+  }
+  return path;
+}
+
+export function toConfig(o: RawOptions, ctx: ConfigContext = FLAG_CONTEXT): Config {
+  // Each value is parsed under its label; messages that name the flag itself (--inject's) are
+  // renamed when the value came from a file.
+  const at = <T>(attr: string, parse: (label: string) => T): T => {
+    const label = ctx.label(attr);
     try {
-      checkWritable(path);
+      return parse(label);
     } catch (e) {
-      // Node's messages repeat the path ("EACCES: permission denied, open '/x'"): keep the cause.
-      const msg = (e as Error).message.replace(/^[A-Z]+: /, '').replace(/, \w+ '.*'$/, '');
-      throw new UsageError(`${flag}: cannot write ${path}: ${msg}`);
+      const flag = flagOf(attr);
+      if (e instanceof UsageError && label !== flag && e.message.startsWith(flag))
+        throw new UsageError(label + e.message.slice(flag.length));
+      throw e;
     }
-    return path;
   };
+  const str = (k: string): string => String(o[k]);
+  const cpus = at('cpus', (l) => parseCount(l, str('cpus'), 1, MAX_CPUS));
+  const lock = at('lock', (l) => parseChoice<LockName>(l, str('lock'), LOCK_NAMES));
+  const durationMs = at('duration', (l) => parseDuration(l, str('duration'), 10, 3_600_000));
+  const wait = at('wait', (l) => parseChoice<WaitMode>(l, str('wait'), ['spin', 'park', 'auto']));
+  if (lock === 'spin-park' && wait === 'spin' && !ctx.swept.has('lock') && !ctx.swept.has('wait'))
+    throw new UsageError(
+      `${ctx.label('lock')} spin-park contradicts ${ctx.label('wait')} spin: the spin-park lock always parks (use --wait auto or park)`,
+    );
+  // With a cpus sweep, injections are checked against each point's CPUs (checkPoint).
+  const injectCpus = ctx.swept.has('cpus') ? MAX_CPUS : cpus;
   return {
     cpus,
-    strategies: parseChoiceList('--strategy', str(o, 'strategy'), STRATEGY_NAMES),
-    pages: parseCount('--pages', str(o, 'pages'), 1, MAX_PAGES),
-    queueEntries: parsePowerOfTwo('--queue-entries', str(o, 'queueEntries'), 2, 2 ** Q_MAX_SHIFT),
-    tlbiNs: parseNs('--tlbi-ns', str(o, 'tlbiNs'), MAX_LATENCY_NS),
-    syncNs: parseNs('--sync-ns', str(o, 'syncNs'), MAX_LATENCY_NS),
-    durationMs: parseDuration('--duration', str(o, 'duration'), 10, 3_600_000),
-    warmupMs: parseDuration('--warmup', str(o, 'warmup'), 0, 60_000),
+    strategies: at('strategy', (l) => parseChoiceList(l, str('strategy'), STRATEGY_NAMES)),
+    pages: at('pages', (l) => parseCount(l, str('pages'), 1, MAX_PAGES)),
+    queueEntries: at('queueEntries', (l) => parsePowerOfTwo(l, str('queueEntries'), 2, 2 ** Q_MAX_SHIFT)),
+    tlbiNs: at('tlbiNs', (l) => parseNs(l, str('tlbiNs'), MAX_LATENCY_NS)),
+    syncNs: at('syncNs', (l) => parseNs(l, str('syncNs'), MAX_LATENCY_NS)),
+    durationMs,
+    warmupMs: at('warmup', (l) => parseDuration(l, str('warmup'), 0, 60_000)),
     lock,
     wait,
-    spinNs: parseNs('--spin-ns', str(o, 'spinNs'), 1_000_000_000),
-    syncMode: parseChoice('--sync-mode', str(o, 'syncMode'), ['poll', 'msi'] as const),
+    spinNs: at('spinNs', (l) => parseNs(l, str('spinNs'), 1_000_000_000)),
+    syncMode: at('syncMode', (l) => parseChoice(l, str('syncMode'), ['poll', 'msi'] as const)),
     syncCoalesce: o.syncCoalesce === true,
-    fqSize: parseCount('--fq-size', str(o, 'fqSize'), 1, 65536),
-    fqTimeoutMs: parseDuration('--fq-timeout', str(o, 'fqTimeout'), 0.001, 10_000),
-    domains: parseChoice('--domains', str(o, 'domains'), ['shared', 'per-cpu'] as const),
-    iotlbEntries: parsePowerOfTwo('--iotlb-entries', str(o, 'iotlbEntries'), IOTLB_WAYS, 1 << 20),
-    stats: parseChoice<StatsMode>('--stats', str(o, 'stats'), ['full', 'counters']),
-    json: out('--json', o.json),
-    cmdLog: out('--cmd-log', o.cmdLog),
+    fqSize: at('fqSize', (l) => parseCount(l, str('fqSize'), 1, 65536)),
+    fqTimeoutMs: at('fqTimeout', (l) => parseDuration(l, str('fqTimeout'), 0.001, 10_000)),
+    domains: at('domains', (l) => parseChoice(l, str('domains'), ['shared', 'per-cpu'] as const)),
+    iotlbEntries: at('iotlbEntries', (l) => parsePowerOfTwo(l, str('iotlbEntries'), IOTLB_WAYS, 1 << 20)),
+    stats: at('stats', (l) => parseChoice<StatsMode>(l, str('stats'), ['full', 'counters'])),
+    devices:
+      o.devices === 'one per CPU' ? null : at('devices', (l) => parseCount(l, str('devices'), 0, 1024)),
+    inject: at('inject', () =>
+      (o.inject as string[]).map((spec) => parseInjection(spec, injectCpus, durationMs)),
+    ),
+    syncTimeoutMs: /^(none|inf)$/.test(str('syncTimeout'))
+      ? Infinity
+      : at('syncTimeout', (l) => parseDuration(l, str('syncTimeout'), 1, 3_600_000)),
+    watchdogMs: at('watchdog', (l) => parseDuration(l, str('watchdog'), 100, 3_600_000)),
+    json: outPath(ctx.label('json'), o.json),
+    cmdLog: outPath(ctx.label('cmdLog'), o.cmdLog),
+    trace: outPath(ctx.label('trace'), o.trace),
+    traceWindowMs: at('traceWindow', (l) => parseDuration(l, str('traceWindow'), 1, 3_600_000)),
     quiet: o.quiet === true,
   };
 }
 
-export type ParseOutcome = { kind: 'run'; config: Config } | { kind: 'exit'; code: number; output: string };
+/**
+ * The command line (and --config file) as one Config plus the plan around it. Precedence: flags
+ * on the command line, then the file, then the defaults. A flag on the command line that a file's
+ * sweep also sweeps wins (that axis is dropped); the same parameter given both as a flag and in
+ * --sweep on the command line, or both as a key and in sweep in the file, is refused.
+ */
+export function resolveOptions(program: Command): { config: Config; plan: Plan } {
+  const labels = new Map<string, string>();
+  const source = (attr: string): string | undefined => program.getOptionValueSource(attr);
+  const file = program.opts().config as string | undefined;
+  if (file !== undefined)
+    for (const s of loadConfigFile(file, knownOptions(program))) {
+      if (source(s.attr) === 'cli') continue;
+      program.setOptionValueWithSource(s.attr, s.value, 'config');
+      labels.set(s.attr, `${file}: ${s.key}`);
+    }
+  const o = program.opts() as RawOptions;
+  const label = (attr: string): string => labels.get(attr) ?? flagOf(attr);
+
+  const sweepLabel = labels.get('sweep') ?? '--sweep';
+  const axes = parseSweeps(sweepLabel, o.sweep as string[]).filter((a) => {
+    const given = source(a.key);
+    if (given === source('sweep') && (given === 'cli' || given === 'config'))
+      throw new UsageError(
+        `${sweepLabel} ${axisName(a.key)}: also set by ${label(a.key)}; give one or the other`,
+      );
+    return given !== 'cli';
+  });
+  const swept = new Set<string>(axes.map((a) => a.key));
+  const config = toConfig(o, { label, swept });
+  const repeat = parseCount(label('repeat'), String(o.repeat), 1, MAX_REPEAT);
+  const sweep = axes.length > 0 ? axes : null;
+
+  const points = sweepPoints(config, sweep);
+  const runs = points.length * config.strategies.length * repeat;
+  if (runs > MAX_RUNS)
+    throw new UsageError(
+      `${sweep ? sweepLabel : label('repeat')}: ${runs} runs (${points.length} points x ` +
+        `${config.strategies.length} strategies x ${repeat} repetitions) is more than ${MAX_RUNS}`,
+    );
+  for (const p of points) {
+    checkPoint(p.cfg, p.params, (key) =>
+      key in p.params
+        ? `${sweepLabel} ${axisName(key as AxisKey)}=${String(p.cfg[key])}`
+        : `${label(key)} ${String(p.cfg[key])}`,
+    );
+    try {
+      checkCombinations(p.cfg);
+    } catch (e) {
+      if (e instanceof UsageError && sweep)
+        throw new UsageError(`${e.message} (at ${sweepLabel} point ${paramsLabel(p.params)})`);
+      throw e;
+    }
+  }
+
+  const csv = outPath(label('csv'), o.csv);
+  const report = outPath(label('report'), o.report);
+  const outputs: [string, string | null][] = [
+    ['json', config.json],
+    ['trace', config.trace],
+    ['csv', csv],
+    ['report', report],
+  ];
+  for (const [i, [a, pa]] of outputs.entries())
+    for (const [b, pb] of outputs.slice(i + 1))
+      if (pa !== null && pb !== null && resolve(pa) === resolve(pb))
+        throw new UsageError(
+          `${label(b)}: ${pb} is also the ${label(a)} file; give each output its own file`,
+        );
+  return { config, plan: { sweep, repeat, csv, report } };
+}
+
+export type ParseOutcome =
+  { kind: 'run'; config: Config; plan: Plan } | { kind: 'exit'; code: number; output: string };
 
 /** Parses argv (without node and script). Never throws for bad input: returns an exit outcome. */
 export function parseArgs(argv: readonly string[]): ParseOutcome {
@@ -163,7 +352,7 @@ export function parseArgs(argv: readonly string[]): ParseOutcome {
     throw e;
   }
   try {
-    return { kind: 'run', config: toConfig(program.opts()) };
+    return { kind: 'run', ...resolveOptions(program) };
   } catch (e) {
     if (e instanceof UsageError) return { kind: 'exit', code: 2, output: `tlbsync-emu: ${e.message}\n` };
     throw e;

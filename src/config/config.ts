@@ -4,6 +4,7 @@ import os from 'node:os';
 import type { SyncMode } from '../driver/cmdq.js';
 import type { LockName } from '../sync/lock.js';
 import type { DomainsMode } from '../workload/task.js';
+import type { Injection } from './inject.js';
 
 export type WaitMode = 'spin' | 'park' | 'auto';
 export type StatsMode = 'full' | 'counters';
@@ -29,8 +30,18 @@ export interface Config {
   readonly fqTimeoutMs: number;
   readonly iotlbEntries: number;
   readonly stats: StatsMode;
+  /** DMA agents probing live buffers for the safety oracle; null = one per CPU. */
+  readonly devices: number | null;
+  readonly inject: readonly Injection[];
+  /** How long a CMD_SYNC waiter waits before reporting "CMD_SYNC timeout" (Infinity: never). */
+  readonly syncTimeoutMs: number;
+  /** A run in which no CPU completes an unmap for this long is declared hung (exit 4). */
+  readonly watchdogMs: number;
   readonly json: string | null;
   readonly cmdLog: string | null;
+  /** Chrome Trace Event Format output (Perfetto), and how much of the end of each run it keeps. */
+  readonly trace: string | null;
+  readonly traceWindowMs: number;
   readonly quiet: boolean;
 }
 
@@ -48,7 +59,9 @@ export const DEFAULTS: Config = {
   warmupMs: 200,
   lock: 'ttas',
   wait: 'auto',
-  spinNs: 10_000,
+  // A park/unpark round trip measured 25-60 us on the 2-core dev VM (docs/locks.md): spinning
+  // for less makes FIFO locks hand over to sleeping threads.
+  spinNs: 20_000,
   syncMode: 'poll',
   syncCoalesce: false,
   domains: 'shared',
@@ -56,10 +69,20 @@ export const DEFAULTS: Config = {
   fqTimeoutMs: 10,
   iotlbEntries: 256,
   stats: 'full',
+  devices: null,
+  inject: [],
+  syncTimeoutMs: 1000,
+  watchdogMs: 5000,
   json: null,
   cmdLog: null,
+  trace: null,
+  traceWindowMs: 200,
   quiet: false,
 };
+
+export function devicesOf(cfg: Config): number {
+  return cfg.devices ?? cfg.cpus;
+}
 
 /** What the host can give us, and what the wait policy resolves to on it. */
 export interface HostInfo {

@@ -35,6 +35,15 @@ export class CmdBatch {
     writeTlbiNhAsid(this.words, this.num++ * 4, asid, 0);
   }
 
+  /** Any four words, e.g. an undefined opcode for fault injection. */
+  raw(w0: number, w1: number, w2: number, w3: number): void {
+    const o = this.num++ * 4;
+    this.words[o] = w0;
+    this.words[o + 1] = w1;
+    this.words[o + 2] = w2;
+    this.words[o + 3] = w3;
+  }
+
   /** Opcode of command i (for per-opcode issue counts). */
   opcode(i: number): number {
     return this.words[i * 4] & 0xff;

@@ -8,6 +8,17 @@ import type { LockAlgorithm } from '../sync/lock.js';
 import type { WaitPolicy } from '../sync/wait.js';
 import type { CmdqDesign, CmdqIssuer, SyncMode } from './cmdq.js';
 import { LockedCmdq } from './cmdq-locked.js';
+import { ECMDQ_COUNTERS, EcmdqCmdq } from './cmdq-ecmdq.js';
+import { ECMDQ_REGION, ecmdqRegionBytes } from '../hardware/ecmdq.js';
+import {
+  initLockfreeCmdq,
+  LOCKFREE_MIN_QUEUE_ENTRIES,
+  LOCKFREE_COUNTERS,
+  LOCKFREE_HISTOGRAM,
+  LOCKFREE_REGION,
+  LockfreeCmdq,
+  lockfreeRegionBytes,
+} from './cmdq-lockfree.js';
 
 export interface IssuerContext {
   readonly views: SharedViews;
@@ -20,6 +31,7 @@ export interface IssuerContext {
   readonly syncMode: SyncMode;
   readonly pollCs: number;
   readonly syncCoalesce: boolean;
+  readonly syncTimeoutNs: number;
   readonly timed: boolean;
   readonly stats: CpuStats;
 }
@@ -31,6 +43,13 @@ export interface CmdqDesignDef {
   readonly counters: readonly string[];
   /** Name of the distribution it records with CpuStats.extraSample(), if any. */
   readonly histogram?: string;
+  /**
+   * Initialises the design's regions from the brought-up queue: to be called once, after
+   * probeSmmu() and before any CPU starts. Optional; designs must also work when it is not called.
+   */
+  init?(views: SharedViews, layout: Layout): void;
+  /** Smallest --queue-entries the design can work with (checked before any worker starts). */
+  readonly minQueueEntries?: number;
   create(ctx: IssuerContext): CmdqIssuer;
 }
 
@@ -44,22 +63,54 @@ export const CMDQ_DESIGNS: Record<CmdqDesign, CmdqDesignDef> = {
         c.layout,
         c.cmdqLock,
         c.policy,
-        { syncMode: c.syncMode, pollCs: c.pollCs, syncCoalesce: c.syncCoalesce, timed: c.timed },
+        {
+          cpu: c.cpu,
+          syncMode: c.syncMode,
+          syncTimeoutNs: c.syncTimeoutNs,
+          pollCs: c.pollCs,
+          syncCoalesce: c.syncCoalesce,
+          timed: c.timed,
+        },
         c.stats,
       ),
   },
   lockfree: {
-    regions: () => [],
-    counters: [],
-    create: () => {
-      throw new Error('the lock-free command queue is not built yet');
-    },
+    regions: (lp) => [{ name: LOCKFREE_REGION, bytes: lockfreeRegionBytes(lp.queueShift) }],
+    counters: LOCKFREE_COUNTERS,
+    histogram: LOCKFREE_HISTOGRAM,
+    init: initLockfreeCmdq,
+    minQueueEntries: LOCKFREE_MIN_QUEUE_ENTRIES,
+    create: (c) =>
+      new LockfreeCmdq(
+        c.views,
+        c.layout,
+        c.policy,
+        {
+          cpu: c.cpu,
+          syncMode: c.syncMode,
+          syncTimeoutNs: c.syncTimeoutNs,
+          pollCs: c.pollCs,
+          timed: c.timed,
+        },
+        c.stats,
+      ),
   },
   ecmdq: {
-    regions: () => [],
-    counters: [],
-    create: () => {
-      throw new Error('ECMDQ is not built yet');
-    },
+    regions: (lp) => [{ name: ECMDQ_REGION, bytes: ecmdqRegionBytes(lp.cpus, lp.queueShift) }],
+    counters: ECMDQ_COUNTERS,
+    create: (c) =>
+      new EcmdqCmdq(
+        c.views.i32,
+        c.layout,
+        c.policy,
+        {
+          cpu: c.cpu,
+          syncMode: c.syncMode,
+          syncTimeoutNs: c.syncTimeoutNs,
+          pollCs: c.pollCs,
+          timed: c.timed,
+        },
+        c.stats,
+      ),
   },
 };

@@ -9,7 +9,17 @@
 // Low-level index arithmetic lives in hardware/queue.ts and command building in
 // hardware/commands.ts; this file only issues.
 import { CS_IRQ, OP, SYNC_MSH_ISH, SYNC_MSIATTR_OIWB, writeCmdSync } from '../hardware/commands.js';
-import { cmdqEntryIdx, Ctl, ctlIdx, regIdx, type Layout } from '../hardware/layout.js';
+import {
+  cmdqEntryIdx,
+  cpuStateIdx,
+  CpuState,
+  Ctl,
+  ctlIdx,
+  regIdx,
+  Waiting,
+  type Layout,
+} from '../hardware/layout.js';
+import { SyncWaiter } from './sync-waiter.js';
 import { queueEmpty, queueHasSpace, queueIncN, qIdx } from '../hardware/queue.js';
 import { nowNs } from '../sync/clock.js';
 import { Cpu, type CpuStats } from '../sync/counters.js';
@@ -19,7 +29,9 @@ import type { CmdBatch } from './cmd-batch.js';
 import { countIssued, type CmdqIssuer, type SyncMode } from './cmdq.js';
 
 export interface LockedCmdqOptions {
+  readonly cpu: number;
   readonly syncMode: SyncMode;
+  readonly syncTimeoutNs: number;
   /** CMD_SYNC completion signal in poll mode: CS_SEV when IDR0.SEV, else CS_NONE. */
   readonly pollCs: number;
   readonly syncCoalesce: boolean;
@@ -36,6 +48,13 @@ export class LockedCmdq implements CmdqIssuer {
   private readonly syncNr: number;
   private readonly syncCount: number;
   private readonly msiAddr: number;
+  private readonly waiter: SyncWaiter;
+  private readonly waitingIdx: number;
+  /** The CMD_SYNC's prod (poll mode) for the completion predicate, without a closure per call. */
+  private syncProd = 0;
+  private syncNrWanted = 0;
+  private readonly drained = (cons: number): boolean => queueEmpty(this.shift, this.syncProd, cons);
+  private readonly seqDone = (v: number): boolean => ((v - this.syncNrWanted) | 0) >= 0;
 
   constructor(
     private readonly i32: Int32Array,
@@ -54,6 +73,17 @@ export class LockedCmdq implements CmdqIssuer {
     this.syncNr = ctlIdx(layout, Ctl.SYNC_NR);
     this.syncCount = ctlIdx(layout, Ctl.SYNC_COUNT);
     this.msiAddr = this.syncCount * 4;
+    this.waitingIdx = cpuStateIdx(layout, opts.cpu, CpuState.WAITING);
+    this.waiter = new SyncWaiter(
+      i32,
+      policy,
+      opts.syncTimeoutNs,
+      opts.cpu,
+      this.waitingIdx,
+      () =>
+        `CMDQ_PROD 0x${(Atomics.load(i32, this.prodIdx) >>> 0).toString(16)} ` +
+        `CMDQ_CONS 0x${(Atomics.load(i32, this.consIdx) >>> 0).toString(16)} (${opts.syncMode} mode)`,
+    );
   }
 
   issue(batch: CmdBatch, sync: boolean): void {
@@ -88,8 +118,11 @@ export class LockedCmdq implements CmdqIssuer {
       cons = Atomics.load(i32, this.consIdx);
       if (!queueHasSpace(shift, prod, cons, 1)) {
         this.stats.add(Cpu.QUEUE_FULL_WAITS, 1);
+        i32[this.waitingIdx + 1] = prod;
+        Atomics.store(i32, this.waitingIdx, Waiting.QUEUE_SPACE);
         while (!queueHasSpace(shift, prod, cons, 1))
           cons = waitForChange(i32, this.consIdx, cons, this.policy);
+        Atomics.store(i32, this.waitingIdx, Waiting.NOTHING);
       }
       i32[this.llqCons] = cons;
     }
@@ -120,6 +153,7 @@ export class LockedCmdq implements CmdqIssuer {
     // last command, our commands (inserted before it) have completed.
     if (this.coalesce()) {
       this.lock.release();
+      this.stats.syncWait(0);
       return;
     }
     const w = this.reserve();
@@ -128,11 +162,12 @@ export class LockedCmdq implements CmdqIssuer {
     this.stats.add(Cpu.ISSUED_CMD_SYNC, 1);
     this.stats.add(Cpu.CMDS_ISSUED, 1);
     const t0 = timed ? nowNs() : 0;
-    let cons = Atomics.load(i32, this.consIdx);
-    while (!queueEmpty(this.shift, prod, cons)) cons = waitForChange(i32, this.consIdx, cons, this.policy);
-    i32[this.llqCons] = cons;
+    this.syncProd = prod;
+    i32[this.llqCons] = this.waiter.until(this.consIdx, prod, this.drained, this.stats);
+    // Timed before the release: in poll mode the wait lies inside the cmdq hold.
+    const t1 = timed ? nowNs() : 0;
     this.lock.release();
-    this.stats.syncWait(timed ? nowNs() - t0 : 0);
+    this.stats.syncWait(t1 - t0, t1);
   }
 
   private syncMsi(): void {
@@ -153,8 +188,9 @@ export class LockedCmdq implements CmdqIssuer {
     }
     this.lock.release();
     const t0 = timed ? nowNs() : 0;
-    let v = Atomics.load(i32, this.syncCount);
-    while (((v - nr) | 0) < 0) v = waitForChange(i32, this.syncCount, v, this.policy);
-    this.stats.syncWait(timed ? nowNs() - t0 : 0);
+    this.syncNrWanted = nr;
+    this.waiter.until(this.syncCount, nr, this.seqDone, this.stats);
+    const t1 = timed ? nowNs() : 0;
+    this.stats.syncWait(t1 - t0, t1);
   }
 }

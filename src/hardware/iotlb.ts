@@ -33,6 +33,10 @@ export class Iotlb {
   lastHit = false;
   /** Filled by translate() on a hit: generation stamped in the entry that served it. */
   lastGen = 0;
+  /** On a hit: the page's mapping generation when the hit was served (!= lastGen: stale entry). */
+  currentGen = 0;
+  /** On a hit: the page's PTE was clear when the hit was served (use inside an unmap window). */
+  lastUnmapped = false;
 
   constructor(
     private readonly i32: Int32Array,
@@ -65,6 +69,13 @@ export class Iotlb {
         const ppn = i32[e + Tlb.PPN];
         this.lastHit = true;
         this.lastGen = i32[e + Tlb.GEN];
+        // The safety oracle's probe (not hardware behaviour): compare the entry with the page's
+        // mapping at the instant the hit is served, under the set lock, so a remap that happens
+        // after this hit cannot be mistaken for one before it.
+        const t = page - VA_BASE_PAGE;
+        const inTable = t >= 0 && t < this.layout.pagesPerDomain;
+        this.currentGen = inTable ? Atomics.load(i32, pteGenIdx(this.layout, asid - 1, t)) : this.lastGen;
+        this.lastUnmapped = inTable && Atomics.load(i32, pteIdx(this.layout, asid - 1, t)) === 0;
         this.unlock(s);
         return ppn;
       }

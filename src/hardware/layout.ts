@@ -6,11 +6,26 @@
 // "Physical addresses" that the driver gives the SMMU (CMDQ_BASE.ADDR, CMD_SYNC.MSIADDR) are byte
 // offsets into this buffer, so the SMMU finds its queue and its MSI target by decoding registers
 // and commands exactly as hardware would.
-import { REG, REG_IMAGE_BYTES, type RegName } from './registers.js';
+import {
+  CONTROL_PAGE0_OFFSET,
+  CONTROL_PAGE_CMDQGS_64K,
+  CONTROL_PAGE_CMDQGS_SHIFT,
+  CONTROL_PAGE_EN,
+  CONTROL_PAGE_PRESET,
+  CONTROL_PAGE_REGS,
+  CONTROL_PAGE_REGS_BYTES,
+  IDR6_LOG2NUMQ_SHIFT,
+  REG,
+  REG_IMAGE_BYTES,
+  type EcmdqRegName,
+  type RegName,
+} from './registers.js';
+import { ECMDQ_REGION, EcmdqBlock, ecmdqLog2NumQ, ecmdqQueueBytes } from './ecmdq.js';
 import { CMD_BYTES } from './commands.js';
 import { cpuStatsSlots } from '../sync/counters.js';
 import { IOTLB_SET_BYTES } from './iotlb.js';
 import { SMMU_STATS_SLOTS } from './smmu-stats.js';
+import { oracleBytes } from '../safety/oracle.js';
 
 export const LINE = 64;
 
@@ -54,7 +69,17 @@ export const enum Ctl {
   PREV_OP = 35, // opcode of the last command inserted (Linux smmu->prev_cmd_opcode), under the lock
   SMMU_STATE = 48, // what the SMMU worker is doing (for diagnostics)
   READY = 64, // CPU workers that have started and are waiting for the warm-up
-  WORDS = 80,
+  SMMU_STALL = 80, // fault injection: nonzero while the SMMU must not consume; waiters at +1
+  MEASURE_START = 96, // float64 at int32 index 96 (8-byte aligned): nowNs() when MEASURE began
+  WORDS = 112,
+}
+
+/** What a CPU is blocked on, in its WAITING word (for the watchdog's and crash reports). */
+export const enum Waiting {
+  NOTHING = 0,
+  LOCK = 1, // WAIT_ARG: lock class
+  QUEUE_SPACE = 2, // WAIT_ARG: the prod index that needs a free slot
+  CMD_SYNC = 3, // WAIT_ARG: the CMD_SYNC's queue index (poll) or sequence number (msi)
 }
 
 export const enum Phase {
@@ -68,6 +93,8 @@ export const enum Phase {
 export const enum CpuState {
   ACTIVITY = 0, // Activity code (what the CPU is doing now)
   UNMAPS = 1, // unmaps completed (any phase): the watchdog's progress counter
+  WAITING = 2, // Waiting code (sync/lockstat.ts, driver): what the CPU is blocked on, 0 = nothing
+  WAIT_ARG = 3, // lock class, or the queue index / sync number being waited for
   WORDS = 16,
 }
 
@@ -77,6 +104,8 @@ export interface Layout extends LayoutParams {
   /** Byte offsets of the regions. */
   readonly controlOff: number;
   readonly regImageOff: number;
+  /** The command queue control page registers (page-0 offsets CONTROL_PAGE_REGS and up). */
+  readonly controlPageRegsOff: number;
   readonly cmdqProdLineOff: number;
   readonly cmdqConsLineOff: number;
   readonly cmdqOff: number;
@@ -92,22 +121,27 @@ export interface Layout extends LayoutParams {
   readonly cpuStatsOff: number;
   readonly cpuStatsSlots: number;
   readonly regionOffs: Readonly<Record<string, number>>;
+  /** The safety oracle's region (safety/oracle.ts owns its format). */
+  readonly safetyOff: number;
 }
 
 export function computeLayout(p: LayoutParams): Layout {
   if (p.lockBytes % LINE !== 0) throw new RangeError(`lockBytes ${p.lockBytes} is not a multiple of ${LINE}`);
   let off = 0;
-  const take = (bytes: number): number => {
-    const at = off;
-    off = align(off + bytes);
+  const take = (bytes: number, alignTo = LINE): number => {
+    const at = align(off, alignTo);
+    off = align(at + bytes);
     return at;
   };
   const queueEntries = 1 << p.queueShift;
   const controlOff = take(Ctl.WORDS * 4);
   const regImageOff = take(REG_IMAGE_BYTES);
+  const controlPageRegsOff = take(CONTROL_PAGE_REGS_BYTES);
   const cmdqProdLineOff = take(LINE);
   const cmdqConsLineOff = take(LINE);
-  const cmdqOff = take(queueEntries * CMD_BYTES);
+  // SMMUv3 takes the queue base aligned to the queue's size (CMDQ_BASE.ADDR bits below it are
+  // ignored), so the emulated driver allocates it that way too.
+  const cmdqOff = take(queueEntries * CMD_BYTES, Math.max(LINE, queueEntries * CMD_BYTES));
   const lockCount = 1 + p.domains; // cmdq + one iova lock per domain
   const locksOff = take(lockCount * p.lockBytes);
   const cpuStateOff = take(p.cpus * CpuState.WORDS * 4);
@@ -121,6 +155,9 @@ export function computeLayout(p: LayoutParams): Layout {
   const slots = cpuStatsSlots(p.lockClasses.length);
   // Two blocks per CPU: [0] the measured window, [1] warm-up scratch (same cost, never read).
   const cpuStatsOff = take(2 * p.cpus * slots * 8);
+  const safetyOff = take(
+    oracleBytes({ cpus: p.cpus, domains: p.domains, slotsPerDomain: p.iovaSlotsPerDomain }),
+  );
   const regionOffs: Record<string, number> = {};
   for (const r of p.regions) regionOffs[r.name] = take(r.bytes);
   return {
@@ -129,6 +166,7 @@ export function computeLayout(p: LayoutParams): Layout {
     queueEntries,
     controlOff,
     regImageOff,
+    controlPageRegsOff,
     cmdqProdLineOff,
     cmdqConsLineOff,
     cmdqOff,
@@ -143,6 +181,7 @@ export function computeLayout(p: LayoutParams): Layout {
     smmuStatsOff,
     cpuStatsOff,
     cpuStatsSlots: slots,
+    safetyOff,
     regionOffs,
   };
 }
@@ -159,6 +198,9 @@ export function regionOff(l: Layout, name: string): number {
 /** Int32 index of a control word. */
 export const ctlIdx = (l: Layout, w: Ctl): number => (l.controlOff >> 2) + w;
 
+/** Float64 index of the MEASURE_START control word. */
+export const measureStartF64 = (l: Layout): number => (l.controlOff + Ctl.MEASURE_START * 4) >> 3;
+
 /**
  * Int32 index of a register (its low word for 64-bit registers). Cold registers sit in a page-0
  * image at their architectural offsets; hot ones (CMDQ_PROD, CMDQ_CONS) each get a line of their
@@ -168,8 +210,47 @@ export const ctlIdx = (l: Layout, w: Ctl): number => (l.controlOff >> 2) + w;
 export function regIdx(l: Layout, name: RegName): number {
   if (name === 'CMDQ_PROD') return l.cmdqProdLineOff >> 2;
   if (name === 'CMDQ_CONS') return l.cmdqConsLineOff >> 2;
-  return (l.regImageOff + REG[name].offset) >> 2;
+  const off = REG[name].offset;
+  if (off >= CONTROL_PAGE_REGS) return (l.controlPageRegsOff + off - CONTROL_PAGE_REGS) >> 2;
+  return (l.regImageOff + off) >> 2;
 }
+
+// ---- SMMUv3.3 ECMDQs (hardware/ecmdq.ts declares the region's format) -------------------------
+// Architecturally ECMDQ n's registers sit at CMDQ_CONTROL_PAGE_BASE0.ADDR + n * (64 KB >>
+// IDR6.LOG2NUMQ) + their offset; here, as with regIdx(), PROD and CONS each get a line of their
+// own (waiter count in the next word) and BASE a cold line, in the queue's block of the region.
+
+/** ECMDQs the implementation has: 0 unless the run's design placed the ECMDQ region. */
+export function ecmdqCount(l: Layout): number {
+  return l.regionOffs[ECMDQ_REGION] === undefined ? 0 : 1 << ecmdqLog2NumQ(l.cpus);
+}
+
+/** Byte offset of ECMDQ n's block of registers. */
+function ecmdqBlockOff(l: Layout, n: number): number {
+  return regionOff(l, ECMDQ_REGION) + LINE + n * EcmdqBlock.BYTES;
+}
+
+/** Int32 index of ECMDQ n's register (its low word for ECMDQ_BASE). */
+export function ecmdqRegIdx(l: Layout, n: number, name: EcmdqRegName): number {
+  const at =
+    name === 'ECMDQ_PROD' ? EcmdqBlock.PROD : name === 'ECMDQ_CONS' ? EcmdqBlock.CONS : EcmdqBlock.BASE;
+  return (ecmdqBlockOff(l, n) + at) >> 2;
+}
+
+/** Int32 index of the doorbell word the SMMU parks on when every queue is empty (waiters at +1). */
+export const ecmdqDoorbellIdx = (l: Layout): number => regionOff(l, ECMDQ_REGION) >> 2;
+
+/** Int32 index of the CMD_SYNC completion word of ECMDQ n's CPU (its MSI target; waiters at +1). */
+export const ecmdqMsiIdx = (l: Layout, n: number): number => (ecmdqBlockOff(l, n) + EcmdqBlock.MSI) >> 2;
+
+/** Byte offset ("physical address") of ECMDQ n's entries, aligned to their size: ECMDQ_BASE.ADDR. */
+export function ecmdqQueueOff(l: Layout, n: number): number {
+  const q = ecmdqQueueBytes(l.queueShift);
+  return align(ecmdqBlockOff(l, ecmdqCount(l)), q) + n * q;
+}
+
+/** Int32 index of the first word of ECMDQ n's entry i. */
+export const ecmdqEntryIdx = (l: Layout, n: number, i: number): number => (ecmdqQueueOff(l, n) >> 2) + i * 4;
 
 /** Int32 index of the first word of command queue entry i. */
 export const cmdqEntryIdx = (l: Layout, i: number): number => (l.cmdqOff >> 2) + i * 4;
@@ -213,6 +294,21 @@ export function viewsOf(sab: SharedArrayBuffer): SharedViews {
   return { sab, i32: new Int32Array(sab), f64: new Float64Array(sab), i64: new BigInt64Array(sab) };
 }
 
+/**
+ * A zeroed buffer for the run, with the registers that describe how the implementation was built
+ * hardwired: when the run's design placed ECMDQs, IDR6 (one control page of 2^LOG2NUMQ queues) and
+ * control page 0's BASE (its placement: register mode, 64 KB, at CONTROL_PAGE0_OFFSET), CFG.EN and
+ * STATUS.ENACK (RES1). The reset derives IDR1.ECMDQ from them; no other design sees any of it.
+ */
 export function allocate(l: Layout): SharedViews {
-  return viewsOf(new SharedArrayBuffer(l.totalBytes));
+  const views = viewsOf(new SharedArrayBuffer(l.totalBytes));
+  if (ecmdqCount(l) > 0) {
+    const i32 = views.i32;
+    i32[regIdx(l, 'IDR6')] = ecmdqLog2NumQ(l.cpus) << IDR6_LOG2NUMQ_SHIFT; // LOG2NUMP = 0
+    i32[regIdx(l, 'CMDQ_CONTROL_PAGE_BASE0')] =
+      CONTROL_PAGE0_OFFSET | (CONTROL_PAGE_CMDQGS_64K << CONTROL_PAGE_CMDQGS_SHIFT) | CONTROL_PAGE_PRESET;
+    i32[regIdx(l, 'CMDQ_CONTROL_PAGE_CFG0')] = CONTROL_PAGE_EN;
+    i32[regIdx(l, 'CMDQ_CONTROL_PAGE_STATUS0')] = CONTROL_PAGE_EN;
+  }
+  return views;
 }

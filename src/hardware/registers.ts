@@ -36,7 +36,11 @@ export type RegName =
   | 'CMDQ_CONS'
   | 'EVTQ_BASE'
   | 'EVTQ_PROD'
-  | 'EVTQ_CONS';
+  | 'EVTQ_CONS'
+  | 'IDR6'
+  | 'CMDQ_CONTROL_PAGE_BASE0'
+  | 'CMDQ_CONTROL_PAGE_CFG0'
+  | 'CMDQ_CONTROL_PAGE_STATUS0';
 
 export const REGISTERS: readonly RegisterDef[] = [
   { name: 'IDR0', offset: 0x00, width: 32, hot: false },
@@ -65,10 +69,25 @@ export const REGISTERS: readonly RegisterDef[] = [
   { name: 'EVTQ_BASE', offset: 0xa0, width: 64, hot: false },
   { name: 'EVTQ_PROD', offset: 0xa8, width: 32, hot: false },
   { name: 'EVTQ_CONS', offset: 0xac, width: 32, hot: false },
+  // SMMUv3.3 Enhanced Command queues (spec 6.2.1, 6.3.45, 6.3.49-51; Linux ARM_SMMU_IDR6 0x190,
+  // ARM_SMMU_ECMDQ_CP_BASE 0x4000). IDR6 and the control page registers of page n (at
+  // 0x4000 + 32 * n) are read-only: they describe how the implementation was built. The emulator
+  // implements one control page (n = 0).
+  { name: 'IDR6', offset: 0x190, width: 32, hot: false },
+  { name: 'CMDQ_CONTROL_PAGE_BASE0', offset: 0x4000, width: 64, hot: false },
+  { name: 'CMDQ_CONTROL_PAGE_CFG0', offset: 0x4008, width: 32, hot: false },
+  { name: 'CMDQ_CONTROL_PAGE_STATUS0', offset: 0x400c, width: 32, hot: false },
 ];
 
-/** Size of the page-0 image we keep (covers every offset above). */
-export const REG_IMAGE_BYTES = 0x100;
+/** Size of the page-0 image we keep (covers every offset above that is below
+ *  CONTROL_PAGE_REGS). */
+export const REG_IMAGE_BYTES = 0x200;
+/**
+ * Page-0 offset of the command queue control page registers (SMMU_CMDQ_CONTROL_PAGE_*n). They
+ * are kept on a line of their own instead of stretching the image to 16 KiB (layout.ts).
+ */
+export const CONTROL_PAGE_REGS = 0x4000;
+export const CONTROL_PAGE_REGS_BYTES = 0x20; // one control page's BASE, CFG and STATUS
 
 export const REG: Readonly<Record<RegName, RegisterDef>> = Object.fromEntries(
   REGISTERS.map((r) => [r.name, r]),
@@ -79,6 +98,9 @@ export const IDR0_COHACC = 1 << 4;
 export const IDR0_MSI = 1 << 13;
 export const IDR0_SEV = 1 << 14;
 
+/** SMMUv3.3: Enhanced Command queue interfaces present, described in IDR6 (spec 6.3.2; Linux
+ *  IDR1_ECMDQ). Implies IDR0.MSI and IDR0.COHACC. */
+export const IDR1_ECMDQ = 1 << 31;
 export const IDR1_CMDQS_SHIFT = 21; // [25:21] log2 of the maximum command queue entries
 export const IDR1_CMDQS_MASK = 0x1f;
 
@@ -90,6 +112,8 @@ export const CR0_EVTQEN = 1 << 2;
 export const CR0_CMDQEN = 1 << 3;
 
 export const GERROR_CMDQ_ERR = 1 << 0;
+/** An ECMDQ reported an error in its ECMDQ_CONS.ERR (spec 3.5.6.3; Linux GERROR_CMDQP_ERR). */
+export const GERROR_CMDQP_ERR = 1 << 9;
 
 export const CMDQ_BASE_LOG2SIZE_MASK = 0x1f; // [4:0]
 export const CMDQ_BASE_ADDR_SHIFT = 5; // ADDR [51:5]
@@ -104,3 +128,65 @@ export const CMDQ_ERR_ATC_INV_SYNC = 3;
 
 /** Bit 31 of PROD/CONS: overflow flag (Linux's lock-free queue reuses it as OWNED in its cached prod). */
 export const Q_OVERFLOW_FLAG = 1 << 31;
+
+// ---- SMMUv3.3 Enhanced Command queues (ECMDQ) -------------------------------------------------
+// Sources: SMMUv3 spec 3.5.6, 6.2.5, 6.3.45 (IDR6), 6.3.49-51 (control page), 6.3.107-109
+// (ECMDQ_BASE/PROD/CONS); Linux "iommu/arm-smmu-v3: Add support for ECMDQ register mode"
+// (Zhen Lei): IDR6_LOG2NUMP/LOG2NUMQ, ECMDQ_PROD_EN, ECMDQ_CONS_ENACK, ECMDQ_*_ERR(ACK),
+// ECMDQ_CP_PRESET, ECMDQ_CP_RRESET_SIZE.
+
+/** IDR6 CMDQ_CONTROL_PAGE_LOG2NUMP [27:24]: log2 of the control pages; LOG2NUMQ [19:16]: log2 of
+ *  the ECMDQs per page (each at most 8). */
+export const IDR6_LOG2NUMP_SHIFT = 24;
+export const IDR6_LOG2NUMQ_SHIFT = 16;
+export const IDR6_LOG2NUM_MASK = 0xf;
+export const IDR6_LOG2NUM_MAX = 8;
+
+/** CMDQ_CONTROL_PAGE_BASEn: PRESET bit 0 (1: the ECMDQs are registers, always so in SMMUv3.3),
+ *  CMDQGS [2:1] (0b01: 64 KB pages), ADDR [55:16] (an offset from page 0, not an address). */
+export const CONTROL_PAGE_PRESET = 1 << 0;
+export const CONTROL_PAGE_CMDQGS_SHIFT = 1;
+export const CONTROL_PAGE_CMDQGS_64K = 1;
+export const CONTROL_PAGE_ADDR_SHIFT = 16;
+/** A control page is 64 KB; its ECMDQs are spaced evenly through it (spec 6.2.5). */
+export const CONTROL_PAGE_BYTES = 0x10000;
+/** CMDQ_CONTROL_PAGE_CFGn.EN / STATUSn.ENACK, bit 0 (RES1 in SMMUv3.3). */
+export const CONTROL_PAGE_EN = 1 << 0;
+/**
+ * EMULATOR'S CHOICE, no architected value: where control page 0 sits, as an offset from page 0.
+ * The spec only requires 64 KB alignment, pages 0 and 1 take 0x0-0x1ffff, so it follows them.
+ */
+export const CONTROL_PAGE0_OFFSET = 0x20000;
+
+export type EcmdqRegName = 'ECMDQ_BASE' | 'ECMDQ_PROD' | 'ECMDQ_CONS';
+
+export interface EcmdqRegisterDef {
+  readonly name: EcmdqRegName;
+  /** Byte offset within the queue's group of registers (queue n's group: control page + n * stride). */
+  readonly offset: number;
+  readonly width: 32 | 64;
+  readonly hot: boolean;
+}
+
+/** One group per ECMDQ in a control page (spec 6.2.5); like CMDQ_BASE/PROD/CONS. */
+export const ECMDQ_REGISTERS: readonly EcmdqRegisterDef[] = [
+  { name: 'ECMDQ_BASE', offset: 0x00, width: 64, hot: false },
+  { name: 'ECMDQ_PROD', offset: 0x08, width: 32, hot: true },
+  { name: 'ECMDQ_CONS', offset: 0x0c, width: 32, hot: true },
+];
+
+export const ECMDQ_REG: Readonly<Record<EcmdqRegName, EcmdqRegisterDef>> = Object.fromEntries(
+  ECMDQ_REGISTERS.map((r) => [r.name, r]),
+) as Record<EcmdqRegName, EcmdqRegisterDef>;
+
+// ECMDQ_BASE: ADDR [55:5] and LOG2SIZE [4:0], as CMDQ_BASE (the CMDQ_BASE_* fields above).
+/** ECMDQ_PROD: EN bit 31 (queue enable), ERRACK bit 23, WR (index + wrap) [19:0]. */
+export const ECMDQ_PROD_EN = 1 << 31;
+export const ECMDQ_PROD_ERRACK = 1 << 23;
+/** ECMDQ_CONS: ENACK bit 31, ERR_REASON [26:24] (CMDQ_ERR_* codes), ERR bit 23, RD [19:0]. */
+export const ECMDQ_CONS_ENACK = 1 << 31;
+export const ECMDQ_CONS_ERR = 1 << 23;
+export const ECMDQ_CONS_ERR_REASON_SHIFT = 24;
+export const ECMDQ_CONS_ERR_REASON_MASK = 0x7;
+/** WR / RD with their wrap bit: 20 bits, enough for the largest queue (2^19 entries). */
+export const ECMDQ_INDEX_MASK = 0xfffff;

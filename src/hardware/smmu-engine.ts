@@ -3,9 +3,14 @@
 // completing CMD_SYNC by advancing CONS past it (and, for CS=IRQ, writing MSIDATA to MSIADDR).
 // It runs on its own thread and finds everything through the register file, as hardware does:
 // the queue's address and size from CMDQ_BASE, work from the CMDQ_PROD doorbell.
+//
+// An SMMUv3.3 built with Enhanced Command queues (ECMDQ runs) has one more queue per CPU, each with
+// its own ECMDQ_BASE/PROD/CONS: the engine then services the normal queue and every enabled ECMDQ
+// round-robin (runQueues()); every other run keeps the single-queue loop (run()) untouched.
 import { nowNs, spinUntil } from '../sync/clock.js';
-import { waitForChange, wake, type WaitPolicy } from '../sync/wait.js';
+import { waitForChange, wake, WAITERS, type WaitPolicy } from '../sync/wait.js';
 import {
+  CMD_BYTES,
   OP,
   CS_IRQ,
   opcodeOf,
@@ -19,8 +24,18 @@ import {
   tlbiTg,
 } from './commands.js';
 import { Iotlb } from './iotlb.js';
-import { ctlIdx, Ctl, Phase, smmuStatsBase, type Layout, type SharedViews } from './layout.js';
-import { queueDepth, queueEmpty, queueIncN, qIdx } from './queue.js';
+import {
+  ctlIdx,
+  Ctl,
+  ecmdqCount,
+  ecmdqDoorbellIdx,
+  ecmdqRegIdx,
+  Phase,
+  smmuStatsBase,
+  type Layout,
+  type SharedViews,
+} from './layout.js';
+import { Q_MAX_SHIFT, queueDepth, queueEmpty, queueIncN, qIdx } from './queue.js';
 import { RegisterFile } from './regfile.js';
 import {
   CMDQ_BASE_ADDR_SHIFT,
@@ -28,12 +43,22 @@ import {
   CMDQ_CONS_ERR_SHIFT,
   CMDQ_ERR_ILL,
   CR0_CMDQEN,
+  ECMDQ_CONS_ENACK,
+  ECMDQ_CONS_ERR,
+  ECMDQ_CONS_ERR_REASON_MASK,
+  ECMDQ_CONS_ERR_REASON_SHIFT,
+  ECMDQ_INDEX_MASK,
+  ECMDQ_PROD_EN,
   GERROR_CMDQ_ERR,
+  GERROR_CMDQP_ERR,
 } from './registers.js';
-import { Smmu } from './smmu-stats.js';
+import { EcmdqStat, Smmu } from './smmu-stats.js';
+import { Ev, type TraceRing } from '../trace/ring.js';
 
 /** While idle, re-check CR0 at least this often. */
 const IDLE_RECHECK_NS = 20e6;
+/** Multi-queue engine, idle: empty turns (a read of every PROD each) between clock and CR0 reads. */
+const IDLE_TURNS_PER_CHECK = 64;
 
 export interface SmmuTiming {
   /** Modelled time to perform one TLBI (and any other non-SYNC command), ns. */
@@ -54,6 +79,7 @@ export const enum SmmuActivity {
   CONSUMING = 2,
   CMDQ_ERROR = 3,
   STOPPED = 4,
+  STALLED = 5,
 }
 
 export class SmmuEngine {
@@ -65,11 +91,28 @@ export class SmmuEngine {
   private readonly consIdx: number;
   private readonly phaseIdx: number;
   private readonly stateIdx: number;
+  private readonly stallIdx: number;
   private readonly stats: number;
   private shift = 0;
   private qBase = 0;
   /** Wake parked CONS waiters at least every this many commands (queue-space waiters). */
   private wakeEvery = 1;
+  /** ECMDQs the implementation has (0: a single-queue SMMU, as before SMMUv3.3). */
+  private readonly ecmdqs: number;
+  private readonly doorbellIdx: number;
+  // Multi-queue state by slot: slot 0 is the normal command queue, slot 1 + n is ECMDQ n.
+  private readonly slotProdIdx: Int32Array; // int32 index of the PROD register
+  private readonly slotConsIdx: Int32Array; // int32 index of the CONS register (waiters at +1)
+  private readonly slotBase: Int32Array; // int32 index of entry 0
+  private readonly slotShift: Int32Array;
+  private readonly slotMask: Int32Array; // index and wrap bits of PROD/CONS
+  private readonly slotProdRaw: Int32Array; // the PROD register as last read (EN, ERRACK included)
+  private readonly slotProd: Int32Array; // its index and wrap; == slotCons[k]: nothing seen is pending
+  private readonly slotCons: Int32Array;
+  private readonly slotConsFlags: Int32Array; // ECMDQ_CONS beside RD: ENACK, ERR, ERR_REASON
+  private readonly slotErr: Uint8Array; // 1 while an ECMDQ error waits for PROD.ERRACK
+  private readonly slotWakeEvery: Int32Array;
+  private readonly slotSinceWake: Int32Array;
 
   constructor(
     views: SharedViews,
@@ -77,6 +120,8 @@ export class SmmuEngine {
     private readonly timing: SmmuTiming,
     private readonly idlePolicy: WaitPolicy,
     private readonly sink: CommandSink | null = null,
+    /** --trace: a span per command and queue-depth samples go here. */
+    private readonly ring: TraceRing | null = null,
   ) {
     this.i32 = views.i32;
     this.f64 = views.f64;
@@ -86,7 +131,29 @@ export class SmmuEngine {
     this.consIdx = this.regs.index('CMDQ_CONS');
     this.phaseIdx = ctlIdx(layout, Ctl.PHASE);
     this.stateIdx = ctlIdx(layout, Ctl.SMMU_STATE);
+    this.stallIdx = ctlIdx(layout, Ctl.SMMU_STALL);
     this.stats = smmuStatsBase(layout);
+    this.ecmdqs = ecmdqCount(layout);
+    this.doorbellIdx = this.ecmdqs > 0 ? ecmdqDoorbellIdx(layout) : -1;
+    const slots = 1 + this.ecmdqs;
+    this.slotProdIdx = new Int32Array(slots);
+    this.slotConsIdx = new Int32Array(slots);
+    this.slotBase = new Int32Array(slots);
+    this.slotShift = new Int32Array(slots);
+    this.slotMask = new Int32Array(slots);
+    this.slotProdRaw = new Int32Array(slots);
+    this.slotProd = new Int32Array(slots);
+    this.slotCons = new Int32Array(slots);
+    this.slotConsFlags = new Int32Array(slots);
+    this.slotErr = new Uint8Array(slots);
+    this.slotWakeEvery = new Int32Array(slots);
+    this.slotSinceWake = new Int32Array(slots);
+    this.slotProdIdx[0] = this.prodIdx;
+    this.slotConsIdx[0] = this.consIdx;
+    for (let n = 0; n < this.ecmdqs; n++) {
+      this.slotProdIdx[1 + n] = ecmdqRegIdx(layout, n, 'ECMDQ_PROD');
+      this.slotConsIdx[1 + n] = ecmdqRegIdx(layout, n, 'ECMDQ_CONS');
+    }
   }
 
   private cr0(): number {
@@ -95,18 +162,21 @@ export class SmmuEngine {
 
   /** Waits for the driver to enable the command queue, reads CMDQ_BASE, acknowledges in CR0ACK. */
   bringUp(): void {
-    this.regs.waitFor('CR0', (v) => (v & CR0_CMDQEN) !== 0);
+    if (this.ecmdqs > 0) this.awaitCmdqEnServingEcmdqs();
+    else this.regs.waitFor('CR0', (v) => (v & CR0_CMDQEN) !== 0);
     const cr0 = this.cr0();
     const base = this.regs.read64('CMDQ_BASE');
     this.shift = (base % 32) & CMDQ_BASE_LOG2SIZE_MASK;
     const addr = Math.floor(base / 2 ** CMDQ_BASE_ADDR_SHIFT) * 2 ** CMDQ_BASE_ADDR_SHIFT;
     this.qBase = addr >> 2;
     this.wakeEvery = Math.max(1, (1 << this.shift) >> 3);
+    this.setSlot(0, this.qBase, this.shift, Atomics.load(this.i32, this.consIdx));
     this.regs.write32('CR0ACK', cr0);
   }
 
   /** Consumes commands until the driver clears CR0.CMDQEN; then acknowledges and returns. */
   run(): void {
+    if (this.ecmdqs > 0) return this.runQueues();
     const i32 = this.i32;
     const f = this.f64;
     const st = this.stats;
@@ -119,13 +189,23 @@ export class SmmuEngine {
     for (;;) {
       // PROD is only re-read once the commands already seen are consumed: the doorbell line is
       // written by every CPU, and each read of it is a cache-line transfer.
-      if (queueEmpty(shift, prod, cons)) prod = Atomics.load(i32, this.prodIdx) >>> 0;
+      if (queueEmpty(shift, prod, cons)) {
+        prod = Atomics.load(i32, this.prodIdx) >>> 0;
+        if (this.ring !== null && !queueEmpty(shift, prod, cons))
+          this.ring.record(Ev.QUEUE_DEPTH, nowNs(), 0, queueDepth(shift, prod, cons));
+      }
       if (queueEmpty(shift, prod, cons)) {
         if ((this.cr0() & CR0_CMDQEN) === 0) break;
         Atomics.store(i32, this.stateIdx, SmmuActivity.IDLE);
+        if (Atomics.load(i32, this.phaseIdx) === Phase.MEASURE) f[st + Smmu.IDLE_WAITS]++;
         // Bounded, so that a driver clearing CR0.CMDQEN is noticed even without a doorbell.
         waitForChange(i32, this.prodIdx, prod | 0, this.idlePolicy, nowNs() + IDLE_RECHECK_NS);
         Atomics.store(i32, this.stateIdx, SmmuActivity.CONSUMING);
+        due = -1;
+        continue;
+      }
+      if (Atomics.load(i32, this.stallIdx) !== 0) {
+        this.stall();
         due = -1;
         continue;
       }
@@ -148,6 +228,9 @@ export class SmmuEngine {
       // (the lock-free design's completion word) overwrites word 0 only. An illegal command is
       // not consumed and so not logged.
       const w0 = i32[w];
+      const w1 = i32[w + 1];
+      const w2 = i32[w + 2];
+      const w3 = i32[w + 3];
       let removed = 0;
       switch (op) {
         case OP.TLBI_NH_VA: {
@@ -189,8 +272,9 @@ export class SmmuEngine {
         f[st + Smmu.BY_OPCODE + op]++;
         f[st + Smmu.IOTLB_INVALIDATIONS] += removed;
         f[st + Smmu.BUSY_NS] += lat;
-        if (this.sink) this.sink.append(w0, i32[w + 1], i32[w + 2], i32[w + 3]);
+        if (this.sink) this.sink.append(w0, w1, w2, w3);
       }
+      if (this.ring !== null) this.traceCommand(op, lat, due);
       cons = queueIncN(shift, cons, 1);
       // CONS is published when someone can make progress with it: a CMD_SYNC completed, the
       // commands seen so far are drained, or every 1/8 of the queue for CPUs waiting for space.
@@ -207,6 +291,307 @@ export class SmmuEngine {
       }
     }
     this.stop();
+  }
+
+  /** Fault injection (--inject stall:smmu): consume nothing until the orchestrator lifts the stall. */
+  private stall(): void {
+    Atomics.store(this.i32, this.stateIdx, SmmuActivity.STALLED);
+    while (Atomics.load(this.i32, this.stallIdx) !== 0 && (this.cr0() & CR0_CMDQEN) !== 0)
+      waitForChange(this.i32, this.stallIdx, 1, this.idlePolicy, nowNs() + IDLE_RECHECK_NS);
+    Atomics.store(this.i32, this.stateIdx, SmmuActivity.CONSUMING);
+  }
+
+  // ---- SMMUv3.3 ECMDQs ----------------------------------------------------------------------
+
+  /**
+   * The multi-queue command processor: the normal queue (slot 0) and every enabled ECMDQ, in
+   * round-robin, ONE command per queue per turn. The spec leaves the order across queues to the
+   * implementation ("round-robin or weighted round-robin", 3.5.6.1); one command per turn is the
+   * choice that keeps a queue's CMD_SYNC latency independent of how much the other CPUs queue: a
+   * sync waits for its own queue's earlier commands plus at most one command of every other busy
+   * queue per command ahead of it, so a CPU that posts 64 TLBIs cannot hold up a neighbour's
+   * single CMD_SYNC behind all 64 (draining queue by queue would). The cost is one PROD read per
+   * queue per turn when a queue runs dry, which is a read of a line only its CPU writes.
+   *
+   * Within a queue, commands are consumed in order and a CMD_SYNC completes (CONS past it, or its
+   * MSI) once the queue's earlier commands have taken effect: a CMD_SYNC on an ECMDQ orders only
+   * that queue (3.5.6.1). The modelled latencies (--tlbi-ns, --sync-ns) are spent per command as in
+   * the single-queue loop: the queues share one command processor. With every queue empty the
+   * engine spins reading every PROD and, per its wait policy, then sleeps on the doorbell word
+   * (the protocol is in hardware/ecmdq.ts).
+   */
+  private runQueues(): void {
+    const i32 = this.i32;
+    const f = this.f64;
+    const st = this.stats;
+    const slots = 1 + this.ecmdqs;
+    const prodIdx = this.slotProdIdx;
+    const consIdx = this.slotConsIdx;
+    const base = this.slotBase;
+    const shifts = this.slotShift;
+    const masks = this.slotMask;
+    const prodRaw = this.slotProdRaw;
+    const prods = this.slotProd;
+    const conss = this.slotCons;
+    const consFlags = this.slotConsFlags;
+    const tlbiNs = this.timing.tlbiNs;
+    const syncNs = this.timing.syncNs;
+    let due = -1; // modelled completion time of the previous command; -1 after idling
+    let idleTurns = 0;
+    let idleSince = -1;
+    Atomics.store(i32, this.stateIdx, SmmuActivity.CONSUMING);
+    for (;;) {
+      if (Atomics.load(i32, this.stallIdx) !== 0) {
+        this.stall();
+        due = -1;
+        continue;
+      }
+      const measuring = Atomics.load(i32, this.phaseIdx) === Phase.MEASURE;
+      let consumed = 0;
+      for (let k = 0; k < slots; k++) {
+        let cons = conss[k];
+        let prod = prods[k];
+        if (prod === cons) {
+          // Everything seen is consumed: read the PROD register again, as run() does.
+          const raw = Atomics.load(i32, prodIdx[k]);
+          if (raw === prodRaw[k]) continue;
+          prodRaw[k] = raw;
+          if (k > 0) {
+            if (!this.ecmdqUsable(k, raw)) continue;
+            cons = conss[k]; // (re)enabling a queue reads its CONS register
+          }
+          prod = raw & masks[k];
+          prods[k] = prod;
+          if (prod === cons) continue;
+        }
+        // Index and wrap bits: PROD - CONS modulo 2^(shift+1) is the number of pending entries.
+        const depth = (prod - cons) & masks[k];
+        if (measuring) {
+          if (depth > f[st + Smmu.MAX_QUEUE_DEPTH]) f[st + Smmu.MAX_QUEUE_DEPTH] = depth;
+          const q = st + Smmu.ECMDQ + (k - 1) * EcmdqStat.SLOTS + EcmdqStat.MAX_DEPTH;
+          if (k > 0 && depth > f[q]) f[q] = depth;
+        }
+        const w = base[k] + (cons & ((1 << shifts[k]) - 1)) * 4;
+        const op = opcodeOf(i32, w);
+        const lat = op === OP.CMD_SYNC ? syncNs : tlbiNs;
+        if (lat > 0) {
+          if (due < 0) due = nowNs();
+          due += lat;
+          const t = spinUntil(due);
+          if (t > due + lat) due = t;
+        }
+        const w0 = i32[w];
+        const w1 = i32[w + 1];
+        const w2 = i32[w + 2];
+        const w3 = i32[w + 3]; // logged as read, before any effect (see run())
+        const removed = this.execute(w, op, measuring);
+        if (removed < 0) {
+          if (measuring) f[st + Smmu.CMDQ_ERRORS]++;
+          if (k === 0) {
+            // The normal queue reports as before (GERROR.CMDQ_ERR) and stalls until acknowledged.
+            if (!this.commandError(cons)) return this.stop();
+          } else this.ecmdqError(k, cons, CMDQ_ERR_ILL);
+          continue;
+        }
+        if (measuring) {
+          f[st + Smmu.COMMANDS_CONSUMED]++;
+          f[st + Smmu.BY_OPCODE + op]++;
+          f[st + Smmu.IOTLB_INVALIDATIONS] += removed;
+          f[st + Smmu.BUSY_NS] += lat;
+          if (k > 0) f[st + Smmu.ECMDQ + (k - 1) * EcmdqStat.SLOTS + EcmdqStat.CONSUMED]++;
+          if (this.sink) this.sink.append(w0, w1, w2, w3);
+        }
+        if (this.ring !== null) this.traceCommand(op, lat, due);
+        const next = (cons + 1) & masks[k];
+        conss[k] = next;
+        consumed++;
+        // Published lazily, by run()'s rule: a CMD_SYNC completed, the queue drained, or 1/8 of it.
+        if (op === OP.CMD_SYNC || next === prod || ++this.slotSinceWake[k] >= this.slotWakeEvery[k]) {
+          this.slotSinceWake[k] = 0;
+          const ci = consIdx[k];
+          Atomics.store(i32, ci, next | consFlags[k]);
+          if (Atomics.load(i32, ci + WAITERS) !== 0) {
+            Atomics.notify(i32, ci);
+            if (measuring) f[st + Smmu.WAKES_SENT]++;
+          }
+        }
+      }
+      if (consumed > 0) {
+        if (idleTurns !== 0) {
+          idleTurns = 0;
+          idleSince = -1;
+          Atomics.store(i32, this.stateIdx, SmmuActivity.CONSUMING);
+        }
+        continue;
+      }
+      // Every queue is empty: spin over the PRODs, looking at the clock and CR0 now and then.
+      due = -1;
+      if (idleTurns++ === 0) {
+        Atomics.store(i32, this.stateIdx, SmmuActivity.IDLE);
+        if (measuring) f[st + Smmu.IDLE_WAITS]++;
+      }
+      if (idleTurns % IDLE_TURNS_PER_CHECK !== 0) continue;
+      if ((this.cr0() & CR0_CMDQEN) === 0) break;
+      const t = nowNs();
+      if (idleSince < 0) idleSince = t;
+      else if (this.idlePolicy.park && t - idleSince >= this.idlePolicy.spinNs)
+        this.sleepOnDoorbell(measuring);
+    }
+    this.stop();
+  }
+
+  /**
+   * Sleeps on the doorbell until a producer rings it or IDLE_RECHECK_NS passes. The waiter count
+   * is raised before the last look at every PROD, so a producer storing its PROD after that look
+   * sees it and rings (hardware/ecmdq.ts); one storing before it is seen here.
+   */
+  private sleepOnDoorbell(measuring: boolean): void {
+    const i32 = this.i32;
+    const db = this.doorbellIdx;
+    const ring = Atomics.load(i32, db);
+    Atomics.add(i32, db + WAITERS, 1);
+    let changed = false;
+    for (let k = 0; k <= this.ecmdqs && !changed; k++)
+      changed = Atomics.load(i32, this.slotProdIdx[k]) !== this.slotProdRaw[k];
+    if (!changed) {
+      if (measuring) this.f64[this.stats + Smmu.DOORBELL_SLEEPS]++;
+      Atomics.wait(i32, db, ring, IDLE_RECHECK_NS / 1e6);
+    }
+    Atomics.sub(i32, db + WAITERS, 1);
+  }
+
+  /** Applies one command's effect; returns the IOTLB entries it removed, or -1 if it is illegal. */
+  private execute(w: number, op: number, measuring: boolean): number {
+    const i32 = this.i32;
+    switch (op) {
+      case OP.TLBI_NH_VA: {
+        const tg = tlbiTg(i32, w);
+        const pages = tg === 0 ? 1 : (tlbiNum(i32, w) + 1) * 2 ** tlbiScale(i32, w);
+        return this.iotlb.invalidateRange(tlbiAsid(i32, w), tlbiAddrPage(i32, w), pages);
+      }
+      case OP.TLBI_NH_ASID:
+        return this.iotlb.invalidateAsid(tlbiAsid(i32, w));
+      case OP.TLBI_NH_ALL:
+      case OP.TLBI_NSNH_ALL:
+      case OP.TLBI_S12_VMALL:
+      case OP.TLBI_EL2_ALL:
+        return this.iotlb.invalidateAsid(0);
+      case OP.CMD_SYNC:
+        if (syncCs(i32, w) === CS_IRQ) {
+          const at = syncMsiAddr(i32, w) / 4;
+          Atomics.store(i32, at, syncMsiData(i32, w) | 0);
+          if (Atomics.load(i32, at + WAITERS) !== 0) {
+            Atomics.notify(i32, at);
+            if (measuring) this.f64[this.stats + Smmu.WAKES_SENT]++;
+          }
+        }
+        return 0;
+      case OP.CFGI_STE:
+      case OP.CFGI_ALL:
+      case OP.TLBI_NH_VAA:
+        return 0;
+      default:
+        return -1;
+    }
+  }
+
+  private setSlot(k: number, base: number, shift: number, consReg: number): void {
+    const mask = (2 << shift) - 1;
+    this.slotBase[k] = base;
+    this.slotShift[k] = shift;
+    this.slotMask[k] = mask;
+    this.slotCons[k] = consReg & mask;
+    this.slotProd[k] = consReg & mask;
+    this.slotProdRaw[k] = Atomics.load(this.i32, this.slotProdIdx[k]);
+    this.slotWakeEvery[k] = Math.max(1, (1 << shift) >> 3);
+    this.slotSinceWake[k] = 0;
+  }
+
+  /**
+   * Linux enables every ECMDQ (ECMDQ_PROD.EN, then polls ECMDQ_CONS.ENACK) before it sets
+   * CR0.CMDQEN: answer those while waiting for CMDQEN. The driver rings the doorbell after each
+   * enable; CR0 is looked at every millisecond.
+   */
+  private awaitCmdqEnServingEcmdqs(): void {
+    const i32 = this.i32;
+    for (;;) {
+      const ring = Atomics.load(i32, this.doorbellIdx);
+      for (let k = 1; k <= this.ecmdqs; k++) {
+        const raw = Atomics.load(i32, this.slotProdIdx[k]);
+        if (raw !== this.slotProdRaw[k]) {
+          this.slotProdRaw[k] = raw;
+          this.ecmdqUsable(k, raw);
+        }
+      }
+      if ((this.cr0() & CR0_CMDQEN) !== 0) return;
+      Atomics.wait(i32, this.doorbellIdx, ring, 1);
+    }
+  }
+
+  /**
+   * Follows ECMDQ k's PROD register (just read, and changed): EN set enables the queue (reads
+   * ECMDQ_BASE, sets CONS.ENACK), EN clear disables it; while an error is active the queue stays
+   * stopped until PROD.ERRACK equals CONS.ERR (spec 3.5.6.2-3). True if the queue may be consumed.
+   */
+  private ecmdqUsable(k: number, raw: number): boolean {
+    const i32 = this.i32;
+    const flags = this.slotConsFlags[k];
+    const ci = this.slotConsIdx[k];
+    if ((raw & ECMDQ_PROD_EN) === 0) {
+      if ((flags & ECMDQ_CONS_ENACK) !== 0) {
+        this.slotConsFlags[k] = flags & ~ECMDQ_CONS_ENACK;
+        Atomics.store(i32, ci, this.slotCons[k] | this.slotConsFlags[k]);
+        wake(i32, ci);
+      }
+      return false;
+    }
+    if ((flags & ECMDQ_CONS_ENACK) === 0) {
+      // ECMDQ_BASE is guarded by EN: read it now. LOG2SIZE [4:0]; ADDR [55:5] (exact in a double),
+      // aligned by the SMMU to the larger of the queue's size and 32 bytes (as CMDQ_BASE.ADDR).
+      const b = ecmdqRegIdx(this.layout, k - 1, 'ECMDQ_BASE');
+      const lo = Atomics.load(i32, b) >>> 0;
+      const hi = Atomics.load(i32, b + 1) >>> 0;
+      const shift = Math.min(lo & CMDQ_BASE_LOG2SIZE_MASK, Q_MAX_SHIFT);
+      const align = Math.max(2 ** CMDQ_BASE_ADDR_SHIFT, (1 << shift) * CMD_BYTES);
+      const addr = hi * 2 ** 32 + (lo - (lo % align));
+      this.setSlot(k, addr / 4, shift, Atomics.load(i32, ci) & ECMDQ_INDEX_MASK);
+      this.slotProdRaw[k] = raw;
+      this.slotConsFlags[k] = flags | ECMDQ_CONS_ENACK;
+      this.slotErr[k] = 0;
+      Atomics.store(i32, ci, this.slotCons[k] | this.slotConsFlags[k]);
+      wake(i32, ci);
+    }
+    if (this.slotErr[k] !== 0) {
+      if (((raw ^ this.slotConsFlags[k]) & ECMDQ_CONS_ERR) !== 0) return false; // ERRACK != ERR
+      this.slotErr[k] = 0;
+    }
+    return true;
+  }
+
+  /**
+   * A command ECMDQ k cannot consume (spec 3.5.6.3): CONS.RD stays on it, CONS.ERR toggles with
+   * ERR_REASON, GERROR.CMDQP_ERR is activated if inactive, and the queue stops until the driver
+   * (having replaced the entry) makes PROD.ERRACK equal CONS.ERR. The other queues go on.
+   */
+  private ecmdqError(k: number, cons: number, reason: number): void {
+    const i32 = this.i32;
+    const reasonBits = ECMDQ_CONS_ERR_REASON_MASK << ECMDQ_CONS_ERR_REASON_SHIFT;
+    const flags =
+      ((this.slotConsFlags[k] ^ ECMDQ_CONS_ERR) & ~reasonBits) | (reason << ECMDQ_CONS_ERR_REASON_SHIFT);
+    this.slotConsFlags[k] = flags;
+    this.slotErr[k] = 1;
+    this.slotProd[k] = cons; // re-read PROD every turn until ERRACK matches
+    Atomics.store(i32, this.slotConsIdx[k], cons | flags);
+    const gerror = this.regs.read32('GERROR');
+    if (((gerror ^ this.regs.read32('GERRORN')) & GERROR_CMDQP_ERR) === 0)
+      this.regs.write32('GERROR', gerror ^ GERROR_CMDQP_ERR);
+    wake(i32, this.slotConsIdx[k]);
+  }
+
+  /** A span for the command just completed: [due - lat, due] in modelled time, or now if lat is 0. */
+  private traceCommand(op: number, lat: number, due: number): void {
+    const end = lat > 0 ? due : nowNs();
+    this.ring!.record(Ev.SMMU_CMD, end - lat, lat, op);
   }
 
   private stop(): void {

@@ -2,7 +2,15 @@
 // implies, everything else starts disabled. Runs before the SMMU worker and the driver start.
 import { Q_MAX_SHIFT } from './queue.js';
 import type { RegisterFile } from './regfile.js';
-import { IDR0_COHACC, IDR0_MSI, IDR0_SEV, IDR1_CMDQS_SHIFT, IDR3_RIL } from './registers.js';
+import {
+  CONTROL_PAGE_PRESET,
+  IDR0_COHACC,
+  IDR0_MSI,
+  IDR0_SEV,
+  IDR1_CMDQS_SHIFT,
+  IDR1_ECMDQ,
+  IDR3_RIL,
+} from './registers.js';
 
 export interface SmmuFeatures {
   /** MSI-signalled CMD_SYNC completion on a coherent SMMU (IDR0.MSI + IDR0.COHACC). */
@@ -17,11 +25,16 @@ export interface SmmuFeatures {
 const IIDR = 0x3e << 20;
 
 export function resetSmmu(regs: RegisterFile, f: SmmuFeatures): void {
+  // SMMUv3.3 ECMDQs are a matter of how the implementation was built: layout.ts allocate()
+  // hardwires IDR6 and the control page registers only when the run's design placed ECMDQs. They
+  // are advertised exactly then, with the MSI and coherent access that IDR1.ECMDQ implies (spec
+  // 6.3.2). Every ECMDQ_PROD.EN / ECMDQ_CONS.ENACK starts at 0 (the run's memory is fresh).
+  const ecmdq = (regs.read32('CMDQ_CONTROL_PAGE_BASE0') & CONTROL_PAGE_PRESET) !== 0;
   let idr0 = 0;
-  if (f.msi) idr0 |= IDR0_MSI | IDR0_COHACC;
+  if (f.msi || ecmdq) idr0 |= IDR0_MSI | IDR0_COHACC;
   if (f.sev) idr0 |= IDR0_SEV;
   regs.write32('IDR0', idr0);
-  regs.write32('IDR1', Q_MAX_SHIFT << IDR1_CMDQS_SHIFT);
+  regs.write32('IDR1', (Q_MAX_SHIFT << IDR1_CMDQS_SHIFT) | (ecmdq ? IDR1_ECMDQ : 0));
   regs.write32('IDR3', f.ril ? IDR3_RIL : 0);
   regs.write32('IIDR', IIDR);
   for (const r of ['CR0', 'CR0ACK', 'GERROR', 'GERRORN', 'CMDQ_PROD', 'CMDQ_CONS'] as const)

@@ -7,9 +7,21 @@ export const enum Smmu {
   IOTLB_INVALIDATIONS, // IOTLB entries removed by TLBI commands
   CMDQ_ERRORS,
   BUSY_NS, // time spent modelling command latencies
-  PARKS, // times the SMMU went to sleep waiting for the PROD doorbell
+  IDLE_WAITS, // times the SMMU found every queue empty and waited for the PROD doorbell
   WAKES_SENT, // Atomics.notify calls made to wake CPUs parked on CONS or the MSI word
+  DOORBELL_SLEEPS, // ECMDQ runs: times the idle SMMU slept on the doorbell (hardware/ecmdq.ts)
   BY_OPCODE = 16, // 256 slots, indexed by the raw opcode byte
+  /** ECMDQ runs: EcmdqStat.SLOTS slots per ECMDQ n (up to 256), at ECMDQ + n * EcmdqStat.SLOTS. */
+  ECMDQ = BY_OPCODE + 256,
 }
 
-export const SMMU_STATS_SLOTS = Smmu.BY_OPCODE + 256;
+/** Per-ECMDQ counters (relative to the queue's slots in the Smmu.ECMDQ area). */
+export const enum EcmdqStat {
+  MAX_DEPTH = 0, // largest PROD - CONS the SMMU saw on this queue
+  CONSUMED = 1, // commands consumed from this queue
+  SLOTS = 2,
+}
+
+export const MAX_ECMDQS = 256;
+
+export const SMMU_STATS_SLOTS = Smmu.ECMDQ + MAX_ECMDQS * EcmdqStat.SLOTS;

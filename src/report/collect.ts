@@ -3,7 +3,7 @@
 import { OPCODE_NAMES, OP } from '../hardware/commands.js';
 import { Iotlb } from '../hardware/iotlb.js';
 import { cpuStatsBase, smmuStatsBase } from '../hardware/layout.js';
-import { Smmu } from '../hardware/smmu-stats.js';
+import { EcmdqStat, Smmu } from '../hardware/smmu-stats.js';
 import { IovaDomain } from '../driver/iova.js';
 import {
   Cpu,
@@ -17,10 +17,11 @@ import {
 } from '../sync/counters.js';
 import { getStrategy } from '../driver/strategies/index.js';
 import { CMDQ_DESIGNS } from '../driver/cmdq-designs.js';
-import { HIST_BUCKETS, mergeInto, quantile } from '../sync/histogram.js';
+import { bucketLow, HIST_BUCKETS, mergeInto, quantile } from '../sync/histogram.js';
 import { SPIN } from '../sync/wait.js';
+import { readSafety } from '../safety/oracle.js';
 import type { StrategyRun } from '../workload/orchestrator.js';
-import type { Dist, LockReport, PerCpuReport, RunReport } from './types.js';
+import type { Dist, EcmdqReport, LockReport, PerCpuReport, RunReport } from './types.js';
 
 /** Opcodes that always appear in byOpcode (0 when unused), so consumers need no existence checks. */
 const ALWAYS = [OP.TLBI_NH_VA, OP.TLBI_NH_ASID, OP.CMD_SYNC];
@@ -80,7 +81,55 @@ function extraStats(
   };
 }
 
-export function collectRun(run: StrategyRun, timed: boolean): RunReport {
+/** Per-ECMDQ counters of the SMMU, with the CMD_SYNC wait p99 of the queue's CPU. */
+function ecmdqReport(run: StrategyRun, timed: boolean): EcmdqReport {
+  const { layout, views } = run;
+  const f = views.f64;
+  const s = smmuStatsBase(layout);
+  const queues: EcmdqReport['queues'] = [];
+  for (let n = 0; n < layout.cpus; n++) {
+    const q = s + Smmu.ECMDQ + n * EcmdqStat.SLOTS;
+    const b = cpuStatsBase(layout, n);
+    const syncs = f[b + Cpu.SYNCS_WAITED];
+    queues.push({
+      queue: n,
+      maxDepth: f[q + EcmdqStat.MAX_DEPTH],
+      commandsConsumed: f[q + EcmdqStat.CONSUMED],
+      syncWaitP99Ns: !timed
+        ? null
+        : syncs > 0
+          ? quantile(f, b + SYNC_HIST, 0.99, f[b + Cpu.SYNC_WAIT_MIN], f[b + Cpu.SYNC_WAIT_MAX])
+          : 0,
+    });
+  }
+  return { queues, doorbellSleeps: f[s + Smmu.DOORBELL_SLEEPS] };
+}
+
+/** The modelled SMMU's ceiling for this command mix (see RunReport.modelBound). */
+function modelBound(
+  issuedPerUnmap: Record<string, number>,
+  tlbiNs: number,
+  syncNs: number,
+  unmapsPerSec: number,
+): RunReport['modelBound'] {
+  let ns = 0;
+  for (const [op, n] of Object.entries(issuedPerUnmap)) ns += n * (op === 'CMD_SYNC' ? syncNs : tlbiNs);
+  if (ns <= 0) return { unmapsPerSec: null, efficiency: null };
+  const bound = 1e9 / ns;
+  return { unmapsPerSec: bound, efficiency: unmapsPerSec / bound };
+}
+
+export interface RunContext {
+  readonly timed: boolean;
+  readonly tlbiNs: number;
+  readonly syncNs: number;
+  readonly oversubscribed: boolean;
+  readonly params?: Record<string, string | number>;
+  readonly repetition?: number;
+}
+
+export function collectRun(run: StrategyRun, ctx: RunContext): RunReport {
+  const timed = ctx.timed;
   const { layout, views } = run;
   const f = views.f64;
   const cpus = layout.cpus;
@@ -160,8 +209,17 @@ export function collectRun(run: StrategyRun, timed: boolean): RunReport {
     mergeHist(3, (c) => at(c) + LOCK_HOLD_HIST);
     const contentions = lsum(Lk.CONTENTIONS);
     const holds = lsum(Lk.HOLD_SAMPLES);
+    const waitHistogram: { lowNs: number[]; count: number[] } = { lowNs: [], count: [] };
+    for (let b = 0; b < HIST_BUCKETS; b++) {
+      const n = merged[2 * HIST_BUCKETS + b];
+      if (n > 0) {
+        waitHistogram.lowNs.push(bucketLow(b));
+        waitHistogram.count.push(n);
+      }
+    }
     return {
       name,
+      waitHistogram,
       acquisitions: lsum(Lk.ACQUISITIONS),
       contentions,
       conBounces: lsum(Lk.CON_BOUNCES),
@@ -225,9 +283,22 @@ export function collectRun(run: StrategyRun, timed: boolean): RunReport {
   for (let d = 0; d < layout.domains; d++)
     iovasOutstanding += layout.iovaSlotsPerDomain - IovaDomain.freeCount(views.i32, layout, d);
 
+  const issued = {
+    TLBI_NH_VA: sum(Cpu.ISSUED_TLBI_NH_VA),
+    TLBI_NH_ASID: sum(Cpu.ISSUED_TLBI_NH_ASID),
+    CMD_SYNC: sum(Cpu.ISSUED_CMD_SYNC),
+    other: sum(Cpu.ISSUED_OTHER),
+  };
+  const issuedPerUnmap: Record<string, number> = {};
+  for (const [k, v] of Object.entries(issued)) issuedPerUnmap[k] = unmaps > 0 ? v / unmaps : 0;
+  const unmapsPerSec = seconds > 0 ? unmaps / seconds : 0;
+
   return {
     strategy: run.strategy,
+    params: { ...(ctx.params ?? {}) },
+    repetition: ctx.repetition ?? 0,
     cpus,
+    oversubscribed: ctx.oversubscribed,
     durationMs: run.measuredNs / 1e6,
     complete: run.complete,
     errors: [...run.errors],
@@ -236,11 +307,12 @@ export function collectRun(run: StrategyRun, timed: boolean): RunReport {
       unmaps,
       pagesMapped: sum(Cpu.PAGES_MAPPED),
       pagesUnmapped,
-      unmapsPerSec: seconds > 0 ? unmaps / seconds : 0,
+      unmapsPerSec,
       pagesPerSec: seconds > 0 ? pagesUnmapped / seconds : 0,
     },
     commands: { total: consumed, byOpcode },
     syncsPerUnmap: unmaps > 0 ? byOpcode.CMD_SYNC / unmaps : 0,
+    modelBound: modelBound(issuedPerUnmap, ctx.tlbiNs, ctx.syncNs, unmapsPerSec),
     commandsPerUnmap,
     unmapLatencyNs,
     syncWaitNs,
@@ -253,6 +325,7 @@ export function collectRun(run: StrategyRun, timed: boolean): RunReport {
       cmdqErrors: f[s + Smmu.CMDQ_ERRORS],
       busyNs: f[s + Smmu.BUSY_NS],
       wakesSent: f[s + Smmu.WAKES_SENT],
+      idleWaits: f[s + Smmu.IDLE_WAITS],
     },
     iotlb: {
       translations: sum(Cpu.TRANSLATIONS),
@@ -265,15 +338,20 @@ export function collectRun(run: StrategyRun, timed: boolean): RunReport {
       syncsCoalesced: sum(Cpu.SYNCS_COALESCED),
       commandsIssued: {
         total: sum(Cpu.CMDS_ISSUED),
-        byOpcode: {
-          TLBI_NH_VA: sum(Cpu.ISSUED_TLBI_NH_VA),
-          TLBI_NH_ASID: sum(Cpu.ISSUED_TLBI_NH_ASID),
-          CMD_SYNC: sum(Cpu.ISSUED_CMD_SYNC),
-        },
+        byOpcode: issued,
       },
     },
+    safety: readSafety(views.i32, views.f64, layout.safetyOff, {
+      cpus,
+      domains: layout.domains,
+      slotsPerDomain: layout.iovaSlotsPerDomain,
+    }),
+    outcome: run.outcome,
+    diagnostics: [...run.diagnostics],
+    faults: { syncTimeouts: sum(Cpu.SYNC_TIMEOUTS), cmdqErrorsHandled: run.cmdqErrorsHandled },
     cmdq: def.cmdq,
     extra: extraStats(run, sum, minOf, maxOf, merged),
     endState: { iotlbEntries: new Iotlb(views.i32, layout, SPIN).entries().length, iovasOutstanding },
+    ecmdq: def.cmdq === 'ecmdq' ? ecmdqReport(run, timed) : null,
   };
 }

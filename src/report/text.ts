@@ -1,7 +1,7 @@
 // The terminal report: per strategy a lockstat-style contention table and a summary, then the
 // comparison of every strategy with the first.
 import type { Config, HostInfo } from '../config/config.js';
-import { totalLockWaitNs } from './compare.js';
+import { comparisonMetrics } from './compare.js';
 import { formatTable, int, num, ratio, us } from './table.js';
 import type { Comparison, RunReport } from './types.js';
 
@@ -15,9 +15,11 @@ export function hostLine(cfg: Config, host: HostInfo): string {
 
 export function configLine(cfg: Config): string {
   return (
-    `config: --cpus ${cfg.cpus} --pages ${cfg.pages} --queue-entries ${cfg.queueEntries} --tlbi-ns ${cfg.tlbiNs} ` +
-    `--sync-ns ${cfg.syncNs} --lock ${cfg.lock} --sync-mode ${cfg.syncMode} --domains ${cfg.domains} ` +
-    `--duration ${cfg.durationMs}ms --stats ${cfg.stats}`
+    `config: --strategy ${cfg.strategies.join(',')} --cpus ${cfg.cpus} --pages ${cfg.pages} ` +
+    `--queue-entries ${cfg.queueEntries} --tlbi-ns ${cfg.tlbiNs} --sync-ns ${cfg.syncNs} --lock ${cfg.lock} ` +
+    `--sync-mode ${cfg.syncMode}${cfg.syncCoalesce ? ' --sync-coalesce' : ''} --domains ${cfg.domains} ` +
+    `--iotlb-entries ${cfg.iotlbEntries} --duration ${cfg.durationMs}ms --warmup ${cfg.warmupMs}ms ` +
+    `--spin-ns ${cfg.spinNs} --stats ${cfg.stats}`
   );
 }
 
@@ -63,76 +65,97 @@ export function runSummary(r: RunReport): string {
   const lines = [
     `unmaps/s ${int(r.totals.unmapsPerSec)}   pages/s ${int(r.totals.pagesPerSec)}   unmaps ${int(r.totals.unmaps)} in ${num(r.durationMs / 1000)} s`,
     `commands per unmap: ${ops}   (syncs/unmap ${num(r.syncsPerUnmap)})`,
+    r.modelBound.unmapsPerSec === null
+      ? 'model bound: none (every modelled latency is 0)'
+      : `model bound: ${int(r.modelBound.unmapsPerSec)} unmaps/s if the modelled SMMU were the only cost; ` +
+        `efficiency ${num(100 * (r.modelBound.efficiency ?? 0), 1)}%`,
     `unmap latency us: mean ${us(l.mean)}  p50 ${us(l.p50)}  p99 ${us(l.p99)}  p99.9 ${us(l.p999)}  max ${us(l.max)}`,
     `CMD_SYNC wait us: mean ${us(r.syncWaitNs.mean)}  p99 ${us(r.syncWaitNs.p99)}  total ${us(r.syncWaitNs.total)}`,
     `SMMU: ${int(r.smmu.commandsConsumed)} commands consumed, max queue depth ${int(r.smmu.maxQueueDepth)}, ` +
       `${int(r.smmu.iotlbInvalidations)} IOTLB entries invalidated, ${int(r.smmu.cmdqErrors)} CMDQ errors`,
     `IOTLB: ${int(r.iotlb.translations)} translations, ${int(r.iotlb.hits)} hits, ${int(r.iotlb.misses)} misses, ${int(r.iotlb.faults)} faults`,
   ];
+  for (const l of r.locks)
+    lines.push(
+      `fairness ${l.name}: acquisitions per CPU min ${int(l.fairness.minAcquisitionsPerCpu)} max ` +
+        `${int(l.fairness.maxAcquisitionsPerCpu)}, longest wait ${us(l.fairness.longestWaitNs)} us`,
+    );
+  if (r.extra.histogram || Object.keys(r.extra.counters).length > 0) {
+    const c = Object.entries(r.extra.counters)
+      .map(([k, v]) => `${k} ${int(v)}`)
+      .join(', ');
+    const h = r.extra.histogram;
+    lines.push(
+      `${r.cmdq === 'locked' ? r.strategy : r.cmdq}: ${c}` +
+        (h
+          ? `${c ? '; ' : ''}${h.name} p50 ${num(h.p50)} p99 ${num(h.p99)} max ${num(h.max)} (n=${int(h.count)})`
+          : ''),
+    );
+  }
+  const sf = r.safety;
+  lines.push(
+    `safety: ${int(sf.staleTranslationUses)} stale translation uses in ${int(sf.checkedTranslations)} checked ` +
+      `(${int(sf.deferredWindowUses)} uses inside an unmap window, ${int(sf.peerReads)} peer device reads, ` +
+      `${int(sf.deviceFaults)} faulted)`,
+  );
+  if (sf.firstViolation) {
+    const v = sf.firstViolation;
+    lines.push(
+      `  FIRST VIOLATION: cpu ${v.cpu} device ${v.device < 0 ? 'own DMA' : v.device} ASID ${v.asid} IOVA ${v.iova} ` +
+        `reached PPN 0x${v.ppn.toString(16)} through an entry of mapping ${v.entryGeneration} (now ${v.currentGeneration})` +
+        (v.nsAfterUnmap !== null ? `, ${us(v.nsAfterUnmap)} us after the unmap` : ''),
+    );
+  }
+  if (r.faults.syncTimeouts > 0 || r.faults.cmdqErrorsHandled > 0)
+    lines.push(
+      `faults: ${int(r.faults.syncTimeouts)} CMD_SYNC timeouts, ${int(r.faults.cmdqErrorsHandled)} CMDQ errors handled`,
+    );
   const unmapsPerCpu = r.perCpu.map((c) => c.unmaps);
   lines.push(`per CPU unmaps: min ${int(Math.min(...unmapsPerCpu))}, max ${int(Math.max(...unmapsPerCpu))}`);
   if (!r.complete) lines.push(`INCOMPLETE: ${r.errors.join('; ')}`);
   return lines.join('\n');
 }
 
-export function comparisonTable(runs: readonly RunReport[], cmp: readonly Comparison[]): string {
-  const base = runs[0];
+/** Human label and formatting of a comparison metric (see comparisonMetrics). */
+function metricLabel(name: string): { label: string; fmt: (v: number | null) => string } {
+  if (name.endsWith('Ns')) {
+    const base = name
+      .slice(0, -2)
+      .replace(/WaitTotal$/, ' wait total')
+      .replace(/WaitP99$/, ' wait p99');
+    return {
+      label: `${base.replace(/^p99UnmapLatency$/, 'unmap p99').replace(/^lockWait total$/, 'all locks wait total')} us`,
+      fmt: us,
+    };
+  }
+  if (name.endsWith('PerSec'))
+    return { label: name.replace('PerSec', '/s'), fmt: (v) => (v === null ? '-' : int(v)) };
+  // Lazy mode issues a few commands per thousand unmaps: keep them visible.
+  const perUnmap = (v: number | null): string => (v === null ? '-' : num(v, v > 0 && v < 0.1 ? 4 : 2));
+  return { label: name.replace(/PerUnmap$/, '/unmap'), fmt: perUnmap };
+}
+
+export function comparisonTable(runs: readonly RunReport[], _cmp: readonly Comparison[]): string {
+  const metrics = runs.map(comparisonMetrics);
+  const names = [...new Set(metrics.flatMap((m) => Object.keys(m)))];
+  const base = metrics[0];
   const headers = [
     'metric',
     ...runs.map((r) => r.strategy),
-    ...cmp.map((c) => `${c.candidate}/${c.baseline}`),
+    ...runs.slice(1).map((r) => `${r.strategy}/${runs[0].strategy}`),
   ];
-  const row = (
-    name: string,
-    f: (r: RunReport) => string,
-    ratios: (c: Comparison) => number | null,
-  ): string[] => [name, ...runs.map(f), ...cmp.map((c) => ratio(ratios(c)))];
-  const rel =
-    (f: (r: RunReport) => number | null) =>
-    (c: Comparison): number | null => {
-      const b = f(base);
-      const v = f(runs.find((r) => r.strategy === c.candidate)!);
-      return b === null || v === null || b === 0 ? null : v / b;
-    };
-  const rows = [
-    row(
-      'unmaps/s',
-      (r) => int(r.totals.unmapsPerSec),
-      (c) => c.unmapsPerSecRatio,
-    ),
-    row(
-      'pages/s',
-      (r) => int(r.totals.pagesPerSec),
-      (c) => c.pagesPerSecRatio,
-    ),
-    row(
-      'syncs/unmap',
-      (r) => num(r.syncsPerUnmap),
-      rel((r) => r.syncsPerUnmap),
-    ),
-    row(
-      'commands/unmap',
-      (r) => num(r.totals.unmaps > 0 ? r.commands.total / r.totals.unmaps : 0),
-      rel((r) => (r.totals.unmaps > 0 ? r.commands.total / r.totals.unmaps : 0)),
-    ),
-    row(
-      'lock wait total us',
-      (r) => us(totalLockWaitNs(r)),
-      (c) => c.lockWaitTotalRatio,
-    ),
-    ...base.locks.map((l, i) =>
-      row(
-        `${l.name} wait p99 us`,
-        (r) => us(r.locks[i]?.waitNs.p99 ?? null),
-        rel((r) => r.locks[i]?.waitNs.p99 ?? null),
-      ),
-    ),
-    row(
-      'unmap p99 us',
-      (r) => us(r.unmapLatencyNs.p99),
-      (c) => c.p99UnmapLatencyRatio,
-    ),
-  ];
+  const rows = names.map((n) => {
+    const { label, fmt } = metricLabel(n);
+    const b = base[n] ?? null;
+    return [
+      label,
+      ...metrics.map((m) => fmt(m[n] ?? null)),
+      ...metrics.slice(1).map((m) => {
+        const v = m[n] ?? null;
+        return ratio(b === null || v === null || b === 0 ? null : v / b);
+      }),
+    ];
+  });
   return formatTable(headers, rows);
 }
 

@@ -1,6 +1,8 @@
 // The JSON output contract (docs/cli.md documents every field). schemaVersion changes when a field
 // changes meaning or goes away; new fields may be added without a bump.
 
+import type { Violation } from '../safety/oracle.js';
+
 export const SCHEMA_VERSION = 1;
 
 export interface Dist {
@@ -25,6 +27,8 @@ export interface LockReport {
   waitNs: Dist;
   holdNs: Dist;
   fairness: { minAcquisitionsPerCpu: number; maxAcquisitionsPerCpu: number; longestWaitNs: number | null };
+  /** Contended waits by histogram bucket (non-empty buckets; lowNs is each bucket's lower bound). */
+  waitHistogram: { lowNs: number[]; count: number[] };
 }
 
 export interface PerCpuReport {
@@ -37,7 +41,13 @@ export interface PerCpuReport {
 
 export interface RunReport {
   strategy: string;
+  /** Values of the swept parameters at this run's sweep point ({} without --sweep). */
+  params: Record<string, string | number>;
+  /** 0-based repetition of this (point, strategy) (--repeat). */
+  repetition: number;
   cpus: number;
+  /** More threads (CPUs + SMMU) than cores for this run. */
+  oversubscribed: boolean;
   durationMs: number;
   complete: boolean;
   errors: string[];
@@ -51,6 +61,12 @@ export interface RunReport {
   };
   commands: { total: number; byOpcode: Record<string, number> };
   syncsPerUnmap: number;
+  /**
+   * What the modelled SMMU alone allows: it serves one command at a time, so unmaps/s cannot exceed
+   * 1e9 / (sum over opcodes of commands issued per unmap x modelled latency). efficiency is the
+   * measured rate over that bound (null when every latency is 0).
+   */
+  modelBound: { unmapsPerSec: number | null; efficiency: number | null };
   commandsPerUnmap: Record<string, number>;
   unmapLatencyNs: {
     mean: number | null;
@@ -69,6 +85,8 @@ export interface RunReport {
     cmdqErrors: number;
     busyNs: number;
     wakesSent: number;
+    /** Times the SMMU found nothing to consume and waited for the doorbell (parked if idle long). */
+    idleWaits: number;
   };
   iotlb: { translations: number; hits: number; misses: number; faults: number };
   /** What the CPUs inserted during the measured window (commands{} is what the SMMU consumed). */
@@ -77,6 +95,25 @@ export interface RunReport {
     syncsCoalesced: number;
     commandsIssued: { total: number; byOpcode: Record<string, number> };
   };
+  /**
+   * The safety oracle, over the whole run (warm-up included): translations served from an IOTLB
+   * entry older than the page's current mapping (must be 0 for every safe strategy), all
+   * translations checked, hits on a page while it was unmapped (inside an unmap or lazy window),
+   * device reads that faulted because the page was unmapped under them, and the first violation.
+   */
+  safety: {
+    staleTranslationUses: number;
+    checkedTranslations: number;
+    deferredWindowUses: number;
+    deviceFaults: number;
+    peerReads: number;
+    firstViolation: Violation | null;
+  };
+  /** How the run ended and the faults it met. */
+  outcome: string;
+  /** When the watchdog fired: each CPU's state, each lock's holder, the SMMU's state. */
+  diagnostics: string[];
+  faults: { syncTimeouts: number; cmdqErrorsHandled: number };
   /** The command-queue design the strategy ran on. */
   cmdq: string;
   /**
@@ -89,9 +126,27 @@ export interface RunReport {
   };
   /** End-of-run checks: nothing left mapped, every IOVA back on its free list. */
   endState: { iotlbEntries: number; iovasOutstanding: number };
+  /** SMMUv3.3 ECMDQ runs only (null or absent otherwise). */
+  ecmdq?: EcmdqReport | null;
+}
+
+/** Per-queue view of an ECMDQ run: ECMDQ n is CPU n's queue. */
+export interface EcmdqReport {
+  queues: {
+    queue: number;
+    /** Largest PROD - CONS the SMMU saw on the queue in the measured window. */
+    maxDepth: number;
+    commandsConsumed: number;
+    /** p99 of CPU n's CMD_SYNC waits (null under --stats counters). */
+    syncWaitP99Ns: number | null;
+  }[];
+  /** Times the idle SMMU slept on the doorbell (each producer ring is in extra.counters). */
+  doorbellSleeps: number;
 }
 
 export interface Comparison {
+  /** The sweep point both runs belong to ({} without --sweep). */
+  params: Record<string, string | number>;
   baseline: string;
   candidate: string;
   unmapsPerSecRatio: number | null;
@@ -99,6 +154,8 @@ export interface Comparison {
   lockWaitTotalRatio: number | null;
   p99UnmapLatencyRatio: number | null;
   syncsPerUnmap: { baseline: number; candidate: number };
+  /** Every compared figure (see comparisonMetrics in compare.ts): both values and candidate/baseline. */
+  metrics: Record<string, { baseline: number | null; candidate: number | null; ratio: number | null }>;
 }
 
 export interface ResultDocument {
@@ -116,6 +173,10 @@ export interface ResultDocument {
     waitPolicy: string;
   };
   config: Record<string, unknown>;
+  /** --sweep axes in the order given (their cross product is the list of points), null without. */
+  sweep: { axes: { name: string; values: (string | number)[] }[] } | null;
+  /** --repeat: runs per (point, strategy). */
+  repeat: number;
   complete: boolean;
   runs: RunReport[];
   comparison: Comparison[];

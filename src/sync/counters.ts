@@ -3,6 +3,8 @@
 // written by exactly one thread (its CPU) with plain stores, never shared on the hot path: no
 // cache line of it is touched by another thread until the run is over.
 import { HIST_BUCKETS, record } from './histogram.js';
+import { nowNs } from './clock.js';
+import { Ev, type TraceRing } from '../trace/ring.js';
 
 /** Scalar counters of a CPU, by float64 slot. */
 export const enum Cpu {
@@ -29,6 +31,7 @@ export const enum Cpu {
   ISSUED_CMD_SYNC,
   ISSUED_OTHER,
   SYNCS_COALESCED, // --sync-coalesce: CMD_SYNCs not inserted because the last command was one
+  SYNC_TIMEOUTS, // CMD_SYNC waits that passed --sync-timeout (each reported on stderr)
   /** The extra histogram's scalars (see EXTRA_HIST): samples, total, min, max. */
   EXTRA_HIST_N = 36,
   EXTRA_HIST_TOTAL,
@@ -98,6 +101,9 @@ export function initCpuStats(f64: Float64Array, base: number, lockClasses: numbe
  * its scratch block: counting stays in the code path (same cost) but lands where nobody reads.
  */
 export class CpuStats {
+  /** --trace: CMD_SYNC waits are also recorded as spans here. */
+  ring: TraceRing | null = null;
+
   constructor(
     readonly f64: Float64Array,
     readonly base: number,
@@ -107,7 +113,8 @@ export class CpuStats {
     this.f64[this.base + field] += v;
   }
 
-  syncWait(ns: number): void {
+  /** A CMD_SYNC wait of ns, ending at endNs (when the caller read the clock; for the trace). */
+  syncWait(ns: number, endNs = -1): void {
     const f = this.f64;
     const b = this.base;
     f[b + Cpu.SYNCS_WAITED]++;
@@ -115,6 +122,7 @@ export class CpuStats {
     if (ns < f[b + Cpu.SYNC_WAIT_MIN]) f[b + Cpu.SYNC_WAIT_MIN] = ns;
     if (ns > f[b + Cpu.SYNC_WAIT_MAX]) f[b + Cpu.SYNC_WAIT_MAX] = ns;
     record(f, b + SYNC_HIST, ns);
+    if (this.ring !== null) this.ring.record(Ev.SYNC_WAIT, (endNs < 0 ? nowNs() : endNs) - ns, ns, 0);
   }
 
   /** A sample of the strategy's or design's own distribution (EXTRA_HIST). */

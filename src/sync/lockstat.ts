@@ -4,11 +4,19 @@
 import { nowNs } from './clock.js';
 import type { CpuStats } from './counters.js';
 import type { Lock } from './lock.js';
+import { Ev, type TraceRing } from '../trace/ring.js';
+
+/** Lock-class waiting code (layout's Waiting.LOCK), repeated here to keep sync/ below hardware/. */
+const WAITING_LOCK = 1;
 
 export class InstrumentedLock {
   private holdStart = 0;
   /** Where counts go; the CPU loop swaps it between the measured and the warm-up block. */
   stats: CpuStats;
+  /** Fault injection: called right after an acquisition (the lock is held when it throws). */
+  trap: (() => void) | null = null;
+  /** --trace: contended waits and holds are recorded as spans here (needs timed statistics). */
+  ring: TraceRing | null = null;
 
   constructor(
     private readonly lock: Lock,
@@ -17,6 +25,8 @@ export class InstrumentedLock {
     private readonly cls: number,
     stats: CpuStats,
     private readonly timed: boolean,
+    /** Int32 index of the CPU's WAITING word (WAIT_ARG follows it): set while contended. */
+    private readonly waitingIdx: number,
   ) {
     this.stats = stats;
   }
@@ -27,14 +37,19 @@ export class InstrumentedLock {
     let t = 0;
     const contended = !this.lock.acquireFast(cpu);
     if (contended) {
+      const i32 = this.i32;
+      i32[this.waitingIdx + 1] = this.cls;
+      Atomics.store(i32, this.waitingIdx, WAITING_LOCK);
       if (this.timed) {
         const t0 = nowNs();
         this.lock.acquireSlow(cpu);
         t = nowNs();
         waitNs = t - t0;
+        if (this.ring !== null) this.ring.record(Ev.LOCK_WAIT, t0, waitNs, this.cls);
       } else {
         this.lock.acquireSlow(cpu);
       }
+      Atomics.store(i32, this.waitingIdx, 0);
     } else if (this.timed) {
       t = nowNs();
     }
@@ -45,10 +60,15 @@ export class InstrumentedLock {
     this.holdStart = t;
     // A bounce: the lock (and the data it protects) was last held on another CPU.
     this.stats.lockAcquired(this.cls, waitNs, contended, last !== 0 && last !== cpu + 1);
+    if (this.trap !== null) this.trap();
   }
 
   release(): void {
-    if (this.timed) this.stats.lockHeld(this.cls, nowNs() - this.holdStart);
+    if (this.timed) {
+      const held = nowNs() - this.holdStart;
+      this.stats.lockHeld(this.cls, held);
+      if (this.ring !== null) this.ring.record(Ev.LOCK_HOLD, this.holdStart, held, this.cls);
+    }
     this.i32[this.lock.holderIdx] = 0;
     this.lock.release(this.cpu);
   }

@@ -1,6 +1,8 @@
 // How a thread waits for a word in shared memory to change: spin, or spin for a bounded time and
-// then park in Atomics.wait. Every wait in the emulator (locks, queue space, CMD_SYNC completion,
-// the SMMU waiting for work) goes through here, so `--wait` changes all of them at once.
+// then park in Atomics.wait. The emulator's waits (locks, queue space, CMD_SYNC completion, the
+// SMMU waiting for work) go through here, so `--wait` changes all of them at once; the exceptions
+// are the spin-park lock (a futex mutex that always parks, by design) and the lock-free queue's
+// MSI wait on its own queue slot (no room for a waiter count there).
 //
 // A waitable word is followed, in the same 64-byte line, by a waiter count (emulator-private, not
 // architectural). A parker increments it before its final re-check; a writer that stores the word
@@ -24,12 +26,12 @@ export const WAITERS = 1;
 /** Clock reads are expensive (about 50 ns): while spinning, read it every this many polls. */
 const POLLS_PER_CLOCK_READ = 64;
 /** Upper bound of one Atomics.wait, so deadlines and stop requests are noticed while parked. */
-const MAX_PARK_MS = 20;
+export const MAX_PARK_MS = 20;
 
-/** Stores v and wakes parked waiters, if any. */
-export function storeAndWake(i32: Int32Array, idx: number, v: number): void {
+/** Stores v and wakes parked waiters, if any (`count` of them: 1 when only one can proceed). */
+export function storeAndWake(i32: Int32Array, idx: number, v: number, count = Infinity): void {
   Atomics.store(i32, idx, v);
-  if (Atomics.load(i32, idx + WAITERS) !== 0) Atomics.notify(i32, idx);
+  if (Atomics.load(i32, idx + WAITERS) !== 0) Atomics.notify(i32, idx, count);
 }
 
 /** Wakes parked waiters of i32[idx], if any (after a write made with another atomic op). */

@@ -1,6 +1,7 @@
 // What each emulated CPU runs: the DMA life cycle of the seed's "standard processing flow" —
 // alloc iova, map, process data (the device reads every page through the IOTLB), unmap (with the
 // strategy's invalidations and sync), free iova — until the orchestrator says stop.
+import { CmdBatch } from '../driver/cmd-batch.js';
 import { CMDQ_DESIGNS } from '../driver/cmdq-designs.js';
 import { IommuDomain } from '../driver/iommu.js';
 import { IovaDomain } from '../driver/iova.js';
@@ -15,14 +16,20 @@ import {
   Ctl,
   ctlIdx,
   iovaLockOff,
+  measureStartF64,
   Phase,
+  regionOff,
   viewsOf,
 } from '../hardware/layout.js';
+import { Ev, TraceRing, traceCapacity, traceRingOff, TRACE_REGION } from '../trace/ring.js';
+import { DeviceAgents, OWN_DMA } from '../safety/devices.js';
+import { Oracle } from '../safety/oracle.js';
 import { nowNs } from '../sync/clock.js';
 import { Cpu, CpuStats } from '../sync/counters.js';
 import { InstrumentedLock } from '../sync/lockstat.js';
 import { getLockAlgorithm } from '../sync/locks/index.js';
 import { waitForChange } from '../sync/wait.js';
+import { devicesOf } from '../config/config.js';
 import { CLS_CMDQ, CLS_IOVA, domainOf, type CpuResult, type CpuTask } from './task.js';
 
 /** What a CPU is doing, in its ACTIVITY word (read by the watchdog and crash reports). */
@@ -35,9 +42,17 @@ export const enum Activity {
   IOVA_FREE = 5,
   DONE = 6,
 }
+export const ACTIVITY_NAMES = ['starting', 'iova alloc', 'map', 'dma', 'unmap', 'iova free', 'done'];
 
 /** Physical pages are per-CPU and recycled; only their identity matters (the oracle reports it). */
 const PPN_PER_CPU = 1 << 20;
+
+/** --inject illegal-cmd: an opcode the SMMUv3 spec leaves undefined. */
+export const ILLEGAL_OPCODE = 0x7f;
+
+export class InjectedCrash extends Error {
+  override readonly name = 'InjectedCrash';
+}
 
 export function runCpu(task: CpuTask): CpuResult {
   const { cpu, cfg } = task;
@@ -50,8 +65,17 @@ export function runCpu(task: CpuTask): CpuResult {
   const timed = cfg.stats === 'full';
   const lockAlgo = getLockAlgorithm(cfg.lock);
   const domain = domainOf(cfg.domains, cpu);
+  const waitingIdx = cpuStateIdx(layout, cpu, CpuState.WAITING);
   const lock = (off: number, cls: number): InstrumentedLock =>
-    new InstrumentedLock(lockAlgo.create(i32, off, layout.cpus, task.policy), i32, cpu, cls, scratch, timed);
+    new InstrumentedLock(
+      lockAlgo.create(i32, off, layout.cpus, task.policy),
+      i32,
+      cpu,
+      cls,
+      scratch,
+      timed,
+      waitingIdx,
+    );
   const cmdqLock = lock(cmdqLockOff(layout), CLS_CMDQ);
   const iovaLock = lock(iovaLockOff(layout, domain), CLS_IOVA);
   const def = getStrategy(task.strategy);
@@ -65,6 +89,7 @@ export function runCpu(task: CpuTask): CpuResult {
     syncMode: cfg.syncMode,
     pollCs: task.pollCs,
     syncCoalesce: cfg.syncCoalesce,
+    syncTimeoutNs: cfg.syncTimeoutMs * 1e6,
     timed,
     stats: scratch,
   });
@@ -79,10 +104,35 @@ export function runCpu(task: CpuTask): CpuResult {
   });
   const iommu = new IommuDomain(i32, layout, domain, strategy);
   const iotlb = new Iotlb(i32, layout, task.policy);
+  const oracle = new Oracle(
+    i32,
+    f64,
+    layout.safetyOff,
+    { cpus: layout.cpus, domains: layout.domains, slotsPerDomain: layout.iovaSlotsPerDomain },
+    layout.slotPages,
+    cpu,
+  );
+  const devices = new DeviceAgents(oracle, iotlb, cpu, layout.cpus, devicesOf(cfg), pages);
   const asid = iommu.asid;
+  let ring: TraceRing | null = null;
+  if (cfg.trace !== null) {
+    const cap = traceCapacity(layout.cpus + 1);
+    ring = new TraceRing(f64, traceRingOff(regionOff(layout, TRACE_REGION), cpu, cap), cap);
+    cmdqLock.ring = ring;
+    iovaLock.ring = ring;
+    measured.ring = ring;
+    scratch.ring = ring;
+  }
   const phaseIdx = ctlIdx(layout, Ctl.PHASE);
   const activity = cpuStateIdx(layout, cpu, CpuState.ACTIVITY);
   const progress = cpuStateIdx(layout, cpu, CpuState.UNMAPS);
+
+  // Fault injection, armed once the measured window's start time is known.
+  const crash = cfg.inject.find((f) => f.kind === 'crash' && f.cpu === cpu);
+  const illegal = cfg.inject.find((f) => f.kind === 'illegal-cmd' && f.cpu === cpu);
+  let crashAt = Infinity;
+  let illegalAt = Infinity;
+  const armed = crash !== undefined || illegal !== undefined;
 
   Atomics.add(i32, ctlIdx(layout, Ctl.READY), 1);
   let phase = Atomics.load(i32, phaseIdx);
@@ -99,7 +149,13 @@ export function runCpu(task: CpuTask): CpuResult {
       cmdqLock.stats = stats;
       iovaLock.stats = stats;
       cmdq.stats = stats;
+      if (stats === measured && armed) {
+        const start = f64[measureStartF64(layout)];
+        if (crash) crashAt = start + crash.atMs * 1e6;
+        if (illegal) illegalAt = start + illegal.atMs * 1e6;
+      }
     }
+    if (armed) injectFaults();
     strategy.tick?.();
 
     Atomics.store(i32, activity, Activity.IOVA_ALLOC);
@@ -110,6 +166,7 @@ export function runCpu(task: CpuTask): CpuResult {
     const ppn = cpu * PPN_PER_CPU + ppnNext;
     ppnNext = (ppnNext + pages) % (PPN_PER_CPU - pages);
     iommu.map(vaPage, pages, ppn);
+    oracle.setLive(vaPage, asid);
     stats.add(Cpu.MAPS, 1);
     stats.add(Cpu.PAGES_MAPPED, pages);
 
@@ -117,24 +174,30 @@ export function runCpu(task: CpuTask): CpuResult {
     let hits = 0;
     let faults = 0;
     for (let i = 0; i < pages; i++) {
-      if (iotlb.translate(asid, vaPage + i) === FAULT) faults++;
+      if (devices.read(asid, vaPage + i, OWN_DMA) === FAULT) faults++;
       else if (iotlb.lastHit) hits++;
     }
+    devices.peerReads();
     stats.add(Cpu.TRANSLATIONS, pages);
     stats.add(Cpu.IOTLB_HITS, hits);
     stats.add(Cpu.IOTLB_MISSES, pages - hits - faults);
     stats.add(Cpu.TRANSLATION_FAULTS, faults);
 
+    // The buffer stays in the live table through its unmap, so that peer devices' reads race
+    // with the invalidation (they hit inside the unmap window, or fault once the PTE is clear).
     Atomics.store(i32, activity, Activity.UNMAP);
     const t0 = timed ? nowNs() : 0;
+    oracle.unmapped(domain, vaPage, t0);
     iommu.unmap(vaPage, pages);
     const t1 = timed ? nowNs() : 0;
     stats.unmapLatency(t1 - t0);
+    if (ring !== null) ring.record(Ev.UNMAP, t0, t1 - t0, pages);
     stats.add(Cpu.UNMAPS, 1);
     stats.add(Cpu.PAGES_UNMAPPED, pages);
     if (stats === measured && f64[measured.base + Cpu.FIRST_UNMAP_NS] === 0)
       f64[measured.base + Cpu.FIRST_UNMAP_NS] = timed ? t1 : nowNs();
 
+    oracle.setLive(0, 0);
     Atomics.store(i32, activity, Activity.IOVA_FREE);
     strategy.releaseIova(asid, vaPage);
     Atomics.store(i32, progress, ++iterations);
@@ -147,4 +210,24 @@ export function runCpu(task: CpuTask): CpuResult {
   strategy.drain?.();
   Atomics.store(i32, activity, Activity.DONE);
   return { cpu, iterations };
+
+  function injectFaults(): void {
+    const now = nowNs();
+    if (now >= illegalAt) {
+      illegalAt = Infinity;
+      const batch = new CmdBatch();
+      batch.raw(ILLEGAL_OPCODE, 0, 0, 0);
+      cmdq.issue(batch, false);
+    }
+    if (now >= crashAt) {
+      crashAt = Infinity;
+      const what = `cpu ${cpu}: injected crash (--inject crash:cpu=${cpu},at=${crash!.atMs}ms)`;
+      // With a cmdq spinlock, die holding it: the nastiest place for a CPU to stop.
+      if (def.cmdq === 'locked')
+        cmdqLock.trap = () => {
+          throw new InjectedCrash(`${what} while holding cmdq`);
+        };
+      else throw new InjectedCrash(what);
+    }
+  }
 }

@@ -1,37 +1,54 @@
 // Runs one strategy: builds the run's shared memory, powers on the SMMU worker, brings the queue up
 // like a driver, starts one piscina task per CPU, and walks the phases (warm-up, measured window,
-// stop). What was measured stays in the SharedArrayBuffer for reporting, even if a worker failed.
+// stop) while a monitor plays the parts no CPU plays: the GERROR interrupt handler, the watchdog,
+// fault injection that is timed from outside (SMMU stalls) and Ctrl-C. What was measured stays in
+// the SharedArrayBuffer for reporting, whatever happened to the workers.
 import { Worker } from 'node:worker_threads';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Config, HostInfo } from '../config/config.js';
 import { probeSmmu, type ProbeResult } from '../driver/probe.js';
 import { initIovaDomain } from '../driver/iova.js';
+import { getStrategy } from '../driver/strategies/index.js';
+import { CMDQ_DESIGNS } from '../driver/cmdq-designs.js';
+import { decodeWords, formatCommand, writeCmdSync } from '../hardware/commands.js';
 import {
   allocate,
+  cmdqEntryIdx,
   computeLayout,
+  cpuStateIdx,
   cpuStatsBase,
+  CpuState,
   Ctl,
   ctlIdx,
+  measureStartF64,
   Phase,
   regIdx,
   type Layout,
   type SharedViews,
 } from '../hardware/layout.js';
+import { qIdx } from '../hardware/queue.js';
 import { RegisterFile } from '../hardware/regfile.js';
+import { CMDQ_CONS_ERR_MASK, CMDQ_CONS_ERR_SHIFT, GERROR_CMDQ_ERR } from '../hardware/registers.js';
 import { resetSmmu } from '../hardware/smmu-reset.js';
 import { nowNs } from '../sync/clock.js';
 import { initCpuStats } from '../sync/counters.js';
 import { SPIN, storeAndWake, type WaitPolicy } from '../sync/wait.js';
 import type { SmmuMessage, SmmuWorkerData } from '../../workers/smmu-worker.js';
+import { describeCpu, describeState } from './diagnostics.js';
 import { layoutParamsFor } from './params.js';
-import { getStrategy } from '../driver/strategies/index.js';
 import { workerFile } from './paths.js';
 import type { CpuPool } from './pool.js';
 import type { CpuResult, CpuTask } from './task.js';
 
 /** How long CPUs may take to finish their last iteration after STOP before the run is declared hung. */
 const STOP_GRACE_MS = 2000;
+/** After a crash or a hang, the others are likely stuck behind the dead CPU: give them less. */
+const FAILED_GRACE_MS = 300;
 const READY_TIMEOUT_MS = 10_000;
+/** The monitor's period: GERROR handling latency, watchdog and injection resolution. */
+const MONITOR_MS = 5;
+
+export type RunOutcome = 'complete' | 'crashed' | 'hung' | 'interrupted' | 'failed';
 
 export interface StrategyRun {
   readonly strategy: string;
@@ -42,8 +59,12 @@ export interface StrategyRun {
   readonly measuredNs: number;
   /** Clock (nowNs) when the measured window opened. */
   readonly measureStartNs: number;
+  readonly outcome: RunOutcome;
   readonly complete: boolean;
   readonly errors: readonly string[];
+  readonly diagnostics: readonly string[];
+  /** CMDQ errors the GERROR handler acknowledged (each also counted by the SMMU). */
+  readonly cmdqErrorsHandled: number;
   /** Consumed commands of the measured window, in order (only when a log was asked for). */
   readonly cmdLog: readonly Uint8Array[] | null;
   readonly cpuResults: readonly (CpuResult | null)[];
@@ -51,8 +72,21 @@ export interface StrategyRun {
   readonly poolBroken: boolean;
 }
 
+export interface RunControl {
+  /** Aborted on Ctrl-C: the run stops early and reports what it measured. */
+  readonly signal?: AbortSignal;
+  /** Diagnostics for the user (stderr). */
+  readonly warn: (line: string) => void;
+}
+
 export function waitPolicyFor(cfg: Config, host: HostInfo): WaitPolicy {
   return host.waitPolicy === 'spin' ? SPIN : { park: true, spinNs: cfg.spinNs };
+}
+
+class RunEnded extends Error {
+  constructor(readonly outcome: RunOutcome) {
+    super(outcome);
+  }
 }
 
 export async function runStrategy(
@@ -61,6 +95,7 @@ export async function runStrategy(
   strategy: string,
   pool: CpuPool,
   wantLog: boolean,
+  control: RunControl,
 ): Promise<StrategyRun> {
   const layoutParams = layoutParamsFor(cfg, strategy);
   const layout = computeLayout(layoutParams);
@@ -77,9 +112,23 @@ export async function runStrategy(
   resetSmmu(regs, { msi: cfg.syncMode === 'msi', sev: policy.park, ril: getStrategy(strategy).ril === true });
 
   const errors: string[] = [];
-  let failed!: (e: Error) => void;
-  const failure = new Promise<never>((_, reject) => (failed = reject));
-  failure.catch(() => {});
+  /** The machine state when the run went wrong (watchdog), one line per CPU, lock and the SMMU. */
+  const diagnostics: string[] = [];
+  let outcome: RunOutcome = 'complete';
+  let ended: RunEnded | null = null;
+  let endRun!: (e: RunEnded) => void;
+  const endPromise = new Promise<never>((_, reject) => (endRun = reject));
+  endPromise.catch(() => {});
+  const end = (o: RunOutcome, message?: string): void => {
+    if (message) errors.push(message);
+    if (ended) return;
+    ended = new RunEnded(o);
+    outcome = o;
+    endRun(ended);
+  };
+  const onAbort = (): void => end('interrupted', 'interrupted (SIGINT)');
+  control.signal?.addEventListener('abort', onAbort);
+  if (control.signal?.aborted) onAbort();
 
   // The SMMU never burns a core while idle on a host without one to spare.
   const idlePolicy = policy.park || host.oversubscribed ? { park: true, spinNs: cfg.spinNs } : SPIN;
@@ -89,6 +138,7 @@ export async function runStrategy(
     timing: { tlbiNs: cfg.tlbiNs, syncNs: cfg.syncNs },
     idlePolicy,
     log: wantLog,
+    trace: cfg.trace !== null,
   };
   const cmdLog: Uint8Array[] | null = wantLog ? [] : null;
   const smmu = new Worker(workerFile('smmu-worker'), { workerData });
@@ -98,8 +148,7 @@ export async function runStrategy(
       else if (m.type === 'done') resolve();
     });
     smmu.on('error', (e) => {
-      errors.push(`SMMU worker: ${e.message}`);
-      failed(e);
+      end('failed', `SMMU worker crashed: ${e.message}`);
       resolve();
     });
     smmu.on('exit', () => resolve());
@@ -110,10 +159,73 @@ export async function runStrategy(
   let measureStartNs = 0;
   let measuredNs = 0;
   let poolBroken = false;
+  let cmdqErrorsHandled = 0;
   const phaseIdx = ctlIdx(layout, Ctl.PHASE);
   const tasks: Promise<unknown>[] = [];
+  let terminating = false;
+  const failedCpus = new Set<number>();
+
+  // ---- The monitor: GERROR interrupt handler, watchdog, timed injections. ----
+  const progressIdx = Array.from({ length: cfg.cpus }, (_, c) => cpuStateIdx(layout, c, CpuState.UNMAPS));
+  let lastProgress = -1;
+  let lastProgressAt = Date.now();
+  const stalls = cfg.inject.flatMap((f) => (f.kind === 'stall' ? [f] : []));
+  const stallIdx = ctlIdx(layout, Ctl.SMMU_STALL);
+  const monitor = (measureStartMs: number | null): void => {
+    const gerror = regs.read32('GERROR');
+    if (((gerror ^ regs.read32('GERRORN')) & GERROR_CMDQ_ERR) !== 0) {
+      handleCmdqError(gerror);
+      cmdqErrorsHandled++;
+    }
+    let progress = 0;
+    for (const idx of progressIdx) progress += Atomics.load(i32, idx);
+    const now = Date.now();
+    if (progress !== lastProgress) {
+      lastProgress = progress;
+      lastProgressAt = now;
+    } else if (now - lastProgressAt >= cfg.watchdogMs) {
+      const lines = describeState(i32, layout, cfg);
+      diagnostics.push(...lines);
+      end(
+        'hung',
+        `watchdog: no CPU completed an unmap for ${(cfg.watchdogMs / 1000).toFixed(1)} s during ${strategy}`,
+      );
+      control.warn(
+        `tlbsync-emu: watchdog: no CPU completed an unmap for ${cfg.watchdogMs} ms (${strategy}):`,
+      );
+      for (const l of lines) control.warn(`  ${l}`);
+    }
+    if (measureStartMs !== null) {
+      const t = now - measureStartMs;
+      const stalled = stalls.some((s) => t >= s.atMs && t < s.atMs + s.forMs) ? 1 : 0;
+      if (Atomics.load(i32, stallIdx) !== stalled) storeAndWake(i32, stallIdx, stalled);
+    }
+  };
+  // Linux's arm_smmu_cmdq_skip_err(): log the bad command, overwrite it with a CMD_SYNC, ack.
+  const handleCmdqError = (gerror: number): void => {
+    const cons = regs.read32('CMDQ_CONS');
+    const err = (cons >>> CMDQ_CONS_ERR_SHIFT) & CMDQ_CONS_ERR_MASK;
+    const w = cmdqEntryIdx(layout, qIdx(layout.queueShift, cons));
+    const bad = formatCommand(decodeWords(i32, w));
+    writeCmdSync(i32, w, probe?.pollCs ?? 0, 0, 0);
+    regs.write32('GERRORN', (regs.read32('GERRORN') & ~GERROR_CMDQ_ERR) | (gerror & GERROR_CMDQ_ERR));
+    control.warn(
+      `tlbsync-emu: CMDQ error ${err === 1 ? 'ILL' : err} at CMDQ_CONS 0x${(cons >>> 0).toString(16)}: ${bad}; ` +
+        `replaced with CMD_SYNC and acknowledged`,
+    );
+  };
+  const monitorFor = async (ms: number, measureStartMs: number | null): Promise<void> => {
+    const until = Date.now() + ms;
+    while (Date.now() < until) {
+      monitor(measureStartMs);
+      await Promise.race([sleep(Math.min(MONITOR_MS, Math.max(0, until - Date.now()))), endPromise]);
+    }
+  };
+
   try {
-    probe = await Promise.race([probeSmmu(views, layout), failure]);
+    probe = await Promise.race([probeSmmu(views, layout), endPromise]);
+    // The design's own shared state starts from the queue as bring-up left it.
+    CMDQ_DESIGNS[getStrategy(strategy).cmdq].init?.(views, layout);
     for (let cpu = 0; cpu < cfg.cpus; cpu++) {
       const task: CpuTask = {
         sab: views.sab,
@@ -128,8 +240,14 @@ export async function runStrategy(
         pool.run(task).then(
           (r) => (cpuResults[cpu] = r),
           (e: Error) => {
-            errors.push(`cpu ${cpu}: ${e.message}`);
-            failed(e);
+            if (terminating) return; // the pool is being torn down after an earlier failure
+            // The error's class does not survive the thread boundary; its message does.
+            const injected = /injected crash/.test(e.message);
+            failedCpus.add(cpu);
+            end(
+              injected ? 'crashed' : 'failed',
+              `cpu ${cpu} ${injected ? 'crashed' : 'failed'}: ${e.message}; it was in ${describeCpu(i32, layout, cfg, cpu)}`,
+            );
           },
         ),
       );
@@ -138,36 +256,60 @@ export async function runStrategy(
     const readyBy = Date.now() + READY_TIMEOUT_MS;
     while (Atomics.load(i32, readyIdx) < cfg.cpus) {
       if (Date.now() > readyBy) throw new Error(`CPU workers did not start within ${READY_TIMEOUT_MS} ms`);
-      await Promise.race([sleep(1), failure]);
+      await Promise.race([sleep(1), endPromise]);
     }
     storeAndWake(i32, phaseIdx, Phase.WARMUP);
-    await Promise.race([sleep(cfg.warmupMs), failure]);
+    lastProgressAt = Date.now();
+    await monitorFor(cfg.warmupMs, null);
+    f64[measureStartF64(layout)] = nowNs();
+    measureStartNs = f64[measureStartF64(layout)];
     storeAndWake(i32, phaseIdx, Phase.MEASURE);
-    measureStartNs = nowNs();
-    await Promise.race([sleep(cfg.durationMs), failure]);
+    await monitorFor(cfg.durationMs, Date.now());
   } catch (e) {
-    if (errors.length === 0) errors.push((e as Error).message);
+    if (!(e instanceof RunEnded)) end('failed', (e as Error).message);
   } finally {
     const stopNs = nowNs();
     storeAndWake(i32, phaseIdx, Phase.STOP);
+    storeAndWake(i32, stallIdx, 0);
     if (measureStartNs > 0) measuredNs = stopNs - measureStartNs;
   }
 
-  const settled = await Promise.race([
-    Promise.allSettled(tasks).then(() => true),
-    sleep(STOP_GRACE_MS).then(() => false),
-  ]);
+  // Let the CPUs finish their last iteration; keep handling GERROR meanwhile.
+  const grace = outcome === 'complete' || outcome === 'interrupted' ? STOP_GRACE_MS : FAILED_GRACE_MS;
+  let settled = false;
+  void Promise.allSettled(tasks).then(() => (settled = true));
+  const settleBy = Date.now() + grace;
+  while (!settled && Date.now() < settleBy) {
+    const gerror = regs.read32('GERROR');
+    if (((gerror ^ regs.read32('GERRORN')) & GERROR_CMDQ_ERR) !== 0) {
+      handleCmdqError(gerror);
+      cmdqErrorsHandled++;
+    }
+    await sleep(MONITOR_MS);
+  }
   if (!settled) {
-    errors.push(`CPU workers did not stop within ${STOP_GRACE_MS} ms of the end of the run`);
+    const stuck = cpuResults.flatMap((r, c) => (r === null && !failedCpus.has(c) ? [c] : []));
+    if (outcome === 'complete' || outcome === 'interrupted') {
+      diagnostics.push(...describeState(i32, layout, cfg));
+      end('hung', `CPU workers did not stop within ${grace} ms of the end of the run`);
+    } else {
+      errors.push(`cpus ${stuck.join(', ')} could not finish after the failure and were terminated`);
+    }
     poolBroken = true;
+    terminating = true;
     await pool.destroy();
   }
+  control.signal?.removeEventListener('abort', onAbort);
 
   // Driver shutdown: disable the queue and ring the doorbell so a parked SMMU sees it.
   regs.write32('CR0', 0);
   Atomics.notify(i32, regIdx(layout, 'CMDQ_PROD'));
-  const smmuStopped = await Promise.race([smmuDone.then(() => true), sleep(STOP_GRACE_MS).then(() => false)]);
-  if (!smmuStopped) errors.push(`SMMU worker did not stop within ${STOP_GRACE_MS} ms`);
+  const smmuStopped = await Promise.race([
+    smmuDone.then(() => true),
+    // Unreferenced: a pending timer must not keep the process alive after the run.
+    sleep(STOP_GRACE_MS, undefined, { ref: false }).then(() => false),
+  ]);
+  if (!smmuStopped) errors.push(`SMMU worker did not stop within ${STOP_GRACE_MS} ms; terminated`);
   await smmu.terminate();
 
   return {
@@ -177,8 +319,11 @@ export async function runStrategy(
     probe,
     measuredNs,
     measureStartNs,
-    complete: errors.length === 0,
+    outcome,
+    complete: outcome === 'complete',
     errors,
+    diagnostics,
+    cmdqErrorsHandled,
     cmdLog,
     cpuResults,
     poolBroken,

@@ -6,6 +6,7 @@ import { log2Exact } from '../hardware/queue.js';
 import { getLockAlgorithm } from '../sync/locks/index.js';
 import { LOCK_CLASSES } from './task.js';
 import { getStrategy } from '../driver/strategies/index.js';
+import { ringBytes, traceCapacity, TRACE_REGION } from '../trace/ring.js';
 import { CMDQ_DESIGNS } from '../driver/cmdq-designs.js';
 
 export function nextPow2(n: number): number {
@@ -29,5 +30,10 @@ export function layoutParamsFor(cfg: Config, strategy: string): LayoutParams {
     lockBytes: getLockAlgorithm(cfg.lock).bytes(cfg.cpus),
     lockClasses: LOCK_CLASSES,
   };
-  return { ...base, regions: CMDQ_DESIGNS[def.cmdq].regions(base) };
+  const regions = [...CMDQ_DESIGNS[def.cmdq].regions(base)];
+  if (cfg.trace !== null) {
+    const threads = cfg.cpus + 1;
+    regions.push({ name: TRACE_REGION, bytes: threads * ringBytes(traceCapacity(threads)) });
+  }
+  return { ...base, regions };
 }

@@ -1,9 +1,22 @@
 // Every --strategy value, in the order --help lists them.
 import { batched } from './batched.js';
+import { ecmdq } from './ecmdq.js';
+import { lazy } from './lazy.js';
+import { lockfree } from './lockfree.js';
 import { perPage } from './per-page.js';
+import { range } from './range.js';
 import type { StrategyDef } from './strategy.js';
+import { unsafeFreeBeforeSync } from './unsafe-free-before-sync.js';
 
-export const STRATEGIES: readonly StrategyDef[] = [perPage, batched];
+export const STRATEGIES: readonly StrategyDef[] = [
+  perPage,
+  batched,
+  range,
+  lazy,
+  unsafeFreeBeforeSync,
+  lockfree,
+  ecmdq,
+];
 
 export const STRATEGY_NAMES: readonly string[] = STRATEGIES.map((s) => s.name);
 

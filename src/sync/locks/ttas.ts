@@ -42,7 +42,8 @@ class TtasLock implements Lock {
   }
 
   release(_cpu: number): void {
-    storeAndWake(this.i32, this.s, 0);
+    // Only one parked waiter can win the lock: wake one, not the herd.
+    storeAndWake(this.i32, this.s, 0, 1);
   }
 }
 

@@ -1,0 +1,90 @@
+// Summaries of repeated measurements: every figure the bench reports is the median of its
+// repetitions, shown with their min and max.
+
+export interface Summary {
+  /** Median of the samples (the lower middle one for an even count, so it is a real sample). */
+  readonly median: number;
+  readonly min: number;
+  readonly max: number;
+  readonly n: number;
+  readonly samples: number[];
+}
+
+/** null when no sample is a finite number. */
+export function summarize(xs: readonly (number | null | undefined)[]): Summary | null {
+  const s = xs.filter((x): x is number => typeof x === 'number' && Number.isFinite(x)).sort((a, b) => a - b);
+  if (s.length === 0) return null;
+  return {
+    median: s[(s.length - 1) >> 1],
+    min: s[0],
+    max: s[s.length - 1],
+    n: s.length,
+    samples: xs.filter((x): x is number => typeof x === 'number' && Number.isFinite(x)),
+  };
+}
+
+/** Least-squares slope of y over x (null with fewer than two distinct x). */
+export function slope(xs: readonly number[], ys: readonly number[]): number | null {
+  const n = Math.min(xs.length, ys.length);
+  if (n < 2) return null;
+  const mx = xs.slice(0, n).reduce((a, b) => a + b, 0) / n;
+  const my = ys.slice(0, n).reduce((a, b) => a + b, 0) / n;
+  let num = 0;
+  let den = 0;
+  for (let i = 0; i < n; i++) {
+    num += (xs[i] - mx) * (ys[i] - my);
+    den += (xs[i] - mx) ** 2;
+  }
+  return den === 0 ? null : num / den;
+}
+
+// ---- formatting ------------------------------------------------------------------------------
+
+/** 1234567 -> "1.23 M", 12345 -> "12.3 k", 12.3 -> "12.3". */
+export function fmtCount(x: number | null | undefined): string {
+  if (x === null || x === undefined || !Number.isFinite(x)) return 'n/a';
+  const a = Math.abs(x);
+  if (a >= 1e6) return `${(x / 1e6).toFixed(2)} M`;
+  if (a >= 1e4) return `${(x / 1e3).toFixed(1)} k`;
+  if (a >= 1e3) return `${(x / 1e3).toFixed(2)} k`;
+  if (a >= 100) return x.toFixed(0);
+  if (a >= 10) return x.toFixed(1);
+  return x.toFixed(2);
+}
+
+/** Nanoseconds with a unit that keeps 3 significant digits. */
+export function fmtNs(ns: number | null | undefined): string {
+  if (ns === null || ns === undefined || !Number.isFinite(ns)) return 'n/a';
+  const a = Math.abs(ns);
+  if (a >= 1e9) return `${(ns / 1e9).toFixed(2)} s`;
+  if (a >= 1e6) return `${(ns / 1e6).toFixed(a >= 1e8 ? 0 : a >= 1e7 ? 1 : 2)} ms`;
+  if (a >= 1e3) return `${(ns / 1e3).toFixed(a >= 1e5 ? 0 : a >= 1e4 ? 1 : 2)} µs`;
+  return `${ns.toFixed(a >= 100 ? 0 : 1)} ns`;
+}
+
+export function fmtRatio(x: number | null | undefined): string {
+  if (x === null || x === undefined || !Number.isFinite(x)) return 'n/a';
+  if (x >= 100) return `${x.toFixed(0)}x`;
+  if (x >= 10) return `${x.toFixed(1)}x`;
+  if (x >= 0.01) return `${x.toFixed(2)}x`;
+  return `${x.toExponential(1)}x`;
+}
+
+export function fmtPct(x: number | null | undefined): string {
+  if (x === null || x === undefined || !Number.isFinite(x)) return 'n/a';
+  return `${(x * 100).toFixed(Math.abs(x) >= 0.1 ? 0 : 1)} %`;
+}
+
+/** "median (min–max)" with a formatter; "n/a" without samples. */
+export function cell(s: Summary | null, fmt: (x: number) => string): string {
+  if (s === null) return 'n/a';
+  if (s.n === 1) return fmt(s.median);
+  return `${fmt(s.median)} (${fmt(s.min)}–${fmt(s.max)})`;
+}
+
+/** A markdown table. */
+export function table(head: readonly string[], rows: readonly (readonly string[])[], align?: string): string {
+  const al = align ?? head.map((_, i) => (i === 0 ? 'l' : 'r')).join('');
+  const sep = head.map((_, i) => (al[i] === 'r' ? '---:' : '---'));
+  return [head, sep, ...rows].map((r) => `| ${r.join(' | ')} |`).join('\n');
+}

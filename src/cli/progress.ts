@@ -1,0 +1,149 @@
+// Progress on stderr while a plan runs. On a terminal: one bar, redrawn in place (run i of n,
+// point i of n, elapsed, ETA). Otherwise (a pipe, a log file, CI): one plain line per run. With
+// --quiet: nothing but errors. Diagnostics from the orchestrator go through warn(), which moves the
+// bar out of the way.
+import type { RunHooks, RunInfo } from './sweep.js';
+import { paramsLabel } from './sweep-spec.js';
+
+export type ProgressMode = 'bar' | 'lines' | 'quiet';
+
+export interface ProgressStream {
+  write(s: string): unknown;
+  readonly isTTY?: boolean;
+  readonly columns?: number;
+}
+
+/** Start-up and tear-down around each measured window (SMMU worker, bring-up, stop), a guess. */
+const RUN_OVERHEAD_MS = 400;
+const REDRAW_MS = 250;
+const BAR_WIDTH = 24;
+
+export function clock(ms: number): string {
+  const s = Math.max(0, Math.round(ms / 1000));
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  const ss = String(s % 60).padStart(2, '0');
+  return h > 0 ? `${h}:${String(m).padStart(2, '0')}:${ss}` : `${m}:${ss}`;
+}
+
+/** The line a run starts with when not on a terminal (the first form is the single-run one). */
+export function runLine(info: RunInfo, elapsedMs?: number, etaMs?: number): string {
+  const c = info.cfg;
+  const what = `running ${info.strategy}: ${c.cpus} CPUs, ${c.durationMs} ms after ${c.warmupMs} ms warm-up`;
+  if (info.total === c.strategies.length) return what;
+  const where = [
+    info.points > 1 ? `point ${info.point}/${info.points} ${paramsLabel(info.params)}` : '',
+    info.repeat > 1 ? `rep ${info.repetition + 1}/${info.repeat}` : '',
+  ].filter((s) => s !== '');
+  const time =
+    elapsedMs === undefined
+      ? ''
+      : ` (elapsed ${clock(elapsedMs)}${etaMs === undefined ? '' : `, ETA ${clock(etaMs)}`})`;
+  return `[${info.index}/${info.total}] ${where.join(', ')}: ${what}${time}`;
+}
+
+export function progressMode(quiet: boolean, stream: ProgressStream, env = process.env): ProgressMode {
+  if (quiet) return 'quiet';
+  return stream.isTTY === true && env.TERM !== 'dumb' ? 'bar' : 'lines';
+}
+
+export class Progress implements RunHooks {
+  private readonly t0: number;
+  private current: RunInfo | null = null;
+  private runStartedAt = 0;
+  private finished = 0;
+  private finishedMs = 0;
+  private timer: NodeJS.Timeout | null = null;
+  private shown = false;
+
+  constructor(
+    private readonly mode: ProgressMode,
+    private readonly stream: ProgressStream,
+    private readonly now: () => number = Date.now,
+  ) {
+    this.t0 = now();
+  }
+
+  readonly runStart = (info: RunInfo): void => {
+    this.current = info;
+    this.runStartedAt = this.now();
+    if (this.mode === 'lines') {
+      const elapsed = this.now() - this.t0;
+      this.stream.write(
+        `${runLine(info, info.total > info.cfg.strategies.length ? elapsed : undefined, this.eta())}\n`,
+      );
+    } else if (this.mode === 'bar') {
+      this.draw();
+      if (this.timer === null) {
+        this.timer = setInterval(() => this.draw(), REDRAW_MS);
+        this.timer.unref();
+      }
+    }
+  };
+
+  readonly runEnd = (): void => {
+    this.finished++;
+    this.finishedMs += this.now() - this.runStartedAt;
+    this.current = null;
+    if (this.mode === 'bar') this.draw();
+  };
+
+  readonly warn = (line: string): void => {
+    if (this.mode === 'quiet' && !line.startsWith('tlbsync-emu:')) return;
+    this.clear();
+    this.stream.write(`${line}\n`);
+    if (this.mode === 'bar' && this.current) this.draw();
+  };
+
+  /** Stops redrawing and removes the bar (the report follows). */
+  done(): void {
+    if (this.timer !== null) clearInterval(this.timer);
+    this.timer = null;
+    this.clear();
+  }
+
+  /** Estimated ms until the plan ends, from the runs finished so far (or the configured times). */
+  eta(): number | undefined {
+    const info = this.current;
+    if (!info) return undefined;
+    const perRun =
+      this.finished > 0
+        ? this.finishedMs / this.finished
+        : info.cfg.warmupMs + info.cfg.durationMs + RUN_OVERHEAD_MS;
+    const inRun = this.now() - this.runStartedAt;
+    return Math.max(0, (info.total - this.finished) * perRun - inRun);
+  }
+
+  /** The bar's text (exported for tests through render()). */
+  render(width = this.stream.columns || 100): string {
+    const info = this.current;
+    const now = this.now();
+    if (!info) return '';
+    const perRun = info.cfg.warmupMs + info.cfg.durationMs + RUN_OVERHEAD_MS;
+    const inRun = Math.min(0.99, (now - this.runStartedAt) / perRun);
+    const frac = Math.min(1, (this.finished + inRun) / info.total);
+    const filled = Math.round(frac * BAR_WIDTH);
+    const bar = `[${'#'.repeat(filled)}${'-'.repeat(BAR_WIDTH - filled)}]`;
+    const parts = [
+      `${bar} run ${info.index}/${info.total}`,
+      info.points > 1 ? `point ${info.point}/${info.points} ${paramsLabel(info.params)}` : '',
+      `${info.strategy}${info.repeat > 1 ? ` rep ${info.repetition + 1}/${info.repeat}` : ''}`,
+      `${clock(now - this.t0)} elapsed`,
+      `ETA ${clock(this.eta() ?? 0)}`,
+    ].filter((s) => s !== '');
+    const line = parts.join(' | ');
+    return line.length >= width ? line.slice(0, Math.max(0, width - 1)) : line;
+  }
+
+  private draw(): void {
+    if (this.mode !== 'bar' || !this.current) return;
+    this.stream.write(`\r\x1b[2K${this.render()}`);
+    this.shown = true;
+  }
+
+  private clear(): void {
+    if (!this.shown) return;
+    this.stream.write('\r\x1b[2K');
+    this.shown = false;
+  }
+}

@@ -1,0 +1,53 @@
+// Waiting for a CMD_SYNC to complete, with Linux's CMD_SYNC timeout: a waiter that has waited
+// --sync-timeout reports "CMD_SYNC timeout" with its CPU and the queue state, counts it, and keeps
+// waiting (giving up would free an IOVA whose invalidation has not completed: the emulator keeps
+// the safety argument and reports instead). Shared by every command-queue design.
+import { Waiting } from '../hardware/layout.js';
+import { nowNs } from '../sync/clock.js';
+import { Cpu, type CpuStats } from '../sync/counters.js';
+import { waitForChange, type WaitPolicy } from '../sync/wait.js';
+
+export class SyncWaiter {
+  constructor(
+    private readonly i32: Int32Array,
+    private readonly policy: WaitPolicy,
+    private readonly timeoutNs: number,
+    private readonly cpu: number,
+    /** Int32 index of the CPU's WAITING word (WAIT_ARG follows it). */
+    private readonly waitingIdx: number,
+    /** The queue state for the timeout message (e.g. "CMDQ_PROD 0x.. CMDQ_CONS 0x.."). */
+    private readonly queueState: () => string,
+  ) {}
+
+  /**
+   * Waits until done(i32[idx]) holds; `what` names the awaited CMD_SYNC (queue index or sequence
+   * number) for diagnostics. Returns the value that satisfied it.
+   */
+  until(idx: number, arg: number, done: (v: number) => boolean, stats: CpuStats): number {
+    const i32 = this.i32;
+    let v = Atomics.load(i32, idx);
+    if (done(v)) return v;
+    i32[this.waitingIdx + 1] = arg;
+    Atomics.store(i32, this.waitingIdx, Waiting.CMD_SYNC);
+    if (this.timeoutNs === Infinity) {
+      while (!done(v)) v = waitForChange(i32, idx, v, this.policy);
+    } else {
+      const start = nowNs();
+      let deadline = start + this.timeoutNs;
+      while (!done(v)) {
+        const before = v;
+        v = waitForChange(i32, idx, v, this.policy, deadline);
+        if (v === before && nowNs() >= deadline) {
+          stats.add(Cpu.SYNC_TIMEOUTS, 1);
+          process.stderr.write(
+            `tlbsync-emu: cpu ${this.cpu}: CMD_SYNC timeout: waited ${((nowNs() - start) / 1e6).toFixed(0)} ms for ` +
+              `CMD_SYNC 0x${(arg >>> 0).toString(16)}; ${this.queueState()}; still waiting\n`,
+          );
+          deadline += this.timeoutNs;
+        }
+      }
+    }
+    Atomics.store(i32, this.waitingIdx, Waiting.NOTHING);
+    return v;
+  }
+}

@@ -1,0 +1,106 @@
+// Chrome Trace Event Format (JSON object form), which Perfetto and chrome://tracing open: one
+// process, one track (thread) per emulated CPU and one for the SMMU, complete ("X") events for
+// spans and counter ("C") events for the queue depth. Timestamps are microseconds on the clock all
+// threads share, relative to the start of the window kept.
+import { Ev, type TraceEvent } from './ring.js';
+
+export interface TraceTrack {
+  /** Thread id in the trace (CPU number; the SMMU gets cpus). */
+  readonly tid: number;
+  readonly name: string;
+  readonly events: readonly TraceEvent[];
+}
+
+export interface ChromeEvent {
+  name: string;
+  cat?: string;
+  ph: 'X' | 'C' | 'M';
+  ts?: number;
+  dur?: number;
+  pid: number;
+  tid: number;
+  args?: Record<string, string | number>;
+}
+
+export const TRACE_PID = 1;
+
+export function toChromeTrace(
+  tracks: readonly TraceTrack[],
+  windowStartNs: number,
+  windowEndNs: number,
+  names: { lockClasses: readonly string[]; opcode: (op: number) => string },
+  metadata: Record<string, unknown>,
+): { traceEvents: ChromeEvent[]; displayTimeUnit: 'ns'; otherData: Record<string, unknown> } {
+  const us = (ns: number): number => Math.round((ns - windowStartNs) / 10) / 100; // 10 ns resolution
+  const events: ChromeEvent[] = [
+    { name: 'process_name', ph: 'M', pid: TRACE_PID, tid: 0, args: { name: 'tlbsync-emu' } },
+  ];
+  for (const t of tracks) {
+    events.push({ name: 'thread_name', ph: 'M', pid: TRACE_PID, tid: t.tid, args: { name: t.name } });
+    events.push({
+      name: 'thread_sort_index',
+      ph: 'M',
+      pid: TRACE_PID,
+      tid: t.tid,
+      args: { sort_index: t.tid },
+    });
+    for (const e of t.events) {
+      if (e.startNs + e.durNs < windowStartNs || e.startNs > windowEndNs) continue;
+      if (e.startNs < windowStartNs) continue; // a span cut by the window's start would nest wrongly
+      const base = { pid: TRACE_PID, tid: t.tid, ts: us(e.startNs) };
+      switch (e.kind) {
+        case Ev.LOCK_WAIT:
+          events.push({
+            ...base,
+            ph: 'X',
+            cat: 'lock',
+            name: `${names.lockClasses[e.arg]} wait`,
+            dur: us(e.startNs + e.durNs) - base.ts,
+          });
+          break;
+        case Ev.LOCK_HOLD:
+          events.push({
+            ...base,
+            ph: 'X',
+            cat: 'lock',
+            name: `${names.lockClasses[e.arg]} hold`,
+            dur: us(e.startNs + e.durNs) - base.ts,
+          });
+          break;
+        case Ev.SYNC_WAIT:
+          events.push({
+            ...base,
+            ph: 'X',
+            cat: 'sync',
+            name: 'CMD_SYNC wait',
+            dur: us(e.startNs + e.durNs) - base.ts,
+            args: { sync: e.arg },
+          });
+          break;
+        case Ev.UNMAP:
+          events.push({
+            ...base,
+            ph: 'X',
+            cat: 'dma',
+            name: 'iommu_unmap',
+            dur: us(e.startNs + e.durNs) - base.ts,
+            args: { pages: e.arg },
+          });
+          break;
+        case Ev.SMMU_CMD:
+          events.push({
+            ...base,
+            ph: 'X',
+            cat: 'smmu',
+            name: names.opcode(e.arg),
+            dur: us(e.startNs + e.durNs) - base.ts,
+          });
+          break;
+        case Ev.QUEUE_DEPTH:
+          events.push({ ...base, ph: 'C', name: 'queue depth', args: { entries: e.arg } });
+          break;
+      }
+    }
+  }
+  return { traceEvents: events, displayTimeUnit: 'ns', otherData: metadata };
+}

@@ -1,0 +1,105 @@
+// --trace: a Chrome Trace Event Format file that parses, whose spans nest per track, and in which
+// hold spans of one lock never overlap across CPUs (they cannot, if the lock works and every
+// thread reads the same clock).
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { runConfig } from '../src/cli/main.js';
+import { DEFAULTS, type Config } from '../src/config/config.js';
+import type { ChromeEvent } from '../src/trace/chrome.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'tlbsync-trace-'));
+/** Timestamps are rounded to 10 ns (0.01 us); allow the float error of that arithmetic. */
+const EPS = 1e-6;
+
+function config(over: Partial<Config>): Config {
+  return { ...DEFAULTS, cpus: 2, pages: 4, durationMs: 300, warmupMs: 50, quiet: true, ...over };
+}
+
+describe('--trace', () => {
+  let trace: { traceEvents: ChromeEvent[]; displayTimeUnit: string; otherData: Record<string, unknown> };
+  const file = join(dir, 'trace.json');
+  beforeAll(async () => {
+    await runConfig(
+      config({ trace: file, traceWindowMs: 100, strategies: ['per-page', 'batched'] }),
+      () => {},
+    );
+    trace = JSON.parse(readFileSync(file, 'utf8'));
+  });
+
+  it('is Chrome Trace Event Format with named tracks per CPU and the SMMU, one process per strategy', () => {
+    expect(Array.isArray(trace.traceEvents)).toBe(true);
+    const names = trace.traceEvents.filter((e) => e.ph === 'M' && e.name === 'thread_name');
+    for (const pid of [1, 2]) {
+      expect(names.filter((e) => e.pid === pid).map((e) => e.args?.name)).toEqual(['cpu 0', 'cpu 1', 'SMMU']);
+    }
+    const procs = trace.traceEvents.filter((e) => e.ph === 'M' && e.name === 'process_name');
+    expect(procs.map((e) => e.args?.name)).toEqual(['per-page', 'batched']);
+    const spans = trace.traceEvents.filter((e) => e.ph === 'X');
+    for (const name of ['cmdq hold', 'iova hold', 'CMD_SYNC wait', 'iommu_unmap'])
+      expect(
+        spans.some((e) => e.name === name && e.tid < 2),
+        name,
+      ).toBe(true);
+    // The SMMU track (tid = cpus) has a span per command it processed, and queue-depth counters.
+    for (const name of ['TLBI_NH_VA', 'CMD_SYNC'])
+      expect(
+        spans.some((e) => e.name === name && e.tid === 2),
+        name,
+      ).toBe(true);
+    const depth = trace.traceEvents.filter((e) => e.ph === 'C' && e.name === 'queue depth');
+    expect(depth.length).toBeGreaterThan(0);
+    expect(depth.every((e) => typeof e.args?.entries === 'number' && (e.args.entries as number) > 0)).toBe(
+      true,
+    );
+    for (const e of spans) {
+      expect(e.dur!).toBeGreaterThanOrEqual(0);
+      expect(e.ts!).toBeGreaterThanOrEqual(0);
+      // Only the last --trace-window (100 ms) is kept.
+      expect(e.ts!).toBeLessThanOrEqual(100_000 + EPS);
+    }
+  });
+
+  it('nests spans correctly on every track', () => {
+    const tracks = new Map<string, ChromeEvent[]>();
+    for (const e of trace.traceEvents) {
+      if (e.ph !== 'X') continue;
+      const k = `${e.pid}/${e.tid}`;
+      tracks.set(k, [...(tracks.get(k) ?? []), e]);
+    }
+    expect(tracks.size).toBeGreaterThanOrEqual(4);
+    const bad: string[] = [];
+    for (const [k, evs] of tracks) {
+      evs.sort((a, b) => a.ts! - b.ts! || b.dur! - a.dur!);
+      const stack: ChromeEvent[] = [];
+      for (const e of evs) {
+        while (stack.length > 0 && stack[stack.length - 1].ts! + stack[stack.length - 1].dur! <= e.ts! + EPS)
+          stack.pop();
+        const top = stack[stack.length - 1];
+        if (top && e.ts! + e.dur! > top.ts! + top.dur! + EPS)
+          bad.push(`${k}: ${e.name}@${e.ts} (${e.dur}) overlaps ${top.name}@${top.ts} (${top.dur})`);
+        stack.push(e);
+      }
+    }
+    expect(bad.slice(0, 5)).toEqual([]);
+  });
+
+  it('never shows two CPUs holding the same lock at once', () => {
+    const bad: string[] = [];
+    for (const pid of [1, 2]) {
+      for (const lock of ['cmdq hold', 'iova hold']) {
+        const holds = trace.traceEvents
+          .filter((e) => e.pid === pid && e.ph === 'X' && e.name === lock)
+          .sort((a, b) => a.ts! - b.ts!);
+        expect(new Set(holds.map((h) => h.tid)).size, `${pid} ${lock}`).toBeGreaterThan(0);
+        for (let i = 1; i < holds.length; i++) {
+          const [a, b] = [holds[i - 1], holds[i]];
+          if (b.ts! < a.ts! + a.dur! - EPS)
+            bad.push(`${pid} ${lock}: cpu ${a.tid} @${a.ts}+${a.dur} vs cpu ${b.tid} @${b.ts}`);
+        }
+      }
+    }
+    expect(bad.slice(0, 5)).toEqual([]);
+  });
+});
