@@ -296,6 +296,7 @@ describe('a real run', () => {
       'lockWaitTotalRatio',
       'p99UnmapLatencyRatio',
       'syncsPerUnmap',
+      'metrics',
     ]);
   });
 });

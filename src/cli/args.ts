@@ -1,5 +1,7 @@
 // Flags -> Config. Commander only splits the command line; every value is validated here, before
 // any worker starts, and a bad one becomes a UsageError naming the flag and what is allowed.
+// A --config job file fills in what the command line leaves unset (config-file.ts), and --sweep /
+// --repeat become the Plan around the Config (sweep-spec.ts); both are checked here too.
 import { Command, CommanderError, Option } from 'commander';
 import {
   DEFAULTS,
@@ -132,11 +134,13 @@ export function buildProgram(): Command {
     )
     .option('--sync-timeout <time>', 'report "CMD_SYNC timeout" after waiting this long (none: never)', '1s')
     .option('--watchdog <time>', 'end a run (exit 4) when no CPU completes an unmap for this long', '5s')
-    .option(
-      '--sweep <param=v1,v2,...>',
-      `run every strategy at each value; repeat for a cross product (${AXIS_KEYS.map(axisName).join(', ')})`,
-      (v: string, prev: string[]) => [...prev, v],
-      [] as string[],
+    .addOption(
+      new Option(
+        '--sweep <param=v1,v2,...>',
+        `run every strategy at each value; repeat for a cross product (${AXIS_KEYS.map(axisName).join(', ')})`,
+      )
+        .argParser((v: string, prev: string[]) => [...prev, v])
+        .default([] as string[], 'none'),
     )
     .option('--repeat <n>', `run each (point, strategy) N times, recorded separately (1-${MAX_REPEAT})`, '1')
     .option('--config <file>', 'read settings from a JSON or YAML job file (flags on the command line win)')
