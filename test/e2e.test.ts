@@ -1,28 +1,21 @@
 // End to end on short runs with real worker threads: the command pattern each strategy must
 // produce, exact lock and command counts, a clean end state, and a command log that decodes to
 // exactly what the JSON reports.
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { cmdLogPath, runConfig } from '../src/cli/main.js';
 import { DEFAULTS, type Config } from '../src/config/config.js';
-import { CS_IRQ, CS_NONE, CS_SEV, decode, OPCODE_NAMES, type Command } from '../src/hardware/commands.js';
+import { CS_IRQ, CS_NONE, CS_SEV, OPCODE_NAMES } from '../src/hardware/commands.js';
 import { VA_BASE_PAGE } from '../src/hardware/layout.js';
 import type { ResultDocument, RunReport } from '../src/report/types.js';
+import { decodeLog } from './helpers/runs.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tlbsync-e2e-'));
 
 function config(over: Partial<Config>): Config {
   return { ...DEFAULTS, cpus: 2, pages: 8, durationMs: 300, warmupMs: 50, quiet: true, ...over };
-}
-
-function decodeLog(path: string): Command[] {
-  const bytes = new Uint8Array(readFileSync(path));
-  expect(bytes.length % 16).toBe(0);
-  const out: Command[] = [];
-  for (let o = 0; o < bytes.length; o += 16) out.push(decode(bytes, o));
-  return out;
 }
 
 /** Commands still in flight at the two edges of the measured window: a CPU's whole unmap each. */

@@ -2,7 +2,7 @@
 // per-queue error handling, and end-to-end runs with real threads (one ECMDQ per CPU, no cmdq
 // lock, the batched command pattern, a command log that interleaves the queues).
 // Workers load from dist/: run `npx tsc -p tsconfig.json` first.
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
@@ -60,6 +60,7 @@ import type { ResultDocument, RunReport } from '../src/report/types.js';
 import { layoutParamsFor } from '../src/workload/params.js';
 import { workerFile } from '../src/workload/paths.js';
 import type { SmmuMessage, SmmuWorkerData } from '../workers/smmu-worker.js';
+import { checkLogCounts, decodeLog } from './helpers/runs.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tlbsync-ecmdq-'));
 const PAGES = 8;
@@ -75,14 +76,6 @@ function config(over: Partial<Config>): Config {
     strategies: ['ecmdq'],
     ...over,
   };
-}
-
-function decodeLog(path: string): Command[] {
-  const bytes = new Uint8Array(readFileSync(path));
-  expect(bytes.length % 16).toBe(0);
-  const out: Command[] = [];
-  for (let o = 0; o < bytes.length; o += 16) out.push(decode(bytes, o));
-  return out;
 }
 
 /** Checks every ECMDQ run must pass, whatever its sync mode and domains. */
@@ -125,15 +118,6 @@ function checkRun(r: RunReport): void {
   expect(r.safety.staleTranslationUses).toBe(0);
   expect(r.iotlb.faults).toBe(0);
   expect(r.extra.counters.ecmdqErrorsHandled).toBe(0);
-}
-
-/** The log decodes to exactly the JSON counts. */
-function checkLogCounts(r: RunReport, cmds: Command[]): void {
-  expect(cmds.length).toBe(r.commands.total);
-  const counts: Record<string, number> = {};
-  for (const c of cmds) counts[c.op] = (counts[c.op] ?? 0) + 1;
-  for (const [op, n] of Object.entries(r.commands.byOpcode)) expect(counts[op] ?? 0, op).toBe(n);
-  expect(Object.keys(counts).every((k) => k in r.commands.byOpcode)).toBe(true);
 }
 
 describe('ecmdq end to end (poll mode, shared domain)', () => {
@@ -256,6 +240,7 @@ async function powerOn(strategy: string, cpus: number, tlbiNs = 0): Promise<Rig>
     sab: views.sab,
     layout: params,
     timing: { tlbiNs, syncNs: tlbiNs },
+    trace: false,
     idlePolicy: { park: true, spinNs: 10_000 },
     log: true,
   };

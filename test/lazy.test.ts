@@ -8,7 +8,7 @@
 // share the cores (oversubscribed, parking waits), so a flush can wait out several scheduler slices
 // of a preempted lock holder or SMMU: maxima of 20-75 ms were seen with the 10 ms timeout and 10-25 ms
 // with 1 ms while other work loaded the box. The bound checked is fq timeout + 200 ms.
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -17,11 +17,12 @@ import { DEFAULTS, type Config } from '../src/config/config.js';
 import type { CmdBatch } from '../src/driver/cmd-batch.js';
 import type { CmdqIssuer } from '../src/driver/cmdq.js';
 import { getStrategy, STRATEGY_NAMES } from '../src/driver/strategies/index.js';
-import { CS_NONE, CS_SEV, decode, decodeWords, type Command } from '../src/hardware/commands.js';
+import { decodeWords, type Command } from '../src/hardware/commands.js';
 import { VA_BASE_PAGE } from '../src/hardware/layout.js';
-import type { ResultDocument, RunReport } from '../src/report/types.js';
+import type { ResultDocument } from '../src/report/types.js';
 import { nowNs } from '../src/sync/clock.js';
 import { Cpu, cpuStatsSlots, CpuStats, initCpuStats } from '../src/sync/counters.js';
+import { checkLogCounts, decodeLog, expectedPollCs } from './helpers/runs.js';
 
 const ALLOWANCE_MS = 200;
 
@@ -33,24 +34,7 @@ function config(over: Partial<Config>): Config {
   return { ...DEFAULTS, cpus: 2, pages: 8, durationMs: 300, warmupMs: 50, quiet: true, ...over };
 }
 
-function decodeLog(path: string): Command[] {
-  const bytes = new Uint8Array(readFileSync(path));
-  expect(bytes.length % 16).toBe(0);
-  const out: Command[] = [];
-  for (let o = 0; o < bytes.length; o += 16) out.push(decode(bytes, o));
-  return out;
-}
-
-/** The log decodes to exactly the counts the JSON reports. */
-function checkLogCounts(r: RunReport, cmds: Command[]): void {
-  expect(cmds.length).toBe(r.commands.total);
-  const counts: Record<string, number> = {};
-  for (const c of cmds) counts[c.op] = (counts[c.op] ?? 0) + 1;
-  for (const [op, n] of Object.entries(r.commands.byOpcode)) expect(counts[op] ?? 0, op).toBe(n);
-  expect(Object.keys(counts).every((k) => k in r.commands.byOpcode)).toBe(true);
-}
-
-const expectedCs = (doc: ResultDocument): number => (doc.host.waitPolicy === 'spin' ? CS_NONE : CS_SEV);
+const expectedCs = expectedPollCs;
 
 // ---- The flush queue by hand, without threads -------------------------------------------------------
 

@@ -1,7 +1,7 @@
 // The `range` strategy (SMMUv3.2 range invalidation): first the command batches it builds, checked
 // without threads for every unmap size up to MAX_PAGES, then end to end with real worker threads,
 // reconstructing from the command log which pages each TLBI_NH_VA covered per unmap.
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -11,19 +11,11 @@ import { CmdBatch } from '../src/driver/cmd-batch.js';
 import type { CmdqIssuer } from '../src/driver/cmdq.js';
 import { getStrategy, STRATEGY_NAMES } from '../src/driver/strategies/index.js';
 import type { InvalidationStrategy } from '../src/driver/strategies/strategy.js';
-import {
-  CS_NONE,
-  CS_SEV,
-  decode,
-  decodeWords,
-  rangePages,
-  TG_4K,
-  tlbiRangePlan,
-  type Command,
-} from '../src/hardware/commands.js';
+import { decodeWords, rangePages, TG_4K, tlbiRangePlan, type Command } from '../src/hardware/commands.js';
 import { VA_BASE_PAGE } from '../src/hardware/layout.js';
 import type { ResultDocument, RunReport } from '../src/report/types.js';
 import { cpuStatsSlots, CpuStats } from '../src/sync/counters.js';
+import { checkLogCounts, decodeLog, expectedPollCs } from './helpers/runs.js';
 
 // ---- Helpers (the small ones of test/e2e.test.ts, copied) ---------------------------------------
 
@@ -33,29 +25,12 @@ function config(over: Partial<Config>): Config {
   return { ...DEFAULTS, cpus: 2, pages: 8, durationMs: 300, warmupMs: 50, quiet: true, ...over };
 }
 
-function decodeLog(path: string): Command[] {
-  const bytes = new Uint8Array(readFileSync(path));
-  expect(bytes.length % 16).toBe(0);
-  const out: Command[] = [];
-  for (let o = 0; o < bytes.length; o += 16) out.push(decode(bytes, o));
-  return out;
-}
-
 /** Commands still in flight at the two edges of the measured window: a CPU's whole unmap each. */
 function inFlight(r: RunReport, perUnmap: number): number {
   return 2 * r.cpus * perUnmap;
 }
 
-/** The log decodes to exactly the counts the JSON reports. */
-function checkLogCounts(r: RunReport, cmds: Command[]): void {
-  expect(cmds.length).toBe(r.commands.total);
-  const counts: Record<string, number> = {};
-  for (const c of cmds) counts[c.op] = (counts[c.op] ?? 0) + 1;
-  for (const [op, n] of Object.entries(r.commands.byOpcode)) expect(counts[op] ?? 0, op).toBe(n);
-  expect(Object.keys(counts).every((k) => k in r.commands.byOpcode)).toBe(true);
-}
-
-const expectedCs = (doc: ResultDocument): number => (doc.host.waitPolicy === 'spin' ? CS_NONE : CS_SEV);
+const expectedCs = expectedPollCs;
 
 // ---- Plan arithmetic -----------------------------------------------------------------------------
 

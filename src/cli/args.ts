@@ -118,8 +118,13 @@ export function buildProgram(): Command {
     )
     .option(
       '--stats <mode>',
-      'full (times every wait and hold) or counters (counts only, reads no clock)',
+      'full (times waits, syncs, unmaps and a sample of lock holds) or counters (counts only, no lock/sync/unmap timing)',
       d.stats,
+    )
+    .option(
+      '--hold-sample <n>',
+      'with --stats full, time the hold of 1 lock acquisition in n (a power of two; 1 = every hold)',
+      String(d.holdSample),
     )
     .option(
       '--devices <n>',
@@ -246,6 +251,7 @@ export function toConfig(o: RawOptions, ctx: ConfigContext = FLAG_CONTEXT): Conf
     domains: at('domains', (l) => parseChoice(l, str('domains'), ['shared', 'per-cpu'] as const)),
     iotlbEntries: at('iotlbEntries', (l) => parsePowerOfTwo(l, str('iotlbEntries'), IOTLB_WAYS, 1 << 20)),
     stats: at('stats', (l) => parseChoice<StatsMode>(l, str('stats'), ['full', 'counters'])),
+    holdSample: at('holdSample', (l) => parsePowerOfTwo(l, str('holdSample'), 1, 1024)),
     devices:
       o.devices === 'one per CPU' ? null : at('devices', (l) => parseCount(l, str('devices'), 0, 1024)),
     inject: at('inject', () =>

@@ -30,6 +30,8 @@ export interface Config {
   readonly fqTimeoutMs: number;
   readonly iotlbEntries: number;
   readonly stats: StatsMode;
+  /** --stats full times the hold of one lock acquisition in this many (power of two; 1: all). */
+  readonly holdSample: number;
   /** DMA agents probing live buffers for the safety oracle; null = one per CPU. */
   readonly devices: number | null;
   readonly inject: readonly Injection[];
@@ -69,6 +71,7 @@ export const DEFAULTS: Config = {
   fqTimeoutMs: 10,
   iotlbEntries: 256,
   stats: 'full',
+  holdSample: 16,
   devices: null,
   inject: [],
   syncTimeoutMs: 1000,

@@ -34,12 +34,13 @@ function dist(
   max: number,
   h: Float64Array,
   hb: number,
+  mean = n > 0 ? total / n : 0,
 ): Dist {
   if (!timed) return { total: null, mean: null, min: null, max: null, p50: null, p99: null };
   if (n === 0) return { total: 0, mean: 0, min: 0, max: 0, p50: 0, p99: 0 };
   return {
     total,
-    mean: total / n,
+    mean,
     min,
     max,
     p50: quantile(h, hb, 0.5, min, max),
@@ -233,15 +234,19 @@ export function collectRun(run: StrategyRun, ctx: RunContext): RunReport {
         merged,
         2 * HIST_BUCKETS,
       ),
+      // Holds are timed for 1 acquisition in --hold-sample: total is the sampled mean times the
+      // acquisitions (an estimate when sampled); mean, min, max and percentiles are the samples'.
       holdNs: dist(
         timed,
         holds,
-        lsum(Lk.HOLD_TOTAL),
+        holds > 0 ? (lsum(Lk.HOLD_TOTAL) * lsum(Lk.ACQUISITIONS)) / holds : 0,
         lmin(Lk.HOLD_MIN),
         lmax(Lk.HOLD_MAX),
         merged,
         3 * HIST_BUCKETS,
+        lsum(Lk.HOLD_TOTAL) / Math.max(1, holds),
       ),
+      holdSamples: holds,
       fairness: {
         minAcquisitionsPerCpu: lmin(Lk.ACQUISITIONS),
         maxAcquisitionsPerCpu: lmax(Lk.ACQUISITIONS),

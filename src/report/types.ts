@@ -25,7 +25,12 @@ export interface LockReport {
   acqBounces: number;
   /** Over contended acquisitions only, as lockstat. */
   waitNs: Dist;
+  /**
+   * Holds are timed for one acquisition in --hold-sample (default 16): total = sampled mean x
+   * acquisitions (an estimate unless --hold-sample 1); the other fields are over the samples.
+   */
   holdNs: Dist;
+  holdSamples: number;
   fairness: { minAcquisitionsPerCpu: number; maxAcquisitionsPerCpu: number; longestWaitNs: number | null };
   /** Contended waits by histogram bucket (non-empty buckets; lowNs is each bucket's lower bound). */
   waitHistogram: { lowNs: number[]; count: number[] };

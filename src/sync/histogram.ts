@@ -9,17 +9,17 @@ export const MAX_EXP = 44; // 2^44 ns = 4.9 hours: anything larger lands in the 
 export const HIST_BUCKETS = (MAX_EXP - SUB_BITS + 1) * SUB + SUB;
 
 export function bucketOf(ns: number): number {
-  if (ns < SUB) return ns <= 0 ? 0 : Math.floor(ns);
-  let e: number;
   if (ns < 2147483648) {
-    e = 31 - Math.clz32(ns);
-  } else {
-    e = Math.floor(Math.log2(ns));
-    if (e > MAX_EXP) return HIST_BUCKETS - 1;
+    // Integer-only path (the hot one): truncate, find the power of two, take SUB_BITS below it.
+    const v = ns > 0 ? ns | 0 : 0;
+    if (v < SUB) return v;
+    const shift = 31 - Math.clz32(v) - SUB_BITS;
+    return ((shift + 1) << SUB_BITS) + ((v >>> shift) - SUB);
   }
+  const e = Math.floor(Math.log2(ns));
+  if (e > MAX_EXP) return HIST_BUCKETS - 1;
   const shift = e - SUB_BITS;
-  const sub = Math.floor(ns / 2 ** shift) - SUB; // 0..SUB-1
-  return (shift + 1) * SUB + sub;
+  return (shift + 1) * SUB + (Math.floor(ns / 2 ** shift) - SUB);
 }
 
 /** Smallest value that falls in bucket b. */
@@ -60,6 +60,7 @@ export function quantile(h: Float64Array, base: number, q: number, min: number, 
   const n = count(h, base);
   if (n === 0) return 0;
   const rank = Math.max(1, Math.ceil(q * n));
+  if (rank >= n) return max;
   let seen = 0;
   for (let i = 0; i < HIST_BUCKETS; i++) {
     seen += h[base + i];

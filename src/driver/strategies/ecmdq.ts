@@ -3,8 +3,8 @@
 // into a command batch (a full batch of 64 is issued without a sync, as arm_smmu_cmdq_batch_add
 // does) and iotlbSync issues the rest with one CMD_SYNC, all on the CPU's own ECMDQ: no cmdq
 // spinlock, no shared queue index, and the CMD_SYNC waits for this CPU's commands only.
-import { CmdBatch } from '../cmd-batch.js';
-import { freeAtOnce, type StrategyDef } from './strategy.js';
+import { gatherBatches } from './gather.js';
+import type { StrategyDef } from './strategy.js';
 
 export const ecmdq: StrategyDef = {
   name: 'ecmdq',
@@ -12,21 +12,5 @@ export const ecmdq: StrategyDef = {
     'TLBI_NH_VA for every page in batches of 64, one CMD_SYNC per unmap, each CPU on its own SMMUv3.3 ' +
     'ECMDQ (Linux "iommu/arm-smmu-v3: Add support for ECMDQ register mode")',
   cmdq: 'ecmdq',
-  create: (ctx) => {
-    const batch = new CmdBatch();
-    return {
-      tlbAddPage(asid, vaPage) {
-        if (batch.full()) {
-          ctx.cmdq.issue(batch, false);
-          batch.reset();
-        }
-        batch.tlbiNhVa(asid, vaPage, true, 0, 0, 0, 0);
-      },
-      iotlbSync() {
-        ctx.cmdq.issue(batch, true);
-        batch.reset();
-      },
-      releaseIova: freeAtOnce(ctx),
-    };
-  },
+  create: (ctx) => gatherBatches(ctx),
 };

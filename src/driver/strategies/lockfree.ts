@@ -3,8 +3,8 @@
 // is gathered into a command batch, a full batch (64 commands) is issued without a sync, as
 // arm_smmu_cmdq_batch_add does, and iotlbSync issues the rest with one CMD_SYNC. Each issue is one
 // cmpxchg slot reservation; no cmdq spinlock is taken.
-import { CmdBatch } from '../cmd-batch.js';
-import { freeAtOnce, type StrategyDef } from './strategy.js';
+import { gatherBatches } from './gather.js';
+import type { StrategyDef } from './strategy.js';
 
 export const lockfree: StrategyDef = {
   name: 'lockfree',
@@ -12,21 +12,5 @@ export const lockfree: StrategyDef = {
     'TLBI_NH_VA for every page in batches of 64, one CMD_SYNC per unmap, lock-free queue insertion ' +
     '(Linux v5.4, "iommu/arm-smmu: Reduce contention during command-queue insertion")',
   cmdq: 'lockfree',
-  create: (ctx) => {
-    const batch = new CmdBatch();
-    return {
-      tlbAddPage(asid, vaPage) {
-        if (batch.full()) {
-          ctx.cmdq.issue(batch, false);
-          batch.reset();
-        }
-        batch.tlbiNhVa(asid, vaPage, true, 0, 0, 0, 0);
-      },
-      iotlbSync() {
-        ctx.cmdq.issue(batch, true);
-        batch.reset();
-      },
-      releaseIova: freeAtOnce(ctx),
-    };
-  },
+  create: (ctx) => gatherBatches(ctx),
 };

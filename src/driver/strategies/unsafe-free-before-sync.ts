@@ -2,27 +2,12 @@
 // but the IOVA is freed before the CMD_SYNC completes, breaking the seed's one ordering rule
 // (unmap, invalidate, sync, and only then free). Another CPU can then allocate and map the IOVA
 // while the old translation is still in the IOTLB, and its device's reads reach the old page.
-import { CmdBatch } from '../cmd-batch.js';
+import { onePerIssue } from './gather.js';
 import type { StrategyDef } from './strategy.js';
 
 export const unsafeFreeBeforeSync: StrategyDef = {
   name: 'unsafe-free-before-sync',
   summary: 'UNSAFE on purpose: batched, but frees the IOVA before its CMD_SYNC completes (oracle self-test)',
   cmdq: 'locked',
-  create: (ctx) => {
-    const batch = new CmdBatch();
-    return {
-      tlbAddPage(asid, vaPage) {
-        batch.reset();
-        batch.tlbiNhVa(asid, vaPage, true, 0, 0, 0, 0);
-        ctx.cmdq.issue(batch, false);
-      },
-      iotlbSync(_asid, vaPage) {
-        ctx.freeIova(vaPage);
-        batch.reset();
-        ctx.cmdq.issue(batch, true);
-      },
-      releaseIova() {},
-    };
-  },
+  create: (ctx) => onePerIssue(ctx, false, true),
 };
