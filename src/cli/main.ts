@@ -1,8 +1,9 @@
 // The invocation: parse, run the plan (every point of a --sweep, every repetition, every strategy,
 // one run at a time; src/cli/sweep.ts), report, write files. `compare` is src/cli/compare.ts.
 // Exit codes: 0 done, 2 bad input, 3 a worker crashed or failed (or --report could not be
-// rendered), 4 the watchdog ended a hung run, 130 interrupted by Ctrl-C. Whatever ended a run, what
-// was measured is printed and written, marked incomplete.
+// rendered), 4 the watchdog ended a hung run, 5 the safety oracle saw a stale translation used
+// (the runs otherwise completed), 130 interrupted by Ctrl-C. Whatever ended a run, what was
+// measured is printed and written, marked incomplete. compare: 0, or 1 on a regression.
 import type { Config, HostInfo } from '../config/config.js';
 import { writeFileAtomic } from '../report/atomic-write.js';
 import { compareRuns } from '../report/compare.js';
@@ -27,6 +28,8 @@ export const EXIT_USAGE = 2;
 export const EXIT_RUN_FAILED = 3;
 export const EXIT_HUNG = 4;
 export const EXIT_INTERRUPTED = 130;
+/** The safety oracle saw a stale translation used after its IOVA was reused. */
+export const EXIT_UNSAFE = 5;
 
 const EXIT_FOR: Record<RunOutcome, number> = {
   complete: EXIT_OK,
@@ -182,6 +185,18 @@ export async function main(argv: readonly string[]): Promise<number> {
     if (outcome !== 'complete') {
       const errs = doc.runs.flatMap((r) => r.errors);
       process.stderr.write(`tlbsync-emu: run ${outcome}: ${errs[0] ?? outcome}\n`);
+    }
+    // An unsafe ordering is a result, not a failure of the tool, but it must not pass unnoticed
+    // in a script: its own exit code, after any failure's.
+    const unsafe = doc.runs.filter((r) => r.safety.staleTranslationUses > 0);
+    if (unsafe.length > 0) {
+      const v = unsafe[0].safety.firstViolation;
+      process.stderr.write(
+        `tlbsync-emu: SAFETY: stale translation uses in ${[...new Set(unsafe.map((r) => r.strategy))].join(', ')}` +
+          (v ? ` (first: cpu ${v.cpu}, ASID ${v.asid}, IOVA ${v.iova})` : '') +
+          '\n',
+      );
+      if (code === EXIT_OK) code = EXIT_UNSAFE;
     }
     return code;
   } finally {

@@ -167,7 +167,7 @@ export class LockedCmdq implements CmdqIssuer {
     // Timed before the release: in poll mode the wait lies inside the cmdq hold.
     const t1 = timed ? nowNs() : 0;
     this.lock.release();
-    this.stats.syncWait(t1 - t0, t1);
+    this.stats.syncWait(t1 - t0, t1, prod);
   }
 
   private syncMsi(): void {
@@ -191,6 +191,6 @@ export class LockedCmdq implements CmdqIssuer {
     this.syncNrWanted = nr;
     this.waiter.until(this.syncCount, nr, this.seqDone, this.stats);
     const t1 = timed ? nowNs() : 0;
-    this.stats.syncWait(t1 - t0, t1);
+    this.stats.syncWait(t1 - t0, t1, nr);
   }
 }

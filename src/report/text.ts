@@ -124,7 +124,7 @@ function metricLabel(name: string): { label: string; fmt: (v: number | null) => 
       .replace(/WaitTotal$/, ' wait total')
       .replace(/WaitP99$/, ' wait p99');
     return {
-      label: `${base.replace(/^p99UnmapLatency$/, 'unmap p99').replace(/^lockWait total$/, 'all locks wait total')} us`,
+      label: `${base.replace(/^p99UnmapLatency$/, 'unmap p99').replace(/^lock wait total$/, 'all locks wait total')} us`,
       fmt: us,
     };
   }

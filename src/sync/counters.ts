@@ -114,7 +114,7 @@ export class CpuStats {
   }
 
   /** A CMD_SYNC wait of ns, ending at endNs (when the caller read the clock; for the trace). */
-  syncWait(ns: number, endNs = -1): void {
+  syncWait(ns: number, endNs = -1, arg = 0): void {
     const f = this.f64;
     const b = this.base;
     f[b + Cpu.SYNCS_WAITED]++;
@@ -122,7 +122,7 @@ export class CpuStats {
     if (ns < f[b + Cpu.SYNC_WAIT_MIN]) f[b + Cpu.SYNC_WAIT_MIN] = ns;
     if (ns > f[b + Cpu.SYNC_WAIT_MAX]) f[b + Cpu.SYNC_WAIT_MAX] = ns;
     record(f, b + SYNC_HIST, ns);
-    if (this.ring !== null) this.ring.record(Ev.SYNC_WAIT, (endNs < 0 ? nowNs() : endNs) - ns, ns, 0);
+    if (this.ring !== null) this.ring.record(Ev.SYNC_WAIT, (endNs < 0 ? nowNs() : endNs) - ns, ns, arg);
   }
 
   /** A sample of the strategy's or design's own distribution (EXTRA_HIST). */
@@ -145,7 +145,8 @@ export class CpuStats {
     record(f, b + UNMAP_HIST, ns);
   }
 
-  lockAcquired(cls: number, waitNs: number, contended: boolean, bounced: boolean): void {
+  /** `timed` false (--stats counters): contentions are counted, their (unmeasured) wait is not. */
+  lockAcquired(cls: number, waitNs: number, contended: boolean, bounced: boolean, timed = true): void {
     const f = this.f64;
     const b = this.base + lockBase(cls);
     f[b + Lk.ACQUISITIONS]++;
@@ -156,7 +157,7 @@ export class CpuStats {
     }
     // As in lockstat, every wait statistic (total, min, max, percentiles) is over contended
     // acquisitions only: an uncontended acquisition waited 0 ns and is counted, not timed.
-    if (contended) {
+    if (contended && timed) {
       f[b + Lk.WAIT_TOTAL] += waitNs;
       if (waitNs < f[b + Lk.WAIT_MIN]) f[b + Lk.WAIT_MIN] = waitNs;
       if (waitNs > f[b + Lk.WAIT_MAX]) f[b + Lk.WAIT_MAX] = waitNs;

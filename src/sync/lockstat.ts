@@ -1,6 +1,7 @@
 // Lock instrumentation in the style of Linux lockstat: counts every acquisition, contention and
 // bounce, times every contended wait (the uncontended path reads no clock for its wait) and, with
-// full statistics, the hold time of one acquisition in `holdSample` (every one when 1). Timing a
+// full statistics, the hold time of one acquisition in `holdSample`, chosen pseudo-randomly
+// (every one when 1). Timing a
 // hold costs two clock reads (~100 ns) on a path that is otherwise ~20 ns: sampling keeps the
 // instrumentation from becoming the thing measured. Wraps any Lock algorithm; one instance per
 // (thread, lock).
@@ -14,7 +15,9 @@ const WAITING_LOCK = 1;
 
 export class InstrumentedLock {
   private holdStart = 0;
-  private acquisitions = 0;
+  /** xorshift32 state: which holds are timed is pseudo-random, not every Nth, so a fixed pattern
+   *  of acquisitions (a TLBI's hold, then a CMD_SYNC's) cannot alias with the sampling period. */
+  private rng: number;
   private readonly sampleMask: number;
   /** Where counts go; the CPU loop swaps it between the measured and the warm-up block. */
   stats: CpuStats;
@@ -37,13 +40,22 @@ export class InstrumentedLock {
   ) {
     this.stats = stats;
     this.sampleMask = holdSample - 1;
+    this.rng = ((cpu + 1) * 0x9e3779b1) ^ ((cls + 1) * 0x85ebca6b) || 1;
   }
 
   acquire(): void {
     const cpu = this.cpu;
     let waitNs = 0;
     let t = 0;
-    const sampled = this.timed && (this.acquisitions++ & this.sampleMask) === 0;
+    let sampled = false;
+    if (this.timed) {
+      let x = this.rng;
+      x ^= x << 13;
+      x ^= x >>> 17;
+      x ^= x << 5;
+      this.rng = x;
+      sampled = (x & this.sampleMask) === 0;
+    }
     const contended = !this.lock.acquireFast(cpu);
     if (contended) {
       const i32 = this.i32;
@@ -68,7 +80,7 @@ export class InstrumentedLock {
     this.i32[h + 1] = cpu + 1;
     this.holdStart = sampled ? t : 0;
     // A bounce: the lock (and the data it protects) was last held on another CPU.
-    this.stats.lockAcquired(this.cls, waitNs, contended, last !== 0 && last !== cpu + 1);
+    this.stats.lockAcquired(this.cls, waitNs, contended, last !== 0 && last !== cpu + 1, this.timed);
     if (this.trap !== null) this.trap();
   }
 

@@ -32,6 +32,9 @@ export function toChromeTrace(
   metadata: Record<string, unknown>,
 ): { traceEvents: ChromeEvent[]; displayTimeUnit: 'ns'; otherData: Record<string, unknown> } {
   const us = (ns: number): number => Math.round((ns - windowStartNs) / 10) / 100; // 10 ns resolution
+  // Both ends rounded the same way keep nesting exact; the difference is rounded again so that
+  // float noise (0.22000000000002728) does not reach the file.
+  const dur = (start: number, d: number): number => Math.round((us(start + d) - us(start)) * 100) / 100;
   const events: ChromeEvent[] = [
     { name: 'process_name', ph: 'M', pid: TRACE_PID, tid: 0, args: { name: 'tlbsync-emu' } },
   ];
@@ -55,7 +58,7 @@ export function toChromeTrace(
             ph: 'X',
             cat: 'lock',
             name: `${names.lockClasses[e.arg]} wait`,
-            dur: us(e.startNs + e.durNs) - base.ts,
+            dur: dur(e.startNs, e.durNs),
           });
           break;
         case Ev.LOCK_HOLD:
@@ -64,7 +67,7 @@ export function toChromeTrace(
             ph: 'X',
             cat: 'lock',
             name: `${names.lockClasses[e.arg]} hold`,
-            dur: us(e.startNs + e.durNs) - base.ts,
+            dur: dur(e.startNs, e.durNs),
           });
           break;
         case Ev.SYNC_WAIT:
@@ -73,7 +76,7 @@ export function toChromeTrace(
             ph: 'X',
             cat: 'sync',
             name: 'CMD_SYNC wait',
-            dur: us(e.startNs + e.durNs) - base.ts,
+            dur: dur(e.startNs, e.durNs),
             args: { sync: e.arg },
           });
           break;
@@ -83,7 +86,7 @@ export function toChromeTrace(
             ph: 'X',
             cat: 'dma',
             name: 'iommu_unmap',
-            dur: us(e.startNs + e.durNs) - base.ts,
+            dur: dur(e.startNs, e.durNs),
             args: { pages: e.arg },
           });
           break;
@@ -93,7 +96,7 @@ export function toChromeTrace(
             ph: 'X',
             cat: 'smmu',
             name: names.opcode(e.arg),
-            dur: us(e.startNs + e.durNs) - base.ts,
+            dur: dur(e.startNs, e.durNs),
           });
           break;
         case Ev.QUEUE_DEPTH:

@@ -293,7 +293,10 @@ export async function runStrategy(
       diagnostics.push(...describeState(i32, layout, cfg));
       end('hung', `CPU workers did not stop within ${grace} ms of the end of the run`);
     } else {
-      errors.push(`cpus ${stuck.join(', ')} could not finish after the failure and were terminated`);
+      errors.push(
+        `${stuck.length === 1 ? 'cpu' : 'cpus'} ${stuck.join(', ')} could not finish after the failure and ` +
+          `${stuck.length === 1 ? 'was' : 'were'} terminated`,
+      );
     }
     poolBroken = true;
     terminating = true;

@@ -1,6 +1,6 @@
 // The CPU workers: a piscina pool sized exactly to the emulated CPU count (minThreads = maxThreads,
-// never shrinking), created once per invocation and reused by every strategy run, so thread
-// start-up is paid once and is not inside any measured window.
+// never shrinking), created once per --cpus value of an invocation and reused by every run with
+// that many CPUs, so thread start-up is paid once and is not inside any measured window.
 import { Piscina } from 'piscina';
 import { workerFile } from './paths.js';
 import type { CpuResult, CpuTask } from './task.js';
