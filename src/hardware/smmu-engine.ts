@@ -197,6 +197,7 @@ export class SmmuEngine {
       if (queueEmpty(shift, prod, cons)) {
         if ((this.cr0() & CR0_CMDQEN) === 0) break;
         Atomics.store(i32, this.stateIdx, SmmuActivity.IDLE);
+        if (this.ring !== null) this.ring.record(Ev.QUEUE_DEPTH, nowNs(), 0, 0);
         if (Atomics.load(i32, this.phaseIdx) === Phase.MEASURE) f[st + Smmu.IDLE_WAITS]++;
         // Bounded, so that a driver clearing CR0.CMDQEN is noticed even without a doorbell.
         waitForChange(i32, this.prodIdx, prod | 0, this.idlePolicy, nowNs() + IDLE_RECHECK_NS);
