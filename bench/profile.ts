@@ -45,7 +45,12 @@ export interface ThreadSummary {
   top: FunctionCost[];
   /** Self time by source file (our files only), share of the thread's busy samples. */
   byFile: { file: string; share: number }[];
+  /** For each function in CALLERS_OF: who called it (3 frames), share of the thread's busy samples. */
+  callers: { fn: string; chain: string; share: number }[];
 }
+
+/** Functions whose callers the summary breaks down: a wait or a clock read says little on its own. */
+const CALLERS_OF = new Set(['waitForChange', 'now', 'storeAndWake']);
 
 function frameName(n: ProfileNode): string {
   return n.callFrame.functionName || '(anonymous)';
@@ -70,6 +75,9 @@ export function summarize(file: string, topN: number): ThreadSummary {
     const dt = deltas[i + 1] ?? deltas[i] ?? 0;
     self.set(samples[i], (self.get(samples[i]) ?? 0) + Math.max(0, dt));
   }
+  const parent = new Map<number, number>();
+  for (const n of p.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+  const callers = new Map<string, { fn: string; chain: string; us: number }>();
   const agg = new Map<string, FunctionCost>();
   const files = new Map<string, number>();
   let busy = 0;
@@ -88,6 +96,17 @@ export function summarize(file: string, topN: number): ThreadSummary {
     if (n.callFrame.url.includes('/dist/')) {
       const f = shortUrl(n.callFrame.url);
       files.set(f, (files.get(f) ?? 0) + us);
+    }
+    if (CALLERS_OF.has(name)) {
+      const chain: string[] = [];
+      for (let q = parent.get(id); q !== undefined && chain.length < 3; q = parent.get(q)) {
+        const m = byId.get(q)!;
+        chain.push(`${frameName(m)}${m.callFrame.url ? `:${m.callFrame.lineNumber + 1}` : ''}`);
+      }
+      const key = `${name} ${chain.join(' < ')}`;
+      const c = callers.get(key) ?? { fn: name, chain: chain.join(' < '), us: 0 };
+      c.us += us;
+      callers.set(key, c);
     }
   }
   const top = [...agg.values()]
@@ -110,6 +129,11 @@ export function summarize(file: string, topN: number): ThreadSummary {
     top,
     byFile: [...files.entries()]
       .map(([f, us]) => ({ file: f, share: busy > 0 ? us / busy : 0 }))
+      .sort((a, b) => b.share - a.share)
+      .slice(0, 8),
+    callers: [...callers.values()]
+      .map((c) => ({ fn: c.fn, chain: c.chain, share: busy > 0 ? c.us / busy : 0 }))
+      .filter((c) => c.share >= 0.005)
       .sort((a, b) => b.share - a.share)
       .slice(0, 8),
   };
@@ -135,6 +159,11 @@ export function formatSummaries(ts: readonly ThreadSummary[]): string {
     out.push('');
     if (t.byFile.length > 0)
       out.push(`By file: ${t.byFile.map((f) => `${f.file} ${(f.share * 100).toFixed(0)} %`).join(', ')}`, '');
+    if (t.callers.length > 0) {
+      out.push('Called from (share of busy samples):', '');
+      for (const c of t.callers) out.push(`- ${(c.share * 100).toFixed(1)} % ${c.fn} < ${c.chain}`);
+      out.push('');
+    }
   }
   return out.join('\n');
 }

@@ -1,6 +1,7 @@
 // Runs a command as a child process and times it from just before spawn to its exit, so that the
 // wall time includes Node's start-up, module loading, worker start-up and shutdown.
 import { spawn } from 'node:child_process';
+import { performance } from 'node:perf_hooks';
 import { startNoiseProbe } from './host.js';
 
 export interface ChildResult {

@@ -8,18 +8,33 @@ export interface Summary {
   readonly max: number;
   readonly n: number;
   readonly samples: number[];
+  /** Samples taken while other processes kept more than NOISY_CORES cores busy. */
+  readonly noisy: number;
 }
 
-/** null when no sample is a finite number. */
-export function summarize(xs: readonly (number | null | undefined)[]): Summary | null {
-  const s = xs.filter((x): x is number => typeof x === 'number' && Number.isFinite(x)).sort((a, b) => a - b);
-  if (s.length === 0) return null;
+/** A sample taken while other processes kept more than this many cores busy is noisy. */
+export const NOISY_CORES = 0.25;
+
+const finite = (x: number | null | undefined): x is number => typeof x === 'number' && Number.isFinite(x);
+
+/**
+ * null when no sample is a finite number. `others[i]` is the cores other processes kept busy
+ * during sample i (a sample made of several measurements passes the largest).
+ */
+export function summarize(
+  xs: readonly (number | null | undefined)[],
+  others?: readonly (number | null | undefined)[],
+): Summary | null {
+  const idx = xs.map((_, i) => i).filter((i) => finite(xs[i]));
+  if (idx.length === 0) return null;
+  const s = idx.map((i) => xs[i] as number).sort((a, b) => a - b);
   return {
     median: s[(s.length - 1) >> 1],
     min: s[0],
     max: s[s.length - 1],
     n: s.length,
-    samples: xs.filter((x): x is number => typeof x === 'number' && Number.isFinite(x)),
+    samples: idx.map((i) => xs[i] as number),
+    noisy: others ? idx.filter((i) => (others[i] ?? 0) > NOISY_CORES).length : 0,
   };
 }
 
@@ -75,11 +90,12 @@ export function fmtPct(x: number | null | undefined): string {
   return `${(x * 100).toFixed(Math.abs(x) >= 0.1 ? 0 : 1)} %`;
 }
 
-/** "median (min–max)" with a formatter; "n/a" without samples. */
+/** "median (min–max)" with a formatter, and "*" when some sample was noisy; "n/a" without samples. */
 export function cell(s: Summary | null, fmt: (x: number) => string): string {
   if (s === null) return 'n/a';
-  if (s.n === 1) return fmt(s.median);
-  return `${fmt(s.median)} (${fmt(s.min)}–${fmt(s.max)})`;
+  const mark = s.noisy > 0 ? ' *' : '';
+  if (s.n === 1) return `${fmt(s.median)}${mark}`;
+  return `${fmt(s.median)} (${fmt(s.min)}–${fmt(s.max)})${mark}`;
 }
 
 /** A markdown table. */

@@ -19,6 +19,8 @@ import { getStrategy } from '../driver/strategies/index.js';
 import { CMDQ_DESIGNS } from '../driver/cmdq-designs.js';
 import { bucketLow, HIST_BUCKETS, mergeInto, quantile } from '../sync/histogram.js';
 import { SPIN } from '../sync/wait.js';
+import { nowNs } from '../sync/clock.js';
+import { performance } from 'node:perf_hooks';
 import { readSafety } from '../safety/oracle.js';
 import type { StrategyRun } from '../workload/orchestrator.js';
 import type { Dist, EcmdqReport, LockReport, PerCpuReport, RunReport } from './types.js';
@@ -106,6 +108,17 @@ function ecmdqReport(run: StrategyRun, timed: boolean): EcmdqReport {
   return { queues, doorbellSleeps: f[s + Smmu.DOORBELL_SLEEPS] };
 }
 
+/** The process started performance.now() ms before now, on the orchestrator's thread. */
+const PROCESS_START_NS = nowNs() - performance.now() * 1e6;
+
+function startupOf(run: StrategyRun, firstUnmapNs: number): RunReport['startup'] {
+  return {
+    processToMeasureMs: (run.measureStartNs - PROCESS_START_NS) / 1e6,
+    processToFirstUnmapMs:
+      Number.isFinite(firstUnmapNs) && firstUnmapNs > 0 ? (firstUnmapNs - PROCESS_START_NS) / 1e6 : null,
+  };
+}
+
 /** The modelled SMMU's ceiling for this command mix (see RunReport.modelBound). */
 function modelBound(
   issuedPerUnmap: Record<string, number>,
@@ -157,6 +170,11 @@ export function collectRun(run: StrategyRun, ctx: RunContext): RunReport {
   };
 
   const seconds = run.measuredNs / 1e9;
+  let firstUnmapNs = Infinity; // CPUs that completed no unmap keep 0 there
+  for (let c = 0; c < cpus; c++) {
+    const t = f[cpuStatsBase(layout, c) + Cpu.FIRST_UNMAP_NS];
+    if (t > 0) firstUnmapNs = Math.min(firstUnmapNs, t);
+  }
   const def = getStrategy(run.strategy);
   const unmaps = sum(Cpu.UNMAPS);
   const pagesUnmapped = sum(Cpu.PAGES_UNMAPPED);
@@ -356,6 +374,7 @@ export function collectRun(run: StrategyRun, ctx: RunContext): RunReport {
     faults: { syncTimeouts: sum(Cpu.SYNC_TIMEOUTS), cmdqErrorsHandled: run.cmdqErrorsHandled },
     cmdq: def.cmdq,
     extra: extraStats(run, sum, minOf, maxOf, merged),
+    startup: startupOf(run, firstUnmapNs),
     endState: { iotlbEntries: new Iotlb(views.i32, layout, SPIN).entries().length, iovasOutstanding },
     ecmdq: def.cmdq === 'ecmdq' ? ecmdqReport(run, timed) : null,
   };

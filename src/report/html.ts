@@ -2,12 +2,24 @@
 // compiles each spec to vega, vega renders it headless with no canvas), a table of the numbers
 // behind them, and the run's configuration and host. No scripts, no fonts, no network: a
 // Content-Security-Policy forbids every fetch, so the file opens the same offline as online.
-import { parse, View, version as vegaVersion } from 'vega';
-import { compile, version as vegaLiteVersion, type TopLevelSpec } from 'vega-lite';
+import type { TopLevelSpec } from 'vega-lite';
 import { chartEntries, summarize, type ChartEntry, type Summary } from './charts.js';
 import type { ResultDocument } from './types.js';
 
-type Logger = NonNullable<NonNullable<Parameters<typeof compile>[1]>['logger']>;
+// vega and vega-lite take ~250 ms to load: only a run that writes a report pays for them, not the
+// start-up of every run.
+const loadVega = async () => {
+  const [vega, vl] = await Promise.all([import('vega'), import('vega-lite')]);
+  return {
+    parse: vega.parse,
+    View: vega.View,
+    vegaVersion: vega.version,
+    compile: vl.compile,
+    vegaLiteVersion: vl.version,
+  };
+};
+
+type Logger = NonNullable<NonNullable<Parameters<typeof import('vega-lite').compile>[1]>['logger']>;
 
 export interface RenderedChart {
   entry: ChartEntry;
@@ -45,6 +57,7 @@ function collectingLogger(warnings: string[]): Logger {
 
 /** One vega-lite spec to an SVG string. */
 export async function renderSvg(spec: TopLevelSpec, warnings: string[] = []): Promise<string> {
+  const { compile, parse, View } = await loadVega();
   const logger = collectingLogger(warnings);
   const vg = compile(spec, { logger }).spec;
   const view = new View(parse(vg), { renderer: 'none', logger });
@@ -241,6 +254,7 @@ function configSection(doc: ResultDocument): string {
 }
 
 export async function renderHtmlReport(doc: ResultDocument): Promise<string> {
+  const { vegaVersion, vegaLiteVersion } = await loadVega();
   const s = summarize(doc);
   const charts = await renderCharts(doc);
   const strategies = s.series.length > 0 ? [...new Set(s.points.map((p) => p.strategy))].join(', ') : 'none';

@@ -129,6 +129,12 @@ export interface RunReport {
     counters: Record<string, number>;
     histogram: { name: string; count: number; mean: number; p50: number; p99: number; max: number } | null;
   };
+  /**
+   * Time from the process's start to the opening of this run's measured window and to the first
+   * unmap completed in it (ms; null if none completed). The first run of an invocation shows the
+   * tool's start-up cost (worker boot, bring-up, warm-up).
+   */
+  startup: { processToMeasureMs: number; processToFirstUnmapMs: number | null };
   /** End-of-run checks: nothing left mapped, every IOVA back on its free list. */
   endState: { iotlbEntries: number; iovasOutstanding: number };
   /** SMMUv3.3 ECMDQ runs only (null or absent otherwise). */

@@ -1,6 +1,7 @@
 // The CPU workers: a piscina pool sized exactly to the emulated CPU count (minThreads = maxThreads,
 // never shrinking), created once per --cpus value of an invocation and reused by every run with
 // that many CPUs, so thread start-up is paid once and is not inside any measured window.
+import { pathToFileURL } from 'node:url';
 import { Piscina } from 'piscina';
 import { workerFile } from './paths.js';
 import type { CpuResult, CpuTask } from './task.js';
@@ -10,7 +11,9 @@ export class CpuPool {
 
   constructor(readonly cpus: number) {
     this.pool = new Piscina({
-      filename: workerFile('cpu-worker'),
+      // A file: URL, so piscina import()s the worker rather than require()ing an ES module, which
+      // trips a Node 20 module-loader assertion when many workers start at once.
+      filename: pathToFileURL(workerFile('cpu-worker')).href,
       minThreads: cpus,
       maxThreads: cpus,
       idleTimeout: Infinity,
