@@ -92,6 +92,15 @@ export function runSummary(r: RunReport): string {
           : ''),
     );
   }
+  if (r.ecmdq) {
+    const qs = r.ecmdq.queues
+      .map(
+        (q) =>
+          `q${q.queue} depth ${int(q.maxDepth)} cmds ${int(q.commandsConsumed)} sync p99 ${us(q.syncWaitP99Ns)}`,
+      )
+      .join('; ');
+    lines.push(`ECMDQ per queue (max depth, commands consumed, CMD_SYNC wait p99 us): ${qs}`);
+  }
   const sf = r.safety;
   lines.push(
     `safety: ${int(sf.staleTranslationUses)} stale translation uses in ${int(sf.checkedTranslations)} checked ` +
