@@ -218,13 +218,7 @@ export class SmmuEngine {
       const w = this.qBase + qIdx(shift, cons) * 4;
       const op = opcodeOf(i32, w);
       const lat = op === OP.CMD_SYNC ? this.timing.syncNs : this.timing.tlbiNs;
-      if (lat > 0) {
-        if (due < 0) due = nowNs();
-        due += lat;
-        const t = spinUntil(due);
-        // Preempted or fell behind by more than a command: the next one cannot start in the past.
-        if (t > due + lat) due = t;
-      }
+      due = this.serve(lat, due);
       // Logged as read from the queue, before any effect: an MSI aimed at the command's own slot
       // (the lock-free design's completion word) overwrites word 0 only. An illegal command is
       // not consumed and so not logged.
@@ -232,41 +226,11 @@ export class SmmuEngine {
       const w1 = i32[w + 1];
       const w2 = i32[w + 2];
       const w3 = i32[w + 3];
-      let removed = 0;
-      switch (op) {
-        case OP.TLBI_NH_VA: {
-          const tg = tlbiTg(i32, w);
-          const pages = tg === 0 ? 1 : (tlbiNum(i32, w) + 1) * 2 ** tlbiScale(i32, w);
-          removed = this.iotlb.invalidateRange(tlbiAsid(i32, w), tlbiAddrPage(i32, w), pages);
-          break;
-        }
-        case OP.TLBI_NH_ASID:
-          removed = this.iotlb.invalidateAsid(tlbiAsid(i32, w));
-          break;
-        case OP.TLBI_NH_ALL:
-        case OP.TLBI_NSNH_ALL:
-        case OP.TLBI_S12_VMALL:
-        case OP.TLBI_EL2_ALL:
-          removed = this.iotlb.invalidateAsid(0);
-          break;
-        case OP.CMD_SYNC:
-          if (syncCs(i32, w) === CS_IRQ) {
-            const at = syncMsiAddr(i32, w) / 4;
-            Atomics.store(i32, at, syncMsiData(i32, w) | 0);
-            if (Atomics.load(i32, at + 1) !== 0) {
-              Atomics.notify(i32, at);
-              if (measuring) f[st + Smmu.WAKES_SENT]++;
-            }
-          }
-          break;
-        case OP.CFGI_STE:
-        case OP.CFGI_ALL:
-        case OP.TLBI_NH_VAA:
-          break;
-        default:
-          if (measuring) f[st + Smmu.CMDQ_ERRORS]++;
-          if (!this.commandError(cons)) return this.stop();
-          continue; // the driver replaced the entry: consume it afresh
+      const removed = this.execute(w, op, measuring);
+      if (removed < 0) {
+        if (measuring) f[st + Smmu.CMDQ_ERRORS]++;
+        if (!this.commandError(cons)) return this.stop();
+        continue; // the driver replaced the entry: consume it afresh
       }
       if (measuring) {
         f[st + Smmu.COMMANDS_CONSUMED]++;
@@ -375,12 +339,7 @@ export class SmmuEngine {
         const w = base[k] + (cons & ((1 << shifts[k]) - 1)) * 4;
         const op = opcodeOf(i32, w);
         const lat = op === OP.CMD_SYNC ? syncNs : tlbiNs;
-        if (lat > 0) {
-          if (due < 0) due = nowNs();
-          due += lat;
-          const t = spinUntil(due);
-          if (t > due + lat) due = t;
-        }
+        due = this.serve(lat, due);
         const w0 = i32[w];
         const w1 = i32[w + 1];
         const w2 = i32[w + 2];
@@ -462,6 +421,20 @@ export class SmmuEngine {
   }
 
   /** Applies one command's effect; returns the IOTLB entries it removed, or -1 if it is illegal. */
+  /**
+   * Spends a command's modelled latency (busy-waiting on the clock) and returns its completion
+   * time. Completion times are carried forward in modelled time (due < 0: the SMMU was idle, so
+   * the command starts now), so the clock reads do not add up; when preempted or behind by more
+   * than a command, the next one starts at the real time, not in the past.
+   */
+  private serve(lat: number, due: number): number {
+    if (lat <= 0) return due;
+    const d = (due < 0 ? nowNs() : due) + lat;
+    const t = spinUntil(d);
+    return t > d + lat ? t : d;
+  }
+
+  /** Applies a command's effect; returns IOTLB entries removed, or -1 for an undefined opcode. */
   private execute(w: number, op: number, measuring: boolean): number {
     const i32 = this.i32;
     switch (op) {
