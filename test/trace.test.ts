@@ -56,12 +56,9 @@ describe('--trace', () => {
     // The counter returns to 0 when the SMMU drains the queue and goes idle.
     expect(depth.some((e) => e.args?.entries === 0)).toBe(true);
     expect(depth.some((e) => (e.args?.entries as number) > 0)).toBe(true);
-    for (const e of spans) {
-      expect(e.dur!).toBeGreaterThanOrEqual(0);
-      expect(e.ts!).toBeGreaterThanOrEqual(0);
-      // Only the last --trace-window (100 ms) is kept.
-      expect(e.ts!).toBeLessThanOrEqual(100_000 + EPS);
-    }
+    // Only the last --trace-window (100 ms) is kept; plain checks (an expect per span is slow).
+    const outside = spans.filter((e) => !(e.dur! >= 0 && e.ts! >= 0 && e.ts! <= 100_000 + EPS));
+    expect(outside.slice(0, 3)).toEqual([]);
   });
 
   it('nests spans correctly on every track', () => {
@@ -69,7 +66,9 @@ describe('--trace', () => {
     for (const e of trace.traceEvents) {
       if (e.ph !== 'X') continue;
       const k = `${e.pid}/${e.tid}`;
-      tracks.set(k, [...(tracks.get(k) ?? []), e]);
+      const list = tracks.get(k);
+      if (list) list.push(e);
+      else tracks.set(k, [e]);
     }
     expect(tracks.size).toBeGreaterThanOrEqual(4);
     const bad: string[] = [];
