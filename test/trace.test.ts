@@ -21,8 +21,9 @@ describe('--trace', () => {
   let trace: { traceEvents: ChromeEvent[]; displayTimeUnit: string; otherData: Record<string, unknown> };
   const file = join(dir, 'trace.json');
   beforeAll(async () => {
+    // Every hold timed (--hold-sample 1), so the no-overlap check sees every hand-over.
     await runConfig(
-      config({ trace: file, traceWindowMs: 100, strategies: ['per-page', 'batched'] }),
+      config({ trace: file, traceWindowMs: 100, holdSample: 1, strategies: ['per-page', 'batched'] }),
       () => {},
     );
     trace = JSON.parse(readFileSync(file, 'utf8'));

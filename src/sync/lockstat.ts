@@ -15,6 +15,7 @@ const WAITING_LOCK = 1;
 
 export class InstrumentedLock {
   private holdStart = 0;
+  private holdSampled = false;
   /** xorshift32 state: which holds are timed is pseudo-random, not every Nth, so a fixed pattern
    *  of acquisitions (a TLBI's hold, then a CMD_SYNC's) cannot alias with the sampling period. */
   private rng: number;
@@ -23,7 +24,7 @@ export class InstrumentedLock {
   stats: CpuStats;
   /** Fault injection: called right after an acquisition (the lock is held when it throws). */
   trap: (() => void) | null = null;
-  /** --trace: contended waits and holds are recorded as spans here (needs timed statistics). */
+  /** --trace: every contended wait and hold, and the sampled holds, are recorded as spans here. */
   ring: TraceRing | null = null;
 
   constructor(
@@ -78,7 +79,11 @@ export class InstrumentedLock {
     const last = this.i32[h + 1];
     this.i32[h] = cpu + 1;
     this.i32[h + 1] = cpu + 1;
-    this.holdStart = sampled ? t : 0;
+    // Timed: the statistics' sample, and with --trace every contended hold too (the interesting
+    // ones on a timeline; t is already known from the wait), which the statistics do not take so
+    // as not to bias them towards contended holds.
+    this.holdSampled = sampled;
+    this.holdStart = sampled || (contended && this.ring !== null) ? t : 0;
     // A bounce: the lock (and the data it protects) was last held on another CPU.
     this.stats.lockAcquired(this.cls, waitNs, contended, last !== 0 && last !== cpu + 1, this.timed);
     if (this.trap !== null) this.trap();
@@ -87,7 +92,7 @@ export class InstrumentedLock {
   release(): void {
     if (this.holdStart > 0) {
       const held = nowNs() - this.holdStart;
-      this.stats.lockHeld(this.cls, held);
+      if (this.holdSampled) this.stats.lockHeld(this.cls, held);
       if (this.ring !== null) this.ring.record(Ev.LOCK_HOLD, this.holdStart, held, this.cls);
     }
     this.i32[this.lock.holderIdx] = 0;

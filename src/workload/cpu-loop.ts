@@ -75,8 +75,8 @@ export function runCpu(task: CpuTask): CpuResult {
       scratch,
       timed,
       waitingIdx,
-      // A trace shows every hold; otherwise holds are sampled (see sync/lockstat.ts).
-      cfg.trace !== null ? 1 : cfg.holdSample,
+      // Holds are sampled (see sync/lockstat.ts); a trace adds every contended hold.
+      cfg.holdSample,
     );
   const cmdqLock = lock(cmdqLockOff(layout), CLS_CMDQ);
   const iovaLock = lock(iovaLockOff(layout, domain), CLS_IOVA);
