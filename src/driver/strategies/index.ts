@@ -8,14 +8,15 @@ import { range } from './range.js';
 import type { StrategyDef } from './strategy.js';
 import { unsafeFreeBeforeSync } from './unsafe-free-before-sync.js';
 
+// In Linux's order of history; the oracle's deliberately unsafe self-test last.
 export const STRATEGIES: readonly StrategyDef[] = [
   perPage,
   batched,
   range,
-  lazy,
-  unsafeFreeBeforeSync,
   lockfree,
+  lazy,
   ecmdq,
+  unsafeFreeBeforeSync,
 ];
 
 export const STRATEGY_NAMES: readonly string[] = STRATEGIES.map((s) => s.name);
