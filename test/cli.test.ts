@@ -118,6 +118,7 @@ const BAD: [string[], RegExp][] = [
   [['--sweep', 'sync-ns=1us,20ms'], /^--sweep sync-ns: 20ms is out of range \(allowed: 0 to 10000000 ns\)$/],
   [['--sweep', 'tlbi-ns=fast'], /^--sweep tlbi-ns: expected nanoseconds/],
   [['--sweep', 'pages=1,,2'], /^--sweep pages: empty item in "1,,2"$/],
+  [['--sweep', 'cpus='], /^--sweep cpus: no values \(expected cpus=v1,v2,\.\.\.\)$/],
   [['--sweep', 'pages=1,2,1'], /^--sweep pages: 1 is listed twice$/],
   [['--sweep', 'sync-ns=1000,1us'], /^--sweep sync-ns: 1us is listed twice$/],
   [['--sweep', 'cpus=1', '--sweep', 'cpus=2'], /^--sweep cpus: swept twice/],

@@ -78,6 +78,7 @@ export function parseSweepSpec(label: string, spec: string): SweepAxis {
     throw new UsageError(`${label}: cannot sweep "${m[1]}" (allowed: ${AXIS_KEYS.map(axisName).join(', ')})`);
   const at = `${label} ${axisName(key)}`;
   const parts = m[2].split(',').map((p) => p.trim());
+  if (m[2].trim() === '') throw new UsageError(`${at}: no values (expected ${m[1]}=v1,v2,...)`);
   if (parts.some((p) => p === '')) throw new UsageError(`${at}: empty item in "${m[2]}"`);
   const values = parts.map((p) => AXES[key].parse(at, p));
   const dup = values.findIndex((v, i) => values.indexOf(v) !== i);
