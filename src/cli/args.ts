@@ -344,6 +344,11 @@ export function resolveOptions(program: Command): { config: Config; plan: Plan }
 export type ParseOutcome =
   { kind: 'run'; config: Config; plan: Plan } | { kind: 'exit'; code: number; output: string };
 
+/** Commander's error as one line, without its "error: " prefix. */
+export function commanderMessage(e: CommanderError): string {
+  return e.message.replace(/^error: /, '').split('\n')[0];
+}
+
 /** Parses argv (without node and script). Never throws for bad input: returns an exit outcome. */
 export function parseArgs(argv: readonly string[]): ParseOutcome {
   const program = buildProgram();
@@ -355,9 +360,7 @@ export function parseArgs(argv: readonly string[]): ParseOutcome {
     if (e instanceof CommanderError) {
       if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version')
         return { kind: 'exit', code: 0, output: printed };
-      // Commander's messages start with "error: "; keep one line.
-      const msg = e.message.replace(/^error: /, '').split('\n')[0];
-      return { kind: 'exit', code: 2, output: `tlbsync-emu: ${msg} (see --help)\n` };
+      return { kind: 'exit', code: 2, output: `tlbsync-emu: ${commanderMessage(e)} (see --help)\n` };
     }
     throw e;
   }

@@ -11,6 +11,7 @@ import { median, relativeSpread } from '../report/compare.js';
 import { int, num, us } from '../report/table.js';
 import { SCHEMA_VERSION, type ResultDocument, type RunReport } from '../report/types.js';
 import { paramsLabel } from './sweep-spec.js';
+import { commanderMessage } from './args.js';
 
 /** Settings two runs must share to be compared (besides the strategy). */
 export const IDENTITY_KEYS = [
@@ -381,8 +382,7 @@ export function compareMain(argv: readonly string[], stdout: Out, stderr: Out): 
         stdout.write(printed);
         return 0;
       }
-      const msg = e.message.replace(/^error: /, '').split('\n')[0];
-      stderr.write(`tlbsync-emu: compare: ${msg} (see tlbsync-emu compare --help)\n`);
+      stderr.write(`tlbsync-emu: compare: ${commanderMessage(e)} (see tlbsync-emu compare --help)\n`);
       return 2;
     }
     throw e;

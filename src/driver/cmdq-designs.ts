@@ -53,6 +53,17 @@ export interface CmdqDesignDef {
   create(ctx: IssuerContext): CmdqIssuer;
 }
 
+/** What every design's issuer needs to know about syncing, from the CPU's issuer context. */
+function syncOptions(c: IssuerContext) {
+  return {
+    cpu: c.cpu,
+    syncMode: c.syncMode,
+    syncTimeoutNs: c.syncTimeoutNs,
+    pollCs: c.pollCs,
+    timed: c.timed,
+  };
+}
+
 export const CMDQ_DESIGNS: Record<CmdqDesign, CmdqDesignDef> = {
   locked: {
     regions: () => [],
@@ -63,14 +74,7 @@ export const CMDQ_DESIGNS: Record<CmdqDesign, CmdqDesignDef> = {
         c.layout,
         c.cmdqLock,
         c.policy,
-        {
-          cpu: c.cpu,
-          syncMode: c.syncMode,
-          syncTimeoutNs: c.syncTimeoutNs,
-          pollCs: c.pollCs,
-          syncCoalesce: c.syncCoalesce,
-          timed: c.timed,
-        },
+        { ...syncOptions(c), syncCoalesce: c.syncCoalesce },
         c.stats,
       ),
   },
@@ -80,37 +84,11 @@ export const CMDQ_DESIGNS: Record<CmdqDesign, CmdqDesignDef> = {
     histogram: LOCKFREE_HISTOGRAM,
     init: initLockfreeCmdq,
     minQueueEntries: LOCKFREE_MIN_QUEUE_ENTRIES,
-    create: (c) =>
-      new LockfreeCmdq(
-        c.views,
-        c.layout,
-        c.policy,
-        {
-          cpu: c.cpu,
-          syncMode: c.syncMode,
-          syncTimeoutNs: c.syncTimeoutNs,
-          pollCs: c.pollCs,
-          timed: c.timed,
-        },
-        c.stats,
-      ),
+    create: (c) => new LockfreeCmdq(c.views, c.layout, c.policy, syncOptions(c), c.stats),
   },
   ecmdq: {
     regions: (lp) => [{ name: ECMDQ_REGION, bytes: ecmdqRegionBytes(lp.cpus, lp.queueShift) }],
     counters: ECMDQ_COUNTERS,
-    create: (c) =>
-      new EcmdqCmdq(
-        c.views.i32,
-        c.layout,
-        c.policy,
-        {
-          cpu: c.cpu,
-          syncMode: c.syncMode,
-          syncTimeoutNs: c.syncTimeoutNs,
-          pollCs: c.pollCs,
-          timed: c.timed,
-        },
-        c.stats,
-      ),
+    create: (c) => new EcmdqCmdq(c.views.i32, c.layout, c.policy, syncOptions(c), c.stats),
   },
 };

@@ -320,15 +320,16 @@ function xyChart(
   } as TopLevelSpec;
 }
 
+/** One row per (point, series) of a per-point statistic: its mean with min-max whiskers. */
+function statRows(s: Summary, stat: (p: PointSummary) => Stat): XYRow[] {
+  return s.points.map((p) => {
+    const v = stat(p);
+    return { series: p.series, cpus: p.cpus, host: hostOf(p), value: v.mean, min: v.min, max: v.max };
+  });
+}
+
 function throughputChart(s: Summary): ChartEntry {
-  const rows: XYRow[] = s.points.map((p) => ({
-    series: p.series,
-    cpus: p.cpus,
-    host: hostOf(p),
-    value: p.unmapsPerSec.mean,
-    min: p.unmapsPerSec.min,
-    max: p.unmapsPerSec.max,
-  }));
+  const rows = statRows(s, (p) => p.unmapsPerSec);
   const title = single(s) ? `Unmaps per second by strategy${atCpus(s)}` : 'Unmaps per second vs CPUs';
   return {
     id: 'throughput',
@@ -344,14 +345,7 @@ function throughputChart(s: Summary): ChartEntry {
 }
 
 function perCpuChart(s: Summary): ChartEntry {
-  const rows: XYRow[] = s.points.map((p) => ({
-    series: p.series,
-    cpus: p.cpus,
-    host: hostOf(p),
-    value: p.perCpuUnmapsPerSec.mean,
-    min: p.perCpuUnmapsPerSec.min,
-    max: p.perCpuUnmapsPerSec.max,
-  }));
+  const rows = statRows(s, (p) => p.perCpuUnmapsPerSec);
   const title = single(s) ? `Unmaps per second per CPU${atCpus(s)}` : 'Unmaps per second per CPU vs CPUs';
   return {
     id: 'per-cpu',
