@@ -10,6 +10,8 @@
 //   locks calibrate                       iterations of the busy loop that take ~100 ns
 //   locks lock <name> <ms> <csIters>      2 threads, acquire / critical section / release for ms
 //   locks pingpong <roundTrips>           2 threads, A stores, B sees and stores back, A sees
+//   locks handoff <commands> stream|sync  2 threads, a CPU hands 16-byte commands to an SMMU
+//                                         through a 256-entry ring, PROD/CONS and a cmdq lock
 //
 // The critical section is the JS one (bench/workers/lock-worker.ts): a plain read-modify-write of
 // a shared counter, a hand-off count (the owner word changed since this thread last held it) and
@@ -296,11 +298,130 @@ static int pingpong(long n) {
   return 0;
 }
 
+// ---- command hand-off --------------------------------------------------------------------------
+//
+// What it costs on this host to hand one 16-byte SMMUv3 command from a CPU thread to an SMMU
+// thread, independent of the emulator: the same protocol as the handoff-cpu / handoff-smmu jobs of
+// bench/workers/bench-worker.ts (seq_cst atomics where JS uses Atomics, plain accesses where JS
+// uses plain typed-array ones). Per command the CPU takes the (uncontended) cmdq lock, waits while
+// the ring is full, writes the entry, publishes PROD and releases the lock; in sync mode it then
+// waits for CONS to reach its PROD, one full round trip per command like a CMD_SYNC polled for.
+// The SMMU re-reads PROD only when it has caught up with the one it saw, and publishes CONS when
+// it catches up again or every HANDOFF_BATCH commands, whichever comes first.
+
+#define HANDOFF_ENTRIES 256 // a power of two
+#define HANDOFF_BATCH 32
+// Words 1..3 of every command; word 0 is its index.
+#define HANDOFF_W1 0x12u
+#define HANDOFF_W2 0x1000u
+#define HANDOFF_W3 0x20u
+
+static struct {
+  _Alignas(LINE) uint32_t ring[HANDOFF_ENTRIES][4];
+  _Alignas(LINE) atomic_uint prod;
+  _Alignas(LINE) atomic_uint cons;
+  _Alignas(LINE) atomic_int lock; // test-and-test-and-set: 0 free, 1 held
+  _Alignas(LINE) atomic_int stop;
+} H;
+
+typedef struct {
+  uint32_t consumed;
+  uint32_t sink;
+  long publishes;
+} smmu_result_t;
+
+static void *handoff_smmu(void *arg) {
+  smmu_result_t *r = arg;
+  uint32_t cons = 0, seen = 0, published = 0, sink = 0;
+  long publishes = 0;
+  for (;;) {
+    if (cons == seen) {
+      // STOP is read before PROD: a STOP seen here means the producer's last PROD is seen too.
+      for (;;) {
+        int stopping = atomic_load(&H.stop);
+        seen = atomic_load(&H.prod);
+        if (seen != cons || stopping) break;
+        cpu_relax();
+      }
+      if (seen == cons) break;
+    }
+    const uint32_t *e = H.ring[cons & (HANDOFF_ENTRIES - 1)];
+    sink += e[0] + e[1] + e[2] + e[3];
+    cons++;
+    if (cons == seen || cons - published >= HANDOFF_BATCH) {
+      atomic_store(&H.cons, cons);
+      published = cons;
+      publishes++;
+    }
+  }
+  r->consumed = cons;
+  r->sink = sink;
+  r->publishes = publishes;
+  return NULL;
+}
+
+static int handoff(long n, const char *mode) {
+  int sync;
+  if (strcmp(mode, "stream") == 0)
+    sync = 0;
+  else if (strcmp(mode, "sync") == 0)
+    sync = 1;
+  else {
+    fprintf(stderr, "locks: unknown handoff mode '%s' (stream or sync)\n", mode);
+    return 2;
+  }
+  static smmu_result_t r;
+  pthread_t t;
+  pthread_create(&t, NULL, handoff_smmu, &r);
+  // Warm-up: the first tenth of the commands is not timed, so both threads are running.
+  long warm = n / 10;
+  uint64_t t0 = 0;
+  uint32_t prod = 0;
+  for (long i = 0; i < n; i++) {
+    if (i == warm) t0 = now_ns();
+    for (;;) {
+      while (atomic_load(&H.lock) != 0) cpu_relax();
+      int expected = 0;
+      if (atomic_compare_exchange_strong(&H.lock, &expected, 1)) break;
+    }
+    while (prod - atomic_load(&H.cons) >= HANDOFF_ENTRIES) cpu_relax();
+    uint32_t *e = H.ring[prod & (HANDOFF_ENTRIES - 1)];
+    e[0] = (uint32_t)i;
+    e[1] = HANDOFF_W1;
+    e[2] = HANDOFF_W2;
+    e[3] = HANDOFF_W3;
+    prod++;
+    atomic_store(&H.prod, prod);
+    atomic_store(&H.lock, 0);
+    if (sync)
+      while (atomic_load(&H.cons) != prod) cpu_relax();
+  }
+  uint64_t t1 = now_ns();
+  atomic_store(&H.stop, 1);
+  pthread_join(t, NULL);
+  // Every command consumed once: the count, and the sum of all words (mod 2^32).
+  uint32_t want = (uint32_t)n * (HANDOFF_W1 + HANDOFF_W2 + HANDOFF_W3);
+  for (long i = 0; i < n; i++) want += (uint32_t)i;
+  if (r.consumed != (uint32_t)n || r.sink != want) {
+    fprintf(stderr, "locks: handoff lost commands: consumed %u of %ld, sink %u != %u\n", r.consumed, n,
+            r.sink, want);
+    return 1;
+  }
+  // consPublishesPerCmd: CONS stores per command over the whole run, warm-up included (1 = the
+  // SMMU caught up after every command; 1/HANDOFF_BATCH at best).
+  printf("{\"mode\":\"%s\",\"commands\":%ld,\"ns\":%llu,\"nsPerCmd\":%.1f,\"consPublishesPerCmd\":%.3f}\n",
+         mode, n - warm, (unsigned long long)(t1 - t0), (double)(t1 - t0) / (double)(n - warm),
+         (double)r.publishes / (double)n);
+  return 0;
+}
+
 int main(int argc, char **argv) {
   if (argc >= 2 && strcmp(argv[1], "calibrate") == 0)
     return calibrate(argc >= 3 ? atof(argv[2]) : 100.0);
   if (argc >= 5 && strcmp(argv[1], "lock") == 0) return run_lock(argv[2], atol(argv[3]), atol(argv[4]));
   if (argc >= 3 && strcmp(argv[1], "pingpong") == 0) return pingpong(atol(argv[2]));
-  fprintf(stderr, "usage: locks calibrate [ns] | lock <name> <ms> <csIters> | pingpong <roundTrips>\n");
+  if (argc >= 4 && strcmp(argv[1], "handoff") == 0) return handoff(atol(argv[2]), argv[3]);
+  fprintf(stderr, "usage: locks calibrate [ns] | lock <name> <ms> <csIters> | pingpong <roundTrips> | "
+                  "handoff <commands> stream|sync\n");
   return 2;
 }

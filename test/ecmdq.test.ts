@@ -241,7 +241,7 @@ async function powerOn(strategy: string, cpus: number, tlbiNs = 0): Promise<Rig>
     layout: params,
     timing: { tlbiNs, syncNs: tlbiNs },
     trace: false,
-    idlePolicy: { park: true, spinNs: 10_000 },
+    idlePolicy: { park: true, spinNs: 10_000, drainIdx: -1, drainAt: 0 },
     log: true,
   };
   const worker = new Worker(workerFile('smmu-worker'), { workerData });

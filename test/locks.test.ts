@@ -9,7 +9,7 @@ import { LOCK_NAMES, type LockName } from '../src/sync/lock.js';
 import { LOCKS, getLockAlgorithm } from '../src/sync/locks/index.js';
 import { SPIN, type WaitPolicy } from '../src/sync/wait.js';
 
-const PARK: WaitPolicy = { park: true, spinNs: 2000 };
+const PARK: WaitPolicy = { park: true, spinNs: 2000, drainIdx: -1, drainAt: 0 };
 const POLICIES: Record<string, WaitPolicy> = { spin: SPIN, park: PARK };
 
 /** The policies each lock is tested under: spin-park always parks, so SPIN would test nothing new. */
@@ -253,5 +253,33 @@ describe.each(['ticket', 'mcs'] as const)('%s is FIFO', (name) => {
       await Promise.all(workers.map((w) => w.terminate()));
     }
     expect(Array.from(i32.subarray(ctl + C.ORDER, ctl + C.ORDER + 3))).toEqual([1, 2, 3]);
+  });
+});
+
+describe('waits once the run drains', () => {
+  const DIST_WAIT = fileURLToPath(new URL('../dist/src/sync/wait.js', import.meta.url));
+  // A worker spins on word 0 under SPIN-with-drain (drain word 16, drainAt 3), then reports.
+  const spinner = `
+    const { workerData, parentPort } = require('node:worker_threads');
+    import(workerData.wait).then(({ waitForChange }) => {
+      const i32 = new Int32Array(workerData.sab);
+      const policy = { park: false, spinNs: Infinity, drainIdx: 16, drainAt: 3 };
+      parentPort.postMessage(waitForChange(i32, 0, 0, policy));
+    });`;
+
+  it('a spinning wait keeps spinning before the drain and parks (waiter count 1) after it', async () => {
+    const sab = new SharedArrayBuffer(128);
+    const i32 = new Int32Array(sab);
+    const w = new Worker(spinner, { eval: true, workerData: { sab, wait: DIST_WAIT } });
+    const got = new Promise<number>((resolve) => w.once('message', resolve));
+    await sleep(150);
+    expect(Atomics.load(i32, 1)).toBe(0); // spinning: never registered as a parker
+    Atomics.store(i32, 16, 3); // the run stops
+    await until(() => Atomics.load(i32, 1) === 1, 'the spinner to park', 5_000);
+    Atomics.store(i32, 0, 7);
+    Atomics.notify(i32, 0);
+    expect(await got).toBe(7);
+    expect(Atomics.load(i32, 1)).toBe(0);
+    await exited(w);
   });
 });

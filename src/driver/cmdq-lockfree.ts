@@ -53,7 +53,7 @@ import { queueConsumed, queueDepth, queueHasSpace, queueIncN, qIdx, qWrp } from 
 import { Q_OVERFLOW_FLAG } from '../hardware/registers.js';
 import { nowNs } from '../sync/clock.js';
 import { Cpu, type CpuStats } from '../sync/counters.js';
-import { storeAndWake, wake, waitForChange, type WaitPolicy } from '../sync/wait.js';
+import { DRAIN_SPIN_NS, draining, storeAndWake, wake, waitForChange, type WaitPolicy } from '../sync/wait.js';
 import { CMDQ_BATCH_ENTRIES, type CmdBatch } from './cmd-batch.js';
 import { countIssued, type CmdqIssuer, type SyncMode } from './cmdq.js';
 import { SyncWaiter } from './sync-waiter.js';
@@ -438,11 +438,13 @@ export class LockfreeCmdq implements CmdqIssuer {
       i32[this.waitingIdx + 1] = syncProd;
       Atomics.store(i32, this.waitingIdx, Waiting.CMD_SYNC);
       const start = nowNs();
-      const parkAt = policy.park ? start + policy.spinNs : Infinity;
+      let parkAt = policy.park ? start + policy.spinNs : Infinity;
       let deadline = start + timeoutNs;
       while (v !== 0) {
         for (let i = 0; i < POLLS_PER_CLOCK_READ && v !== 0; i++) v = Atomics.load(i32, idx);
-        if (v === 0 || (!policy.park && timeoutNs === Infinity)) continue;
+        if (v === 0) continue;
+        if (parkAt === Infinity && draining(i32, policy)) parkAt = start + DRAIN_SPIN_NS;
+        if (parkAt === Infinity && timeoutNs === Infinity) continue;
         const t = nowNs();
         if (t >= deadline) {
           this.stats.add(Cpu.SYNC_TIMEOUTS, 1);

@@ -59,6 +59,8 @@ import { Ev, type TraceRing } from '../trace/ring.js';
 const IDLE_RECHECK_NS = 20e6;
 /** Multi-queue engine, idle: empty turns (a read of every PROD each) between clock and CR0 reads. */
 const IDLE_TURNS_PER_CHECK = 64;
+/** Single-queue engine: doorbell looks before the going-idle bookkeeping (about 0.3-0.5 us). */
+const IDLE_FAST_POLLS = 256;
 
 export interface SmmuTiming {
   /** Modelled time to perform one TLBI (and any other non-SYNC command), ns. */
@@ -97,6 +99,8 @@ export class SmmuEngine {
   private qBase = 0;
   /** Wake parked CONS waiters at least every this many commands (queue-space waiters). */
   private wakeEvery = 1;
+  /** Word 0 of the entry at CONS as last peeked at while idle (kept: the read must not be dropped). */
+  private peeked = 0;
   /** ECMDQs the implementation has (0: a single-queue SMMU, as before SMMUv3.3). */
   private readonly ecmdqs: number;
   private readonly doorbellIdx: number;
@@ -190,7 +194,17 @@ export class SmmuEngine {
       // PROD is only re-read once the commands already seen are consumed: the doorbell line is
       // written by every CPU, and each read of it is a cache-line transfer.
       if (queueEmpty(shift, prod, cons)) {
+        // Going idle costs a clock read and two state stores, more than the gap between two
+        // commands a CPU issues back to back, so look at the doorbell a while longer first. Each
+        // look also reads the entry at CONS: the CPU writes it just before the doorbell, and its
+        // line then crosses between the cores alongside PROD's instead of after it (the read that
+        // counts comes after PROD, in program order, below).
+        const at = this.qBase + qIdx(shift, cons) * 4;
         prod = Atomics.load(i32, this.prodIdx) >>> 0;
+        for (let i = 0; i < IDLE_FAST_POLLS && queueEmpty(shift, prod, cons); i++) {
+          this.peeked = i32[at];
+          prod = Atomics.load(i32, this.prodIdx) >>> 0;
+        }
         if (this.ring !== null && !queueEmpty(shift, prod, cons))
           this.ring.record(Ev.QUEUE_DEPTH, nowNs(), 0, queueDepth(shift, prod, cons));
       }

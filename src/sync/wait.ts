@@ -16,9 +16,26 @@ export interface WaitPolicy {
   readonly park: boolean;
   /** How long to spin before parking, in ns (about the cost of a park/unpark round trip). */
   readonly spinNs: number;
+  /**
+   * Int32 index, in the buffer being waited on, of a word (the run's phase) that turns a spinning
+   * wait into spin-then-park once it reaches drainAt; -1: never. After the measured window nothing
+   * is measured any more, and on an oversubscribed host pure spinners would only keep the threads
+   * that must finish their last iteration off the cores (a 64-CPU spin run then takes seconds to
+   * stop, or does not within the grace period at all).
+   */
+  readonly drainIdx: number;
+  readonly drainAt: number;
 }
 
-export const SPIN: WaitPolicy = { park: false, spinNs: Infinity };
+export const SPIN: WaitPolicy = { park: false, spinNs: Infinity, drainIdx: -1, drainAt: 0 };
+
+/** The spin budget of a spinning wait once the run drains (the default --spin-ns). */
+export const DRAIN_SPIN_NS = 20_000;
+
+/** Has the word named by policy.drainIdx reached drainAt (so a spinning wait should park)? */
+export function draining(i32: Int32Array, policy: WaitPolicy): boolean {
+  return policy.drainIdx >= 0 && Atomics.load(i32, policy.drainIdx) >= policy.drainAt;
+}
 
 /** Waiter count lives in the word right after the waitable word. */
 export const WAITERS = 1;
@@ -53,16 +70,23 @@ export function waitForChange(
   let v = Atomics.load(i32, idx);
   if (v !== old) return v;
   let start = -1;
+  let park = policy.park;
+  let spinNs = policy.spinNs;
   for (;;) {
     for (let i = 0; i < POLLS_PER_CLOCK_READ; i++) {
       v = Atomics.load(i32, idx);
       if (v !== old) return v;
     }
-    if (!policy.park && deadlineNs === Infinity) continue;
+    if (!park) {
+      if (draining(i32, policy)) {
+        park = true;
+        spinNs = DRAIN_SPIN_NS;
+      } else if (deadlineNs === Infinity) continue;
+    }
     const t = nowNs();
     if (t >= deadlineNs) return v;
     if (start < 0) start = t;
-    if (policy.park && t - start >= policy.spinNs) break;
+    if (park && t - start >= spinNs) break;
   }
   // Park.
   for (;;) {

@@ -79,8 +79,14 @@ export interface RunControl {
   readonly warn: (line: string) => void;
 }
 
-export function waitPolicyFor(cfg: Config, host: HostInfo): WaitPolicy {
-  return host.waitPolicy === 'spin' ? SPIN : { park: true, spinNs: cfg.spinNs };
+/**
+ * --wait as resolved for this host. drainIdx: the phase word, so that once the run stops even
+ * spinning waits park (see WaitPolicy); the measured window is over by then.
+ */
+export function waitPolicyFor(cfg: Config, host: HostInfo, drainIdx = -1): WaitPolicy {
+  return host.waitPolicy === 'spin'
+    ? { ...SPIN, drainIdx, drainAt: Phase.STOP }
+    : { park: true, spinNs: cfg.spinNs, drainIdx, drainAt: Phase.STOP };
 }
 
 class RunEnded extends Error {
@@ -107,7 +113,7 @@ export async function runStrategy(
   }
   for (let d = 0; d < layout.domains; d++) initIovaDomain(i32, layout, d);
 
-  const policy = waitPolicyFor(cfg, host);
+  const policy = waitPolicyFor(cfg, host, ctlIdx(layout, Ctl.PHASE));
   const regs = new RegisterFile(i32, layout);
   resetSmmu(regs, { msi: cfg.syncMode === 'msi', sev: policy.park, ril: getStrategy(strategy).ril === true });
 
@@ -131,7 +137,8 @@ export async function runStrategy(
   if (control.signal?.aborted) onAbort();
 
   // The SMMU never burns a core while idle on a host without one to spare.
-  const idlePolicy = policy.park || host.oversubscribed ? { park: true, spinNs: cfg.spinNs } : SPIN;
+  const idlePolicy: WaitPolicy =
+    policy.park || host.oversubscribed ? { park: true, spinNs: cfg.spinNs, drainIdx: -1, drainAt: 0 } : SPIN;
   const workerData: SmmuWorkerData = {
     sab: views.sab,
     layout: layoutParams,

@@ -8,7 +8,7 @@ import { workerData } from 'node:worker_threads';
 import { getLockAlgorithm } from '../../dist/src/sync/locks/index.js';
 import { waitForChange } from '../../dist/src/sync/wait.js';
 
-const PARK = { park: true, spinNs: 0 };
+const PARK = { park: true, spinNs: 0, drainIdx: -1, drainAt: 0 };
 
 // C: control word offsets (relative to ctl), declared in the test next to their meaning.
 const { sab, lockName, policy, lockOff, cpus, cpu, iters, ctl, C, mode } = workerData;

@@ -8,12 +8,12 @@
 //   word 2  holder (cpu + 1, instrumentation)   word 3  last holder
 import type { Lock, LockAlgorithm } from '../lock.js';
 import { nowNs } from '../clock.js';
-import { waitForChange, wake, type WaitPolicy } from '../wait.js';
+import { DRAIN_SPIN_NS, draining, waitForChange, wake, type WaitPolicy } from '../wait.js';
 
 /** Exchanges between clock reads while spinning (a clock read costs about 50 ns). */
 const TRIES_PER_CLOCK_READ = 64;
 /** Once the spin budget is spent, park at once: waitForChange would spin a second budget. */
-const PARK_NOW: WaitPolicy = { park: true, spinNs: 0 };
+const PARK_NOW: WaitPolicy = { park: true, spinNs: 0, drainIdx: -1, drainAt: 0 };
 
 class TasLock implements Lock {
   readonly holderIdx: number;
@@ -35,16 +35,21 @@ class TasLock implements Lock {
   acquireSlow(_cpu: number): void {
     const i32 = this.i32;
     const s = this.s;
-    if (!this.policy.park) {
-      while (Atomics.exchange(i32, s, 1) !== 0);
-      return;
+    const policy = this.policy;
+    if (!policy.park) {
+      // Pure spinning, until the run drains (see WaitPolicy.drainIdx).
+      for (;;) {
+        for (let i = 0; i < TRIES_PER_CLOCK_READ; i++) if (Atomics.exchange(i32, s, 1) === 0) return;
+        if (draining(i32, policy)) break;
+      }
     }
+    const spinNs = policy.park ? policy.spinNs : DRAIN_SPIN_NS;
     let start = -1;
     for (;;) {
       for (let i = 0; i < TRIES_PER_CLOCK_READ; i++) if (Atomics.exchange(i32, s, 1) === 0) return;
       const t = nowNs();
       if (start < 0) start = t;
-      else if (t - start >= this.policy.spinNs) break;
+      else if (t - start >= spinNs) break;
     }
     for (;;) {
       waitForChange(i32, s, 1, PARK_NOW);
