@@ -811,7 +811,9 @@ async function statsCost(o: Options, retry: Retrier): Promise<Json> {
   for (let rep = 0; rep < o.reps; rep++) {
     log(`stats: repetition ${rep + 1}/${o.reps}`);
     const r: (typeof reps)[number] = {};
-    for (const v of variants) {
+    // Alternate the order between repetitions, so that a drift of the host within a repetition
+    // does not always favour the same variant.
+    for (const v of rep % 2 === 0 ? variants : [...variants].reverse()) {
       const run = await retry.quietest(() => cliRun(v.args, t.statsWarmupMs + t.statsMs + 30_000));
       r[v.key] = {
         unmapsPerSec: run.doc?.runs[0]?.totals.unmapsPerSec ?? null,
@@ -856,8 +858,36 @@ interface ScalingSample {
   cmdqP99Ns: number | null;
   cmdqContention: number | null;
   maxRssKb: number | null;
+  /** Process start to the measured window, minus the warm-up (null without JSON). */
+  startMs: number | null;
+  /** End of the window to process exit: the last iterations, shutdown, report, JSON. */
+  afterMs: number | null;
   othersCores: number;
 }
+
+/** Spawn to 'online' of n Node workers that run nothing: Node's own cost of that many isolates. */
+async function bareWorkersMs(n: number): Promise<Timed> {
+  const noise = startNoiseProbe();
+  const t0 = performance.now();
+  const ws = await Promise.all(
+    Array.from(
+      { length: n },
+      () =>
+        new Promise<Worker>((res, rej) => {
+          const w = new Worker('', { eval: true });
+          w.once('online', () => res(w));
+          w.once('error', rej);
+        }),
+    ),
+  );
+  const ms = performance.now() - t0;
+  const { othersCores } = noise.stop();
+  await Promise.all(ws.map((w) => w.terminate()));
+  return { value: ms, othersCores };
+}
+
+/** Thread counts whose bare start-up the scaling section measures (the largest runs). */
+const BARE_WORKERS = [SCALING_CPUS[SCALING_CPUS.length - 2] + 1, SCALING_CPUS[SCALING_CPUS.length - 1] + 1];
 
 async function scaling(o: Options, cores: number): Promise<Json> {
   const t = timings(o.quick);
@@ -871,9 +901,11 @@ async function scaling(o: Options, cores: number): Promise<Json> {
     durationMs: t.scalingMs,
     warmupMs: t.scalingWarmupMs,
   });
+  const bare = new Map<number, Timed[]>(BARE_WORKERS.map((n) => [n, []]));
   // Not retried when noisy: these runs oversubscribe the host by design, and a retry of the
   // largest ones costs more than the whole rest of a quick bench.
   for (let rep = 0; rep < o.reps; rep++) {
+    for (const n of BARE_WORKERS) bare.get(n)!.push(await bareWorkersMs(n));
     for (const cpus of SCALING_CPUS) {
       log(`scaling: repetition ${rep + 1}/${o.reps}, --cpus ${cpus}`);
       for (const wait of WAITS) {
@@ -901,6 +933,8 @@ async function scaling(o: Options, cores: number): Promise<Json> {
           cmdqP99Ns: l?.waitNs.p99 ?? null,
           cmdqContention: l && l.acquisitions > 0 ? l.contentions / l.acquisitions : null,
           maxRssKb: run.maxRssKb,
+          startMs: r ? r.startup.processToMeasureMs - t.scalingWarmupMs : null,
+          afterMs: r ? c.wallMs - r.startup.processToMeasureMs - t.scalingMs : null,
           othersCores: c.othersCores,
         };
         if (!samples.has(key(cpus, wait))) samples.set(key(cpus, wait), []);
@@ -912,26 +946,21 @@ async function scaling(o: Options, cores: number): Promise<Json> {
     WAITS.map((wait) => {
       const ss = samples.get(key(cpus, wait)) ?? [];
       const oth = ss.map((s) => s.othersCores);
+      const of = (k: 'unmapsPerSec' | 'cmdqP99Ns' | 'cmdqContention' | 'wallMs' | 'startMs' | 'afterMs') =>
+        summarize(
+          ss.map((s) => s[k]),
+          oth,
+        );
       return {
         cpus,
         wait,
         oversubscribed: cpus + 1 > cores,
-        unmapsPerSec: summarize(
-          ss.map((s) => s.unmapsPerSec),
-          oth,
-        ),
-        cmdqP99Ns: summarize(
-          ss.map((s) => s.cmdqP99Ns),
-          oth,
-        ),
-        cmdqContention: summarize(
-          ss.map((s) => s.cmdqContention),
-          oth,
-        ),
-        wallMs: summarize(
-          ss.map((s) => s.wallMs),
-          oth,
-        ),
+        unmapsPerSec: of('unmapsPerSec'),
+        cmdqP99Ns: of('cmdqP99Ns'),
+        cmdqContention: of('cmdqContention'),
+        wallMs: of('wallMs'),
+        startMs: of('startMs'),
+        afterMs: of('afterMs'),
         met: ss.filter((s) => s.metBudget).length,
         runs: ss.length,
         failures: ss
@@ -948,6 +977,13 @@ async function scaling(o: Options, cores: number): Promise<Json> {
     ],
     budgetMs,
     rows,
+    bareWorkers: BARE_WORKERS.map((n) => ({
+      threads: n,
+      ms: summarize(
+        bare.get(n)!.map((x) => x.value),
+        bare.get(n)!.map((x) => x.othersCores),
+      ),
+    })),
     samples: Object.fromEntries(samples),
   };
 }
@@ -1442,8 +1478,18 @@ function renderDoc(res: Json): string {
       `One child process per run, so wall time (spawn to exit) includes Node start-up, the workers and shutdown; ` +
         `the budget is warm-up + duration + 2 s = **${(budget / 1000).toFixed(2)} s**. **OVER**: threads ` +
         `(cpus + 1) exceed the ${host.cores} cores. cmdq p99: 99th percentile of contended cmdq lock waits ` +
-        '(lockstat: contended acquisitions only); contention: contended / all acquisitions. Not retried when noisy.',
+        '(lockstat: contended acquisitions only); contention: contended / all acquisitions. start-up: process ' +
+        'start to the measured window, minus the warm-up (`runs[].startup.processToMeasureMs`); after window: the ' +
+        'rest of the wall time (the last iterations, stopping the workers, the report). Not retried when noisy.',
     );
+    p();
+    const bw = sc.bareWorkers as { threads: number; ms: Summary | null }[] | undefined;
+    if (bw)
+      p(
+        "Node's own start-up of that many threads, measured in the same repetitions: " +
+          bw.map((b) => `${b.threads} workers that run nothing come online in ${cell(b.ms, ms)}`).join('; ') +
+          '. The emulator cannot start its CPUs faster than that.',
+      );
     p();
     const rows = sc.rows as Json[];
     let allMet = 0;
@@ -1458,6 +1504,8 @@ function renderDoc(res: Json): string {
           'cmdq p99 wait',
           'contention',
           'wall',
+          'start-up',
+          'after window',
           'within budget',
           'others',
         ],
@@ -1472,11 +1520,13 @@ function renderDoc(res: Json): string {
             cell(S(r.cmdqP99Ns), fmtNs),
             cell(S(r.cmdqContention), fmtPct),
             cell(S(r.wallMs), (x) => `${(x / 1000).toFixed(2)} s`),
+            cell(S(r.startMs), (x) => `${(x / 1000).toFixed(2)} s`),
+            cell(S(r.afterMs), (x) => `${(x / 1000).toFixed(2)} s`),
             `${r.met as number}/${r.runs as number}`,
             cell(S(r.othersCores), (x) => x.toFixed(2)),
           ];
         }),
-        'lrlrrrrrr',
+        'lrlrrrrrrrr',
       ),
     );
     p();

@@ -106,3 +106,35 @@ describe('--trace', () => {
     expect(bad.slice(0, 5)).toEqual([]);
   });
 });
+
+describe('--trace with ECMDQs', () => {
+  it('has a depth counter per ECMDQ on the SMMU track, each back to 0 when its queue drains', async () => {
+    const file = join(dir, 'trace-ecmdq.json');
+    await runConfig(config({ trace: file, traceWindowMs: 100, strategies: ['ecmdq'] }), () => {});
+    const trace = JSON.parse(readFileSync(file, 'utf8')) as { traceEvents: ChromeEvent[] };
+    const counters = trace.traceEvents.filter((e) => e.ph === 'C');
+    for (const name of ['ECMDQ 0 depth', 'ECMDQ 1 depth']) {
+      const depth = counters.filter((e) => e.name === name);
+      expect(depth.length, name).toBeGreaterThan(0);
+      expect(
+        depth.every((e) => e.tid === 2 && Number.isInteger(e.args?.entries)),
+        name,
+      ).toBe(true);
+      expect(
+        depth.some((e) => e.args?.entries === 0),
+        name,
+      ).toBe(true);
+      // pages 4: a CPU posts 4 TLBIs and a CMD_SYNC at once, so its queue holds at most 5.
+      expect(
+        depth.some((e) => (e.args?.entries as number) > 0),
+        name,
+      ).toBe(true);
+      expect(
+        depth.every((e) => (e.args?.entries as number) <= 5),
+        name,
+      ).toBe(true);
+    }
+    // Nothing goes through the normal command queue once the ECMDQs are up.
+    expect(counters.filter((e) => e.name === 'queue depth')).toEqual([]);
+  });
+});

@@ -53,7 +53,7 @@ import {
   GERROR_CMDQP_ERR,
 } from './registers.js';
 import { EcmdqStat, Smmu } from './smmu-stats.js';
-import { Ev, type TraceRing } from '../trace/ring.js';
+import { Ev, queueDepthArg, type TraceRing } from '../trace/ring.js';
 
 /** While idle, re-check CR0 at least this often. */
 const IDLE_RECHECK_NS = 20e6;
@@ -342,6 +342,8 @@ export class SmmuEngine {
           prod = raw & masks[k];
           prods[k] = prod;
           if (prod === cons) continue;
+          if (this.ring !== null)
+            this.ring.record(Ev.QUEUE_DEPTH, nowNs(), 0, queueDepthArg(k, (prod - cons) & masks[k]));
         }
         // Index and wrap bits: PROD - CONS modulo 2^(shift+1) is the number of pending entries.
         const depth = (prod - cons) & masks[k];
@@ -379,6 +381,8 @@ export class SmmuEngine {
         const next = (cons + 1) & masks[k];
         conss[k] = next;
         consumed++;
+        if (this.ring !== null && next === prod)
+          this.ring.record(Ev.QUEUE_DEPTH, nowNs(), 0, queueDepthArg(k, 0));
         // Published lazily, by run()'s rule: a CMD_SYNC completed, the queue drained, or 1/8 of it.
         if (op === OP.CMD_SYNC || next === prod || ++this.slotSinceWake[k] >= this.slotWakeEvery[k]) {
           this.slotSinceWake[k] = 0;

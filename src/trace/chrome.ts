@@ -2,7 +2,7 @@
 // process, one track (thread) per emulated CPU and one for the SMMU, complete ("X") events for
 // spans and counter ("C") events for the queue depth. Timestamps are microseconds on the clock all
 // threads share, relative to the start of the window kept.
-import { Ev, type TraceEvent } from './ring.js';
+import { depthOf, depthQueueOf, Ev, type TraceEvent } from './ring.js';
 
 export interface TraceTrack {
   /** Thread id in the trace (CPU number; the SMMU gets cpus). */
@@ -99,9 +99,12 @@ export function toChromeTrace(
             dur: dur(e.startNs, e.durNs),
           });
           break;
-        case Ev.QUEUE_DEPTH:
-          events.push({ ...base, ph: 'C', name: 'queue depth', args: { entries: e.arg } });
+        case Ev.QUEUE_DEPTH: {
+          const q = depthQueueOf(e.arg);
+          const name = q === 0 ? 'queue depth' : `ECMDQ ${q - 1} depth`;
+          events.push({ ...base, ph: 'C', name, args: { entries: depthOf(e.arg) } });
           break;
+        }
       }
     }
   }

@@ -13,8 +13,14 @@ export const enum Ev {
   SYNC_WAIT = 3, // arg: the CMD_SYNC's queue index or sequence number
   UNMAP = 4, // arg: pages
   SMMU_CMD = 5, // arg: opcode
-  QUEUE_DEPTH = 6, // counter sample: arg = entries between CONS and PROD (duration 0)
+  QUEUE_DEPTH = 6, // counter sample: arg = queueDepthArg(queue, entries between CONS and PROD)
 }
+
+/** QUEUE_DEPTH's argument: the queue (0: the command queue, 1 + n: ECMDQ n) above the depth. */
+const DEPTH_RADIX = 2 ** 20; // a queue holds at most 2^19 entries (Q_MAX_SHIFT)
+export const queueDepthArg = (queue: number, depth: number): number => queue * DEPTH_RADIX + depth;
+export const depthQueueOf = (arg: number): number => Math.floor(arg / DEPTH_RADIX);
+export const depthOf = (arg: number): number => arg % DEPTH_RADIX;
 
 export const EVENT_SLOTS = 4;
 const HEADER_SLOTS = 8; // one 64-byte line
