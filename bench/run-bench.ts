@@ -1567,7 +1567,10 @@ function renderDoc(res: Json): string {
         ['milestone', 'since spawn'],
         [
           ['probe module running (Node boot + imports)', cell(S(su.toMainMs), ms)],
-          ['CPU pool constructed', cell(S(su.toPoolMs), ms)],
+          [
+            'CPU pool object made (its threads start with the first task, after the SMMU probe)',
+            cell(S(su.toPoolMs), ms),
+          ],
           ['measured window opens (--warmup 0)', cell(S(su.toMeasureMs), ms)],
           [`**first measured unmap (--warmup 0)**, target <= 500 ms: ${v}`, cell(S(su.toFirstUnmapMs), ms)],
           ...(su.toFirstMeasuredUnmapDefaultWarmupMs

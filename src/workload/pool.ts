@@ -1,37 +1,48 @@
 // The CPU workers: a piscina pool sized exactly to the emulated CPU count (minThreads = maxThreads,
 // never shrinking), created once per --cpus value of an invocation and reused by every run with
 // that many CPUs, so thread start-up is paid once and is not inside any measured window.
+//
+// The threads are started by the first run(), not by the constructor: the orchestrator submits the
+// CPU tasks only after the SMMU worker is up and the driver has probed it, and the SMMU's isolate
+// then boots alone instead of behind --cpus others on a host with fewer cores (measured with 64
+// CPUs on 2 cores: the probe took 0.7-0.9 s when the pool started first).
 import { pathToFileURL } from 'node:url';
 import { Piscina } from 'piscina';
 import { workerFile } from './paths.js';
 import type { CpuResult, CpuTask } from './task.js';
 
 export class CpuPool {
-  private readonly pool: Piscina;
+  private pool: Piscina | null = null;
+  private destroyed = false;
 
-  constructor(readonly cpus: number) {
-    this.pool = new Piscina({
+  constructor(readonly cpus: number) {}
+
+  private started(): Piscina {
+    if (this.destroyed) throw new Error('the CPU pool was destroyed');
+    this.pool ??= new Piscina({
       // A file: URL, so piscina import()s the worker rather than require()ing an ES module, which
       // trips a Node 20 module-loader assertion when many workers start at once.
       filename: pathToFileURL(workerFile('cpu-worker')).href,
-      minThreads: cpus,
-      maxThreads: cpus,
+      minThreads: this.cpus,
+      maxThreads: this.cpus,
       idleTimeout: Infinity,
       concurrentTasksPerWorker: 1,
     });
+    return this.pool;
   }
 
   run(task: CpuTask): Promise<CpuResult> {
-    return this.pool.run(task) as Promise<CpuResult>;
+    return this.started().run(task) as Promise<CpuResult>;
   }
 
   /** Graceful: waits for running tasks. */
-  close(): Promise<void> {
-    return this.pool.close();
+  async close(): Promise<void> {
+    await this.pool?.close();
   }
 
   /** Immediate: terminates threads even if a task is stuck spinning. */
-  destroy(): Promise<void> {
-    return this.pool.destroy();
+  async destroy(): Promise<void> {
+    this.destroyed = true;
+    await this.pool?.destroy();
   }
 }
