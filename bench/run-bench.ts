@@ -61,7 +61,7 @@ const SNAP_DIST = join(SNAP, 'dist');
 const RUN_JS = join(SNAP_DIST, 'run.js');
 const WORKER_JS = join(SNAP_DIST, 'bench/workers/bench-worker.js');
 const PROBE_JS = join(SNAP_DIST, 'bench/startup-probe.js');
-const RSS_HOOK_URL = pathToFileURL(join(SNAP_DIST, 'bench/rss-hook.js')).href;
+const RSS_WRAP_JS = join(SNAP_DIST, 'bench/rss-wrap.js');
 const MAIN_URL = pathToFileURL(join(SNAP_DIST, 'src/cli/main.js')).href;
 const SYNC_RTT_URL = pathToFileURL(join(SNAP_DIST, 'bench/lib/sync-rtt.js')).href;
 const C_SRC = join(ROOT, 'bench/locks.c');
@@ -140,6 +140,7 @@ function timings(quick: boolean) {
         handoffCommands: 400_000,
         lockMs: 150,
         lockWarmupMs: 30,
+        lockRounds: 1,
         statsMs: 300,
         statsWarmupMs: 50,
         statsRounds: 2,
@@ -156,8 +157,9 @@ function timings(quick: boolean) {
         pingRoundTrips: 300_000,
         pureSyncs: 300_000,
         handoffCommands: 2_000_000,
-        lockMs: 1000,
+        lockMs: 500,
         lockWarmupMs: 200,
+        lockRounds: 2,
         statsMs: 500,
         statsWarmupMs: 200,
         statsRounds: 4,
@@ -367,11 +369,10 @@ async function cliRun(args: readonly string[], timeoutMs: number): Promise<CliRu
   const probe = join(TMP, `probe-${process.pid}-${tmpSeq++}.json`);
   rmSync(json, { force: true });
   rmSync(probe, { force: true });
-  const child = await runChild(
-    process.execPath,
-    ['--import', RSS_HOOK_URL, RUN_JS, ...args, '--json', json, '-q'],
-    { timeoutMs, env: { TLBSYNC_BENCH_PROBE: probe } },
-  );
+  const child = await runChild(process.execPath, [RSS_WRAP_JS, RUN_JS, ...args, '--json', json, '-q'], {
+    timeoutMs,
+    env: { TLBSYNC_BENCH_PROBE: probe },
+  });
   const read = <T>(f: string): T | null => {
     try {
       return JSON.parse(readFileSync(f, 'utf8')) as T;
@@ -711,17 +712,47 @@ async function locks(o: Options, retry: Retrier, gccCommand: string): Promise<Js
     log(`locks: repetition ${rep + 1}/${o.reps}`);
     const jsCal = await jsCalibrate();
     const cCal = cRun(['calibrate', '100']) as unknown as Calibration;
-    const js: Record<string, LockSample> = {};
-    const c: Record<string, LockSample> = {};
-    // Alternate languages lock by lock, so that a slow spell of the host hits both sides.
-    for (const name of LOCK_NAMES) {
-      js[name] = await retry.quietest(() => jsLock(name, jsCal, t.lockWarmupMs, t.lockMs));
-      const peer = C_PEER[name];
-      if (!c[peer]) c[peer] = await retry.quietest(() => cLock(peer, cCal, t.lockMs));
+    const js: Record<string, LockSample[]> = {};
+    const c: Record<string, LockSample[]> = {};
+    const add = (side: Record<string, LockSample[]>, name: string, x: LockSample) =>
+      (side[name] ??= []).push(x);
+    // Alternate languages lock by lock, so that a slow spell of the host hits both sides, and do it
+    // in t.lockRounds shorter rounds whose order alternates: a repetition's figure for a lock is its
+    // mean over the rounds.
+    for (let round = 0; round < t.lockRounds; round++) {
+      const cDone = new Set<string>();
+      for (const name of LOCK_NAMES) {
+        const peer = C_PEER[name];
+        const runJs = async () =>
+          add(js, name, await retry.quietest(() => jsLock(name, jsCal, t.lockWarmupMs, t.lockMs)));
+        const runC = async () => {
+          if (cDone.has(peer)) return;
+          cDone.add(peer);
+          add(c, peer, await retry.quietest(() => cLock(peer, cCal, t.lockMs)));
+        };
+        if ((rep + round) % 2 === 0) {
+          await runJs();
+          await runC();
+        } else {
+          await runC();
+          await runJs();
+        }
+      }
+      for (const name of C_LOCKS)
+        if (!cDone.has(name)) add(c, name, await retry.quietest(() => cLock(name, cCal, t.lockMs)));
     }
-    for (const name of C_LOCKS)
-      if (!c[name]) c[name] = await retry.quietest(() => cLock(name, cCal, t.lockMs));
-    samples.push({ js, c, jsCal, cCal });
+    const mean = (xs: LockSample[]): LockSample => ({
+      acqPerSec: xs.reduce((a, x) => a + x.acqPerSec, 0) / xs.length,
+      handoffPerSec: xs.reduce((a, x) => a + x.handoffPerSec, 0) / xs.length,
+      utilization: xs.reduce((a, x) => a + x.utilization, 0) / xs.length,
+      othersCores: Math.max(...xs.map((x) => x.othersCores)),
+    });
+    samples.push({
+      js: Object.fromEntries(Object.entries(js).map(([k, xs]) => [k, mean(xs)])),
+      c: Object.fromEntries(Object.entries(c).map(([k, xs]) => [k, mean(xs)])),
+      jsCal,
+      cCal,
+    });
   }
   const sum = (side: 'js' | 'c', name: string) => {
     const oth = samples.map((s) => s[side][name]?.othersCores);
@@ -745,6 +776,7 @@ async function locks(o: Options, retry: Retrier, gccCommand: string): Promise<Js
       gccCommand,
       `bench/build/locks calibrate 100; bench/build/locks lock <name> ${t.lockMs} <iters>   # C, 2 threads`,
       `# JS: 2 worker threads over src/sync/locks, SPIN policy, ${t.lockWarmupMs} ms warm-up, ${t.lockMs} ms window`,
+      `# ${t.lockRounds} round(s) per repetition, JS and C alternating lock by lock, the order flipping each round; a repetition's figure is the mean over its rounds`,
     ],
     calibration: {
       jsCsNs: summarize(samples.map((s) => s.jsCal.csNs)),
@@ -1096,7 +1128,7 @@ async function startup(o: Options, retry: Retrier, scalingRows: Json[] | null): 
       `node dist/bench/startup-probe.js ${cpus} 0 100   # runStrategy() as runConfig() calls it; reads FIRST_UNMAP_NS`,
       ...(o.quick ? [] : [`node dist/bench/startup-probe.js ${cpus} ${DEFAULTS.warmupMs} 100`]),
       `node dist/run.js ${cliArgs(cliSpec).join(' ')} --json <tmp> -q   # the whole invocation, from outside`,
-      `node --import dist/bench/rss-hook.js dist/run.js ...   # peak RSS: process.resourceUsage().maxRSS at exit`,
+      `node dist/bench/rss-wrap.js dist/run.js ...   # peak RSS: process.resourceUsage().maxRSS at exit`,
     ],
     cpus,
     toMainMs: pick('warmup0', 'toMainMs'),

@@ -168,3 +168,31 @@ describe('fault injection', () => {
     expect(existsSync(join(dir, 'int.json'))).toBe(true);
   }, 30_000);
 });
+
+describe('driver diagnostics from CPU workers', () => {
+  it("reach the caller's warn(), in order with the rest, not the worker's own stderr", async () => {
+    const { runConfig } = await import('../src/cli/main.js');
+    const { DEFAULTS } = await import('../src/config/config.js');
+    const { parseInjection } = await import('../src/config/inject.js');
+    const lines: string[] = [];
+    await runConfig(
+      {
+        ...DEFAULTS,
+        cpus: 2,
+        strategies: ['batched'],
+        durationMs: 1000,
+        warmupMs: 50,
+        syncTimeoutMs: 100,
+        inject: [parseInjection('stall:smmu,at=200ms,for=500ms', 2, 1000)],
+        quiet: true,
+      },
+      (l) => lines.push(l),
+    );
+    const timeouts = lines.filter((l) => /^tlbsync-emu: cpu \d: CMD_SYNC timeout: waited \d+ ms/.test(l));
+    expect(timeouts.length, lines.join('\n')).toBeGreaterThanOrEqual(1);
+    // One line per report, without the newline stderr would have needed.
+    expect(timeouts.every((l) => !l.includes('\n'))).toBe(true);
+    // The run's first line (the runLine) comes before any of them.
+    expect(lines[0]).toMatch(/^running batched/);
+  }, 30_000);
+});

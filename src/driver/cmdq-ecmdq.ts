@@ -51,6 +51,7 @@ import { Cpu, type CpuStats } from '../sync/counters.js';
 import { waitForChange, type WaitPolicy } from '../sync/wait.js';
 import type { CmdBatch } from './cmd-batch.js';
 import { countIssued, type CmdqIssuer, type SyncMode } from './cmdq.js';
+import { printk } from './printk.js';
 import { SyncWaiter } from './sync-waiter.js';
 
 /** This design's per-CPU counters (Cpu.EXTRA0 + i), reported under runs[].extra.counters. */
@@ -254,9 +255,9 @@ export class EcmdqCmdq implements CmdqIssuer {
     this.prodFlags = (this.prodFlags & ~ECMDQ_PROD_ERRACK) | (cons & ECMDQ_CONS_ERR);
     this.publish();
     this.stats.add(ERRORS_HANDLED, 1);
-    process.stderr.write(
+    printk(
       `tlbsync-emu: cpu ${this.opts.cpu}: ECMDQ ${this.queue} error ${reason === CMDQ_ERR_ILL ? 'ILL' : reason} ` +
-        `at ECMDQ_CONS 0x${(cons >>> 0).toString(16)}: ${bad}; replaced with CMD_SYNC and acknowledged\n`,
+        `at ECMDQ_CONS 0x${(cons >>> 0).toString(16)}: ${bad}; replaced with CMD_SYNC and acknowledged`,
     );
   }
 }

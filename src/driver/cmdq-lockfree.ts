@@ -53,6 +53,7 @@ import { queueConsumed, queueDepth, queueHasSpace, queueIncN, qIdx, qWrp } from 
 import { Q_OVERFLOW_FLAG } from '../hardware/registers.js';
 import { nowNs } from '../sync/clock.js';
 import { Cpu, type CpuStats } from '../sync/counters.js';
+import { printk } from './printk.js';
 import { DRAIN_SPIN_NS, draining, storeAndWake, wake, waitForChange, type WaitPolicy } from '../sync/wait.js';
 import { CMDQ_BATCH_ENTRIES, type CmdBatch } from './cmd-batch.js';
 import { countIssued, type CmdqIssuer, type SyncMode } from './cmdq.js';
@@ -448,9 +449,9 @@ export class LockfreeCmdq implements CmdqIssuer {
         const t = nowNs();
         if (t >= deadline) {
           this.stats.add(Cpu.SYNC_TIMEOUTS, 1);
-          process.stderr.write(
+          printk(
             `tlbsync-emu: cpu ${this.opts.cpu}: CMD_SYNC timeout: waited ${((t - start) / 1e6).toFixed(0)} ms ` +
-              `for CMD_SYNC 0x${syncProd.toString(16)}; ${this.queueState()}; still waiting\n`,
+              `for CMD_SYNC 0x${syncProd.toString(16)}; ${this.queueState()}; still waiting`,
           );
           deadline += timeoutNs;
         }

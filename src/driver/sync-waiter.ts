@@ -4,6 +4,7 @@
 // the safety argument and reports instead). Shared by every command-queue design.
 import { Waiting } from '../hardware/layout.js';
 import { nowNs } from '../sync/clock.js';
+import { printk } from './printk.js';
 import { Cpu, type CpuStats } from '../sync/counters.js';
 import { waitForChange, type WaitPolicy } from '../sync/wait.js';
 
@@ -39,9 +40,9 @@ export class SyncWaiter {
         v = waitForChange(i32, idx, v, this.policy, deadline);
         if (v === before && nowNs() >= deadline) {
           stats.add(Cpu.SYNC_TIMEOUTS, 1);
-          process.stderr.write(
+          printk(
             `tlbsync-emu: cpu ${this.cpu}: CMD_SYNC timeout: waited ${((nowNs() - start) / 1e6).toFixed(0)} ms for ` +
-              `CMD_SYNC 0x${(arg >>> 0).toString(16)}; ${this.queueState()}; still waiting\n`,
+              `CMD_SYNC 0x${(arg >>> 0).toString(16)}; ${this.queueState()}; still waiting`,
           );
           deadline += this.timeoutNs;
         }

@@ -5,6 +5,7 @@ import { CmdBatch } from '../driver/cmd-batch.js';
 import { CMDQ_DESIGNS } from '../driver/cmdq-designs.js';
 import { IommuDomain } from '../driver/iommu.js';
 import { IovaDomain } from '../driver/iova.js';
+import { printkTo } from '../driver/printk.js';
 import { getStrategy } from '../driver/strategies/index.js';
 import { FAULT, Iotlb } from '../hardware/iotlb.js';
 import {
@@ -59,6 +60,7 @@ export class InjectedCrash extends Error {
 
 export function runCpu(task: CpuTask): CpuResult {
   const { cpu, cfg } = task;
+  printkTo(task.printk);
   const pages = cfg.pages;
   const views = viewsOf(task.sab);
   const { i32, f64 } = views;

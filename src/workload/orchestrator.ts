@@ -3,7 +3,7 @@
 // stop) while a monitor plays the parts no CPU plays: the GERROR interrupt handler, the watchdog,
 // fault injection that is timed from outside (SMMU stalls) and Ctrl-C. What was measured stays in
 // the SharedArrayBuffer for reporting, whatever happened to the workers.
-import { Worker } from 'node:worker_threads';
+import { BroadcastChannel, threadId, Worker } from 'node:worker_threads';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Config, HostInfo } from '../config/config.js';
 import { probeSmmu, type ProbeResult } from '../driver/probe.js';
@@ -89,6 +89,9 @@ export function waitPolicyFor(cfg: Config, host: HostInfo, drainIdx = -1): WaitP
     : { park: true, spinNs: cfg.spinNs, drainIdx, drainAt: Phase.STOP };
 }
 
+/** Numbers this thread's runs, for their diagnostics channels. */
+let runSeq = 0;
+
 class RunEnded extends Error {
   constructor(readonly outcome: RunOutcome) {
     super(outcome);
@@ -132,6 +135,12 @@ export async function runStrategy(
     outcome = o;
     endRun(ended);
   };
+  // The CPUs' driver diagnostics (CMD_SYNC timeouts, skipped commands) arrive here, one channel
+  // per run so that runs in other threads of this process do not hear them.
+  const printkName = `tlbsync-emu:printk:${process.pid}:${threadId}:${++runSeq}`;
+  const printkChannel = new BroadcastChannel(printkName);
+  printkChannel.onmessage = (e) => control.warn(String((e as MessageEvent).data));
+  printkChannel.unref(); // closed below; never the reason the process stays up
   const onAbort = (): void => end('interrupted', 'interrupted (SIGINT)');
   control.signal?.addEventListener('abort', onAbort);
   if (control.signal?.aborted) onAbort();
@@ -242,6 +251,7 @@ export async function runStrategy(
         cfg,
         policy,
         pollCs: probe.pollCs,
+        printk: printkName,
       };
       tasks.push(
         pool.run(task).then(
@@ -321,6 +331,9 @@ export async function runStrategy(
   ]);
   if (!smmuStopped) errors.push(`SMMU worker did not stop within ${STOP_GRACE_MS} ms; terminated`);
   await smmu.terminate();
+  // A line posted just before a worker returned may still be in flight: one turn of the loop.
+  await new Promise((res) => setImmediate(res));
+  printkChannel.close();
 
   return {
     strategy,
