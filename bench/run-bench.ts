@@ -1533,8 +1533,10 @@ function renderDoc(res: Json): string {
         `the budget is warm-up + duration + 2 s = **${(budget / 1000).toFixed(2)} s**. **OVER**: threads ` +
         `(cpus + 1) exceed the ${host.cores} cores. cmdq p99: 99th percentile of contended cmdq lock waits ` +
         '(lockstat: contended acquisitions only); contention: contended / all acquisitions. start-up: process ' +
-        'start to the measured window, minus the warm-up (`runs[].startup.processToMeasureMs`); after window: the ' +
-        'rest of the wall time (the last iterations, stopping the workers, the report). Not retried when noisy.',
+        "start (the child's own clock origin) to the measured window, minus the warm-up " +
+        '(`runs[].startup.processToMeasureMs`); after window: the rest of the wall time (the last iterations, ' +
+        "stopping the workers, the report, and the tens of ms between spawn and the child's clock origin). " +
+        'Not retried when noisy.',
     );
     p();
     const bw = sc.bareWorkers as { threads: number; ms: Summary | null }[] | undefined;

@@ -264,6 +264,7 @@ describe('waits once the run drains', () => {
     import(workerData.wait).then(({ waitForChange }) => {
       const i32 = new Int32Array(workerData.sab);
       const policy = { park: false, spinNs: Infinity, drainIdx: 16, drainAt: 3 };
+      Atomics.store(i32, 8, 1); // about to wait
       parentPort.postMessage(waitForChange(i32, 0, 0, policy));
     });`;
 
@@ -272,6 +273,7 @@ describe('waits once the run drains', () => {
     const i32 = new Int32Array(sab);
     const w = new Worker(spinner, { eval: true, workerData: { sab, wait: DIST_WAIT } });
     const got = new Promise<number>((resolve) => w.once('message', resolve));
+    await until(() => Atomics.load(i32, 8) === 1, 'the spinner to start waiting', 10_000);
     await sleep(150);
     expect(Atomics.load(i32, 1)).toBe(0); // spinning: never registered as a parker
     Atomics.store(i32, 16, 3); // the run stops

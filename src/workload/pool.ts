@@ -13,12 +13,11 @@ import type { CpuResult, CpuTask } from './task.js';
 
 export class CpuPool {
   private pool: Piscina | null = null;
-  private destroyed = false;
+  private ended: 'closed' | 'destroyed' | null = null;
 
   constructor(readonly cpus: number) {}
 
   private started(): Piscina {
-    if (this.destroyed) throw new Error('the CPU pool was destroyed');
     this.pool ??= new Piscina({
       // A file: URL, so piscina import()s the worker rather than require()ing an ES module, which
       // trips a Node 20 module-loader assertion when many workers start at once.
@@ -32,17 +31,19 @@ export class CpuPool {
   }
 
   run(task: CpuTask): Promise<CpuResult> {
+    if (this.ended !== null) return Promise.reject(new Error(`the CPU pool was ${this.ended}`));
     return this.started().run(task) as Promise<CpuResult>;
   }
 
   /** Graceful: waits for running tasks. */
   async close(): Promise<void> {
+    this.ended ??= 'closed';
     await this.pool?.close();
   }
 
   /** Immediate: terminates threads even if a task is stuck spinning. */
   async destroy(): Promise<void> {
-    this.destroyed = true;
+    this.ended = 'destroyed';
     await this.pool?.destroy();
   }
 }

@@ -4,7 +4,8 @@
 // hammered. The delay touches no shared memory: JavaScript has no PAUSE, so relax() burns about a
 // PAUSE's worth of dependent arithmetic per unit. (Polling the lock word as the delay, as this did
 // first, kept pulling the holder's line back: 3.5-3.7 M acquisitions/s for two threads with a
-// 100 ns critical section, 0.66-0.79x the C ttas; with relax(), 4.7-5.7 M/s, 0.96-1.12x.) Under
+// 100 ns critical section, 0.66-0.79x the C ttas; with relax(), 4.3-5.5 M/s, 0.87-0.94x and more
+// in bench runs: docs/performance.md.) Under
 // a parking wait policy the read phase parks on the word.
 //
 // Shared memory (one 64-byte line):
@@ -14,9 +15,17 @@
 import type { Lock, LockAlgorithm } from '../lock.js';
 import { waitForChange, storeAndWake, type WaitPolicy } from '../wait.js';
 
-const MAX_BACKOFF_POLLS = 1024;
-/** Dependent integer operations per backoff unit: about the ~40 ns of an x86 PAUSE. */
+/**
+ * Dependent integer operations per backoff unit: about an x86 PAUSE (48 ns measured on the 2-core
+ * development VM, where a PAUSE is 40-50 ns).
+ */
 const RELAX_OPS = 32;
+/**
+ * The longest backoff, in units: 128 (about 6 us). C's ttas in bench/locks.c allows 1,024 PAUSEs;
+ * the emulator's cmdq lock is held for 0.2-1 us, and a loser sitting out much longer than a park
+ * would only stretch the tail of the wait distribution.
+ */
+const MAX_BACKOFF_UNITS = 128;
 
 /** Burns time without touching shared memory (JavaScript has no PAUSE); returns a value to keep. */
 function relax(units: number, x: number): number {
@@ -50,7 +59,7 @@ class TtasLock implements Lock {
       if (Atomics.load(i32, s) !== 0) waitForChange(i32, s, 1, this.policy);
       if (Atomics.compareExchange(i32, s, 0, 1) === 0) return;
       this.sink = relax(backoff, this.sink);
-      if (backoff < MAX_BACKOFF_POLLS) backoff <<= 1;
+      if (backoff < MAX_BACKOFF_UNITS) backoff <<= 1;
     }
   }
 
