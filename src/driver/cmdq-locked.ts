@@ -163,7 +163,7 @@ export class LockedCmdq implements CmdqIssuer {
     this.stats.add(Cpu.CMDS_ISSUED, 1);
     const t0 = timed ? nowNs() : 0;
     this.syncProd = prod;
-    i32[this.llqCons] = this.waiter.until(this.consIdx, prod, this.drained, this.stats);
+    i32[this.llqCons] = this.waiter.until(this.consIdx, prod, this.drained, this.stats, timed ? t0 : -1);
     // Timed before the release: in poll mode the wait lies inside the cmdq hold.
     const t1 = timed ? nowNs() : 0;
     this.lock.release();
@@ -189,7 +189,7 @@ export class LockedCmdq implements CmdqIssuer {
     this.lock.release();
     const t0 = timed ? nowNs() : 0;
     this.syncNrWanted = nr;
-    this.waiter.until(this.syncCount, nr, this.seqDone, this.stats);
+    this.waiter.until(this.syncCount, nr, this.seqDone, this.stats, timed ? t0 : -1);
     const t1 = timed ? nowNs() : 0;
     this.stats.syncWait(t1 - t0, t1, nr);
   }

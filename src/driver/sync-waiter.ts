@@ -21,10 +21,11 @@ export class SyncWaiter {
   ) {}
 
   /**
-   * Waits until done(i32[idx]) holds; `what` names the awaited CMD_SYNC (queue index or sequence
-   * number) for diagnostics. Returns the value that satisfied it.
+   * Waits until done(i32[idx]) holds; `arg` names the awaited CMD_SYNC (queue index or sequence
+   * number) for diagnostics; `nowIfRead`, the clock if the caller has just read it (-1: not read).
+   * Returns the value that satisfied it.
    */
-  until(idx: number, arg: number, done: (v: number) => boolean, stats: CpuStats): number {
+  until(idx: number, arg: number, done: (v: number) => boolean, stats: CpuStats, nowIfRead = -1): number {
     const i32 = this.i32;
     let v = Atomics.load(i32, idx);
     if (done(v)) return v;
@@ -33,7 +34,8 @@ export class SyncWaiter {
     if (this.timeoutNs === Infinity) {
       while (!done(v)) v = waitForChange(i32, idx, v, this.policy);
     } else {
-      const start = nowNs();
+      // The caller may have read the clock just now (to time the wait): one read is enough.
+      const start = nowIfRead >= 0 ? nowIfRead : nowNs();
       let deadline = start + this.timeoutNs;
       while (!done(v)) {
         const before = v;

@@ -4,8 +4,8 @@
 // hammered. The delay touches no shared memory: JavaScript has no PAUSE, so relax() burns about a
 // PAUSE's worth of dependent arithmetic per unit. (Polling the lock word as the delay, as this did
 // first, kept pulling the holder's line back: 3.5-3.7 M acquisitions/s for two threads with a
-// 100 ns critical section, 0.66-0.79x the C ttas; with relax(), 4.3-5.5 M/s, 0.87-0.94x and more
-// in bench runs: docs/performance.md.) Under
+// 100 ns critical section, 0.66-0.79x the C ttas; with relax(), about 4.7 M/s, 0.94x: see
+// docs/performance.md.) Under
 // a parking wait policy the read phase parks on the word.
 //
 // Shared memory (one 64-byte line):
@@ -21,11 +21,12 @@ import { waitForChange, storeAndWake, type WaitPolicy } from '../wait.js';
  */
 const RELAX_OPS = 32;
 /**
- * The longest backoff, in units: 128 (about 6 us). C's ttas in bench/locks.c allows 1,024 PAUSEs;
- * the emulator's cmdq lock is held for 0.2-1 us, and a loser sitting out much longer than a park
- * would only stretch the tail of the wait distribution.
+ * The longest backoff, in units: 1,024 (about 50 us), the same bound as the C ttas in
+ * bench/locks.c (1,024 PAUSEs), which the bench compares it with. A cap of 128 was tried: JS/C
+ * fell from 0.94x to 0.72x in full bench runs (a loser that comes back sooner steals the lock
+ * more often), and the scaling runs' cmdq p99 waits did not change measurably with either.
  */
-const MAX_BACKOFF_UNITS = 128;
+const MAX_BACKOFF_UNITS = 1024;
 
 /** Burns time without touching shared memory (JavaScript has no PAUSE); returns a value to keep. */
 function relax(units: number, x: number): number {
