@@ -558,52 +558,29 @@ async function efficiency(o: Options, retry: Retrier): Promise<Json> {
         };
       });
       const ok = per.filter((p): p is NonNullable<typeof p> => p !== null);
-      const oth = ok.map((p) => p.others);
+      type Point = (typeof ok)[number];
+      type OthersKey = 'others' | 'othersFloor' | 'othersSerial' | 'othersHandoff';
+      // A column of the row: its per-repetition values, noisy where the samples it came from were.
+      const col = (k: keyof Point, others: OthersKey | null = 'others') =>
+        summarize(
+          ok.map((p) => p[k]),
+          others === null ? undefined : ok.map((p) => p[others]),
+        );
       rows.push({
         latencies: l.key,
         strategy: s,
-        measured: summarize(
-          ok.map((p) => p.measured),
-          oth,
-        ),
-        modelBound: summarize(ok.map((p) => p.model)),
-        floorBound: summarize(
-          ok.map((p) => p.floor),
-          ok.map((p) => p.othersFloor),
-        ),
-        serialBound: summarize(
-          ok.map((p) => p.serial),
-          ok.map((p) => p.othersSerial),
-        ),
-        vsModel: summarize(
-          ok.map((p) => p.vsModel),
-          oth,
-        ),
-        vsFloor: summarize(
-          ok.map((p) => p.vsFloor),
-          ok.map((p) => p.othersFloor),
-        ),
-        vsSerial: summarize(
-          ok.map((p) => p.vsSerial),
-          ok.map((p) => p.othersSerial),
-        ),
-        handoffCVsFloor: summarize(
-          ok.map((p) => p.handoffCVsFloor),
-          ok.map((p) => p.othersHandoff),
-        ),
-        handoffJsVsFloor: summarize(
-          ok.map((p) => p.handoffJsVsFloor),
-          ok.map((p) => p.othersHandoff),
-        ),
-        unmapPath: summarize(
-          ok.map((p) => p.unmapPath),
-          oth,
-        ),
-        unmapPathVsFloor: summarize(
-          ok.map((p) => p.unmapPathVsFloor),
-          ok.map((p) => p.othersFloor),
-        ),
-        syncsPerUnmap: summarize(ok.map((p) => p.syncsPerUnmap)),
+        measured: col('measured'),
+        modelBound: col('model', null),
+        floorBound: col('floor', 'othersFloor'),
+        serialBound: col('serial', 'othersSerial'),
+        vsModel: col('vsModel'),
+        vsFloor: col('vsFloor', 'othersFloor'),
+        vsSerial: col('vsSerial', 'othersSerial'),
+        handoffCVsFloor: col('handoffCVsFloor', 'othersHandoff'),
+        handoffJsVsFloor: col('handoffJsVsFloor', 'othersHandoff'),
+        unmapPath: col('unmapPath'),
+        unmapPathVsFloor: col('unmapPathVsFloor', 'othersFloor'),
+        syncsPerUnmap: col('syncsPerUnmap', null),
         target: l.key === '100/1000' ? { what: 'measured >= 0.85x floor bound', min: 0.85 } : null,
       });
     }
@@ -635,33 +612,27 @@ async function efficiency(o: Options, retry: Retrier): Promise<Json> {
       ),
     };
   });
-  const pureOthers = reps.map((r) => Math.max(r.pureSync.othersCores, r.pingJs.othersCores));
+  const pureOthers = reps.map((r) => r.pureSync.othersCores);
+  const vsPingOthers = reps.map((r) => Math.max(r.pureSync.othersCores, r.pingJs.othersCores));
+  // Each figure as measured, and as a ratio to the same repetition's JS ping-pong.
+  const pure = (k: 'waitMeanNs' | 'waitP50Ns' | 'cycleNs') =>
+    summarize(
+      reps.map((r) => r.pureSync[k]),
+      pureOthers,
+    );
+  const pureVsPing = (k: 'waitMeanNs' | 'waitP50Ns' | 'cycleNs') =>
+    summarize(
+      reps.map((r) => r.pureSync[k] / r.pingJs.value),
+      vsPingOthers,
+    );
   const pureSync = {
     syncs: t.pureSyncs,
-    meanNs: summarize(
-      reps.map((r) => r.pureSync.waitMeanNs),
-      reps.map((r) => r.pureSync.othersCores),
-    ),
-    p50Ns: summarize(
-      reps.map((r) => r.pureSync.waitP50Ns),
-      reps.map((r) => r.pureSync.othersCores),
-    ),
-    cycleNs: summarize(
-      reps.map((r) => r.pureSync.cycleNs),
-      reps.map((r) => r.pureSync.othersCores),
-    ),
-    meanVsPingJs: summarize(
-      reps.map((r) => r.pureSync.waitMeanNs / r.pingJs.value),
-      pureOthers,
-    ),
-    p50VsPingJs: summarize(
-      reps.map((r) => r.pureSync.waitP50Ns / r.pingJs.value),
-      pureOthers,
-    ),
-    cycleVsPingJs: summarize(
-      reps.map((r) => r.pureSync.cycleNs / r.pingJs.value),
-      pureOthers,
-    ),
+    meanNs: pure('waitMeanNs'),
+    p50Ns: pure('waitP50Ns'),
+    cycleNs: pure('cycleNs'),
+    meanVsPingJs: pureVsPing('waitMeanNs'),
+    p50VsPingJs: pureVsPing('waitP50Ns'),
+    cycleVsPingJs: pureVsPing('cycleNs'),
     target: { what: 'mean CMD_SYNC wait <= 1.5x JS ping-pong', max: 1.5 },
   };
   return {

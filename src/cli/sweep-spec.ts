@@ -1,7 +1,7 @@
 // --sweep and --repeat: which parameters can be swept, how each value is validated (by the same
 // parser as the flag it stands for, so the same ranges and messages), and the list of points.
 // Parsing only; src/cli/sweep.ts runs a plan.
-import { MAX_CPUS, MAX_PAGES, type Config } from '../config/config.js';
+import { MAX_CPUS, MAX_PAGES, SWEEP_KEYS, type Config, type SweepKey } from '../config/config.js';
 import { parseChoice, parseCount, parseNs, parsePowerOfTwo, UsageError } from '../config/parse.js';
 import { Q_MAX_SHIFT } from '../hardware/queue.js';
 import { LOCK_NAMES } from '../sync/lock.js';
@@ -34,10 +34,10 @@ export const AXES = {
   syncMode: { flag: '--sync-mode', parse: (l, r) => parseChoice(l, r, ['poll', 'msi']) },
   wait: { flag: '--wait', parse: (l, r) => parseChoice(l, r, ['spin', 'park', 'auto']) },
   domains: { flag: '--domains', parse: (l, r) => parseChoice(l, r, ['shared', 'per-cpu']) },
-} as const satisfies Record<string, AxisDef>;
+} as const satisfies Record<SweepKey, AxisDef>;
 
-export type AxisKey = keyof typeof AXES;
-export const AXIS_KEYS = Object.keys(AXES) as AxisKey[];
+export type AxisKey = SweepKey;
+export const AXIS_KEYS: readonly AxisKey[] = SWEEP_KEYS;
 
 /** The name --sweep takes for an axis: its flag without the dashes (queue-entries). */
 export function axisName(key: AxisKey): string {

@@ -47,6 +47,23 @@ export interface Config {
   readonly quiet: boolean;
 }
 
+/**
+ * The settings --sweep can vary, by Config key (the order of the CSV's setting columns). The
+ * sweep's parsers are in src/cli/sweep-spec.ts (AXES, which must cover exactly these).
+ */
+export const SWEEP_KEYS = [
+  'cpus',
+  'pages',
+  'queueEntries',
+  'tlbiNs',
+  'syncNs',
+  'lock',
+  'syncMode',
+  'wait',
+  'domains',
+] as const satisfies readonly (keyof Config)[];
+export type SweepKey = (typeof SWEEP_KEYS)[number];
+
 export const MAX_CPUS = 256;
 export const MAX_PAGES = 4096;
 

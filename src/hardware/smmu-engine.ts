@@ -206,12 +206,12 @@ export class SmmuEngine {
           prod = Atomics.load(i32, this.prodIdx) >>> 0;
         }
         if (this.ring !== null && !queueEmpty(shift, prod, cons))
-          this.ring.record(Ev.QUEUE_DEPTH, nowNs(), 0, queueDepth(shift, prod, cons));
+          this.ring.record(Ev.QUEUE_DEPTH, nowNs(), 0, queueDepthArg(0, queueDepth(shift, prod, cons)));
       }
       if (queueEmpty(shift, prod, cons)) {
         if ((this.cr0() & CR0_CMDQEN) === 0) break;
         Atomics.store(i32, this.stateIdx, SmmuActivity.IDLE);
-        if (this.ring !== null) this.ring.record(Ev.QUEUE_DEPTH, nowNs(), 0, 0);
+        if (this.ring !== null) this.ring.record(Ev.QUEUE_DEPTH, nowNs(), 0, queueDepthArg(0, 0));
         if (Atomics.load(i32, this.phaseIdx) === Phase.MEASURE) f[st + Smmu.IDLE_WAITS]++;
         // Bounded, so that a driver clearing CR0.CMDQEN is noticed even without a doorbell.
         waitForChange(i32, this.prodIdx, prod | 0, this.idlePolicy, nowNs() + IDLE_RECHECK_NS);

@@ -3,23 +3,14 @@
 // fields quoted when they hold a comma, a double quote or a line break (quotes doubled). A value
 // that was not measured (--stats counters, a lock the run does not have) is an empty field, which
 // both read as missing (NaN / NA). Booleans are true / false. Numbers are written in full precision.
+import { SWEEP_KEYS } from '../config/config.js';
 import type { ResultDocument, RunReport } from './types.js';
 
 /**
  * The settings a sweep can vary: always present, so files from different sweeps stack. The value
  * is the run's point value when swept, otherwise the document's config.
  */
-export const CSV_PARAM_COLUMNS = [
-  'cpus',
-  'pages',
-  'queueEntries',
-  'tlbiNs',
-  'syncNs',
-  'lock',
-  'syncMode',
-  'wait',
-  'domains',
-] as const;
+export const CSV_PARAM_COLUMNS = SWEEP_KEYS;
 
 type Cell = string | number | boolean | null | undefined;
 

@@ -1,7 +1,7 @@
 // The JSON output contract (docs/cli.md documents every field). schemaVersion changes when a field
 // changes meaning or goes away; new fields may be added without a bump.
 
-import type { Violation } from '../safety/oracle.js';
+import type { SafetySummary } from '../safety/oracle.js';
 
 export const SCHEMA_VERSION = 1;
 
@@ -106,14 +106,7 @@ export interface RunReport {
    * translations checked, hits on a page while it was unmapped (inside an unmap or lazy window),
    * device reads that faulted because the page was unmapped under them, and the first violation.
    */
-  safety: {
-    staleTranslationUses: number;
-    checkedTranslations: number;
-    deferredWindowUses: number;
-    deviceFaults: number;
-    peerReads: number;
-    firstViolation: Violation | null;
-  };
+  safety: SafetySummary;
   /** How the run ended and the faults it met. */
   outcome: string;
   /** When the watchdog fired: each CPU's state, each lock's holder, the SMMU's state. */

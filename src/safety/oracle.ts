@@ -63,6 +63,16 @@ export interface Violation {
   currentGeneration: number;
 }
 
+/** The oracle's verdict on a run (runs[].safety in the JSON; see src/report/types.ts). */
+export interface SafetySummary {
+  staleTranslationUses: number;
+  checkedTranslations: number;
+  deferredWindowUses: number;
+  deviceFaults: number;
+  peerReads: number;
+  firstViolation: Violation | null;
+}
+
 export class Oracle {
   private readonly i32: Int32Array;
   private readonly f64: Float64Array;
@@ -156,14 +166,7 @@ export function readSafety(
   f64: Float64Array,
   regionOff: number,
   g: OracleGeometry,
-): {
-  staleTranslationUses: number;
-  checkedTranslations: number;
-  deferredWindowUses: number;
-  deviceFaults: number;
-  peerReads: number;
-  firstViolation: Violation | null;
-} {
+): SafetySummary {
   const sum = (field: Sf): number => {
     let s = 0;
     for (let c = 0; c < g.cpus; c++) s += f64[((regionOff + countersOff(c)) >> 3) + field];

@@ -29,6 +29,9 @@ export interface WaitPolicy {
 
 export const SPIN: WaitPolicy = { park: false, spinNs: Infinity, drainIdx: -1, drainAt: 0 };
 
+/** Park after the first round of polls: for waits whose time is not measured. */
+export const PARK_AT_ONCE: WaitPolicy = { park: true, spinNs: 0, drainIdx: -1, drainAt: 0 };
+
 /** The spin budget of a spinning wait once the run drains (the default --spin-ns). */
 export const DRAIN_SPIN_NS = 20_000;
 

@@ -29,7 +29,7 @@ import { nowNs } from '../sync/clock.js';
 import { Cpu, CpuStats } from '../sync/counters.js';
 import { InstrumentedLock } from '../sync/lockstat.js';
 import { getLockAlgorithm } from '../sync/locks/index.js';
-import { waitForChange, type WaitPolicy } from '../sync/wait.js';
+import { PARK_AT_ONCE, waitForChange } from '../sync/wait.js';
 import { devicesOf } from '../config/config.js';
 import { CLS_CMDQ, CLS_IOVA, domainOf, type CpuResult, type CpuTask } from './task.js';
 
@@ -47,9 +47,6 @@ export const ACTIVITY_NAMES = ['starting', 'iova alloc', 'map', 'dma', 'unmap', 
 
 /** Physical pages are per-CPU and recycled; only their identity matters (the oracle reports it). */
 const PPN_PER_CPU = 1 << 20;
-
-/** Waiting for the run to start is not measured: park at once. */
-const START_POLICY: WaitPolicy = { park: true, spinNs: 0, drainIdx: -1, drainAt: 0 };
 
 /** --inject illegal-cmd: an opcode the SMMUv3 spec leaves undefined. */
 export const ILLEGAL_OPCODE = 0x7f;
@@ -144,7 +141,7 @@ export function runCpu(task: CpuTask): CpuResult {
   Atomics.add(i32, ctlIdx(layout, Ctl.READY), 1);
   let phase = Atomics.load(i32, phaseIdx);
   // Parked, whatever --wait says: spinning here would take cores from the workers still starting.
-  while (phase < Phase.WARMUP) phase = waitForChange(i32, phaseIdx, phase, START_POLICY);
+  while (phase < Phase.WARMUP) phase = waitForChange(i32, phaseIdx, phase, PARK_AT_ONCE);
 
   let iterations = 0;
   let ppnNext = 0;

@@ -6,9 +6,7 @@
 // lock 'none' runs the hammer without a lock: the control that shows the harness sees races.
 import { workerData } from 'node:worker_threads';
 import { getLockAlgorithm } from '../../dist/src/sync/locks/index.js';
-import { waitForChange } from '../../dist/src/sync/wait.js';
-
-const PARK = { park: true, spinNs: 0, drainIdx: -1, drainAt: 0 };
+import { PARK_AT_ONCE, waitForChange } from '../../dist/src/sync/wait.js';
 
 // C: control word offsets (relative to ctl), declared in the test next to their meaning.
 const { sab, lockName, policy, lockOff, cpus, cpu, iters, ctl, C, mode } = workerData;
@@ -25,7 +23,7 @@ if (mode === 'fifo') {
 } else {
   // Start together, parked (waiting workers must not steal the cores the others need to start).
   Atomics.add(i32, ctl + C.READY, 1);
-  while (Atomics.load(i32, ctl + C.START) === 0) waitForChange(i32, ctl + C.START, 0, PARK);
+  while (Atomics.load(i32, ctl + C.START) === 0) waitForChange(i32, ctl + C.START, 0, PARK_AT_ONCE);
 
   const h = lock ? lock.holderIdx : ctl + C.NOLOCK_HOLDER;
   const counter = ctl + C.COUNTER;

@@ -8,12 +8,10 @@
 //   word 2  holder (cpu + 1, instrumentation)   word 3  last holder
 import type { Lock, LockAlgorithm } from '../lock.js';
 import { nowNs } from '../clock.js';
-import { DRAIN_SPIN_NS, draining, waitForChange, wake, type WaitPolicy } from '../wait.js';
+import { DRAIN_SPIN_NS, draining, PARK_AT_ONCE, waitForChange, wake, type WaitPolicy } from '../wait.js';
 
 /** Exchanges between clock reads while spinning (a clock read costs about 50 ns). */
 const TRIES_PER_CLOCK_READ = 64;
-/** Once the spin budget is spent, park at once: waitForChange would spin a second budget. */
-const PARK_NOW: WaitPolicy = { park: true, spinNs: 0, drainIdx: -1, drainAt: 0 };
 
 class TasLock implements Lock {
   readonly holderIdx: number;
@@ -51,8 +49,9 @@ class TasLock implements Lock {
       if (start < 0) start = t;
       else if (t - start >= spinNs) break;
     }
+    // Once the spin budget is spent, park at once: waitForChange would spin a second budget.
     for (;;) {
-      waitForChange(i32, s, 1, PARK_NOW);
+      waitForChange(i32, s, 1, PARK_AT_ONCE);
       if (Atomics.exchange(i32, s, 1) === 0) return;
     }
   }
