@@ -29,6 +29,15 @@ export function checkLogCounts(r: RunReport, cmds: Command[]): void {
   expect(Object.keys(counts).every((k) => k in r.commands.byOpcode)).toBe(true);
 }
 
+/**
+ * Lock acquisitions made by IOVA allocs and frees: one each, of the rbtree lock with --iova rbtree
+ * or of the CPU's own cpu_rcache lock with --iova rcache (the IOVA space is sized so that no CPU
+ * ever has to flush every cache, which would add more).
+ */
+export function iovaOpAcquisitions(r: RunReport): number {
+  return (r.locks.find((l) => l.name === 'rcache') ?? r.locks.find((l) => l.name === 'iova')!).acquisitions;
+}
+
 /** CMD_SYNC's CS in poll mode: SEV when the wait policy parks (IDR0.SEV advertised). */
 export const expectedPollCs = (doc: ResultDocument): number =>
   doc.host.waitPolicy === 'spin' ? CS_NONE : CS_SEV;
