@@ -23,7 +23,14 @@ describe('--trace', () => {
   beforeAll(async () => {
     // Every hold timed (--hold-sample 1), so the no-overlap check sees every hand-over.
     await runConfig(
-      config({ trace: file, traceWindowMs: 100, holdSample: 1, strategies: ['per-page', 'batched'] }),
+      // --iova rbtree: a lock every CPU takes on every unmap (the rcache's locks are per CPU).
+      config({
+        trace: file,
+        traceWindowMs: 100,
+        holdSample: 1,
+        strategies: ['per-page', 'batched'],
+        iova: 'rbtree',
+      }),
       () => {},
     );
     trace = JSON.parse(readFileSync(file, 'utf8'));

@@ -5,6 +5,7 @@
 import { Command, CommanderError, Option } from 'commander';
 import {
   DEFAULTS,
+  IOVA_MODES,
   MAX_CPUS,
   MAX_PAGES,
   type Config,
@@ -111,6 +112,11 @@ export function buildProgram(): Command {
     .option('--fq-size <n>', 'lazy: per-CPU flush queue entries (1-65536)', String(d.fqSize))
     .option('--fq-timeout <time>', 'lazy: flush a non-empty queue after this long', `${d.fqTimeoutMs}ms`)
     .option('--domains <mode>', 'shared (one ASID for all CPUs) or per-cpu (ASID = cpu + 1)', d.domains)
+    .option(
+      '--iova <mode>',
+      'IOVA allocator: rcache (per-CPU magazines + depot, rbtree lock on a miss) or rbtree (lock per alloc/free)',
+      d.iova,
+    )
     .option(
       '--iotlb-entries <n>',
       `IOTLB capacity, a power of two >= ${IOTLB_WAYS} (${IOTLB_WAYS}-way sets)`,
@@ -249,6 +255,7 @@ export function toConfig(o: RawOptions, ctx: ConfigContext = FLAG_CONTEXT): Conf
     fqSize: at('fqSize', (l) => parseCount(l, str('fqSize'), 1, 65536)),
     fqTimeoutMs: at('fqTimeout', (l) => parseDuration(l, str('fqTimeout'), 0.001, 10_000)),
     domains: at('domains', (l) => parseChoice(l, str('domains'), ['shared', 'per-cpu'] as const)),
+    iova: at('iova', (l) => parseChoice(l, str('iova'), IOVA_MODES)),
     iotlbEntries: at('iotlbEntries', (l) => parsePowerOfTwo(l, str('iotlbEntries'), IOTLB_WAYS, 1 << 20)),
     stats: at('stats', (l) => parseChoice<StatsMode>(l, str('stats'), ['full', 'counters'])),
     holdSample: at('holdSample', (l) => parsePowerOfTwo(l, str('holdSample'), 1, 1024)),

@@ -25,6 +25,7 @@ export const IDENTITY_KEYS = [
   'syncCoalesce',
   'wait',
   'domains',
+  'iova',
   'iotlbEntries',
   'fqSize',
   'fqTimeoutMs',

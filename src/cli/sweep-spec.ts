@@ -1,7 +1,7 @@
 // --sweep and --repeat: which parameters can be swept, how each value is validated (by the same
 // parser as the flag it stands for, so the same ranges and messages), and the list of points.
 // Parsing only; src/cli/sweep.ts runs a plan.
-import { MAX_CPUS, MAX_PAGES, SWEEP_KEYS, type Config, type SweepKey } from '../config/config.js';
+import { IOVA_MODES, MAX_CPUS, MAX_PAGES, SWEEP_KEYS, type Config, type SweepKey } from '../config/config.js';
 import { parseChoice, parseCount, parseNs, parsePowerOfTwo, UsageError } from '../config/parse.js';
 import { Q_MAX_SHIFT } from '../hardware/queue.js';
 import { LOCK_NAMES } from '../sync/lock.js';
@@ -34,6 +34,7 @@ export const AXES = {
   syncMode: { flag: '--sync-mode', parse: (l, r) => parseChoice(l, r, ['poll', 'msi']) },
   wait: { flag: '--wait', parse: (l, r) => parseChoice(l, r, ['spin', 'park', 'auto']) },
   domains: { flag: '--domains', parse: (l, r) => parseChoice(l, r, ['shared', 'per-cpu']) },
+  iova: { flag: '--iova', parse: (l, r) => parseChoice(l, r, IOVA_MODES) },
 } as const satisfies Record<SweepKey, AxisDef>;
 
 export type AxisKey = SweepKey;

@@ -8,6 +8,9 @@ import type { Injection } from './inject.js';
 
 export type WaitMode = 'spin' | 'park' | 'auto';
 export type StatsMode = 'full' | 'counters';
+/** IOVA allocation: dma-iommu's alloc_iova_fast/free_iova_fast (rcache), or alloc_iova/free_iova. */
+export const IOVA_MODES = ['rcache', 'rbtree'] as const;
+export type IovaMode = (typeof IOVA_MODES)[number];
 
 export interface Config {
   readonly cpus: number;
@@ -25,6 +28,7 @@ export interface Config {
   /** Piggy-back a CMD_SYNC on one that already follows this CPU's commands (Linux, 2018). */
   readonly syncCoalesce: boolean;
   readonly domains: DomainsMode;
+  readonly iova: IovaMode;
   /** lazy: per-CPU flush queue entries and timeout (Linux's IOVA_FQ_SIZE, IOVA_FQ_TIMEOUT). */
   readonly fqSize: number;
   readonly fqTimeoutMs: number;
@@ -61,6 +65,7 @@ export const SWEEP_KEYS = [
   'syncMode',
   'wait',
   'domains',
+  'iova',
 ] as const satisfies readonly (keyof Config)[];
 export type SweepKey = (typeof SWEEP_KEYS)[number];
 
@@ -84,6 +89,7 @@ export const DEFAULTS: Config = {
   syncMode: 'poll',
   syncCoalesce: false,
   domains: 'shared',
+  iova: 'rcache',
   fqSize: 256,
   fqTimeoutMs: 10,
   iotlbEntries: 256,

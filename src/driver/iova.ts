@@ -1,5 +1,7 @@
 // IOVA allocator of one domain, shared by every CPU attached to it and serialised by the domain's
-// `iova` lock, as Linux's alloc_iova()/free_iova() are by iova_rbtree_lock. All buffers of a run
+// `iova` lock, as Linux's alloc_iova()/free_iova() are by iova_rbtree_lock (the rbtree itself is
+// not modelled: only its lock and the reuse order). With --iova rcache, dma-iommu's per-CPU
+// caches (iova-rcache.ts) sit in front of it and come here only on a miss. All buffers of a run
 // have the same size, so the space is cut into size-aligned slots (Linux aligns an IOVA to its
 // size rounded up to a power of two) kept on a LIFO free list: the most recently freed IOVA is
 // handed out next, like the per-CPU rcache magazines do, which is also what makes reuse of a
@@ -18,7 +20,14 @@ export function initIovaDomain(i32: Int32Array, layout: Layout, domain: number):
   for (let k = 0; k < n; k++) i32[base + 1 + k] = n - 1 - k;
 }
 
-export class IovaDomain {
+/** What the CPU loop allocates through: alloc_iova_fast/free_iova_fast or alloc_iova/free_iova. */
+export interface IovaAllocator {
+  /** The first VA page of a free IOVA, or -1 if the domain's IOVA space is exhausted. */
+  alloc(): number;
+  free(vaPage: number): void;
+}
+
+export class IovaDomain implements IovaAllocator {
   private readonly base: number;
 
   constructor(
@@ -49,6 +58,17 @@ export class IovaDomain {
     const top = this.i32[this.base] + 1;
     this.i32[this.base + top] = slot;
     this.i32[this.base] = top;
+    this.lock.release();
+  }
+
+  /** Frees the n pfns at i32[from..] under one acquisition (a magazine going back to the rbtree). */
+  freeMany(from: number, n: number): void {
+    const i32 = this.i32;
+    this.lock.acquire();
+    let top = i32[this.base];
+    for (let i = 0; i < n; i++)
+      i32[this.base + ++top] = (i32[from + i] - VA_BASE_PAGE) / this.layout.slotPages;
+    i32[this.base] = top;
     this.lock.release();
   }
 

@@ -5,6 +5,7 @@ import { Iotlb } from '../hardware/iotlb.js';
 import { cpuStatsBase, smmuStatsBase } from '../hardware/layout.js';
 import { EcmdqStat, Smmu } from '../hardware/smmu-stats.js';
 import { IovaDomain } from '../driver/iova.js';
+import { IOVA_RCACHE_REGION, rcacheCachedCount } from '../driver/iova-rcache.js';
 import {
   Cpu,
   EXTRA_HIST,
@@ -302,9 +303,14 @@ export function collectRun(run: StrategyRun, ctx: RunContext): RunReport {
   const commandsPerUnmap: Record<string, number> = {};
   for (const [k, v] of Object.entries(byOpcode)) commandsPerUnmap[k] = unmaps > 0 ? v / unmaps : 0;
 
+  // An IOVA in an rcache magazine is free (free_iova_fast returned), just not back in the rbtree.
+  const rcache = layout.regionOffs[IOVA_RCACHE_REGION] !== undefined;
   let iovasOutstanding = 0;
   for (let d = 0; d < layout.domains; d++)
-    iovasOutstanding += layout.iovaSlotsPerDomain - IovaDomain.freeCount(views.i32, layout, d);
+    iovasOutstanding +=
+      layout.iovaSlotsPerDomain -
+      IovaDomain.freeCount(views.i32, layout, d) -
+      (rcache ? rcacheCachedCount(views.i32, layout, d) : 0);
 
   const issued = {
     TLBI_NH_VA: sum(Cpu.ISSUED_TLBI_NH_VA),

@@ -4,7 +4,7 @@
 import { CmdBatch } from '../driver/cmd-batch.js';
 import { CMDQ_DESIGNS } from '../driver/cmdq-designs.js';
 import { IommuDomain } from '../driver/iommu.js';
-import { IovaDomain } from '../driver/iova.js';
+import { buildIovaAllocator } from '../driver/iova-alloc.js';
 import { printkTo } from '../driver/printk.js';
 import { getStrategy } from '../driver/strategies/index.js';
 import { FAULT, Iotlb } from '../hardware/iotlb.js';
@@ -16,7 +16,6 @@ import {
   CpuState,
   Ctl,
   ctlIdx,
-  iovaLockOff,
   measureStartF64,
   Phase,
   regionOff,
@@ -31,7 +30,7 @@ import { InstrumentedLock } from '../sync/lockstat.js';
 import { getLockAlgorithm } from '../sync/locks/index.js';
 import { PARK_AT_ONCE, waitForChange } from '../sync/wait.js';
 import { devicesOf } from '../config/config.js';
-import { CLS_CMDQ, CLS_IOVA, domainOf, type CpuResult, type CpuTask } from './task.js';
+import { CLS_CMDQ, CLS_DEPOT, CLS_IOVA, CLS_RCACHE, domainOf, type CpuResult, type CpuTask } from './task.js';
 
 /** What a CPU is doing, in its ACTIVITY word (read by the watchdog and crash reports). */
 export const enum Activity {
@@ -81,7 +80,6 @@ export function runCpu(task: CpuTask): CpuResult {
       cfg.holdSample,
     );
   const cmdqLock = lock(cmdqLockOff(layout), CLS_CMDQ);
-  const iovaLock = lock(iovaLockOff(layout, domain), CLS_IOVA);
   const def = getStrategy(task.strategy);
   const cmdq = CMDQ_DESIGNS[def.cmdq].create({
     views,
@@ -97,7 +95,15 @@ export function runCpu(task: CpuTask): CpuResult {
     timed,
     stats: scratch,
   });
-  const iova = new IovaDomain(i32, layout, domain, iovaLock);
+  const IOVA_CLASS = { rbtree: CLS_IOVA, rcache: CLS_RCACHE, depot: CLS_DEPOT } as const;
+  const { allocator: iova, locks: iovaLocks } = buildIovaAllocator(
+    cfg.iova,
+    i32,
+    layout,
+    cpu,
+    domain,
+    (off, kind) => lock(off, IOVA_CLASS[kind]),
+  );
   let current = scratch;
   const strategy = def.create({
     cpu,
@@ -123,7 +129,7 @@ export function runCpu(task: CpuTask): CpuResult {
     const cap = traceCapacity(layout.cpus + 1);
     ring = new TraceRing(f64, traceRingOff(regionOff(layout, TRACE_REGION), cpu, cap), cap);
     cmdqLock.ring = ring;
-    iovaLock.ring = ring;
+    for (const l of iovaLocks) l.ring = ring;
     measured.ring = ring;
     scratch.ring = ring;
   }
@@ -152,7 +158,7 @@ export function runCpu(task: CpuTask): CpuResult {
     if (stats !== current) {
       current = stats;
       cmdqLock.stats = stats;
-      iovaLock.stats = stats;
+      for (const l of iovaLocks) l.stats = stats;
       cmdq.stats = stats;
       if (stats === measured && armed) {
         const start = f64[measureStartF64(layout)];
@@ -210,7 +216,7 @@ export function runCpu(task: CpuTask): CpuResult {
   // Deferred work (lazy flush queues) is completed outside the measured window.
   current = scratch;
   cmdqLock.stats = scratch;
-  iovaLock.stats = scratch;
+  for (const l of iovaLocks) l.stats = scratch;
   cmdq.stats = scratch;
   strategy.drain?.();
   Atomics.store(i32, activity, Activity.DONE);

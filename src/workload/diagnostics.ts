@@ -15,6 +15,7 @@ import {
 import { RegisterFile } from '../hardware/regfile.js';
 import { getLockAlgorithm } from '../sync/locks/index.js';
 import { SPIN } from '../sync/wait.js';
+import { IOVA_RCACHE_REGION, rcacheCpus, rcacheLockOff } from '../driver/iova-rcache.js';
 import { ACTIVITY_NAMES } from './cpu-loop.js';
 import { LOCK_CLASSES } from './task.js';
 
@@ -39,8 +40,15 @@ function lockHolders(
     return { name, holder: Atomics.load(i32, h) - 1, last: Atomics.load(i32, h + 1) - 1 };
   };
   const out = [at('cmdq', cmdqLockOff(layout))];
-  for (let d = 0; d < layout.domains; d++)
-    out.push(at(layout.domains > 1 ? `iova[${d}]` : 'iova', iovaLockOff(layout, d)));
+  const rcache = layout.regionOffs[IOVA_RCACHE_REGION] !== undefined;
+  for (let d = 0; d < layout.domains; d++) {
+    const dom = layout.domains > 1 ? `[${d}]` : '';
+    out.push(at(`iova${dom}`, iovaLockOff(layout, d)));
+    if (!rcache) continue;
+    out.push(at(`depot${dom}`, rcacheLockOff(layout, d, -1)));
+    for (let k = 0; k < rcacheCpus(layout); k++)
+      out.push(at(`rcache${dom}[${k}]`, rcacheLockOff(layout, d, k)));
+  }
   return out;
 }
 

@@ -8,6 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Config, HostInfo } from '../config/config.js';
 import { probeSmmu, type ProbeResult } from '../driver/probe.js';
 import { initIovaDomain } from '../driver/iova.js';
+import { initIovaRcache } from '../driver/iova-rcache.js';
 import { getStrategy } from '../driver/strategies/index.js';
 import { CMDQ_DESIGNS } from '../driver/cmdq-designs.js';
 import { decodeWords, formatCommand, writeCmdSync } from '../hardware/commands.js';
@@ -114,7 +115,10 @@ export async function runStrategy(
     initCpuStats(f64, cpuStatsBase(layout, cpu, false), layout.lockClasses.length);
     initCpuStats(f64, cpuStatsBase(layout, cpu, true), layout.lockClasses.length);
   }
-  for (let d = 0; d < layout.domains; d++) initIovaDomain(i32, layout, d);
+  for (let d = 0; d < layout.domains; d++) {
+    initIovaDomain(i32, layout, d);
+    if (cfg.iova === 'rcache') initIovaRcache(i32, layout, d);
+  }
 
   const policy = waitPolicyFor(cfg, host, ctlIdx(layout, Ctl.PHASE));
   const regs = new RegisterFile(i32, layout);

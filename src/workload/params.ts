@@ -4,10 +4,11 @@ import { IOTLB_WAYS } from '../hardware/iotlb.js';
 import type { LayoutParams } from '../hardware/layout.js';
 import { log2Exact } from '../hardware/queue.js';
 import { getLockAlgorithm } from '../sync/locks/index.js';
-import { LOCK_CLASSES } from './task.js';
+import { lockClassesFor } from './task.js';
 import { getStrategy } from '../driver/strategies/index.js';
 import { ringBytes, traceCapacity, TRACE_REGION } from '../trace/ring.js';
 import { CMDQ_DESIGNS } from '../driver/cmdq-designs.js';
+import { IOVA_RCACHE_REGION, rcacheRegionBytes } from '../driver/iova-rcache.js';
 
 export function nextPow2(n: number): number {
   return 2 ** Math.ceil(Math.log2(Math.max(1, n)));
@@ -28,9 +29,10 @@ export function layoutParamsFor(cfg: Config, strategy: string): LayoutParams {
     slotPages: nextPow2(cfg.pages),
     iotlbSets: cfg.iotlbEntries / IOTLB_WAYS,
     lockBytes: getLockAlgorithm(cfg.lock).bytes(cfg.cpus),
-    lockClasses: LOCK_CLASSES,
+    lockClasses: lockClassesFor(cfg.iova),
   };
   const regions = [...CMDQ_DESIGNS[def.cmdq].regions(base)];
+  if (cfg.iova === 'rcache') regions.push({ name: IOVA_RCACHE_REGION, bytes: rcacheRegionBytes(base) });
   if (cfg.trace !== null) {
     const threads = cfg.cpus + 1;
     regions.push({ name: TRACE_REGION, bytes: threads * ringBytes(traceCapacity(threads)) });

@@ -3,10 +3,19 @@ import type { Config } from '../config/config.js';
 import type { LayoutParams } from '../hardware/layout.js';
 import type { WaitPolicy } from '../sync/wait.js';
 
-/** Lock classes the statistics are kept for, by index (lockstat "class name"). */
-export const LOCK_CLASSES = ['cmdq', 'iova'] as const;
+/**
+ * Lock classes the statistics are kept for, by index (lockstat "class name"): `iova` is the
+ * domain's iova_rbtree_lock; `rcache` (every CPU's cpu_rcache->lock, one class as lockstat keys
+ * by class) and `depot` (rcache->lock) exist with --iova rcache only, so they come last.
+ */
+export const LOCK_CLASSES = ['cmdq', 'iova', 'rcache', 'depot'] as const;
 export const CLS_CMDQ = 0;
 export const CLS_IOVA = 1;
+export const CLS_RCACHE = 2;
+export const CLS_DEPOT = 3;
+/** The classes a run has: without the rcache, the first two. */
+export const lockClassesFor = (iova: string): readonly string[] =>
+  iova === 'rcache' ? LOCK_CLASSES : LOCK_CLASSES.slice(0, CLS_RCACHE);
 
 export type DomainsMode = 'shared' | 'per-cpu';
 

@@ -29,6 +29,19 @@ export function checkLogCounts(r: RunReport, cmds: Command[]): void {
   expect(Object.keys(counts).every((k) => k in r.commands.byOpcode)).toBe(true);
 }
 
+/**
+ * Lock acquisitions made by IOVA allocs and frees: one each, of the CPU's own cpu_rcache lock with
+ * --iova rcache (the IOVA space is sized so that no CPU ever has to flush every cache, which would
+ * add more), or of the rbtree lock with --iova rbtree or buffers of 64 pages or more, which the
+ * rcache does not serve.
+ */
+export function iovaOpAcquisitions(r: RunReport): number {
+  const rcache = r.locks.find((l) => l.name === 'rcache');
+  return rcache && rcache.acquisitions > 0
+    ? rcache.acquisitions
+    : r.locks.find((l) => l.name === 'iova')!.acquisitions;
+}
+
 /** CMD_SYNC's CS in poll mode: SEV when the wait policy parks (IDR0.SEV advertised). */
 export const expectedPollCs = (doc: ResultDocument): number =>
   doc.host.waitPolicy === 'spin' ? CS_NONE : CS_SEV;
