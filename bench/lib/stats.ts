@@ -90,9 +90,12 @@ export function fmtPct(x: number | null | undefined): string {
   return `${(x * 100).toFixed(Math.abs(x) >= 0.1 ? 0 : 1)} %`;
 }
 
-/** "median (min–max)" with a formatter, and "*" when some sample was noisy; "n/a" without samples. */
-export function cell(s: Summary | null, fmt: (x: number) => string): string {
-  if (s === null) return 'n/a';
+/**
+ * "median (min–max)" with a formatter, and "*" when some sample was noisy; "n/a" without samples
+ * (or for a figure that results written by an older bench do not have).
+ */
+export function cell(s: Summary | null | undefined, fmt: (x: number) => string): string {
+  if (s === null || s === undefined) return 'n/a';
   const mark = s.noisy > 0 ? ' *' : '';
   if (s.n === 1) return `${fmt(s.median)}${mark}`;
   return `${fmt(s.median)} (${fmt(s.min)}–${fmt(s.max)})${mark}`;

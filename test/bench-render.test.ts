@@ -1,0 +1,148 @@
+// The bench's renderers, without measuring anything: docs/performance.md's generated part must be
+// exactly what the sections render from the committed bench/results/full.json, so that a renderer
+// or template that breaks (or drifts from the JSON) fails here rather than at the next 10-minute
+// bench.
+import { copyFileSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { readResults, renderDoc, writeDoc } from '../bench/lib/doc.js';
+import { parseBenchOptions } from '../bench/lib/options.js';
+import { renderTemplate } from '../bench/lib/template.js';
+import { SECTIONS } from '../bench/sections/index.js';
+
+const ROOT = resolve(import.meta.dirname, '..');
+const FULL = join(ROOT, 'bench/results/full.json');
+const DOC = join(ROOT, 'docs/performance.md');
+const BEGIN = '<!-- bench:begin';
+const END = '<!-- bench:end -->';
+
+/** The generated part of a performance.md: after the begin marker's line and its blank line. */
+function generatedPart(text: string): string {
+  const a = text.indexOf(BEGIN);
+  const b = text.indexOf(END);
+  expect(a).toBeGreaterThanOrEqual(0);
+  expect(b).toBeGreaterThan(a);
+  return text.slice(text.indexOf('\n', a) + 2, b - 1);
+}
+
+describe('bench rendering from bench/results/full.json', () => {
+  const md = renderDoc(readResults(FULL), SECTIONS);
+  const lines = md.split('\n');
+
+  it('reproduces the generated part of docs/performance.md byte for byte', () => {
+    expect(md).toBe(generatedPart(readFileSync(DOC, 'utf8')));
+  });
+
+  it('renders every section, in registry order, with no placeholder left', () => {
+    const headings = lines.filter((l) => /^### \d\. /.test(l)).map((l) => l.slice(4, 6));
+    expect(headings).toEqual(['1.', '2.', '3.', '4.', '5.', '6.']);
+    expect(SECTIONS.map((s) => s.name)).toEqual([
+      'efficiency',
+      'locks',
+      'stats',
+      'scaling',
+      'startup',
+      'profile',
+    ]);
+    expect(md).not.toMatch(/\{\{|\}\}/);
+  });
+
+  it('collects one target row per target, each section in order, with the figures of the JSON', () => {
+    const head = lines.indexOf('| target | measured (median, min–max) | verdict |');
+    const rows = lines.slice(head + 2, lines.indexOf('', head));
+    expect(rows).toEqual([
+      '| 1. per-page at 100/1000: measured >= 0.85x floor bound | 0.68x (0.58x–0.69x) | MISSED (the bare queue protocol reaches 0.81x in JS, 0.90x in C: see 1.) |',
+      '| 1. batched at 100/1000: measured >= 0.85x floor bound | 0.31x (0.30x–0.32x) | MISSED (the bare queue protocol reaches 0.57x in JS, 0.68x in C: see 1.) |',
+      '| 1. CMD_SYNC round trip (mean, latencies 0) <= 1.5x ping-pong | 1.12x (0.73x–1.43x) | met |',
+      '| 2. JS ttas >= 0.7x C ttas (acquisitions/s) | 0.81x (0.61x–1.04x) | met |',
+      '| 3. --stats full costs <= 5 % (full/counters >= 0.95) | 0.98x (0.82x–0.99x) | met |',
+      '| 4. every scaling run completes within duration + 2 s | 105/105 runs | met |',
+      '| 5. process start to first measured unmap, --cpus 8 <= 500 ms | 315 ms (310 ms–317 ms) | met |',
+    ]);
+  });
+
+  it('keeps prose paragraphs on one line with their figures filled in', () => {
+    expect(lines).toContain(
+      'Peak RSS per CPU worker (least-squares slope of the medians over --cpus 1, 2, 4, 8): **11.3 MiB**.',
+    );
+    expect(lines.filter((l) => l.startsWith('One child process per run'))).toHaveLength(2);
+  });
+
+  it('renders a section missing from the results as absent, not as an error', () => {
+    const doc = readResults(FULL);
+    delete doc.profile;
+    delete doc.efficiency;
+    const partial = renderDoc(doc, SECTIONS);
+    expect(partial).not.toContain('### 1. ');
+    expect(partial).not.toContain('### 6. ');
+    expect(partial).toContain('### 5. Start-up and memory');
+    expect(partial).not.toContain('| 1. per-page');
+  });
+});
+
+describe('writeDoc', () => {
+  it('replaces only the part between the markers', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'bench-render-'));
+    const file = join(dir, 'performance.md');
+    copyFileSync(DOC, file);
+    const before = readFileSync(file, 'utf8');
+    writeDoc('generated\n', file);
+    const after = readFileSync(file, 'utf8');
+    expect(generatedPart(after)).toBe('generated\n');
+    const outside = (t: string) => [t.slice(0, t.indexOf(BEGIN)), t.slice(t.indexOf(END))];
+    expect(outside(after)).toEqual(outside(before));
+  });
+});
+
+describe('templates', () => {
+  it('refuses a placeholder without a value and a value without a placeholder', () => {
+    expect(() => renderTemplate('intro-quick', { extra: 1 })).toThrow(/no placeholder for \{\{extra\}\}/);
+    expect(() => renderTemplate('profile-thread', { role: 'CPU worker' })).toThrow(
+      /no value for \{\{waiting\}\}/,
+    );
+    expect(renderTemplate('profile-thread', { role: 'CPU worker', waiting: '$& 5 %' })).toBe(
+      '- CPU worker: $& 5 % waiting (waitForChange, until, spinUntil)',
+    );
+  });
+});
+
+describe('bench options', () => {
+  const parse = (...argv: string[]) => parseBenchOptions(argv, SECTIONS);
+
+  it('turns bad input into one line and exit code 2', () => {
+    for (const [argv, msg] of [
+      [['--reps', '0'], 'bench: --reps: 0 is out of range (allowed: 1 to 1000)\n'],
+      [
+        ['--only', 'efficiency,nope'],
+        'bench: --only: unknown value "nope" (allowed: efficiency, locks, stats, scaling, startup, profile)\n',
+      ],
+      [['--bogus'], "bench: unknown option '--bogus' (see --help)\n"],
+      [
+        ['--render-only', FULL, '--quick'],
+        "bench: option '--render-only <file>' cannot be used with option '--quick' (see --help)\n",
+      ],
+      [['--name', '../x'], `bench: --name: "../x" is not a file name (letters, digits, '.', '-', '_')\n`],
+    ] as const)
+      expect(parse(...argv)).toEqual({ kind: 'exit', code: 2, output: msg });
+  });
+
+  it('lists every option in --help', () => {
+    const r = parse('--help');
+    expect(r.kind === 'exit' && r.code).toBe(0);
+    for (const flag of ['--quick', '--reps', '--only', '--name', '--profile', '--no-doc', '--render-only'])
+      expect(r.kind === 'exit' && r.output).toContain(flag);
+  });
+
+  it('selects the default sections per mode, as before the split', () => {
+    const only = (...argv: string[]) => {
+      const r = parse(...argv);
+      return r.kind === 'run' ? [r.options.only, r.options.reps, r.options.name] : r;
+    };
+    const all = ['efficiency', 'locks', 'stats', 'scaling', 'startup', 'profile'];
+    expect(only()).toEqual([all, 5, 'full']);
+    expect(only('--quick')).toEqual([all.slice(0, 5), 3, 'quick']);
+    expect(only('--quick', '--profile')).toEqual([all, 3, 'quick']);
+    expect(only('--only', 'stats,efficiency', '--reps', '7')).toEqual([['stats', 'efficiency'], 7, 'full']);
+  });
+});
