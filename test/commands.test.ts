@@ -18,7 +18,6 @@ import {
   encodeInto,
   formatCommand,
   opcodeOf,
-  rangePages,
   syncCs,
   syncMsiAddr,
   syncMsiData,
@@ -26,7 +25,6 @@ import {
   tlbiAsid,
   tlbiLeaf,
   tlbiNum,
-  tlbiRangePlan,
   tlbiScale,
   tlbiTg,
   tlbiTtl,
@@ -37,9 +35,12 @@ import {
   writeTlbiNhAsid,
   writeTlbiNhVa,
   writeTlbiNsnhAll,
+  COMMAND_FIELDS,
   type Command,
   type CommandOf,
+  type OpName,
 } from '../src/hardware/commands.js';
+import { rangePages, tlbiRangePlan } from '../src/driver/tlbi-range.js';
 
 // ---- helpers ----------------------------------------------------------------------------------
 
@@ -99,20 +100,34 @@ const MAX_MSIADDR = 2 ** 52 - 4;
 
 describe('opcode table', () => {
   it('matches the facts file', () => {
+    // SMMUv3 4.1-4.7, Linux CMDQ_OP_*, QEMU SMMUCommandType; the EL3 TLBIs are Secure-only.
     expect(OP).toEqual({
+      PREFETCH_CONFIG: 0x01,
+      PREFETCH_ADDR: 0x02,
       CFGI_STE: 0x03,
       CFGI_ALL: 0x04,
+      CFGI_CD: 0x05,
+      CFGI_CD_ALL: 0x06,
       TLBI_NH_ALL: 0x10,
       TLBI_NH_ASID: 0x11,
       TLBI_NH_VA: 0x12,
       TLBI_NH_VAA: 0x13,
       TLBI_EL2_ALL: 0x20,
+      TLBI_EL2_ASID: 0x21,
+      TLBI_EL2_VA: 0x22,
+      TLBI_EL2_VAA: 0x23,
       TLBI_S12_VMALL: 0x28,
+      TLBI_S2_IPA: 0x2a,
       TLBI_NSNH_ALL: 0x30,
+      ATC_INV: 0x40,
+      PRI_RESP: 0x41,
+      RESUME: 0x44,
+      STALL_TERM: 0x45,
       CMD_SYNC: 0x46,
     });
     for (const [name, code] of Object.entries(OP)) expect(OPCODE_NAMES[code]).toBe(name);
-    expect(Object.keys(OPCODE_NAMES)).toHaveLength(10);
+    expect(Object.keys(OPCODE_NAMES)).toHaveLength(22);
+    expect(Object.keys(COMMAND_FIELDS).sort()).toEqual(Object.keys(OP).sort());
     expect([CMD_BYTES, CMD_WORDS]).toEqual([16, 4]);
     expect([CS_NONE, CS_IRQ, CS_SEV]).toEqual([0, 1, 2]);
   });
@@ -253,9 +268,10 @@ describe('encode: field bit positions', () => {
   });
 
   it('field-less invalidations carry only their opcode', () => {
-    for (const op of ['TLBI_NH_ALL', 'TLBI_EL2_ALL', 'TLBI_NSNH_ALL'] as const) {
+    for (const op of ['TLBI_EL2_ALL', 'TLBI_NSNH_ALL'] as const) {
       expect(words64(encode({ op }))).toEqual([B(OP[op]), 0n]);
     }
+    expect(words64(encode({ op: 'TLBI_NH_ALL', vmid: 7 }))).toEqual([B(OP.TLBI_NH_ALL) | (7n << 32n), 0n]);
   });
 
   it('UNKNOWN writes its words verbatim', () => {
@@ -278,7 +294,7 @@ function randomCommand(r: () => number): Command {
   // Addresses: mix small, 32-bit boundary and full 52-bit values.
   const addr = () => pick([bits(20), bits(40), bits(40) + 2 ** 20 - 1, 2 ** 40 - 1]) * 4096;
   const msiaddr = () => pick([bits(10), bits(30), bits(50), 2 ** 50 - 1]) * 4;
-  const kind = randInt(r, 11);
+  const kind = randInt(r, 12);
   switch (kind) {
     case 0:
       return {
@@ -321,16 +337,32 @@ function randomCommand(r: () => number): Command {
     case 6:
       return { op: 'CFGI_ALL' };
     case 7:
-      return { op: 'TLBI_NH_ALL' };
+      return { op: 'TLBI_NH_ALL', vmid: u16() };
     case 8:
       return { op: 'TLBI_EL2_ALL' };
     case 9:
       return { op: 'TLBI_NSNH_ALL' };
+    case 11:
+      return randomFromTable(r, pick(Object.keys(COMMAND_FIELDS) as OpName[]));
     default: {
       const opcode = pick(UNDEFINED_OPCODES);
       return { op: 'UNKNOWN', opcode, words: [((u32() & ~0xff) | opcode) >>> 0, u32(), u32(), u32()] };
     }
   }
+}
+
+/** Any command, its fields filled at random from the field table (CFGI_ALL in its general form). */
+function randomFromTable(r: () => number, name: OpName): Command {
+  const c: Record<string, unknown> = { op: name === 'CFGI_ALL' ? 'CFGI_STE_RANGE' : name };
+  for (const f of COMMAND_FIELDS[name]) {
+    if (f.kind === 'flag') c[f.name] = r() < 0.5;
+    else if (f.kind === 'addr')
+      c[f.name] = randInt(r, 2 ** (Math.min(52, f.lo + f.width) - f.lo)) * 2 ** f.lo;
+    else c[f.name] = randInt(r, 2 ** f.width);
+  }
+  if (c.op === 'CFGI_STE_RANGE' && c.sid === 0 && c.range === 31) return { op: 'CFGI_ALL' };
+  if (name === 'TLBI_EL2_ALL' || name === 'TLBI_NSNH_ALL') return { op: name };
+  return c as Command;
 }
 
 describe('round trips', () => {
@@ -348,7 +380,7 @@ describe('round trips', () => {
       expect(bytesOfI32(i32, w)).toEqual(bytes);
       expect(decodeWords(i32, w)).toEqual(c);
     }
-    expect(seen.size).toBe(11);
+    expect(seen.size).toBe(24); // every opcode, CFGI_STE_RANGE besides CFGI_ALL, and UNKNOWN
   });
 
   it('decode reads at a byte offset inside a larger buffer', () => {
@@ -377,9 +409,11 @@ describe('round trips', () => {
     }
   });
 
-  it('decoding ignores bits outside the fields of a known command', () => {
+  it("decoding reads only the fields of a known command (RES0 bits are the engine's to refuse)", () => {
     const i32 = new Int32Array(CMD_WORDS);
     writeRaw(i32, 0, [0xffffff00 | OP.CFGI_ALL, -1, -1, -1]);
+    expect(decodeWords(i32, 0)).toEqual({ op: 'CFGI_STE_RANGE', sid: 0xffffffff, range: 31 });
+    writeRaw(i32, 0, [OP.CFGI_ALL, 0, 0xffffffe0 | 31, -1]);
     expect(decodeWords(i32, 0)).toEqual({ op: 'CFGI_ALL' });
     writeRaw(i32, 0, [0xffffff00 | OP.TLBI_S12_VMALL, -1, -1, -1]);
     expect(decodeWords(i32, 0)).toEqual({ op: 'TLBI_S12_VMALL', vmid: 0xffff });
@@ -423,17 +457,23 @@ describe('hot-path writers and readers', () => {
     }
   });
 
-  it('writeCmdSync defaults MSH and MSIATTR to 0', () => {
+  it('writeCmdSync defaults MSH and MSIATTR to what Linux writes: ISH, OIWB', () => {
     const i32 = new Int32Array(CMD_WORDS).fill(-1);
     writeCmdSync(i32, 0, CS_SEV, 5, 0x1c0);
     expect(decodeWords(i32, 0)).toEqual({
       op: 'CMD_SYNC',
       cs: 2,
-      msh: 0,
-      msiattr: 0,
+      msh: 3,
+      msiattr: 0xf,
       msidata: 5,
       msiaddr: 0x1c0,
     });
+  });
+
+  it('a polled CMD_SYNC is the one Linux 6.1 writes: dword 0 = 0x000000000fc02046, dword 1 = 0', () => {
+    const i32 = new Int32Array(CMD_WORDS).fill(-1);
+    writeCmdSync(i32, 0, CS_SEV, 0, 0);
+    expect(words64(bytesOfI32(i32, 0))).toEqual([0x000000000fc02046n, 0n]);
   });
 
   it('readers return every field', () => {
@@ -443,7 +483,9 @@ describe('hot-path writers and readers', () => {
     for (let n = 0; n < 3000; n++) {
       const c = randomCommand(r);
       encodeInto(c, i32, w);
-      expect(opcodeOf(i32, w)).toBe(c.op === 'UNKNOWN' ? c.opcode : OP[c.op]);
+      expect(opcodeOf(i32, w)).toBe(
+        c.op === 'UNKNOWN' ? c.opcode : c.op === 'CFGI_STE_RANGE' ? OP.CFGI_ALL : OP[c.op],
+      );
       if (c.op === 'TLBI_NH_VA' || c.op === 'TLBI_NH_VAA') {
         expect(tlbiAsid(i32, w)).toBe(c.op === 'TLBI_NH_VA' ? c.asid : 0);
         expect(tlbiVmid(i32, w)).toBe(c.vmid);

@@ -1,17 +1,21 @@
 // Driver bring-up, on the orchestrator thread before any CPU starts, in the order of Linux's
 // arm_smmu_device_hw_probe() + arm_smmu_device_reset(): read the ID registers, program CMDQ_BASE
-// (address + LOG2SIZE) and the indices, on an SMMUv3.3 with ECMDQs give every CPU its own queue
-// and enable it, set CR0.CMDQEN and wait for CR0ACK, then invalidate any cached configuration and
-// TLB entries (CFGI_ALL, TLBI_NSNH_ALL, CMD_SYNC).
+// (address + LOG2SIZE) and the indices, set CR0.CMDQEN and wait for CR0ACK, on an SMMUv3.3 with
+// ECMDQs then give every CPU its own queue and enable it (arm_smmu_ecmdq_reset), then issue what
+// Linux 6.1 issues (captured under QEMU): CFGI_ALL + CMD_SYNC, TLBI_NSNH_ALL + CMD_SYNC, and per
+// device (here: one per domain, StreamID d for ASID d + 1) CFGI_STE (leaf) + CMD_SYNC twice
+// (arm_smmu_write_strtab_ent's two STE updates), PREFETCH_CONFIG, TLBI_NH_ASID + CMD_SYNC.
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   CS_IRQ,
-  CS_NONE,
   CS_SEV,
+  encodeInto,
   writeCfgiAll,
   writeCmdSync,
+  writeTlbiNhAsid,
   writeTlbiNsnhAll,
 } from '../hardware/commands.js';
+import { qIdx, queueIncN } from '../hardware/queue.js';
 import { ringDoorbell } from '../hardware/ecmdq.js';
 import {
   cmdqEntryIdx,
@@ -48,7 +52,8 @@ import {
 import type { SmmuFeatures } from '../hardware/smmu-reset.js';
 
 export interface ProbeResult extends SmmuFeatures {
-  /** CS to put in CMD_SYNC when completion is polled (SEV if the SMMU can send events). */
+  /** CS to put in CMD_SYNC when completion is polled: SEV, whatever IDR0.SEV says, as Linux
+   *  (arm_smmu_cmdq_build_cmd: CS_SEV whenever the sync has no MSI address). */
   readonly pollCs: number;
   /** ECMDQs enabled, ECMDQ n for CPU n (0: the SMMU has none, IDR1.ECMDQ = 0). */
   readonly ecmdqs: number;
@@ -75,7 +80,7 @@ export async function probeSmmu(views: SharedViews, layout: Layout, timeoutMs = 
     msi: (idr0 & IDR0_MSI) !== 0 && (idr0 & IDR0_COHACC) !== 0,
     sev: (idr0 & IDR0_SEV) !== 0,
     ril: (regs.read32('IDR3') & IDR3_RIL) !== 0,
-    pollCs: (idr0 & IDR0_SEV) !== 0 ? CS_SEV : CS_NONE,
+    pollCs: CS_SEV,
     ecmdqs: ecmdq ? layout.cpus : 0,
   };
 
@@ -85,26 +90,49 @@ export async function probeSmmu(views: SharedViews, layout: Layout, timeoutMs = 
   );
   regs.write32('CMDQ_PROD', 0);
   regs.write32('CMDQ_CONS', 0);
-  if (ecmdq) await enableEcmdqs(regs, views.i32, layout, timeoutMs);
   regs.write32('CR0', CR0_CMDQEN);
   await until('no CR0ACK.CMDQEN', () => (regs.read32('CR0ACK') & CR0_CMDQEN) !== 0, timeoutMs);
+  if (ecmdq) await enableEcmdqs(regs, views.i32, layout, timeoutMs);
 
   const i32 = views.i32;
-  writeCfgiAll(i32, cmdqEntryIdx(layout, 0));
-  writeTlbiNsnhAll(i32, cmdqEntryIdx(layout, 1));
+  const shift = layout.queueShift;
   const syncAt = ctlIdx(layout, Ctl.SYNC_COUNT);
-  writeCmdSync(i32, cmdqEntryIdx(layout, 2), features.msi ? CS_IRQ : features.pollCs, 0, syncAt * 4);
-  i32[ctlIdx(layout, Ctl.LLQ_PROD)] = 3;
-  regs.write32('CMDQ_PROD', 3);
-  // With ECMDQs the SMMU sleeps on the doorbell of all its queues, this one included.
-  if (ecmdq) ringDoorbell(i32, ecmdqDoorbellIdx(layout));
-  await until('bring-up CMD_SYNC not completed', () => regs.read32('CMDQ_CONS') === 3, timeoutMs);
-  i32[ctlIdx(layout, Ctl.LLQ_CONS)] = 3;
+  let prod = 0;
+  type Write = (i32: Int32Array, w: number) => void;
+  // One arm_smmu_cmdq_issue_cmd[_with_sync](): the entries, one PROD write, and with a CMD_SYNC a
+  // wait until CONS has passed it. At most two entries, so any queue size (>= 2) holds them.
+  const submit = async (cmd: Write, sync: boolean): Promise<void> => {
+    cmd(i32, cmdqEntryIdx(layout, qIdx(shift, prod)));
+    prod = queueIncN(shift, prod, 1);
+    if (sync) {
+      const w = cmdqEntryIdx(layout, qIdx(shift, prod));
+      if (features.msi) writeCmdSync(i32, w, CS_IRQ, 0, syncAt * 4);
+      else writeCmdSync(i32, w, features.pollCs, 0, 0);
+      prod = queueIncN(shift, prod, 1);
+    }
+    regs.write32('CMDQ_PROD', prod);
+    // With ECMDQs the SMMU sleeps on the doorbell of all its queues, this one included.
+    if (ecmdq) ringDoorbell(i32, ecmdqDoorbellIdx(layout));
+    if (sync)
+      await until('bring-up CMD_SYNC not completed', () => regs.read32('CMDQ_CONS') === prod, timeoutMs);
+  };
+  await submit(writeCfgiAll, true);
+  await submit(writeTlbiNsnhAll, true);
+  for (let d = 0; d < layout.domains; d++) {
+    const ste: Write = (q, w) => encodeInto({ op: 'CFGI_STE', sid: d, leaf: true }, q, w);
+    await submit(ste, true);
+    await submit(ste, true);
+    await submit((q, w) => encodeInto({ op: 'PREFETCH_CONFIG', ssv: false, ssid: 0, sid: d }, q, w), false);
+    await submit((q, w) => writeTlbiNhAsid(q, w, d + 1, 0), true);
+  }
+  i32[ctlIdx(layout, Ctl.LLQ_PROD)] = prod;
+  i32[ctlIdx(layout, Ctl.LLQ_CONS)] = prod;
   return features;
 }
 
 /**
- * Linux's arm_smmu_ecmdq_probe() and the ECMDQ step of arm_smmu_device_reset(), before CR0.CMDQEN:
+ * Linux's arm_smmu_ecmdq_probe() and arm_smmu_ecmdq_reset(), which arm_smmu_device_reset() calls
+ * once CR0.CMDQEN is acknowledged and before its first command:
  * IDR6 gives the control pages and the queues in each; Linux uses ECMDQs only in register mode
  * (CMDQ_CONTROL_PAGE_BASE.PRESET) and only if every CPU gets a queue of its own, CPU n taking
  * ECMDQ n. Each queue gets its BASE (address + LOG2SIZE, the size of the normal queue), PROD and

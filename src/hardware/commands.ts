@@ -1,6 +1,9 @@
-// SMMUv3 command queue entries: opcodes, field positions, encoders and decoders.
-// Opcodes and bit positions come from ../shared/reference/smmuv3-facts.md (SMMUv3 spec, Linux's
-// arm-smmu-v3.h CMDQ_* masks). Nothing else in the project spells a command field position.
+// SMMUv3 command queue entries: opcodes, the field table, encoders, decoders and validation.
+// Opcodes and field positions come from ../shared/reference/smmuv3-facts.md, the SMMUv3 spec
+// (chapter 4) and Linux's arm-smmu-v3.h CMDQ_* masks. Every command field is declared ONCE, in
+// COMMAND_FIELDS below (QEMU's REG32/FIELD style); the hot-path writers and readers, encode/decode,
+// the RES0 check and --cmd-log formatting all take their positions from it. Nothing else in the
+// project spells a command field position.
 //
 // An entry is 16 bytes = two little-endian 64-bit words. In the shared queue (an Int32Array over a
 // SharedArrayBuffer) entry words sit at int32 index w: i32[w] = word0 [31:0], i32[w+1] = word0
@@ -11,16 +14,34 @@
 export const CMD_BYTES = 16;
 export const CMD_WORDS = 4; // int32 words per entry
 
+/**
+ * Every opcode the spec defines for a Non-secure command queue (SMMUv3 4.1-4.7; Linux CMDQ_OP_*,
+ * QEMU SMMUCommandType). CFGI_ALL is CMD_CFGI_STE_RANGE (0x04) with Range = 31, the name Linux
+ * gives the opcode. The EL3 TLBIs (0x18, 0x1a) are CERROR_ILL on a Non-secure queue (4.4.2.5-6),
+ * so they are left undefined here, like every other value.
+ */
 export const OP = {
+  PREFETCH_CONFIG: 0x01,
+  PREFETCH_ADDR: 0x02,
   CFGI_STE: 0x03,
   CFGI_ALL: 0x04,
+  CFGI_CD: 0x05,
+  CFGI_CD_ALL: 0x06,
   TLBI_NH_ALL: 0x10,
   TLBI_NH_ASID: 0x11,
   TLBI_NH_VA: 0x12,
   TLBI_NH_VAA: 0x13,
   TLBI_EL2_ALL: 0x20,
+  TLBI_EL2_ASID: 0x21,
+  TLBI_EL2_VA: 0x22,
+  TLBI_EL2_VAA: 0x23,
   TLBI_S12_VMALL: 0x28,
+  TLBI_S2_IPA: 0x2a,
   TLBI_NSNH_ALL: 0x30,
+  ATC_INV: 0x40,
+  PRI_RESP: 0x41,
+  RESUME: 0x44,
+  STALL_TERM: 0x45,
   CMD_SYNC: 0x46,
 } as const;
 
@@ -30,13 +51,16 @@ export const OPCODE_NAMES: Record<number, string> = Object.fromEntries(
   Object.entries(OP).map(([name, code]) => [code, name]),
 );
 
-/** CMD_SYNC completion signal, word0 CS [13:12]. IRQ is the MSI write when MSIADDR is set. */
+/** CMD_SYNC completion signal, word0 CS [13:12]. IRQ is the MSI write when MSIADDR is set; 3 is
+ *  reserved (CERROR_ILL, spec 4.7.3). */
 export const CS_NONE = 0;
 export const CS_IRQ = 1;
 export const CS_SEV = 2;
+export const CS_RESERVED = 3;
 const CS_NAMES = ['NONE', 'IRQ', 'SEV'];
 
-/** What Linux puts in an MSI CMD_SYNC: inner shareable, outer+inner write-back cacheable. */
+/** What Linux puts in every CMD_SYNC (arm_smmu_cmdq_build_cmd): inner shareable, outer+inner
+ *  write-back cacheable, polled or not. */
 export const SYNC_MSH_ISH = 3;
 export const SYNC_MSIATTR_OIWB = 0xf;
 
@@ -46,57 +70,170 @@ export const TG_4K = 1;
 export const TG_16K = 2;
 export const TG_64K = 3;
 
-/** CFGI_ALL word1 RANGE [4:0]: 31 means "every StreamID" (Linux's CFGI_ALL). */
+/** CFGI_STE_RANGE word1 RANGE [4:0]: 31 means "every StreamID" (Linux's CFGI_ALL). */
 export const CFGI_ALL_RANGE = 31;
 
 /** Linux's CMDQ_TLBI_RANGE_NUM_MAX: largest count (NUM+1 is stored as NUM) of one range TLBI. */
 export const TLBI_RANGE_NUM_MAX = 31;
 
-// ---- Field positions (bit offsets within the 32-bit half that holds them) -------------------
+// ---- The field table ------------------------------------------------------------------------
+
+/**
+ * One command field: bits [lo + width - 1 : lo] of 64-bit word `word`. Kind 'u' is an unsigned
+ * number, 'flag' a 1-bit boolean, 'addr' a byte address whose bits sit in place (the field holds
+ * address bits [lo + width - 1 : lo]; the low bits are zero).
+ */
+export interface CmdField {
+  readonly name: string;
+  readonly word: 0 | 1;
+  readonly lo: number;
+  readonly width: number;
+  readonly kind: 'u' | 'flag' | 'addr';
+}
+
+const fld = (name: string, word: 0 | 1, hi: number, lo: number, kind: CmdField['kind'] = 'u'): CmdField => ({
+  name,
+  word,
+  lo,
+  width: hi - lo + 1,
+  kind,
+});
+
+// Fields shared by several commands (Linux CMDQ_*_0_* / CMDQ_*_1_*).
+const SSV = fld('ssv', 0, 11, 11, 'flag'); // CMDQ_0_SSV
+const SSID = fld('ssid', 0, 31, 12); // CMDQ_CFGI_0_SSID, CMDQ_ATC_0_SSID, CMDQ_PRI_0_SSID
+const SID = fld('sid', 0, 63, 32); // CMDQ_CFGI_0_SID, CMDQ_PREFETCH_0_SID, ...
+const LEAF1 = fld('leaf', 1, 0, 0, 'flag'); // CMDQ_CFGI_1_LEAF, CMDQ_TLBI_1_LEAF
+const NUM = fld('num', 0, 16, 12);
+const SCALE = fld('scale', 0, 24, 20); // 5 bits: bit 25 is RES0 while IDR5.DS = 0 (4.4.1.1)
+const VMID = fld('vmid', 0, 47, 32);
+const ASID = fld('asid', 0, 63, 48);
+const TTL = fld('ttl', 1, 9, 8);
+const TG = fld('tg', 1, 11, 10);
+const VA = fld('addr', 1, 63, 12, 'addr'); // CMDQ_TLBI_1_VA_MASK
+const RANGE_TLBI = [LEAF1, NUM, SCALE, TG, TTL] as const;
+
+/** Every field of every command, in encoding order. Bits no field names are RES0 (ILL if set). */
+export const COMMAND_FIELDS: Readonly<Record<OpName, readonly CmdField[]>> = {
+  PREFETCH_CONFIG: [SSV, SSID, SID],
+  PREFETCH_ADDR: [SSV, SSID, SID, fld('size', 1, 4, 0), fld('addr', 1, 63, 12, 'addr')],
+  CFGI_STE: [SID, LEAF1],
+  CFGI_ALL: [SID, fld('range', 1, 4, 0)],
+  CFGI_CD: [SSID, SID, LEAF1],
+  CFGI_CD_ALL: [SID],
+  TLBI_NH_ALL: [VMID],
+  TLBI_NH_ASID: [ASID, VMID],
+  TLBI_NH_VA: [ASID, VMID, VA, ...RANGE_TLBI],
+  TLBI_NH_VAA: [VMID, VA, ...RANGE_TLBI],
+  TLBI_EL2_ALL: [],
+  TLBI_EL2_ASID: [ASID],
+  TLBI_EL2_VA: [ASID, VA, ...RANGE_TLBI],
+  TLBI_EL2_VAA: [VA, ...RANGE_TLBI],
+  TLBI_S12_VMALL: [VMID],
+  TLBI_S2_IPA: [VMID, fld('addr', 1, 51, 12, 'addr'), ...RANGE_TLBI], // CMDQ_TLBI_1_IPA_MASK
+  TLBI_NSNH_ALL: [],
+  ATC_INV: [
+    fld('global', 0, 9, 9, 'flag'),
+    SSV,
+    SSID,
+    SID,
+    fld('size', 1, 5, 0),
+    fld('addr', 1, 63, 12, 'addr'),
+  ],
+  PRI_RESP: [SSV, SSID, SID, fld('grpid', 1, 8, 0), fld('resp', 1, 13, 12)],
+  RESUME: [fld('resp', 0, 13, 12), SID, fld('stag', 1, 15, 0)],
+  STALL_TERM: [SID],
+  CMD_SYNC: [
+    fld('cs', 0, 13, 12),
+    fld('msidata', 0, 63, 32),
+    fld('msiaddr', 1, 51, 2, 'addr'), // CMDQ_SYNC_1_MSIADDR_MASK
+    fld('msh', 0, 23, 22),
+    fld('msiattr', 0, 27, 24),
+  ],
+};
+
+/** Commands whose TG/TTL/NUM/SCALE select a range (SMMUv3.2 4.4.1.1). */
+export const RANGE_OPS: ReadonlySet<number> = new Set(
+  (Object.keys(COMMAND_FIELDS) as OpName[]).filter((n) => COMMAND_FIELDS[n].includes(TG)).map((n) => OP[n]),
+);
+
+/** Where a field sits in the int32 view of an entry: half index, shift in it, mask after the shift. */
+interface Slot {
+  readonly i: number; // 0..3
+  readonly sh: number;
+  readonly m: number; // width < 32: (1 << width) - 1; else 0xffffffff (read with >>> 0)
+}
+
+function slotOf(f: CmdField): Slot {
+  if (f.lo < 32 && f.lo + f.width > 32)
+    throw new Error(`${f.name} spans two halves: use the address readers`);
+  return {
+    i: f.word * 2 + (f.lo >= 32 ? 1 : 0),
+    sh: f.lo % 32,
+    m: f.width >= 32 ? 0xffffffff : 2 ** f.width - 1,
+  };
+}
+
+function fieldOf(op: OpName, name: string): CmdField {
+  const f = COMMAND_FIELDS[op].find((x) => x.name === name);
+  if (f === undefined) throw new Error(`${op} has no field ${name}`);
+  return f;
+}
+
+/** The bits of each int32 half that opcode `op`'s fields (and the opcode byte) declare. */
+export function declaredBits(op: OpName, omit: readonly string[] = []): [number, number, number, number] {
+  const m = [OP_MASK, 0, 0, 0];
+  for (const f of COMMAND_FIELDS[op]) {
+    if (omit.includes(f.name)) continue;
+    for (let b = f.lo; b < f.lo + f.width; b++) m[f.word * 2 + (b >> 5)] |= 1 << (b & 31);
+  }
+  return [m[0] >>> 0, m[1] >>> 0, m[2] >>> 0, m[3] >>> 0];
+}
+
 const OP_MASK = 0xff; // w0 [7:0]
-const TLBI_NUM_SHIFT = 12; // w0 [16:12]
-const TLBI_SCALE_SHIFT = 20; // w0 [24:20]
-const TLBI_ASID_SHIFT = 16; // w0 [63:48] = high half [31:16]; VMID [47:32] = high half [15:0]
-const TLBI_LEAF = 1; // w1 bit 0
-const TLBI_TTL_SHIFT = 8; // w1 [9:8]
-const TLBI_TG_SHIFT = 10; // w1 [11:10]
-const TLBI_ADDR_LO_MASK = 0xfffff000; // w1 [31:12]; [63:32] is the whole high half
-const SYNC_CS_SHIFT = 12; // w0 [13:12]
-const SYNC_MSH_SHIFT = 22; // w0 [23:22]
-const SYNC_MSIATTR_SHIFT = 24; // w0 [27:24]
-const SYNC_MSIADDR_LO_MASK = 0xfffffffc; // w1 [31:2]
-const SYNC_MSIADDR_HI_MASK = 0xfffff; // w1 [51:32]
+// Hot-path positions, taken from the table once.
+const F_NUM = slotOf(NUM);
+const F_SCALE = slotOf(SCALE);
+const F_VMID = slotOf(VMID);
+const F_ASID = slotOf(ASID);
+const F_LEAF = slotOf(LEAF1);
+const F_TTL = slotOf(TTL);
+const F_TG = slotOf(TG);
+const F_SID = slotOf(SID);
+const F_RANGE = slotOf(fieldOf('CFGI_ALL', 'range'));
+const F_CS = slotOf(fieldOf('CMD_SYNC', 'cs'));
+const F_MSH = slotOf(fieldOf('CMD_SYNC', 'msh'));
+const F_MSIATTR = slotOf(fieldOf('CMD_SYNC', 'msiattr'));
+const MSIADDR = fieldOf('CMD_SYNC', 'msiaddr');
+const MSIADDR_LO_MASK = (2 ** (32 - MSIADDR.lo) - 1) * 2 ** MSIADDR.lo; // w1 [31:2]
+const MSIADDR_HI_MASK = 2 ** (MSIADDR.lo + MSIADDR.width - 32) - 1; // w1 [51:32]
+const VA_LO_MASK = ((2 ** (32 - VA.lo) - 1) * 2 ** VA.lo) | 0; // w1 [31:12]
 
 const TWO_32 = 2 ** 32;
 const PAGE_SHIFT = 12;
 /** Byte addresses are JS numbers: a 52-bit VA (arm64's largest) stays exact. */
 const ADDR_LIMIT = 2 ** 52;
 
-// ---- Commands as values (logs, tests, error injection) --------------------------------------
+// ---- Commands as values (logs, tests, error injection, replay) -------------------------------
+interface RangeFields {
+  addr: number; // byte address, 4K aligned, < 2^52
+  leaf: boolean;
+  num: number;
+  scale: number;
+  tg: number;
+  ttl: number;
+}
+
 export type Command =
-  | {
-      op: 'TLBI_NH_VA';
-      asid: number;
-      vmid: number;
-      addr: number; // byte address, 4K aligned, < 2^52
-      leaf: boolean;
-      num: number;
-      scale: number;
-      tg: number;
-      ttl: number;
-    }
-  | {
-      op: 'TLBI_NH_VAA';
-      vmid: number;
-      addr: number;
-      leaf: boolean;
-      num: number;
-      scale: number;
-      tg: number;
-      ttl: number;
-    }
+  | ({ op: 'TLBI_NH_VA'; asid: number; vmid: number } & RangeFields)
+  | ({ op: 'TLBI_NH_VAA'; vmid: number } & RangeFields)
+  | ({ op: 'TLBI_EL2_VA'; asid: number } & RangeFields)
+  | ({ op: 'TLBI_EL2_VAA' } & RangeFields)
+  | ({ op: 'TLBI_S2_IPA'; vmid: number } & RangeFields)
   | { op: 'TLBI_NH_ASID'; asid: number; vmid: number }
+  | { op: 'TLBI_EL2_ASID'; asid: number }
   | { op: 'TLBI_S12_VMALL'; vmid: number }
+  | { op: 'TLBI_NH_ALL'; vmid: number }
   | {
       op: 'CMD_SYNC';
       cs: number;
@@ -106,14 +243,29 @@ export type Command =
       msiaddr: number; // byte address, 4-byte aligned, < 2^52
     }
   | { op: 'CFGI_STE'; sid: number; leaf: boolean }
+  | { op: 'CFGI_CD'; ssid: number; sid: number; leaf: boolean }
+  | { op: 'CFGI_CD_ALL'; sid: number }
+  /** CFGI_STE_RANGE with SID 0 and Range 31, as Linux writes it. */
   | { op: 'CFGI_ALL' }
-  | { op: 'TLBI_NH_ALL' }
+  /** Opcode 0x04 in any other form (OP.CFGI_ALL): 2^(range+1) StreamIDs from sid. */
+  | { op: 'CFGI_STE_RANGE'; sid: number; range: number }
+  | { op: 'PREFETCH_CONFIG'; ssv: boolean; ssid: number; sid: number }
+  | { op: 'PREFETCH_ADDR'; ssv: boolean; ssid: number; sid: number; size: number; addr: number }
+  | { op: 'ATC_INV'; global: boolean; ssv: boolean; ssid: number; sid: number; size: number; addr: number }
+  | { op: 'PRI_RESP'; ssv: boolean; ssid: number; sid: number; grpid: number; resp: number }
+  | { op: 'RESUME'; resp: number; sid: number; stag: number }
+  | { op: 'STALL_TERM'; sid: number }
   | { op: 'TLBI_EL2_ALL' }
   | { op: 'TLBI_NSNH_ALL' }
   /** Any opcode the table does not define; words are the raw uint32 halves, word0 low first. */
   | { op: 'UNKNOWN'; opcode: number; words: [number, number, number, number] };
 
 export type CommandOf<K extends Command['op']> = Extract<Command, { op: K }>;
+
+/** The table entry a command value encodes with (CFGI_STE_RANGE is opcode 0x04's general form). */
+function tableName(op: Exclude<Command['op'], 'UNKNOWN'>): OpName {
+  return op === 'CFGI_STE_RANGE' ? 'CFGI_ALL' : op;
+}
 
 /** The shared queue's int32 view reinterprets bytes in host order; the layout above needs LE. */
 export function assertLittleEndian(): void {
@@ -138,36 +290,43 @@ export function writeTlbiNhVa(
   tg: number,
   ttl: number,
 ): void {
-  writeTlbiRange(i32, w, OP.TLBI_NH_VA, asid, vmid, addr, leaf, num, scale, tg, ttl);
+  i32[w] = OP.TLBI_NH_VA | (num << F_NUM.sh) | (scale << F_SCALE.sh);
+  i32[w + 1] = (vmid << F_VMID.sh) | (asid << F_ASID.sh);
+  i32[w + 2] = (leaf ? 1 << F_LEAF.sh : 0) | (ttl << F_TTL.sh) | (tg << F_TG.sh) | (addr & VA_LO_MASK);
+  i32[w + 3] = (addr / TWO_32) | 0; // < 2^20 for a valid (52-bit) address
 }
 
 export function writeTlbiNhAsid(i32: Int32Array, w: number, asid: number, vmid: number): void {
   i32[w] = OP.TLBI_NH_ASID;
-  i32[w + 1] = vmid | (asid << TLBI_ASID_SHIFT);
+  i32[w + 1] = (vmid << F_VMID.sh) | (asid << F_ASID.sh);
   i32[w + 2] = 0;
   i32[w + 3] = 0;
 }
 
-/** msh/msiattr default to 0; Linux passes SYNC_MSH_ISH and SYNC_MSIATTR_OIWB with an MSI. */
+/**
+ * msh/msiattr default to what Linux writes in every CMD_SYNC, polled or MSI (arm_smmu_cmdq_build_cmd
+ * since v4.19): MSH = ISH, MSIATTR = OIWB.
+ */
 export function writeCmdSync(
   i32: Int32Array,
   w: number,
   cs: number,
   msidata: number,
   msiaddr: number,
-  msh = 0,
-  msiattr = 0,
+  msh = SYNC_MSH_ISH,
+  msiattr = SYNC_MSIATTR_OIWB,
 ): void {
-  i32[w] = OP.CMD_SYNC | (cs << SYNC_CS_SHIFT) | (msh << SYNC_MSH_SHIFT) | (msiattr << SYNC_MSIATTR_SHIFT);
+  i32[w] = OP.CMD_SYNC | (cs << F_CS.sh) | (msh << F_MSH.sh) | (msiattr << F_MSIATTR.sh);
   i32[w + 1] = msidata;
-  i32[w + 2] = msiaddr & SYNC_MSIADDR_LO_MASK; // `&` takes the low 32 bits exactly (ToInt32 is mod 2^32)
-  i32[w + 3] = (msiaddr / TWO_32) & SYNC_MSIADDR_HI_MASK;
+  i32[w + 2] = msiaddr & MSIADDR_LO_MASK; // `&` takes the low 32 bits exactly (ToInt32 is mod 2^32)
+  i32[w + 3] = (msiaddr / TWO_32) & MSIADDR_HI_MASK;
 }
 
+/** CFGI_STE_RANGE with Range 31: Linux's CFGI_ALL. */
 export function writeCfgiAll(i32: Int32Array, w: number): void {
   i32[w] = OP.CFGI_ALL;
   i32[w + 1] = 0;
-  i32[w + 2] = CFGI_ALL_RANGE;
+  i32[w + 2] = CFGI_ALL_RANGE << F_RANGE.sh;
   i32[w + 3] = 0;
 }
 
@@ -190,40 +349,22 @@ function writeOpOnly(i32: Int32Array, w: number, op: number): void {
   i32[w + 3] = 0;
 }
 
-// Shared by NH_VA and NH_VAA (asid 0): the two differ only in the opcode and the ASID field.
-function writeTlbiRange(
-  i32: Int32Array,
-  w: number,
-  op: number,
-  asid: number,
-  vmid: number,
-  addr: number,
-  leaf: boolean,
-  num: number,
-  scale: number,
-  tg: number,
-  ttl: number,
-): void {
-  i32[w] = op | (num << TLBI_NUM_SHIFT) | (scale << TLBI_SCALE_SHIFT);
-  i32[w + 1] = vmid | (asid << TLBI_ASID_SHIFT);
-  i32[w + 2] =
-    (leaf ? TLBI_LEAF : 0) | (ttl << TLBI_TTL_SHIFT) | (tg << TLBI_TG_SHIFT) | (addr & TLBI_ADDR_LO_MASK);
-  i32[w + 3] = (addr / TWO_32) | 0; // < 2^20 for a valid (52-bit) address
-}
-
 // ---- Hot-path readers for the SMMU engine ---------------------------------------------------
-// Field readers do not check the opcode: the engine dispatches on opcodeOf first.
+// Field readers do not check the opcode: the engine dispatches on opcodeOf first. ASID, VMID,
+// NUM, SCALE, TG, TTL, LEAF and the VA sit at the same place in every TLBI that has them.
+
+const read = (i32: Int32Array, w: number, s: Slot): number => (i32[w + s.i] >>> s.sh) & s.m;
 
 export function opcodeOf(i32: Int32Array, w: number): number {
   return i32[w] & OP_MASK;
 }
 
 export function tlbiAsid(i32: Int32Array, w: number): number {
-  return i32[w + 1] >>> TLBI_ASID_SHIFT;
+  return read(i32, w, F_ASID);
 }
 
 export function tlbiVmid(i32: Int32Array, w: number): number {
-  return i32[w + 1] & 0xffff;
+  return read(i32, w, F_VMID);
 }
 
 /** ADDR [63:12] as a 4K page number; exact for every 52-bit value, so it may exceed 2^32. */
@@ -232,27 +373,27 @@ export function tlbiAddrPage(i32: Int32Array, w: number): number {
 }
 
 export function tlbiNum(i32: Int32Array, w: number): number {
-  return (i32[w] >>> TLBI_NUM_SHIFT) & 0x1f;
+  return read(i32, w, F_NUM);
 }
 
 export function tlbiScale(i32: Int32Array, w: number): number {
-  return (i32[w] >>> TLBI_SCALE_SHIFT) & 0x1f;
+  return read(i32, w, F_SCALE);
 }
 
 export function tlbiTg(i32: Int32Array, w: number): number {
-  return (i32[w + 2] >>> TLBI_TG_SHIFT) & 3;
+  return read(i32, w, F_TG);
 }
 
 export function tlbiTtl(i32: Int32Array, w: number): number {
-  return (i32[w + 2] >>> TLBI_TTL_SHIFT) & 3;
+  return read(i32, w, F_TTL);
 }
 
 export function tlbiLeaf(i32: Int32Array, w: number): boolean {
-  return (i32[w + 2] & TLBI_LEAF) !== 0;
+  return read(i32, w, F_LEAF) !== 0;
 }
 
 export function syncCs(i32: Int32Array, w: number): number {
-  return (i32[w] >>> SYNC_CS_SHIFT) & 3;
+  return read(i32, w, F_CS);
 }
 
 export function syncMsiData(i32: Int32Array, w: number): number {
@@ -261,116 +402,83 @@ export function syncMsiData(i32: Int32Array, w: number): number {
 
 /** MSIADDR [51:2] as a byte address. */
 export function syncMsiAddr(i32: Int32Array, w: number): number {
-  return (i32[w + 3] & SYNC_MSIADDR_HI_MASK) * TWO_32 + ((i32[w + 2] & SYNC_MSIADDR_LO_MASK) >>> 0);
+  return (i32[w + 3] & MSIADDR_HI_MASK) * TWO_32 + ((i32[w + 2] & MSIADDR_LO_MASK) >>> 0);
 }
 
-// ---- Generic encode / decode ----------------------------------------------------------------
+/** StreamID [63:32] of the CFGI, PREFETCH, ATC_INV, PRI_RESP, RESUME and STALL_TERM commands. */
+export function cmdSid(i32: Int32Array, w: number): number {
+  return i32[w + F_SID.i] >>> 0;
+}
 
-function checkField(op: string, field: string, v: number, bits: number): void {
-  if (!Number.isInteger(v) || v < 0 || v >= 2 ** bits) {
-    throw new RangeError(`${op}: ${field}=${v} does not fit in ${bits} bits`);
+// ---- Generic encode / decode, driven by COMMAND_FIELDS ---------------------------------------
+
+/** Bits [hi:lo] (0 <= lo <= hi <= 31) as a uint32 mask. */
+const bitsMask = (hi: number, lo: number): number => (2 ** (hi - lo + 1) - 1) * 2 ** lo;
+
+function checkField(op: string, f: CmdField, v: unknown): void {
+  if (f.kind === 'flag') {
+    if (typeof v !== 'boolean') throw new RangeError(`${op}: ${f.name}=${String(v)} is not a boolean`);
+    return;
   }
-}
-
-function checkAddr(op: string, field: string, v: number, align: number): void {
-  if (!Number.isInteger(v) || v < 0 || v >= ADDR_LIMIT) {
-    throw new RangeError(`${op}: ${field}=${v} is not a byte address below 2^52`);
+  const n = v as number;
+  if (f.kind === 'u') {
+    if (!Number.isInteger(n) || n < 0 || n >= 2 ** f.width) {
+      throw new RangeError(`${op}: ${f.name}=${n} does not fit in ${f.width} bits`);
+    }
+    return;
   }
-  if (v % align !== 0)
-    throw new RangeError(`${op}: ${field}=0x${v.toString(16)} is not ${align}-byte aligned`);
+  const limit = Math.min(ADDR_LIMIT, 2 ** (f.lo + f.width));
+  if (!Number.isInteger(n) || n < 0 || n >= limit) {
+    throw new RangeError(`${op}: ${f.name}=${n} is not a byte address below 2^${Math.log2(limit)}`);
+  }
+  if (n % 2 ** f.lo !== 0)
+    throw new RangeError(`${op}: ${f.name}=0x${n.toString(16)} is not ${2 ** f.lo}-byte aligned`);
 }
 
-function checkTlbiRange(cmd: CommandOf<'TLBI_NH_VA'> | CommandOf<'TLBI_NH_VAA'>): void {
-  checkField(cmd.op, 'vmid', cmd.vmid, 16);
-  checkAddr(cmd.op, 'addr', cmd.addr, 1 << PAGE_SHIFT);
-  checkField(cmd.op, 'num', cmd.num, 5);
-  checkField(cmd.op, 'scale', cmd.scale, 5);
-  checkField(cmd.op, 'tg', cmd.tg, 2);
-  checkField(cmd.op, 'ttl', cmd.ttl, 2);
+/** Field value -> its bits in place, split into the two halves of its word (exact: value < 2^53). */
+function putField(h: number[], f: CmdField, v: number | boolean): void {
+  const raw = typeof v === 'boolean' ? (v ? 1 : 0) : v;
+  const x = f.kind === 'addr' ? raw : raw * 2 ** f.lo;
+  h[f.word * 2] |= x % TWO_32;
+  h[f.word * 2 + 1] |= Math.floor(x / TWO_32);
+}
+
+function getField(h: ArrayLike<number>, f: CmdField): number | boolean {
+  const top = f.lo + f.width - 1;
+  const lo = f.lo < 32 ? (h[f.word * 2] & bitsMask(Math.min(top, 31), f.lo)) >>> 0 : 0;
+  const hi = top >= 32 ? (h[f.word * 2 + 1] & bitsMask(top - 32, Math.max(f.lo - 32, 0))) >>> 0 : 0;
+  const x = hi * TWO_32 + lo;
+  if (f.kind === 'addr') return x;
+  const v = x / 2 ** f.lo;
+  return f.kind === 'flag' ? v !== 0 : v;
 }
 
 /** Validate every field against its width (RangeError naming the field), then store. */
 export function encodeInto(cmd: Command, i32: Int32Array, w: number): void {
-  switch (cmd.op) {
-    case 'TLBI_NH_VA':
-      checkField(cmd.op, 'asid', cmd.asid, 16);
-      checkTlbiRange(cmd);
-      writeTlbiRange(
-        i32,
-        w,
-        OP.TLBI_NH_VA,
-        cmd.asid,
-        cmd.vmid,
-        cmd.addr,
-        cmd.leaf,
-        cmd.num,
-        cmd.scale,
-        cmd.tg,
-        cmd.ttl,
-      );
-      return;
-    case 'TLBI_NH_VAA':
-      checkTlbiRange(cmd);
-      writeTlbiRange(
-        i32,
-        w,
-        OP.TLBI_NH_VAA,
-        0,
-        cmd.vmid,
-        cmd.addr,
-        cmd.leaf,
-        cmd.num,
-        cmd.scale,
-        cmd.tg,
-        cmd.ttl,
-      );
-      return;
-    case 'TLBI_NH_ASID':
-      checkField(cmd.op, 'asid', cmd.asid, 16);
-      checkField(cmd.op, 'vmid', cmd.vmid, 16);
-      writeTlbiNhAsid(i32, w, cmd.asid, cmd.vmid);
-      return;
-    case 'TLBI_S12_VMALL':
-      checkField(cmd.op, 'vmid', cmd.vmid, 16);
-      writeOpOnly(i32, w, OP.TLBI_S12_VMALL);
-      i32[w + 1] = cmd.vmid;
-      return;
-    case 'CMD_SYNC':
-      checkField(cmd.op, 'cs', cmd.cs, 2);
-      checkField(cmd.op, 'msh', cmd.msh, 2);
-      checkField(cmd.op, 'msiattr', cmd.msiattr, 4);
-      checkField(cmd.op, 'msidata', cmd.msidata, 32);
-      checkAddr(cmd.op, 'msiaddr', cmd.msiaddr, 4);
-      writeCmdSync(i32, w, cmd.cs, cmd.msidata, cmd.msiaddr, cmd.msh, cmd.msiattr);
-      return;
-    case 'CFGI_STE':
-      checkField(cmd.op, 'sid', cmd.sid, 32);
-      writeOpOnly(i32, w, OP.CFGI_STE);
-      i32[w + 1] = cmd.sid;
-      i32[w + 2] = cmd.leaf ? 1 : 0;
-      return;
-    case 'CFGI_ALL':
-      writeCfgiAll(i32, w);
-      return;
-    case 'TLBI_NH_ALL':
-    case 'TLBI_EL2_ALL':
-    case 'TLBI_NSNH_ALL':
-      writeOpOnly(i32, w, OP[cmd.op]);
-      return;
-    case 'UNKNOWN': {
-      checkField(cmd.op, 'opcode', cmd.opcode, 8);
-      // A defined opcode here would decode as that command, not back to UNKNOWN.
-      if (OPCODE_NAMES[cmd.opcode] !== undefined) {
-        throw new RangeError(`UNKNOWN: opcode=0x${cmd.opcode.toString(16)} is ${OPCODE_NAMES[cmd.opcode]}`);
-      }
-      cmd.words.forEach((v, i) => checkField(cmd.op, `words[${i}]`, v, 32));
-      if ((cmd.words[0] & OP_MASK) !== cmd.opcode) {
-        throw new RangeError(`UNKNOWN: words[0] bits [7:0] differ from opcode=0x${cmd.opcode.toString(16)}`);
-      }
-      writeRaw(i32, w, cmd.words);
-      return;
+  if (cmd.op === 'UNKNOWN') {
+    checkField(cmd.op, fld('opcode', 0, 7, 0), cmd.opcode);
+    // A defined opcode here would decode as that command, not back to UNKNOWN.
+    if (OPCODE_NAMES[cmd.opcode] !== undefined) {
+      throw new RangeError(`UNKNOWN: opcode=0x${cmd.opcode.toString(16)} is ${OPCODE_NAMES[cmd.opcode]}`);
     }
+    cmd.words.forEach((v, i) => checkField(cmd.op, fld(`words[${i}]`, 0, 31, 0), v));
+    if ((cmd.words[0] & OP_MASK) !== cmd.opcode) {
+      throw new RangeError(`UNKNOWN: words[0] bits [7:0] differ from opcode=0x${cmd.opcode.toString(16)}`);
+    }
+    writeRaw(i32, w, cmd.words);
+    return;
   }
+  const name = tableName(cmd.op);
+  const values: Record<string, number | boolean> =
+    cmd.op === 'CFGI_ALL'
+      ? { sid: 0, range: CFGI_ALL_RANGE }
+      : (cmd as unknown as Record<string, number | boolean>);
+  const h = [OP[name], 0, 0, 0];
+  for (const f of COMMAND_FIELDS[name]) {
+    checkField(cmd.op, f, values[f.name]);
+    putField(h, f, values[f.name]);
+  }
+  writeRaw(i32, w, h);
 }
 
 /** The 16 little-endian bytes of one entry, whatever the host byte order. */
@@ -384,7 +492,7 @@ export function encode(cmd: Command): Uint8Array {
 }
 
 export function decodeWords(i32: Int32Array, w: number): Command {
-  return decodeHalves(i32[w], i32[w + 1], i32[w + 2], i32[w + 3]);
+  return decodeHalves([i32[w], i32[w + 1], i32[w + 2], i32[w + 3]]);
 }
 
 export function decode(bytes: Uint8Array, offset = 0): Command {
@@ -392,149 +500,48 @@ export function decode(bytes: Uint8Array, offset = 0): Command {
     throw new RangeError(`decode: no ${CMD_BYTES}-byte entry at offset ${offset} of ${bytes.length} bytes`);
   }
   const view = new DataView(bytes.buffer, bytes.byteOffset + offset, CMD_BYTES);
-  return decodeHalves(
-    view.getInt32(0, true),
-    view.getInt32(4, true),
-    view.getInt32(8, true),
-    view.getInt32(12, true),
-  );
+  return decodeHalves([0, 4, 8, 12].map((o) => view.getInt32(o, true)));
 }
 
-// Bits outside a command's fields are ignored, as the SMMU treats them (RES0 / unused).
-function decodeHalves(w0lo: number, w0hi: number, w1lo: number, w1hi: number): Command {
-  const opcode = w0lo & OP_MASK;
-  const tlbi = {
-    vmid: w0hi & 0xffff,
-    addr: (w1hi >>> 0) * TWO_32 + ((w1lo & TLBI_ADDR_LO_MASK) >>> 0),
-    leaf: (w1lo & TLBI_LEAF) !== 0,
-    num: (w0lo >>> TLBI_NUM_SHIFT) & 0x1f,
-    scale: (w0lo >>> TLBI_SCALE_SHIFT) & 0x1f,
-    tg: (w1lo >>> TLBI_TG_SHIFT) & 3,
-    ttl: (w1lo >>> TLBI_TTL_SHIFT) & 3,
-  };
-  switch (opcode) {
-    case OP.TLBI_NH_VA:
-      return { op: 'TLBI_NH_VA', asid: w0hi >>> TLBI_ASID_SHIFT, ...tlbi };
-    case OP.TLBI_NH_VAA:
-      return { op: 'TLBI_NH_VAA', ...tlbi };
-    case OP.TLBI_NH_ASID:
-      return { op: 'TLBI_NH_ASID', asid: w0hi >>> TLBI_ASID_SHIFT, vmid: w0hi & 0xffff };
-    case OP.TLBI_S12_VMALL:
-      return { op: 'TLBI_S12_VMALL', vmid: w0hi & 0xffff };
-    case OP.CMD_SYNC:
-      return {
-        op: 'CMD_SYNC',
-        cs: (w0lo >>> SYNC_CS_SHIFT) & 3,
-        msh: (w0lo >>> SYNC_MSH_SHIFT) & 3,
-        msiattr: (w0lo >>> SYNC_MSIATTR_SHIFT) & 0xf,
-        msidata: w0hi >>> 0,
-        msiaddr: (w1hi & SYNC_MSIADDR_HI_MASK) * TWO_32 + ((w1lo & SYNC_MSIADDR_LO_MASK) >>> 0),
-      };
-    case OP.CFGI_STE:
-      return { op: 'CFGI_STE', sid: w0hi >>> 0, leaf: (w1lo & 1) !== 0 };
-    case OP.CFGI_ALL:
-      return { op: 'CFGI_ALL' };
-    case OP.TLBI_NH_ALL:
-      return { op: 'TLBI_NH_ALL' };
-    case OP.TLBI_EL2_ALL:
-      return { op: 'TLBI_EL2_ALL' };
-    case OP.TLBI_NSNH_ALL:
-      return { op: 'TLBI_NSNH_ALL' };
-    default:
-      return {
-        op: 'UNKNOWN',
-        opcode,
-        words: [w0lo >>> 0, w0hi >>> 0, w1lo >>> 0, w1hi >>> 0],
-      };
+// Bits outside a command's fields are not decoded (the engine's RES0 check is what rejects them).
+function decodeHalves(h: number[]): Command {
+  const opcode = h[0] & OP_MASK;
+  const name = OPCODE_NAMES[opcode] as OpName | undefined;
+  if (name === undefined) {
+    return { op: 'UNKNOWN', opcode, words: [h[0] >>> 0, h[1] >>> 0, h[2] >>> 0, h[3] >>> 0] };
   }
+  const out: Record<string, unknown> = { op: name };
+  for (const f of COMMAND_FIELDS[name]) out[f.name] = getField(h, f);
+  if (name === 'CFGI_ALL') {
+    if (out.sid === 0 && out.range === CFGI_ALL_RANGE) return { op: 'CFGI_ALL' };
+    out.op = 'CFGI_STE_RANGE';
+  }
+  return out as Command;
 }
 
 const hex = (v: number): string => `0x${v.toString(16)}`;
 
-/** One line for logs and error messages, e.g. `CMD_SYNC cs=SEV msidata=0x5 msiaddr=0x1c0`. */
-export function formatCommand(cmd: Command): string {
-  switch (cmd.op) {
-    case 'TLBI_NH_VA':
-    case 'TLBI_NH_VAA': {
-      const asid = cmd.op === 'TLBI_NH_VA' ? ` asid=${cmd.asid}` : '';
-      return (
-        `${cmd.op}${asid} vmid=${cmd.vmid} addr=${hex(cmd.addr)} leaf=${cmd.leaf ? 1 : 0}` +
-        ` num=${cmd.num} scale=${cmd.scale} tg=${cmd.tg} ttl=${cmd.ttl}`
-      );
-    }
-    case 'TLBI_NH_ASID':
-      return `${cmd.op} asid=${cmd.asid} vmid=${cmd.vmid}`;
-    case 'TLBI_S12_VMALL':
-      return `${cmd.op} vmid=${cmd.vmid}`;
-    case 'CMD_SYNC': {
-      // MSH and MSIATTR only matter for an MSI; keep the common line short.
-      const attrs = cmd.msh !== 0 || cmd.msiattr !== 0 ? ` msh=${cmd.msh} msiattr=${hex(cmd.msiattr)}` : '';
-      const cs = CS_NAMES[cmd.cs] ?? String(cmd.cs);
-      return `${cmd.op} cs=${cs} msidata=${hex(cmd.msidata)} msiaddr=${hex(cmd.msiaddr)}${attrs}`;
-    }
-    case 'CFGI_STE':
-      return `${cmd.op} sid=${hex(cmd.sid)} leaf=${cmd.leaf ? 1 : 0}`;
-    case 'UNKNOWN':
-      return `UNKNOWN opcode=${hex(cmd.opcode)} words=${cmd.words.map((v) => hex(v >>> 0)).join(',')}`;
-    default:
-      return cmd.op;
-  }
-}
-
-// ---- Range invalidation (SMMUv3.2 RIL) ------------------------------------------------------
-
-export interface TlbiRange {
-  addrPage: number; // first page of the command, in granule pages (4K pages for the default granule)
-  num: number; // encoded NUM field: the command covers (num + 1) << scale pages
-  scale: number;
-  tg: number; // TG_4K / TG_16K / TG_64K
-  ttl: number; // 3: leaf entries of a page-sized granule are at level 3 for every granule
-}
-
-/** Pages covered by one range TLBI with encoded fields NUM and SCALE. */
-export function rangePages(num: number, scale: number): number {
-  return (num + 1) * 2 ** scale;
-}
-
-/** Index of the lowest set bit of a positive integer below 2^53 (Linux __ffs). */
-function lowestSetBit(n: number): number {
-  const lo = n % TWO_32;
-  if (lo !== 0) return 31 - Math.clz32(lo & -lo);
-  const hi = Math.floor(n / TWO_32);
-  return 32 + 31 - Math.clz32(hi & -hi);
-}
-
 /**
- * Split [startPage, startPage + numPages) into range TLBIs as Linux's __arm_smmu_tlb_inv_range does
- * with RIL: each command takes the 5 bits of the remaining count starting at its lowest set bit, so
- * a count needs at most one command per 5-bit group. Leaf invalidation only (Linux's non-leaf
- * TTL=0 case and its NUM adjustment are not modelled). Pages are of 2^tgLog2 bytes.
+ * One line for logs, error messages and --cmd-log tooling, fields in table order, e.g.
+ * `CMD_SYNC cs=SEV msidata=0x5 msiaddr=0x1c0`. Addresses, SIDs and MSI data print in hex.
  */
-export function tlbiRangePlan(startPage: number, numPages: number, tgLog2 = 12): TlbiRange[] {
-  if (tgLog2 !== 12 && tgLog2 !== 14 && tgLog2 !== 16) {
-    throw new RangeError(`tlbiRangePlan: tgLog2=${tgLog2} is not 12, 14 or 16`);
+export function formatCommand(cmd: Command): string {
+  if (cmd.op === 'UNKNOWN') {
+    return `UNKNOWN opcode=${hex(cmd.opcode)} words=${cmd.words.map((v) => hex(v >>> 0)).join(',')}`;
   }
-  if (!Number.isInteger(startPage) || startPage < 0) {
-    throw new RangeError(`tlbiRangePlan: startPage=${startPage} is not a page number`);
+  if (cmd.op === 'CFGI_ALL') return cmd.op;
+  const values = cmd as unknown as Record<string, number | boolean>;
+  const parts: string[] = [cmd.op];
+  for (const f of COMMAND_FIELDS[tableName(cmd.op)]) {
+    const v = values[f.name];
+    // MSH and MSIATTR only matter for an MSI; keep the common line short.
+    if (cmd.op === 'CMD_SYNC' && (f.name === 'msh' || f.name === 'msiattr') && !syncAttrsShown(cmd)) continue;
+    if (typeof v === 'boolean') parts.push(`${f.name}=${v ? 1 : 0}`);
+    else if (f.name === 'cs') parts.push(`cs=${CS_NAMES[v] ?? String(v)}`);
+    else if (f.kind === 'addr' || /^(sid|msidata|msiattr)$/.test(f.name)) parts.push(`${f.name}=${hex(v)}`);
+    else parts.push(`${f.name}=${v}`);
   }
-  if (!Number.isInteger(numPages) || numPages < 0) {
-    throw new RangeError(`tlbiRangePlan: numPages=${numPages} is not a page count`);
-  }
-  if ((startPage + numPages) * 2 ** tgLog2 > ADDR_LIMIT) {
-    throw new RangeError(`tlbiRangePlan: pages ${startPage}+${numPages} end beyond a 52-bit address`);
-  }
-  const tg = (tgLog2 - 10) / 2; // 12, 14, 16 -> 1, 2, 3, as Linux converts it
-  const plan: TlbiRange[] = [];
-  let page = startPage;
-  let remaining = numPages;
-  while (remaining > 0) {
-    const scale = lowestSetBit(remaining);
-    if (scale > 31) throw new RangeError(`tlbiRangePlan: numPages=${numPages} needs SCALE=${scale} > 31`);
-    const num = Math.floor(remaining / 2 ** scale) % (TLBI_RANGE_NUM_MAX + 1);
-    const pages = num * 2 ** scale;
-    plan.push({ addrPage: page, num: num - 1, scale, tg, ttl: 3 });
-    page += pages;
-    remaining -= pages;
-  }
-  return plan;
+  return parts.join(' ');
 }
+
+const syncAttrsShown = (c: CommandOf<'CMD_SYNC'>): boolean => c.msh !== 0 || c.msiattr !== 0;

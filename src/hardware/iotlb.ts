@@ -113,6 +113,12 @@ export class Iotlb {
     return removed;
   }
 
+  /** TLBI_NH_VAA: `count` pages from `page` whatever their ASID. The set depends on the ASID, so
+   *  every set is looked at. */
+  invalidateRangeAnyAsid(page: number, count: number): number {
+    return this.scan(0, page, page + count);
+  }
+
   /** TLBI by ASID (asid > 0) or everything (asid = 0); returns entries removed. */
   invalidateAsid(asid: number): number {
     return this.scan(asid, 0, Infinity);

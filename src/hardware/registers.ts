@@ -19,6 +19,7 @@ export type RegName =
   | 'IDR4'
   | 'IDR5'
   | 'IIDR'
+  | 'AIDR'
   | 'CR0'
   | 'CR0ACK'
   | 'CR1'
@@ -50,6 +51,7 @@ export const REGISTERS: readonly RegisterDef[] = [
   { name: 'IDR4', offset: 0x10, width: 32, hot: false },
   { name: 'IDR5', offset: 0x14, width: 32, hot: false },
   { name: 'IIDR', offset: 0x18, width: 32, hot: false },
+  { name: 'AIDR', offset: 0x1c, width: 32, hot: false },
   { name: 'CR0', offset: 0x20, width: 32, hot: false },
   { name: 'CR0ACK', offset: 0x24, width: 32, hot: false },
   { name: 'CR1', offset: 0x28, width: 32, hot: false },
@@ -94,9 +96,20 @@ export const REG: Readonly<Record<RegName, RegisterDef>> = Object.fromEntries(
 ) as Record<RegName, RegisterDef>;
 
 // ---- Field definitions --------------------------------------------------------------------
+// IDR0 (spec 6.3.1; Linux IDR0_*).
+export const IDR0_S2P = 1 << 0;
+export const IDR0_S1P = 1 << 1;
+export const IDR0_TTF_SHIFT = 2; // [3:2]
+export const IDR0_TTF_AARCH64 = 2;
 export const IDR0_COHACC = 1 << 4;
+export const IDR0_HYP = 1 << 9;
+export const IDR0_ATS = 1 << 10;
+export const IDR0_ASID16 = 1 << 12;
 export const IDR0_MSI = 1 << 13;
 export const IDR0_SEV = 1 << 14;
+export const IDR0_PRI = 1 << 16;
+/** STALL_MODEL [25:24]: 0b00 = stall and terminate models both supported (RESUME, STALL_TERM legal). */
+export const IDR0_STALL_MODEL_SHIFT = 24;
 
 /** SMMUv3.3: Enhanced Command queue interfaces present, described in IDR6 (spec 6.3.2; Linux
  *  IDR1_ECMDQ). Implies IDR0.MSI and IDR0.COHACC. */
@@ -105,6 +118,17 @@ export const IDR1_CMDQS_SHIFT = 21; // [25:21] log2 of the maximum command queue
 export const IDR1_CMDQS_MASK = 0x1f;
 
 export const IDR3_RIL = 1 << 10; // range invalidation (SMMUv3.2)
+
+/** IDR5 (spec 6.3.6; Linux IDR5_*): translation granules and output address size. */
+export const IDR5_GRAN4K = 1 << 4;
+export const IDR5_GRAN16K = 1 << 5;
+export const IDR5_GRAN64K = 1 << 6;
+export const IDR5_OAS_48_BIT = 5; // OAS [2:0]
+
+/** AIDR ArchMinorRev [3:0] (ArchMajorRev [7:4] = 0 for SMMUv3.x): 2 = v3.2 (RIL), 3 = v3.3 (ECMDQ). */
+export const AIDR_V3_0 = 0;
+export const AIDR_V3_2 = 2;
+export const AIDR_V3_3 = 3;
 
 export const CR0_SMMUEN = 1 << 0;
 export const CR0_PRIQEN = 1 << 1;
@@ -117,6 +141,11 @@ export const GERROR_CMDQP_ERR = 1 << 9;
 
 export const CMDQ_BASE_LOG2SIZE_MASK = 0x1f; // [4:0]
 export const CMDQ_BASE_ADDR_SHIFT = 5; // ADDR [51:5]
+/** ADDR's bits in the high half: [51:32] for CMDQ_BASE, [55:32] for ECMDQ_BASE. Bit 62 is RA, which
+ *  Linux sets (Q_BASE_RWA); it and every bit above ADDR must not move the queue. */
+export const CMDQ_BASE_ADDR_HI_MASK = 0xfffff;
+export const ECMDQ_BASE_ADDR_HI_MASK = 0xffffff;
+export const Q_BASE_RA = 2 ** 62;
 
 /** CMDQ_CONS.ERR [30:24]. */
 export const CMDQ_CONS_ERR_SHIFT = 24;

@@ -1,8 +1,16 @@
 // The SMMU's command processor: consumes the command queue in order from CONS to PROD, one command
 // at a time, spending the modelled latency of each, applying TLB invalidations to the IOTLB and
-// completing CMD_SYNC by advancing CONS past it (and, for CS=IRQ, writing MSIDATA to MSIADDR).
-// It runs on its own thread and finds everything through the register file, as hardware does:
-// the queue's address and size from CMDQ_BASE, work from the CMDQ_PROD doorbell.
+// completing CMD_SYNC by advancing CONS past it (and, for CS=IRQ, writing MSIDATA to a non-zero
+// MSIADDR). It runs on its own thread and finds everything through the register file, as hardware
+// does: the queue's address and size from CMDQ_BASE, work from the CMDQ_PROD doorbell.
+//
+// It accepts every command the spec defines for a Non-secure queue (commands.ts OP) and refuses
+// the rest with CERROR_ILL (command-check.ts), recording each refusal in `errors` with its queue,
+// its index in that queue's stream and a reason. Effects where the model has the state: the IOTLB
+// holds stage-1 NS-EL1 entries of VMID 0 (the driver's domains use ASIDs 1..domains), so TLBI_NH_*
+// and TLBI_S12_VMALL act on VMID 0 only, TLBI_NH_VAA on every ASID, TLBI_NH_ALL / S12_VMALL /
+// NSNH_ALL flush everything; EL2 and stage-2 TLBIs, CFGI, PREFETCH, ATC_INV, PRI_RESP, RESUME and
+// STALL_TERM find nothing of theirs and are only counted.
 //
 // An SMMUv3.3 built with Enhanced Command queues (ECMDQ runs) has one more queue per CPU, each with
 // its own ECMDQ_BASE/PROD/CONS: the engine then services the normal queue and every enabled ECMDQ
@@ -22,7 +30,9 @@ import {
   tlbiNum,
   tlbiScale,
   tlbiTg,
+  tlbiVmid,
 } from './commands.js';
+import { CommandChecker } from './command-check.js';
 import { Iotlb } from './iotlb.js';
 import {
   ctlIdx,
@@ -38,8 +48,13 @@ import {
 import { Q_MAX_SHIFT, queueDepth, queueEmpty, queueIncN, qIdx } from './queue.js';
 import { RegisterFile } from './regfile.js';
 import {
+  CMDQ_BASE_ADDR_HI_MASK,
   CMDQ_BASE_ADDR_SHIFT,
   CMDQ_BASE_LOG2SIZE_MASK,
+  ECMDQ_BASE_ADDR_HI_MASK,
+  IDR1_CMDQS_MASK,
+  IDR1_CMDQS_SHIFT,
+  IDR3_RIL,
   CMDQ_CONS_ERR_SHIFT,
   CMDQ_ERR_ILL,
   CR0_CMDQEN,
@@ -67,6 +82,20 @@ export interface SmmuTiming {
   readonly tlbiNs: number;
   /** Modelled time to complete one CMD_SYNC once it reaches the head of the queue, ns. */
   readonly syncNs: number;
+}
+
+/** A command the SMMU refused with CERROR_ILL. */
+export interface CommandError {
+  /** 0: the normal command queue; 1 + n: ECMDQ n. */
+  readonly queue: number;
+  /** Position of the command in its queue's stream: commands consumed from that queue before it. */
+  readonly index: number;
+  /** The queue's CONS (index and wrap) when it was refused. */
+  readonly cons: number;
+  /** Why, citing the spec section (command-check.ts). */
+  readonly reason: string;
+  /** The entry's four 32-bit halves as read, word0 low first. */
+  readonly words: readonly number[];
 }
 
 /** Receives each command consumed in the measured window, as its four little-endian words. */
@@ -117,6 +146,15 @@ export class SmmuEngine {
   private readonly slotErr: Uint8Array; // 1 while an ECMDQ error waits for PROD.ERRACK
   private readonly slotWakeEvery: Int32Array;
   private readonly slotSinceWake: Int32Array;
+  /** Commands consumed from each queue since bring-up: the index a CommandError reports. */
+  private readonly slotIndex: Float64Array;
+  /** GERROR as toggled for a normal-queue error that the multi-queue loop waits to see acknowledged. */
+  private cmdqErrGerror = 0;
+  /** Decides CERROR_ILL; made at bring-up, once IDR3.RIL is known. */
+  private checker = new CommandChecker(false);
+  /** Every CERROR_ILL raised, in order (cold path; also sent to onCommandError). */
+  readonly errors: CommandError[] = [];
+  onCommandError: ((e: CommandError) => void) | null = null;
 
   constructor(
     views: SharedViews,
@@ -152,6 +190,7 @@ export class SmmuEngine {
     this.slotErr = new Uint8Array(slots);
     this.slotWakeEvery = new Int32Array(slots);
     this.slotSinceWake = new Int32Array(slots);
+    this.slotIndex = new Float64Array(slots);
     this.slotProdIdx[0] = this.prodIdx;
     this.slotConsIdx[0] = this.consIdx;
     for (let n = 0; n < this.ecmdqs; n++) {
@@ -169,10 +208,16 @@ export class SmmuEngine {
     if (this.ecmdqs > 0) this.awaitCmdqEnServingEcmdqs();
     else this.regs.waitFor('CR0', (v) => (v & CR0_CMDQEN) !== 0);
     const cr0 = this.cr0();
-    const base = this.regs.read64('CMDQ_BASE');
-    this.shift = (base % 32) & CMDQ_BASE_LOG2SIZE_MASK;
-    const addr = Math.floor(base / 2 ** CMDQ_BASE_ADDR_SHIFT) * 2 ** CMDQ_BASE_ADDR_SHIFT;
-    this.qBase = addr >> 2;
+    this.checker = new CommandChecker((this.regs.read32('IDR3') & IDR3_RIL) !== 0);
+    // CMDQ_BASE is read as its two halves: Linux sets RA (bit 62), beyond a double's exact range.
+    // Only ADDR [51:5] places the queue; LOG2SIZE above IDR1.CMDQS acts as CMDQS (spec 6.3.26).
+    const b = this.regs.index('CMDQ_BASE');
+    const lo = Atomics.load(this.i32, b) >>> 0;
+    const hi = Atomics.load(this.i32, b + 1) & CMDQ_BASE_ADDR_HI_MASK;
+    const cmdqs = (this.regs.read32('IDR1') >>> IDR1_CMDQS_SHIFT) & IDR1_CMDQS_MASK;
+    this.shift = Math.min(lo & CMDQ_BASE_LOG2SIZE_MASK, cmdqs);
+    const addr = hi * 2 ** 32 + (lo - (lo % 2 ** CMDQ_BASE_ADDR_SHIFT));
+    this.qBase = addr / 4;
     this.wakeEvery = Math.max(1, (1 << this.shift) >> 3);
     this.setSlot(0, this.qBase, this.shift, Atomics.load(this.i32, this.consIdx));
     this.regs.write32('CR0ACK', cr0);
@@ -243,9 +288,11 @@ export class SmmuEngine {
       const removed = this.execute(w, op, measuring);
       if (removed < 0) {
         if (measuring) f[st + Smmu.CMDQ_ERRORS]++;
+        this.noteIllegal(0, w, cons);
         if (!this.commandError(cons)) return this.stop();
         continue; // the driver replaced the entry: consume it afresh
       }
+      this.slotIndex[0]++;
       if (measuring) {
         f[st + Smmu.COMMANDS_CONSUMED]++;
         f[st + Smmu.BY_OPCODE + op]++;
@@ -328,6 +375,8 @@ export class SmmuEngine {
       const measuring = Atomics.load(i32, this.phaseIdx) === Phase.MEASURE;
       let consumed = 0;
       for (let k = 0; k < slots; k++) {
+        // A normal-queue error stops that queue only (spec 3.5.6.3): the ECMDQs go on meanwhile.
+        if (k === 0 && this.slotErr[0] !== 0 && !this.cmdqErrorAcked()) continue;
         let cons = conss[k];
         let prod = prods[k];
         if (prod === cons) {
@@ -363,12 +412,14 @@ export class SmmuEngine {
         const removed = this.execute(w, op, measuring);
         if (removed < 0) {
           if (measuring) f[st + Smmu.CMDQ_ERRORS]++;
-          if (k === 0) {
-            // The normal queue reports as before (GERROR.CMDQ_ERR) and stalls until acknowledged.
-            if (!this.commandError(cons)) return this.stop();
-          } else this.ecmdqError(k, cons, CMDQ_ERR_ILL);
+          this.noteIllegal(k, w, cons);
+          // The normal queue reports in CMDQ_CONS.ERR and GERROR.CMDQ_ERR, an ECMDQ in its own
+          // ECMDQ_CONS; either way only the failing queue stops until the driver acknowledges.
+          if (k === 0) this.raiseCmdqError(cons, true);
+          else this.ecmdqError(k, cons, CMDQ_ERR_ILL);
           continue;
         }
+        this.slotIndex[k]++;
         if (measuring) {
           f[st + Smmu.COMMANDS_CONSUMED]++;
           f[st + Smmu.BY_OPCODE + op]++;
@@ -428,7 +479,8 @@ export class SmmuEngine {
     const db = this.doorbellIdx;
     const ring = Atomics.load(i32, db);
     Atomics.add(i32, db + WAITERS, 1);
-    let changed = false;
+    // A normal-queue error is acknowledged through GERRORN, which rings no doorbell: look at it too.
+    let changed = this.slotErr[0] !== 0 && this.cmdqErrorAcked();
     for (let k = 0; k <= this.ecmdqs && !changed; k++)
       changed = Atomics.load(i32, this.slotProdIdx[k]) !== this.slotProdRaw[k];
     if (!changed) {
@@ -438,7 +490,6 @@ export class SmmuEngine {
     Atomics.sub(i32, db + WAITERS, 1);
   }
 
-  /** Applies one command's effect; returns the IOTLB entries it removed, or -1 if it is illegal. */
   /**
    * Spends a command's modelled latency (busy-waiting on the clock) and returns its completion
    * time. Completion times are carried forward in modelled time (due < 0: the SMMU was idle, so
@@ -452,25 +503,35 @@ export class SmmuEngine {
     return t > d + lat ? t : d;
   }
 
-  /** Applies a command's effect; returns IOTLB entries removed, or -1 for an undefined opcode. */
+  /** Applies a command's effect; returns IOTLB entries removed, or -1 if it is CERROR_ILL. */
   private execute(w: number, op: number, measuring: boolean): number {
     const i32 = this.i32;
+    if (this.checker.check(i32, w) !== 0) return -1;
     switch (op) {
       case OP.TLBI_NH_VA: {
-        const tg = tlbiTg(i32, w);
-        const pages = tg === 0 ? 1 : (tlbiNum(i32, w) + 1) * 2 ** tlbiScale(i32, w);
-        return this.iotlb.invalidateRange(tlbiAsid(i32, w), tlbiAddrPage(i32, w), pages);
+        const asid = tlbiAsid(i32, w);
+        if (asid === 0 || tlbiVmid(i32, w) !== 0) return 0; // no entry has ASID 0 or VMID != 0
+        return this.iotlb.invalidateRange(asid, tlbiAddrPage(i32, w), this.tlbiPages(w));
       }
-      case OP.TLBI_NH_ASID:
-        return this.iotlb.invalidateAsid(tlbiAsid(i32, w));
+      case OP.TLBI_NH_VAA:
+        if (tlbiVmid(i32, w) !== 0) return 0;
+        return this.iotlb.invalidateRangeAnyAsid(tlbiAddrPage(i32, w), this.tlbiPages(w));
+      case OP.TLBI_NH_ASID: {
+        const asid = tlbiAsid(i32, w);
+        if (asid === 0 || tlbiVmid(i32, w) !== 0) return 0;
+        return this.iotlb.invalidateAsid(asid);
+      }
       case OP.TLBI_NH_ALL:
-      case OP.TLBI_NSNH_ALL:
       case OP.TLBI_S12_VMALL:
-      case OP.TLBI_EL2_ALL:
+        return tlbiVmid(i32, w) !== 0 ? 0 : this.iotlb.invalidateAsid(0);
+      case OP.TLBI_NSNH_ALL:
         return this.iotlb.invalidateAsid(0);
       case OP.CMD_SYNC:
         if (syncCs(i32, w) === CS_IRQ) {
-          const at = syncMsiAddr(i32, w) / 4;
+          // MSIADDR 0 means "no MSI" (Linux polls such a sync): nothing may be written at address 0.
+          const addr = syncMsiAddr(i32, w);
+          if (addr === 0) return 0;
+          const at = addr / 4;
           Atomics.store(i32, at, syncMsiData(i32, w) | 0);
           if (Atomics.load(i32, at + WAITERS) !== 0) {
             Atomics.notify(i32, at);
@@ -478,13 +539,33 @@ export class SmmuEngine {
           }
         }
         return 0;
-      case OP.CFGI_STE:
-      case OP.CFGI_ALL:
-      case OP.TLBI_NH_VAA:
-        return 0;
       default:
-        return -1;
+        return 0; // legal, and nothing of its kind is cached here (EL2, stage 2, CFGI, ATS, PRI, stall)
     }
+  }
+
+  /**
+   * 4K pages a TLBI by address covers: one address (TG = 0), or (NUM + 1) << SCALE granules of TG's
+   * size (4.4.1.1); the IOTLB holds 4K pages, so a 16K granule is 4 of them and a 64K one 16.
+   */
+  private tlbiPages(w: number): number {
+    const tg = tlbiTg(this.i32, w);
+    if (tg === 0) return 1;
+    return (tlbiNum(this.i32, w) + 1) * 2 ** (tlbiScale(this.i32, w) + 2 * (tg - 1));
+  }
+
+  /** Records a CERROR_ILL (cold path: the reason string is built here). */
+  private noteIllegal(k: number, w: number, cons: number): void {
+    const i32 = this.i32;
+    const e: CommandError = {
+      queue: k,
+      index: this.slotIndex[k],
+      cons,
+      reason: this.checker.reason(i32, w),
+      words: [i32[w] >>> 0, i32[w + 1] >>> 0, i32[w + 2] >>> 0, i32[w + 3] >>> 0],
+    };
+    this.errors.push(e);
+    this.onCommandError?.(e);
   }
 
   private setSlot(k: number, base: number, shift: number, consReg: number): void {
@@ -545,7 +626,7 @@ export class SmmuEngine {
       const hi = Atomics.load(i32, b + 1) >>> 0;
       const shift = Math.min(lo & CMDQ_BASE_LOG2SIZE_MASK, Q_MAX_SHIFT);
       const align = Math.max(2 ** CMDQ_BASE_ADDR_SHIFT, (1 << shift) * CMD_BYTES);
-      const addr = hi * 2 ** 32 + (lo - (lo % align));
+      const addr = (hi & ECMDQ_BASE_ADDR_HI_MASK) * 2 ** 32 + (lo - (lo % align));
       this.setSlot(k, addr / 4, shift, Atomics.load(i32, ci) & ECMDQ_INDEX_MASK);
       this.slotProdRaw[k] = raw;
       this.slotConsFlags[k] = flags | ECMDQ_CONS_ENACK;
@@ -599,15 +680,39 @@ export class SmmuEngine {
    */
   private commandError(cons: number): boolean {
     Atomics.store(this.i32, this.stateIdx, SmmuActivity.CMDQ_ERROR);
-    Atomics.store(this.i32, this.consIdx, cons | (CMDQ_ERR_ILL << CMDQ_CONS_ERR_SHIFT) | 0);
-    const gerror = this.regs.read32('GERROR') ^ GERROR_CMDQ_ERR;
-    this.regs.write32('GERROR', gerror);
-    wake(this.i32, this.consIdx);
+    const gerror = this.raiseCmdqError(cons, false);
     while (!this.regs.waitFor('GERRORN', (v) => ((v ^ gerror) & GERROR_CMDQ_ERR) === 0, 20)) {
       if ((this.cr0() & CR0_CMDQEN) === 0) return false;
     }
     Atomics.store(this.i32, this.consIdx, cons | 0);
     Atomics.store(this.i32, this.stateIdx, SmmuActivity.CONSUMING);
+    return true;
+  }
+
+  /**
+   * Reports a normal-queue error: CMDQ_CONS.ERR = ILL with CONS left on the bad entry, and
+   * GERROR.CMDQ_ERR toggled; returns the new GERROR. `pending`: the multi-queue loop goes on with
+   * the ECMDQs and polls cmdqErrorAcked() instead of waiting here.
+   */
+  private raiseCmdqError(cons: number, pending: boolean): number {
+    Atomics.store(this.i32, this.consIdx, cons | (CMDQ_ERR_ILL << CMDQ_CONS_ERR_SHIFT) | 0);
+    const gerror = this.regs.read32('GERROR') ^ GERROR_CMDQ_ERR;
+    this.regs.write32('GERROR', gerror);
+    wake(this.i32, this.consIdx);
+    if (pending) {
+      this.slotErr[0] = 1;
+      this.cmdqErrGerror = gerror;
+      this.slotProd[0] = cons; // re-read PROD once acknowledged: the entry is consumed afresh
+      this.slotProdRaw[0] = -1;
+    }
+    return gerror;
+  }
+
+  /** Multi-queue loop: has the driver acknowledged the normal-queue error (GERRORN == GERROR)? */
+  private cmdqErrorAcked(): boolean {
+    if (((this.regs.read32('GERRORN') ^ this.cmdqErrGerror) & GERROR_CMDQ_ERR) !== 0) return false;
+    this.slotErr[0] = 0;
+    Atomics.store(this.i32, this.consIdx, this.slotCons[0] | 0);
     return true;
   }
 }

@@ -122,7 +122,11 @@ export async function runStrategy(
 
   const policy = waitPolicyFor(cfg, host, ctlIdx(layout, Ctl.PHASE));
   const regs = new RegisterFile(i32, layout);
-  resetSmmu(regs, { msi: cfg.syncMode === 'msi', sev: policy.park, ril: getStrategy(strategy).ril === true });
+  resetSmmu(
+    regs,
+    { msi: cfg.syncMode === 'msi', sev: policy.park, ril: getStrategy(strategy).ril === true },
+    layout.domains,
+  );
 
   const errors: string[] = [];
   /** The machine state when the run went wrong (watchdog), one line per CPU, lock and the SMMU. */

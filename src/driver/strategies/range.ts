@@ -4,8 +4,8 @@
 // that range into the fewest TLBI_NH_VA commands whose TG/NUM/SCALE/TTL cover exactly its pages
 // (__arm_smmu_tlb_inv_range: one command per 5-bit group of the page count, from its lowest set
 // bit), then one CMD_SYNC, all in one command batch.
-import type { TlbiRange } from '../../hardware/commands.js';
-import { tlbiRangePlan } from '../../hardware/commands.js';
+import type { TlbiRange } from '../tlbi-range.js';
+import { tlbiRangePlan } from '../tlbi-range.js';
 import { CmdBatch } from '../cmd-batch.js';
 import { freeAtOnce, type StrategyDef } from './strategy.js';
 

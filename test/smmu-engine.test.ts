@@ -1,0 +1,285 @@
+// The SMMU engine against the specification, in-thread and deterministic: commands are written into
+// the queue, CR0.CMDQEN is cleared, and run() consumes everything pending before it sees CR0 (it
+// only looks at CR0 with the queue empty), stopping at the first CERROR_ILL it cannot get past.
+import { describe, expect, it } from 'vitest';
+import { DEFAULTS, type Config } from '../src/config/config.js';
+import { CommandChecker, Ill } from '../src/hardware/command-check.js';
+import {
+  CS_IRQ,
+  CS_SEV,
+  OP,
+  TG_16K,
+  TG_4K,
+  TG_64K,
+  encodeInto,
+  writeCmdSync,
+  writeRaw,
+  type Command,
+} from '../src/hardware/commands.js';
+import { Iotlb } from '../src/hardware/iotlb.js';
+import {
+  allocate,
+  cmdqEntryIdx,
+  computeLayout,
+  ctlIdx,
+  Ctl,
+  Phase,
+  pteIdx,
+  smmuStatsBase,
+  VA_BASE_PAGE,
+} from '../src/hardware/layout.js';
+import { RegisterFile } from '../src/hardware/regfile.js';
+import {
+  CMDQ_CONS_ERR_SHIFT,
+  CMDQ_ERR_ILL,
+  CR0_CMDQEN,
+  GERROR_CMDQ_ERR,
+  IDR0_ASID16,
+  IDR0_S1P,
+  IDR5_GRAN16K,
+  IDR5_GRAN4K,
+  IDR5_GRAN64K,
+  Q_BASE_RA,
+} from '../src/hardware/registers.js';
+import { SmmuEngine } from '../src/hardware/smmu-engine.js';
+import { resetSmmu } from '../src/hardware/smmu-reset.js';
+import { Smmu } from '../src/hardware/smmu-stats.js';
+import { layoutParamsFor } from '../src/workload/params.js';
+
+/** Bit 62 (RA) of CMDQ_BASE, in its high half. */
+const Q_BASE_RA_HI = Q_BASE_RA / 2 ** 32;
+const SPIN = { park: false, spinNs: 0, drainIdx: -1, drainAt: 0 };
+
+function rig(
+  opts: { ril?: boolean; cpus?: number; base?: (off: number, shift: number) => [number, number] } = {},
+) {
+  const cfg: Config = { ...DEFAULTS, cpus: opts.cpus ?? 2, domains: 'per-cpu' } as Config;
+  const layout = computeLayout(layoutParamsFor(cfg, 'batched'));
+  const views = allocate(layout);
+  const regs = new RegisterFile(views.i32, layout);
+  resetSmmu(regs, { msi: false, sev: false, ril: opts.ril ?? true }, layout.domains);
+  // CMDQ_BASE as Linux writes it, as two halves: Q_BASE_RWA (bit 62) | ADDR | LOG2SIZE.
+  const [lo, hi] = opts.base
+    ? opts.base(layout.cmdqOff, layout.queueShift)
+    : [layout.cmdqOff + layout.queueShift, Q_BASE_RA_HI];
+  const b = regs.index('CMDQ_BASE');
+  Atomics.store(views.i32, b, lo);
+  Atomics.store(views.i32, b + 1, hi);
+  regs.write32('CR0', CR0_CMDQEN);
+  Atomics.store(views.i32, ctlIdx(layout, Ctl.PHASE), Phase.MEASURE);
+  const iotlb = new Iotlb(views.i32, layout, SPIN);
+  /** Map page p of domain d and fill the IOTLB with it. */
+  const fill = (asid: number, page: number): void => {
+    Atomics.store(views.i32, pteIdx(layout, asid - 1, page - VA_BASE_PAGE), 100 + page);
+    iotlb.translate(asid, page);
+  };
+  /** Queue entries (raw halves or command values), then consume them all. */
+  const run = (cmds: (Command | number[])[]) => {
+    cmds.forEach((c, i) => {
+      const w = cmdqEntryIdx(layout, i);
+      if (Array.isArray(c)) writeRaw(views.i32, w, c);
+      else encodeInto(c, views.i32, w);
+    });
+    regs.write32('CMDQ_PROD', cmds.length);
+    const engine = new SmmuEngine(views, layout, { tlbiNs: 0, syncNs: 0 }, SPIN);
+    engine.bringUp();
+    regs.write32('CR0', 0);
+    engine.run();
+    const f = views.f64;
+    const st = smmuStatsBase(layout);
+    return {
+      engine,
+      cons: regs.read32('CMDQ_CONS'),
+      gerror: regs.read32('GERROR'),
+      removed: f[st + Smmu.IOTLB_INVALIDATIONS],
+      byOp: (op: number) => f[st + Smmu.BY_OPCODE + op],
+    };
+  };
+  return { layout, views, regs, iotlb, fill, run };
+}
+
+const P = VA_BASE_PAGE;
+const va = (asid: number, page: number, o: Partial<Command> = {}): Command =>
+  ({
+    op: 'TLBI_NH_VA',
+    asid,
+    vmid: 0,
+    addr: page * 4096,
+    leaf: true,
+    num: 0,
+    scale: 0,
+    tg: 0,
+    ttl: 0,
+    ...o,
+  }) as Command;
+const SYNC: Command = { op: 'CMD_SYNC', cs: CS_SEV, msh: 3, msiattr: 0xf, msidata: 0, msiaddr: 0 };
+
+/** One legal instance of every opcode, as Linux would write it where Linux writes it. */
+const EVERY: Command[] = [
+  { op: 'PREFETCH_CONFIG', ssv: false, ssid: 0, sid: 1 },
+  { op: 'PREFETCH_ADDR', ssv: false, ssid: 0, sid: 1, size: 2, addr: 0x1000 },
+  { op: 'CFGI_STE', sid: 1, leaf: true },
+  { op: 'CFGI_ALL' },
+  { op: 'CFGI_STE_RANGE', sid: 8, range: 2 },
+  { op: 'CFGI_CD', ssid: 0, sid: 1, leaf: true },
+  { op: 'CFGI_CD_ALL', sid: 1 },
+  { op: 'TLBI_NH_ALL', vmid: 0 },
+  { op: 'TLBI_NH_ASID', asid: 1, vmid: 0 },
+  va(1, P, { tg: TG_4K, ttl: 3 }),
+  { op: 'TLBI_NH_VAA', vmid: 0, addr: P * 4096, leaf: true, num: 0, scale: 0, tg: 0, ttl: 0 },
+  { op: 'TLBI_EL2_ALL' },
+  { op: 'TLBI_EL2_ASID', asid: 1 },
+  { op: 'TLBI_EL2_VA', asid: 1, addr: 0x1000, leaf: true, num: 0, scale: 0, tg: 0, ttl: 0 },
+  { op: 'TLBI_EL2_VAA', addr: 0x1000, leaf: true, num: 0, scale: 0, tg: 0, ttl: 0 },
+  { op: 'TLBI_S12_VMALL', vmid: 0 },
+  { op: 'TLBI_S2_IPA', vmid: 0, addr: 0x1000, leaf: true, num: 0, scale: 0, tg: 0, ttl: 0 },
+  { op: 'TLBI_NSNH_ALL' },
+  { op: 'ATC_INV', global: false, ssv: false, ssid: 0, sid: 1, size: 0, addr: 0x1000 },
+  { op: 'PRI_RESP', ssv: false, ssid: 0, sid: 1, grpid: 3, resp: 1 },
+  { op: 'RESUME', resp: 1, sid: 1, stag: 7 },
+  { op: 'STALL_TERM', sid: 1 },
+  SYNC,
+];
+
+describe('SMMU engine: acceptance', () => {
+  it('accepts every defined opcode and counts each once', () => {
+    const r = rig().run(EVERY);
+    expect(r.engine.errors).toEqual([]);
+    expect(r.cons).toBe(EVERY.length);
+    for (const code of Object.values(OP))
+      expect(r.byOp(code), `opcode 0x${code.toString(16)}`).toBe(code === OP.CFGI_ALL ? 2 : 1);
+  });
+
+  it('advertises what a driver needs: S1P, AArch64 tables, 4K/16K/64K granules, AIDR by feature', () => {
+    const { regs } = rig({ ril: true });
+    expect(regs.read32('IDR0') & IDR0_S1P).toBe(IDR0_S1P);
+    expect((regs.read32('IDR0') >>> 2) & 3).toBe(2); // TTF = AArch64
+    expect(regs.read32('IDR0') & IDR0_ASID16).toBe(0); // 2 ASIDs fit in 8 bits
+    expect(regs.read32('IDR5') & 0x77).toBe(IDR5_GRAN4K | IDR5_GRAN16K | IDR5_GRAN64K | 5);
+    expect(regs.read32('AIDR')).toBe(2); // RIL: SMMUv3.2
+    expect(rig({ ril: false }).regs.read32('AIDR')).toBe(0);
+    expect(rig({ cpus: 300 }).regs.read32('IDR0') & IDR0_ASID16).toBe(IDR0_ASID16);
+  });
+});
+
+describe('SMMU engine: effects', () => {
+  it('TLBI_NH_VA honours TG: (NUM+1) << SCALE granules of 4K, 16K or 64K', () => {
+    for (const [tg, pages] of [
+      [TG_4K, 4],
+      [TG_16K, 16],
+      [TG_64K, 64],
+    ]) {
+      const t = rig();
+      for (let p = 0; p < pages + 4; p++) t.fill(1, P + p);
+      const inRange = (): number => t.iotlb.entries().filter((e) => e.page < P + pages).length;
+      const before = inRange();
+      const outside = t.iotlb.entries().length - before;
+      expect(before).toBeGreaterThan(0);
+      // NUM = 1, SCALE = 1: 4 granules.
+      const r = t.run([va(1, P, { tg, num: 1, scale: 1, ttl: 3 }), SYNC]);
+      expect(r.engine.errors).toEqual([]);
+      expect(r.removed, `tg ${tg}`).toBe(before);
+      expect(inRange()).toBe(0);
+      expect(t.iotlb.entries().length).toBe(outside); // the pages just past the range stay
+    }
+  });
+
+  it('TLBI_NH_VAA removes the VA for every ASID; NH_VA and NH_ASID only their ASID; VMID != 0 nothing', () => {
+    const t = rig();
+    t.fill(1, P);
+    t.fill(2, P);
+    t.fill(1, P + 1);
+    t.fill(2, P + 1);
+    const r = t.run([
+      va(1, P, { vmid: 5 }), // another VMID: no entry of ours
+      { op: 'TLBI_NH_ASID', asid: 1, vmid: 5 },
+      { op: 'TLBI_NH_VAA', vmid: 0, addr: P * 4096, leaf: true, num: 0, scale: 0, tg: 0, ttl: 0 },
+      va(2, P + 1),
+      SYNC,
+    ]);
+    expect(r.removed).toBe(3);
+    expect(t.iotlb.entries().map((e) => [e.asid, e.page - P])).toEqual([[1, 1]]);
+  });
+
+  it('TLBI_NH_ALL, S12_VMALL (VMID 0) and NSNH_ALL flush everything; EL2 and S2 TLBIs nothing', () => {
+    for (const flush of [
+      { op: 'TLBI_NH_ALL', vmid: 0 },
+      { op: 'TLBI_S12_VMALL', vmid: 0 },
+      { op: 'TLBI_NSNH_ALL' },
+    ] as Command[]) {
+      const t = rig();
+      t.fill(1, P);
+      t.fill(2, P + 3);
+      const r = t.run([{ op: 'TLBI_EL2_ALL' }, { op: 'TLBI_NH_ALL', vmid: 1 }, flush, SYNC]);
+      expect(r.removed, flush.op).toBe(2);
+    }
+  });
+
+  it('a CMD_SYNC with CS=IRQ and MSIADDR 0 writes nothing at address 0', () => {
+    const t = rig();
+    t.views.i32[0] = 0x1234;
+    const r = t.run([{ ...SYNC, cs: CS_IRQ, msidata: 0xdead, msiaddr: 0 } as Command]);
+    expect(r.engine.errors).toEqual([]);
+    expect(t.views.i32[0]).toBe(0x1234);
+  });
+
+  it('CMDQ_BASE: RA (bit 62) and bits above ADDR do not move the queue; LOG2SIZE above CMDQS is capped', () => {
+    // Bit 63 and 62 set, LOG2SIZE 31 (> IDR1.CMDQS = 19): the queue is still at ADDR, 2^19 entries.
+    const t = rig({ base: (off) => [off + 31, (3 << 30) | 0] });
+    const r = t.run([SYNC, SYNC]);
+    expect(r.cons).toBe(2);
+    expect(r.byOp(OP.CMD_SYNC)).toBe(2);
+  });
+});
+
+describe('SMMU engine: CERROR_ILL', () => {
+  const ill = (cmds: (Command | number[])[], ril = true) => {
+    const r = rig({ ril }).run(cmds);
+    expect(r.engine.errors).toHaveLength(1);
+    expect(r.cons >>> CMDQ_CONS_ERR_SHIFT).toBe(CMDQ_ERR_ILL);
+    expect(r.gerror & GERROR_CMDQ_ERR).toBe(GERROR_CMDQ_ERR);
+    return r.engine.errors[0];
+  };
+
+  it('undefined opcodes, including the Secure-only EL3 TLBIs, with index and reason', () => {
+    for (const op of [0x00, 0x07, 0x18, 0x1a, 0x47, 0xff]) {
+      const e = ill([SYNC, SYNC, [op, 0, 0, 0]]);
+      expect(e.index).toBe(2);
+      expect(e.queue).toBe(0);
+      expect(e.reason).toContain(`undefined opcode 0x${op.toString(16).padStart(2, '0')}`);
+    }
+  });
+
+  it('CMD_SYNC with CS = 0b11', () => {
+    const w = new Int32Array(4);
+    writeCmdSync(w, 0, 3, 0, 0);
+    expect(ill([Array.from(w)]).reason).toContain('CS = 0b11');
+  });
+
+  it('a RES0 bit set, for every opcode', () => {
+    for (const code of Object.values(OP)) {
+      // Word 0 bit 8 lies between the opcode and every command's first field: RES0 everywhere.
+      const e = ill([[code | (1 << 8), 0, code === OP.CFGI_ALL ? 31 : 0, 0]]);
+      expect(e.reason, `opcode 0x${code.toString(16)}`).toContain('RES0 bits set (word0 0x100, word1 0x0)');
+    }
+  });
+
+  it('range fields while IDR3.RIL = 0, and the combinations 4.4.1.1 forbids with RIL', () => {
+    expect(ill([va(1, P, { tg: TG_4K, ttl: 3 })], false).reason).toContain('IDR3.RIL = 0');
+    expect(ill([va(1, P, { num: 1 })]).reason).toContain('with TG = 0');
+    expect(ill([va(1, P, { ttl: 3 })]).reason).toContain('with TG = 0');
+    expect(ill([va(1, P, { tg: TG_4K })]).reason).toContain('NUM = SCALE = TTL = 0 is reserved');
+    expect(ill([va(1, P, { tg: TG_16K, ttl: 1 })]).reason).toContain('TG = 16K with TTL = 0b01');
+    // What Linux writes is fine: TG=4K, TTL=3, NUM=SCALE=0 for one page.
+    expect(rig().run([va(1, P, { tg: TG_4K, ttl: 3 }), SYNC]).engine.errors).toEqual([]);
+  });
+
+  it('CommandChecker codes', () => {
+    const c = new CommandChecker(true);
+    const w = new Int32Array(4);
+    encodeInto(SYNC, w, 0);
+    expect(c.check(w, 0)).toBe(Ill.OK);
+    writeRaw(w, 0, [0x7f, 0, 0, 0]);
+    expect(c.check(w, 0)).toBe(Ill.UNDEFINED_OPCODE);
+  });
+});
