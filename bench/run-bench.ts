@@ -62,7 +62,7 @@ const RUN_JS = join(SNAP_DIST, 'run.js');
 const WORKER_JS = join(SNAP_DIST, 'bench/workers/bench-worker.js');
 const PROBE_JS = join(SNAP_DIST, 'bench/startup-probe.js');
 const RSS_WRAP_JS = join(SNAP_DIST, 'bench/rss-wrap.js');
-const MAIN_URL = pathToFileURL(join(SNAP_DIST, 'src/cli/main.js')).href;
+const MAIN_URL = pathToFileURL(join(SNAP_DIST, 'src/index.js')).href;
 const SYNC_RTT_URL = pathToFileURL(join(SNAP_DIST, 'bench/lib/sync-rtt.js')).href;
 const C_SRC = join(ROOT, 'bench/locks.c');
 const C_BIN = join(BUILD, 'locks');
@@ -345,10 +345,10 @@ function cliArgs(c: RunSpec): string[] {
   return a;
 }
 
-/** In-process with runConfig (src/cli/main.ts), as `node dist/run.js <cliArgs>` would run it. */
+/** In-process with runConfig (src/index.ts), as `node dist/run.js <cliArgs>` would run it. */
 async function inProcess(c: RunSpec): Promise<{ doc: ResultDocument; othersCores: number }> {
   // From the snapshot of dist/ (see SNAP), imported on first use.
-  const { runConfig } = (await import(MAIN_URL)) as typeof import('../src/cli/main.js');
+  const { runConfig } = (await import(MAIN_URL)) as typeof import('../src/index.js');
   const cfg: Config = { ...DEFAULTS, ...c, quiet: true, json: null };
   const noise = startNoiseProbe();
   const { doc } = await runConfig(cfg, () => {});

@@ -26,8 +26,8 @@ import { Q_MAX_SHIFT } from '../hardware/queue.js';
 import { STRATEGY_NAMES } from '../driver/strategies/index.js';
 import { LOCK_NAMES, type LockName } from '../sync/lock.js';
 import { checkWritable } from '../report/atomic-write.js';
-import { TOOL } from './version.js';
-import { checkCombinations } from '../config/combinations.js';
+import { TOOL } from '../version.js';
+import { checkCombinations } from '../run/combinations.js';
 import { INJECT_GRAMMAR, parseInjection } from '../config/inject.js';
 import { loadConfigFile, type KnownOption } from './config-file.js';
 import {
@@ -42,7 +42,7 @@ import {
   sweepPoints,
   type AxisKey,
   type Plan,
-} from './sweep-spec.js';
+} from '../config/sweep.js';
 
 type RawOptions = Record<string, string | boolean | string[] | undefined>;
 

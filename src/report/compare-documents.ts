@@ -1,17 +1,12 @@
-// `tlbsync-emu compare A.json B.json [--fail-on-regression PCT]`: two --json result files side by
-// side. Runs are matched on strategy and the effective settings that change results (IDENTITY_KEYS,
+// Two --json result documents side by side (`tlbsync-emu compare`, src/cli/compare.ts). Runs are matched on strategy and the effective settings that change results (IDENTITY_KEYS,
 // with each run's sweep point applied), so a sweep matches a sweep point by point. Per matched run
 // and metric: the median over repetitions in A and in B, the ratio B/A, and the run-to-run noise the
-// files themselves show; a change beyond that noise is marked. Exit 0; 1 with --fail-on-regression
-// when a metric got worse beyond both the limit and the noise; 2 for bad input.
-import { readFileSync } from 'node:fs';
-import { Command, CommanderError } from 'commander';
+// files themselves show; a change beyond that noise is marked.
 import { UsageError } from '../config/parse.js';
-import { median, relativeSpread } from '../report/compare.js';
-import { int, num, us } from '../report/table.js';
-import { SCHEMA_VERSION, type ResultDocument, type RunReport } from '../report/types.js';
-import { paramsLabel } from './sweep-spec.js';
-import { commanderMessage } from './args.js';
+import { median, relativeSpread } from './compare-strategies.js';
+import { int, num, us } from './table.js';
+import type { ResultDocument, RunReport } from './types.js';
+import { paramsLabel } from '../config/sweep.js';
 
 /** Settings two runs must share to be compared (besides the strategy). */
 export const IDENTITY_KEYS = [
@@ -284,123 +279,4 @@ export function formatCompare(
     );
   lines.push('');
   return lines.join('\n');
-}
-
-/** A --json result file, checked enough to compare: any problem is a one-line UsageError. */
-export function loadResult(path: string): ResultDocument {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    const why =
-      code === 'ENOENT'
-        ? 'no such file or directory'
-        : code === 'EISDIR'
-          ? 'it is a directory'
-          : code === 'EACCES'
-            ? 'permission denied'
-            : (e as Error).message.split('\n')[0];
-    throw new UsageError(`compare: cannot read ${path}: ${why}`);
-  }
-  let doc: unknown;
-  try {
-    doc = JSON.parse(text);
-  } catch (e) {
-    throw new UsageError(`compare: ${path} is not JSON: ${(e as Error).message.split('\n')[0]}`);
-  }
-  const d = doc as Partial<ResultDocument> | null;
-  if (d === null || typeof d !== 'object' || Array.isArray(d) || !('schemaVersion' in d))
-    throw new UsageError(`compare: ${path} is not a tlbsync-emu result file (no schemaVersion)`);
-  if (d.schemaVersion !== SCHEMA_VERSION)
-    throw new UsageError(
-      `compare: ${path} has schemaVersion ${JSON.stringify(d.schemaVersion)}; this tlbsync-emu reads ${SCHEMA_VERSION}`,
-    );
-  if (!Array.isArray(d.runs) || typeof d.config !== 'object' || d.config === null)
-    throw new UsageError(`compare: ${path} is not a tlbsync-emu result file (no runs[] or config)`);
-  d.runs.forEach((r, i) => {
-    const ok =
-      r !== null &&
-      typeof r === 'object' &&
-      typeof r.strategy === 'string' &&
-      typeof r.cpus === 'number' &&
-      typeof r.totals === 'object' &&
-      r.totals !== null &&
-      Array.isArray(r.locks) &&
-      typeof r.unmapLatencyNs === 'object' &&
-      r.unmapLatencyNs !== null;
-    if (!ok) throw new UsageError(`compare: ${path}: runs[${i}] is not a run report`);
-    // Files from before --sweep and --repeat have neither field.
-    r.params ??= {};
-    r.repetition ??= 0;
-  });
-  return d as ResultDocument;
-}
-
-function parsePct(raw: string): number {
-  const s = raw.trim();
-  if (!/^\d+(\.\d+)?%?$/.test(s))
-    throw new UsageError(`--fail-on-regression: expected a percentage like 5 or 2.5, got "${raw}"`);
-  const n = Number(s.replace(/%$/, ''));
-  if (n > 1000) throw new UsageError(`--fail-on-regression: ${raw} is out of range (allowed: 0 to 1000)`);
-  return n;
-}
-
-function buildCompareProgram(): Command {
-  return new Command()
-    .name('tlbsync-emu compare')
-    .description(
-      'Compares two --json result files: for each run of A that B also has (same strategy and settings), ' +
-        'each metric side by side with B/A, marked where the change exceeds the run-to-run noise of the files.',
-    )
-    .argument('<A.json>', 'the baseline result file')
-    .argument('<B.json>', 'the result file to compare with it')
-    .option(
-      '--fail-on-regression <pct>',
-      'exit 1 when a metric got worse (lower rate, higher wait or latency) by more than PCT percent and the noise',
-    )
-    .helpOption('-h, --help', 'show this help')
-    .exitOverride()
-    .configureHelp({ helpWidth: 120 })
-    .allowExcessArguments(false);
-}
-
-export interface Out {
-  write(s: string): unknown;
-}
-
-/** The compare subcommand; argv without "compare". Returns the exit code. */
-export function compareMain(argv: readonly string[], stdout: Out, stderr: Out): number {
-  const program = buildCompareProgram();
-  let printed = '';
-  program.configureOutput({ writeOut: (s) => (printed += s), writeErr: () => {} });
-  try {
-    program.parse([...argv], { from: 'user' });
-  } catch (e) {
-    if (e instanceof CommanderError) {
-      if (e.code === 'commander.helpDisplayed') {
-        stdout.write(printed);
-        return 0;
-      }
-      stderr.write(`tlbsync-emu: compare: ${commanderMessage(e)} (see tlbsync-emu compare --help)\n`);
-      return 2;
-    }
-    throw e;
-  }
-  try {
-    const [pathA, pathB] = program.args;
-    const raw = program.opts().failOnRegression as string | undefined;
-    const pct = raw === undefined ? null : parsePct(raw);
-    const a = loadResult(pathA);
-    const b = loadResult(pathB);
-    const res = compareDocs(a, b, pct);
-    stdout.write(formatCompare(res, pathA, pathB, pct));
-    return res.regressions.length > 0 ? 1 : 0;
-  } catch (e) {
-    if (e instanceof UsageError) {
-      stderr.write(`tlbsync-emu: ${e.message}\n`);
-      return 2;
-    }
-    throw e;
-  }
 }

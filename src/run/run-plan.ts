@@ -7,7 +7,7 @@ import { collectRun } from '../report/collect.js';
 import type { RunReport } from '../report/types.js';
 import { runStrategy, type RunOutcome, type StrategyRun } from '../workload/orchestrator.js';
 import { CpuPool } from '../workload/pool.js';
-import { sweepPoints, type Params, type Plan, type Point } from './sweep-spec.js';
+import { sweepPoints, type Params, type Plan, type Point } from '../config/sweep.js';
 
 /**
  * One measurement at a time in this process. Every run needs every core the host has for its CPU

@@ -8,7 +8,8 @@ export const LOCK_CLASSES = ['cmdq', 'iova'] as const;
 export const CLS_CMDQ = 0;
 export const CLS_IOVA = 1;
 
-export type DomainsMode = 'shared' | 'per-cpu';
+import type { DomainsMode } from '../config/config.js';
+export type { DomainsMode };
 
 export interface CpuTask {
   readonly sab: SharedArrayBuffer;
