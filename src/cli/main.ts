@@ -3,14 +3,15 @@
 // Exit codes: 0 done, 2 bad input, 3 a worker crashed or failed (or --report could not be
 // rendered), 4 the watchdog ended a hung run, 5 the safety oracle saw a stale translation used
 // (the runs otherwise completed), 130 interrupted by Ctrl-C. Whatever ended a run, what was
-// measured is printed and written, marked incomplete. compare: 0, or 1 on a regression.
-import { writeFileAtomic } from '../report/atomic-write.js';
-import { toCsv } from '../report/csv.js';
-import { renderHtmlReport } from '../report/html.js';
+// measured is printed and written, marked incomplete. compare: 0, or 1 on a regression. merge and
+// report (src/cli/merge.ts, report.ts) work on saved result files: 0, or 2 for bad input.
 import { runInvocation, type Invocation } from '../run/invocation.js';
 import type { RunOutcome } from '../workload/orchestrator.js';
 import { parseArgs } from './args.js';
 import { compareMain } from './compare.js';
+import { mergeMain } from './merge.js';
+import { writeOutputs } from './outputs.js';
+import { reportMain } from './report.js';
 import { Progress, progressMode } from './progress.js';
 
 export const EXIT_OK = 0;
@@ -31,12 +32,10 @@ const EXIT_FOR: Record<RunOutcome, number> = {
   interrupted: EXIT_INTERRUPTED,
 };
 
-function oneLine(e: unknown): string {
-  return (e instanceof Error ? e.message : String(e)).split('\n')[0];
-}
-
 export async function main(argv: readonly string[]): Promise<number> {
   if (argv[0] === 'compare') return compareMain(argv.slice(1), process.stdout, process.stderr);
+  if (argv[0] === 'merge') return mergeMain(argv.slice(1), process.stdout, process.stderr);
+  if (argv[0] === 'report') return reportMain(argv.slice(1), process.stdout, process.stderr);
   const parsed = parseArgs(argv);
   if (parsed.kind === 'exit') {
     (parsed.code === 0 ? process.stdout : process.stderr).write(parsed.output);
@@ -62,17 +61,13 @@ export async function main(argv: readonly string[]): Promise<number> {
     }
     const { doc, text, outcome } = inv;
     if (!cfg.quiet) process.stdout.write(text);
-    if (cfg.json !== null) writeFileAtomic(cfg.json, `${JSON.stringify(doc, null, 2)}\n`);
-    if (plan.csv !== null) writeFileAtomic(plan.csv, toCsv(doc));
     let code = EXIT_FOR[outcome];
-    if (plan.report !== null) {
-      try {
-        writeFileAtomic(plan.report, await renderHtmlReport(doc));
-      } catch (e) {
-        process.stderr.write(`tlbsync-emu: --report: ${plan.report} not written: ${oneLine(e)}\n`);
-        if (code === EXIT_OK) code = EXIT_RUN_FAILED;
-      }
-    }
+    const written = await writeOutputs(
+      doc,
+      { json: cfg.json, csv: plan.csv, report: plan.report },
+      process.stderr,
+    );
+    if (!written && code === EXIT_OK) code = EXIT_RUN_FAILED;
     if (outcome !== 'complete') {
       const errs = doc.runs.flatMap((r) => r.errors);
       process.stderr.write(`tlbsync-emu: run ${outcome}: ${errs[0] ?? outcome}\n`);

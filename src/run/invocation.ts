@@ -12,12 +12,12 @@ import {
 } from '../config/sweep.js';
 import { writeFileAtomic } from '../report/atomic-write.js';
 import { compareRuns } from '../report/compare-strategies.js';
-import { sweepReport } from '../report/sweep-text.js';
-import { fullReport } from '../report/text.js';
+import { documentText } from '../report/document-text.js';
 import { SCHEMA_VERSION, type ResultDocument, type RunReport } from '../report/types.js';
 import { collectTrace, traceDocument, type StrategyTrace } from '../trace/collect.js';
 import { TOOL } from '../version.js';
 import type { RunOutcome } from '../workload/orchestrator.js';
+import type { Shard } from '../config/shard.js';
 import { checkCombinations } from './combinations.js';
 import { runLine } from './progress-line.js';
 import { planHost, runPlan, type PlanDeps, type RunHooks } from './run-plan.js';
@@ -45,6 +45,7 @@ export function buildDocument(
   complete: boolean,
   sweep: readonly SweepAxis[] | null = null,
   repeat = 1,
+  shard: Shard | null = null,
 ): ResultDocument {
   return {
     schemaVersion: SCHEMA_VERSION,
@@ -54,6 +55,7 @@ export function buildDocument(
     config: { ...cfg },
     sweep: sweep ? { axes: sweep.map((a) => ({ name: a.key, values: [...a.values] })) } : null,
     repeat,
+    shard: shard ? { index: shard.index + 1, count: shard.count } : null,
     complete,
     runs,
     comparison: compareRuns(runs),
@@ -70,7 +72,7 @@ export interface Invocation {
 /** Runs a plan and writes what belongs to each run (command logs) and to all of them (trace). */
 export async function runInvocation(
   cfg: Config,
-  plan: Pick<Plan, 'sweep' | 'repeat'>,
+  plan: Pick<Plan, 'sweep' | 'repeat' | 'shard'>,
   hooks: RunHooks,
   signal?: AbortSignal,
   deps?: PlanDeps,
@@ -106,11 +108,9 @@ export async function runInvocation(
     result.outcome === 'complete' && result.runs.length === result.expected,
     plan.sweep,
     plan.repeat,
+    plan.shard ?? null,
   );
-  const text =
-    plan.sweep !== null || plan.repeat > 1
-      ? sweepReport(cfg, host, plan, result.points.length, result.runs)
-      : fullReport(cfg, host, result.runs, doc.comparison);
+  const text = documentText(doc, result.points.length);
   return { doc, text, outcome: result.outcome };
 }
 
@@ -131,14 +131,15 @@ export async function runConfig(
 export async function runSweep(
   cfg: Config,
   axes: readonly SweepAxis[] | null,
-  opts: { repeat?: number; log?: (s: string) => void; signal?: AbortSignal } = {},
+  opts: { repeat?: number; shard?: Shard | null; log?: (s: string) => void; signal?: AbortSignal } = {},
 ): Promise<Invocation> {
   const sweep = axes && axes.length > 0 ? [...axes] : null;
   for (const p of sweepPoints(cfg, sweep)) checkCombinations(p.cfg);
+  const shard = opts.shard ?? null;
   const log = opts.log ?? (() => {});
   return runInvocation(
     cfg,
-    { sweep, repeat: opts.repeat ?? 1 },
+    { sweep, repeat: opts.repeat ?? 1, shard },
     { runStart: (info) => log(runLine(info)), warn: log },
     opts.signal,
   );
