@@ -1,5 +1,5 @@
 // Start-up probe, run by the bench as a child process: what `node dist/run.js --cpus N --strategy
-// batched` does for one strategy (runConfig in src/cli/main.ts: a CPU pool, then runStrategy), after
+// batched` does for one strategy (runConfig in src/run/invocation.ts: a CPU pool, then runStrategy), after
 // which it reads the CPUs' FIRST_UNMAP_NS counters (the clock at the end of each CPU's first measured
 // unmap, src/sync/counters.ts), which the JSON report does not carry yet. Prints one JSON line:
 // monotonic clock readings (process.hrtime ns, the same clock in every process) of this module's

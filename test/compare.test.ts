@@ -6,7 +6,8 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { compareDocs, compareMain } from '../src/cli/compare.js';
+import { compareMain } from '../src/cli/compare.js';
+import { compareDocs } from '../src/report/compare-documents.js';
 import type { ResultDocument, RunReport } from '../src/report/types.js';
 
 const RUN = resolve(__dirname, '../dist/run.js');

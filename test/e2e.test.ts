@@ -5,7 +5,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { cmdLogPath, runConfig } from '../src/cli/main.js';
+import { cmdLogPath, runConfig } from '../src/index.js';
 import { DEFAULTS, type Config } from '../src/config/config.js';
 import { CS_IRQ, CS_NONE, CS_SEV, OPCODE_NAMES } from '../src/hardware/commands.js';
 import { VA_BASE_PAGE } from '../src/hardware/layout.js';

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { cmdLogPath, runConfig } from '../src/cli/main.js';
+import { cmdLogPath, runConfig } from '../src/index.js';
 import { DEFAULTS, type Config } from '../src/config/config.js';
 import { probeSmmu } from '../src/driver/probe.js';
 import {
@@ -59,7 +59,7 @@ import { doorbellWanted, ringDoorbell } from '../src/hardware/ecmdq.js';
 import type { ResultDocument, RunReport } from '../src/report/types.js';
 import { layoutParamsFor } from '../src/workload/params.js';
 import { workerFile } from '../src/workload/paths.js';
-import type { SmmuMessage, SmmuWorkerData } from '../workers/smmu-worker.js';
+import type { SmmuMessage, SmmuWorkerData } from '../src/workload/smmu-messages.js';
 import { checkLogCounts, decodeLog, iovaOpAcquisitions } from './helpers/runs.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tlbsync-ecmdq-'));

@@ -171,7 +171,7 @@ describe('fault injection', () => {
 
 describe('driver diagnostics from CPU workers', () => {
   it("reach the caller's warn(), after the run's first line, not the worker's own stderr", async () => {
-    const { runConfig } = await import('../src/cli/main.js');
+    const { runConfig } = await import('../src/index.js');
     const { DEFAULTS } = await import('../src/config/config.js');
     const { parseInjection } = await import('../src/config/inject.js');
     const lines: string[] = [];

@@ -5,7 +5,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { cmdLogPath, runConfig } from '../src/cli/main.js';
+import { cmdLogPath, runConfig } from '../src/index.js';
 import { DEFAULTS, MAX_PAGES, type Config } from '../src/config/config.js';
 import { CmdBatch } from '../src/driver/cmd-batch.js';
 import type { CmdqIssuer } from '../src/driver/cmdq.js';

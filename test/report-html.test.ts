@@ -5,7 +5,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runConfig } from '../src/cli/main.js';
+import { runConfig } from '../src/index.js';
 import { DEFAULTS } from '../src/config/config.js';
 import { chartEntries, summarize } from '../src/report/charts.js';
 import { renderCharts, renderHtmlReport } from '../src/report/html.js';

@@ -1,7 +1,7 @@
 // The safety oracle: the deliberately unsafe strategy is caught, and every safe strategy reports
 // zero stale translation uses under every lock algorithm and wait policy.
 import { describe, expect, it } from 'vitest';
-import { runConfig } from '../src/cli/main.js';
+import { runConfig } from '../src/index.js';
 import { DEFAULTS, type Config, type WaitMode } from '../src/config/config.js';
 import { STRATEGY_NAMES } from '../src/driver/strategies/index.js';
 import { LOCK_NAMES } from '../src/sync/lock.js';

@@ -3,7 +3,7 @@
 // another. Every sync a strategy needs is then either inserted or coalesced, exactly, and
 // coalescing never lets an IOVA be reused under a live translation.
 import { describe, expect, it } from 'vitest';
-import { runConfig } from '../src/cli/main.js';
+import { runConfig } from '../src/index.js';
 import { shortRun } from './helpers/runs.js';
 
 describe('--sync-coalesce', () => {

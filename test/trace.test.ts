@@ -5,7 +5,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { runConfig } from '../src/cli/main.js';
+import { runConfig } from '../src/index.js';
 import { DEFAULTS, type Config } from '../src/config/config.js';
 import type { ChromeEvent } from '../src/trace/chrome.js';
 

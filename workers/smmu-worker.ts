@@ -2,22 +2,10 @@
 // commands until the driver disables it. Consumed commands of the measured window are streamed to
 // the orchestrator in chunks when a command log was asked for.
 import { parentPort, workerData } from 'node:worker_threads';
-import { SmmuEngine, type CommandSink, type SmmuTiming } from '../src/hardware/smmu-engine.js';
-import { computeLayout, regionOff, viewsOf, type LayoutParams } from '../src/hardware/layout.js';
+import { SmmuEngine, type CommandSink } from '../src/hardware/smmu-engine.js';
+import { computeLayout, regionOff, viewsOf } from '../src/hardware/layout.js';
 import { TraceRing, traceCapacity, traceRingOff, TRACE_REGION } from '../src/trace/ring.js';
-import type { WaitPolicy } from '../src/sync/wait.js';
-
-export interface SmmuWorkerData {
-  readonly sab: SharedArrayBuffer;
-  readonly layout: LayoutParams;
-  readonly timing: SmmuTiming;
-  readonly idlePolicy: WaitPolicy;
-  readonly log: boolean;
-  readonly trace: boolean;
-}
-
-/** Messages to the orchestrator. */
-export type SmmuMessage = { type: 'log'; chunk: Uint8Array } | { type: 'done' };
+import type { SmmuMessage, SmmuWorkerData } from '../src/workload/smmu-messages.js';
 
 const CHUNK_COMMANDS = 65536;
 

@@ -23,10 +23,10 @@ export function cliArgs(c: RunSpec): string[] {
   return a;
 }
 
-/** In-process with runConfig (src/cli/main.ts), as `node dist/run.js <cliArgs>` would run it. */
+/** In-process with runConfig (src/index.ts), as `node dist/run.js <cliArgs>` would run it. */
 export async function inProcess(c: RunSpec): Promise<{ doc: ResultDocument; othersCores: number }> {
   // From the snapshot of dist/ (see paths.ts), imported on first use.
-  const { runConfig } = (await import(MAIN_URL)) as typeof import('../../src/cli/main.js');
+  const { runConfig } = (await import(MAIN_URL)) as typeof import('../../src/index.js');
   const cfg: Config = { ...DEFAULTS, ...c, quiet: true, json: null };
   const noise = startNoiseProbe();
   const { doc } = await runConfig(cfg, () => {});

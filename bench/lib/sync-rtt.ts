@@ -29,7 +29,7 @@ import { getLockAlgorithm } from '../../src/sync/locks/index.js';
 import { SPIN } from '../../src/sync/wait.js';
 import { layoutParamsFor } from '../../src/workload/params.js';
 import { workerFile } from '../../src/workload/paths.js';
-import type { SmmuWorkerData } from '../../workers/smmu-worker.js';
+import type { SmmuWorkerData } from '../../src/workload/smmu-messages.js';
 
 export interface SyncRoundTrip {
   /** Mean and median `syncWaitNs` (from right after the doorbell write until CONS is seen). */

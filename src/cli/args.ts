@@ -27,9 +27,10 @@ import { Q_MAX_SHIFT } from '../hardware/queue.js';
 import { STRATEGY_NAMES } from '../driver/strategies/index.js';
 import { LOCK_NAMES, type LockName } from '../sync/lock.js';
 import { checkWritable } from '../report/atomic-write.js';
-import { TOOL } from './version.js';
-import { checkCombinations } from '../config/combinations.js';
+import { TOOL } from '../version.js';
+import { checkCombinations } from '../run/combinations.js';
 import { INJECT_GRAMMAR, parseInjection } from '../config/inject.js';
+import { parseShard, shardLabel, type Shard } from '../config/shard.js';
 import { loadConfigFile, type KnownOption } from './config-file.js';
 import {
   AXIS_KEYS,
@@ -43,7 +44,7 @@ import {
   sweepPoints,
   type AxisKey,
   type Plan,
-} from './sweep-spec.js';
+} from '../config/sweep.js';
 
 type RawOptions = Record<string, string | boolean | string[] | undefined>;
 
@@ -154,6 +155,11 @@ export function buildProgram(): Command {
         .default([] as string[], 'none'),
     )
     .option('--repeat <n>', `run each (point, strategy) N times, recorded separately (1-${MAX_REPEAT})`, '1')
+    .option(
+      '--shard <K/N|auto>',
+      'run only slice K of N of the sweep points (auto: from a Slurm job array or a Kubernetes Indexed Job)',
+    )
+    .option('--shards <n>', "with --shard auto under Kubernetes: how many shards (the Job's completions)")
     .option('--config <file>', 'read settings from a JSON or YAML job file (flags on the command line win)')
     .option('--json <file>', 'write all results as one JSON document')
     .option('--csv <file>', 'write one row per (point, strategy, repetition) as CSV')
@@ -170,7 +176,11 @@ export function buildProgram(): Command {
       '\nCommands:\n' +
         '  compare A.json B.json [--fail-on-regression PCT]\n' +
         '                    compare two --json files run by run: B/A per metric, marked beyond noise\n' +
-        '                    (see tlbsync-emu compare --help)',
+        '                    (see tlbsync-emu compare --help)\n' +
+        '  merge A.json B.json ... [--json F] [--csv F] [--report F]\n' +
+        '                    one result document from several (e.g. the shards of a sweep)\n' +
+        '  report RESULTS.json [--report F] [--csv F]\n' +
+        '                    print and render a saved result without running anything',
     );
   return p;
 }
@@ -310,6 +320,7 @@ export function resolveOptions(program: Command): { config: Config; plan: Plan }
   const sweep = axes.length > 0 ? axes : null;
 
   const points = sweepPoints(config, sweep);
+  const shard = shardOf(o, label, points.length);
   const runs = points.length * config.strategies.length * repeat;
   if (runs > MAX_RUNS)
     throw new UsageError(
@@ -345,7 +356,24 @@ export function resolveOptions(program: Command): { config: Config; plan: Plan }
         throw new UsageError(
           `${label(b)}: ${pb} is also the ${label(a)} file; give each output its own file`,
         );
-  return { config, plan: { sweep, repeat, csv, report } };
+  return { config, plan: { sweep, repeat, csv, report, shard } };
+}
+
+/** --shard / --shards -> the slice this invocation runs, checked against the sweep's points. */
+function shardOf(o: RawOptions, label: (attr: string) => string, points: number): Shard | null {
+  const shards = o.shards === undefined ? null : parseCount(label('shards'), String(o.shards), 1, MAX_RUNS);
+  if (o.shard === undefined) {
+    if (shards !== null) throw new UsageError(`${label('shards')} needs --shard auto`);
+    return null;
+  }
+  const shard = parseShard(label('shard'), String(o.shard), process.env, shards);
+  if (points < 2 && shard.count > 1)
+    throw new UsageError(`${label('shard')} ${shardLabel(shard)}: there is nothing to split without --sweep`);
+  if (shard.count > points)
+    throw new UsageError(
+      `${label('shard')} ${shardLabel(shard)}: the sweep has ${points} points, fewer than ${shard.count} shards`,
+    );
+  return shard;
 }
 
 export type ParseOutcome =

@@ -2,8 +2,9 @@
 // point i of n, elapsed, ETA). Otherwise (a pipe, a log file, CI): one plain line per run. With
 // --quiet: nothing but errors. Diagnostics from the orchestrator go through warn(), which moves the
 // bar out of the way.
-import type { RunHooks, RunInfo } from './sweep.js';
-import { paramsLabel } from './sweep-spec.js';
+import type { RunHooks, RunInfo } from '../run/run-plan.js';
+import { paramsLabel } from '../config/sweep.js';
+import { clock, runLine } from '../run/progress-line.js';
 
 export type ProgressMode = 'bar' | 'lines' | 'quiet';
 
@@ -17,30 +18,6 @@ export interface ProgressStream {
 const RUN_OVERHEAD_MS = 400;
 const REDRAW_MS = 250;
 const BAR_WIDTH = 24;
-
-export function clock(ms: number): string {
-  const s = Math.max(0, Math.round(ms / 1000));
-  const h = Math.floor(s / 3600);
-  const m = Math.floor((s % 3600) / 60);
-  const ss = String(s % 60).padStart(2, '0');
-  return h > 0 ? `${h}:${String(m).padStart(2, '0')}:${ss}` : `${m}:${ss}`;
-}
-
-/** The line a run starts with when not on a terminal (the first form is the single-run one). */
-export function runLine(info: RunInfo, elapsedMs?: number, etaMs?: number): string {
-  const c = info.cfg;
-  const what = `running ${info.strategy}: ${c.cpus} CPUs, ${c.durationMs} ms after ${c.warmupMs} ms warm-up`;
-  if (info.total === c.strategies.length) return what;
-  const where = [
-    info.points > 1 ? `point ${info.point}/${info.points} ${paramsLabel(info.params)}` : '',
-    info.repeat > 1 ? `rep ${info.repetition + 1}/${info.repeat}` : '',
-  ].filter((s) => s !== '');
-  const time =
-    elapsedMs === undefined
-      ? ''
-      : ` (elapsed ${clock(elapsedMs)}${etaMs === undefined ? '' : `, ETA ${clock(etaMs)}`})`;
-  return `[${info.index}/${info.total}] ${where.join(', ')}: ${what}${time}`;
-}
 
 export function progressMode(quiet: boolean, stream: ProgressStream, env = process.env): ProgressMode {
   if (quiet) return 'quiet';

@@ -1,12 +1,14 @@
 // The effective configuration of an invocation: every setting, with its default, in one object.
 // The CLI builds it from flags (cli/args.ts); everything downstream reads only this.
 import os from 'node:os';
-import type { SyncMode } from '../driver/cmdq.js';
 import type { LockName } from '../sync/lock.js';
-import type { DomainsMode } from '../workload/task.js';
 import type { Injection } from './inject.js';
 
 export type WaitMode = 'spin' | 'park' | 'auto';
+/** How a CMD_SYNC's completion is seen: polling CMDQ_CONS, or an MSI write to memory. */
+export type SyncMode = 'poll' | 'msi';
+/** shared: one ASID (one domain) for all CPUs; per-cpu: ASID = cpu + 1. */
+export type DomainsMode = 'shared' | 'per-cpu';
 export type StatsMode = 'full' | 'counters';
 /** IOVA allocation: dma-iommu's alloc_iova_fast/free_iova_fast (rcache), or alloc_iova/free_iova. */
 export const IOVA_MODES = ['rcache', 'rbtree'] as const;
@@ -53,7 +55,7 @@ export interface Config {
 
 /**
  * The settings --sweep can vary, by Config key (the order of the CSV's setting columns). The
- * sweep's parsers are in src/cli/sweep-spec.ts (AXES, which must cover exactly these).
+ * sweep's parsers are in src/config/sweep.ts (AXES, which must cover exactly these).
  */
 export const SWEEP_KEYS = [
   'cpus',

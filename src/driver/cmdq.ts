@@ -4,7 +4,7 @@ import { OP } from '../hardware/commands.js';
 import { Cpu, type CpuStats } from '../sync/counters.js';
 import type { CmdBatch } from './cmd-batch.js';
 
-export type SyncMode = 'poll' | 'msi';
+export type { SyncMode } from '../config/config.js';
 
 /** The command-queue designs (a strategy picks one). */
 export type CmdqDesign = 'locked' | 'lockfree' | 'ecmdq';

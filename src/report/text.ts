@@ -1,7 +1,7 @@
 // The terminal report: per strategy a lockstat-style contention table and a summary, then the
 // comparison of every strategy with the first.
 import type { Config, HostInfo } from '../config/config.js';
-import { comparisonMetrics } from './compare.js';
+import { comparisonMetrics } from './compare-strategies.js';
 import { formatTable, int, num, ratio, us } from './table.js';
 import type { Comparison, RunReport } from './types.js';
 

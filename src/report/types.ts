@@ -162,6 +162,16 @@ export interface Comparison {
   metrics: Record<string, { baseline: number | null; candidate: number | null; ratio: number | null }>;
 }
 
+/** One input of a merged document: where it came from and what ran it. */
+export interface MergeSource {
+  file: string;
+  startedAt: string;
+  host: ResultDocument['host'];
+  shard: { index: number; count: number } | null;
+  complete: boolean;
+  runs: number;
+}
+
 export interface ResultDocument {
   schemaVersion: number;
   tool: { name: string; version: string };
@@ -181,6 +191,13 @@ export interface ResultDocument {
   sweep: { axes: { name: string; values: (string | number)[] }[] } | null;
   /** --repeat: runs per (point, strategy). */
   repeat: number;
+  /**
+   * --shard K/N: this document holds only slice K (1-based) of N of the sweep's points; null (or
+   * absent, in files from before --shard) for the whole sweep, and in a merged document.
+   */
+  shard?: { index: number; count: number } | null;
+  /** `tlbsync-emu merge`: the documents this one was made from, in the order given. */
+  merged?: { sources: MergeSource[] } | null;
   complete: boolean;
   runs: RunReport[];
   comparison: Comparison[];

@@ -34,7 +34,7 @@ import { resetSmmu } from '../hardware/smmu-reset.js';
 import { nowNs } from '../sync/clock.js';
 import { initCpuStats } from '../sync/counters.js';
 import { SPIN, storeAndWake, type WaitPolicy } from '../sync/wait.js';
-import type { SmmuMessage, SmmuWorkerData } from '../../workers/smmu-worker.js';
+import type { SmmuMessage, SmmuWorkerData } from './smmu-messages.js';
 import { describeCpu, describeState } from './diagnostics.js';
 import { layoutParamsFor } from './params.js';
 import { workerFile } from './paths.js';

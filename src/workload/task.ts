@@ -17,7 +17,8 @@ export const CLS_DEPOT = 3;
 export const lockClassesFor = (iova: string): readonly string[] =>
   iova === 'rcache' ? LOCK_CLASSES : LOCK_CLASSES.slice(0, CLS_RCACHE);
 
-export type DomainsMode = 'shared' | 'per-cpu';
+import type { DomainsMode } from '../config/config.js';
+export type { DomainsMode };
 
 export interface CpuTask {
   readonly sab: SharedArrayBuffer;

@@ -7,7 +7,8 @@ import { collectRun } from '../report/collect.js';
 import type { RunReport } from '../report/types.js';
 import { runStrategy, type RunOutcome, type StrategyRun } from '../workload/orchestrator.js';
 import { CpuPool } from '../workload/pool.js';
-import { sweepPoints, type Params, type Plan, type Point } from './sweep-spec.js';
+import { shardPoints } from '../config/shard.js';
+import { sweepPoints, type Params, type Plan, type Point } from '../config/sweep.js';
 
 /**
  * One measurement at a time in this process. Every run needs every core the host has for its CPU
@@ -65,7 +66,7 @@ export interface PlanResult {
 
 export function runPlan(
   base: Config,
-  plan: Pick<Plan, 'sweep' | 'repeat'>,
+  plan: Pick<Plan, 'sweep' | 'repeat' | 'shard'>,
   hooks: RunHooks,
   signal?: AbortSignal,
   deps: PlanDeps = DEFAULT_DEPS,
@@ -75,13 +76,13 @@ export function runPlan(
 
 async function runPlanNow(
   base: Config,
-  plan: Pick<Plan, 'sweep' | 'repeat'>,
+  plan: Pick<Plan, 'sweep' | 'repeat' | 'shard'>,
   hooks: RunHooks,
   signal: AbortSignal | undefined,
   deps: PlanDeps,
 ): Promise<PlanResult> {
   const startedAt = new Date();
-  const points = sweepPoints(base, plan.sweep);
+  const points = shardPoints(sweepPoints(base, plan.sweep), plan.shard);
   const expected = points.length * plan.repeat * base.strategies.length;
   const runs: RunReport[] = [];
   let outcome: RunOutcome = 'complete';

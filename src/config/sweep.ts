@@ -5,6 +5,7 @@ import { IOVA_MODES, MAX_CPUS, MAX_PAGES, SWEEP_KEYS, type Config, type SweepKey
 import { parseChoice, parseCount, parseNs, parsePowerOfTwo, UsageError } from '../config/parse.js';
 import { Q_MAX_SHIFT } from '../hardware/queue.js';
 import { LOCK_NAMES } from '../sync/lock.js';
+import type { Shard } from './shard.js';
 
 /** Longest modelled latency per command: beyond 10 ms a run measures nothing useful. */
 export const MAX_LATENCY_NS = 10_000_000;
@@ -63,9 +64,11 @@ export interface Plan {
   readonly repeat: number;
   readonly csv: string | null;
   readonly report: string | null;
+  /** --shard: run only this slice of the points (src/config/shard.ts); null or absent: all. */
+  readonly shard?: Shard | null;
 }
 
-export const SINGLE_RUN: Plan = { sweep: null, repeat: 1, csv: null, report: null };
+export const SINGLE_RUN: Plan = { sweep: null, repeat: 1, csv: null, report: null, shard: null };
 
 /**
  * One `PARAM=V1,V2,...` spec. `label` is what messages start with: `--sweep`, or `FILE: sweep`

@@ -2,8 +2,8 @@
 // Each message names the flags involved and what would be allowed.
 import { CMDQ_DESIGNS } from '../driver/cmdq-designs.js';
 import { getStrategy } from '../driver/strategies/index.js';
-import type { Config } from './config.js';
-import { UsageError } from './parse.js';
+import type { Config } from '../config/config.js';
+import { UsageError } from '../config/parse.js';
 
 export function checkCombinations(cfg: Config): void {
   if (cfg.lock === 'spin-park' && cfg.wait === 'spin')

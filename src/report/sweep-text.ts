@@ -1,11 +1,11 @@
 // The terminal report of a sweep or of --repeat: one compact row per (point, strategy), not a
 // lockstat table per run (the JSON and CSV have every figure of every run).
 import type { Config, HostInfo } from '../config/config.js';
-import { median, relativeSpread } from '../report/compare.js';
+import { median, relativeSpread } from './compare-strategies.js';
 import { configLine } from '../report/text.js';
 import { formatTable, int, num, us } from '../report/table.js';
 import type { RunReport } from '../report/types.js';
-import { AXES, axisName, paramsLabel, type AxisKey, type Plan } from './sweep-spec.js';
+import { AXES, axisName, paramsLabel, type AxisKey, type Plan } from '../config/sweep.js';
 
 function med(runs: readonly RunReport[], f: (r: RunReport) => number | null | undefined): number | null {
   const vs = runs.map(f).filter((v): v is number => typeof v === 'number');

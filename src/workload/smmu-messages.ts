@@ -1,0 +1,17 @@
+// The contract between the orchestrator and the SMMU worker (workers/smmu-worker.ts): what it is
+// started with and what it posts back. Declared here so that src/ never imports from workers/.
+import type { SmmuTiming } from '../hardware/smmu-engine.js';
+import type { LayoutParams } from '../hardware/layout.js';
+import type { WaitPolicy } from '../sync/wait.js';
+
+export interface SmmuWorkerData {
+  readonly sab: SharedArrayBuffer;
+  readonly layout: LayoutParams;
+  readonly timing: SmmuTiming;
+  readonly idlePolicy: WaitPolicy;
+  readonly log: boolean;
+  readonly trace: boolean;
+}
+
+/** Messages to the orchestrator. */
+export type SmmuMessage = { type: 'log'; chunk: Uint8Array } | { type: 'done' };
