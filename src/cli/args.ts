@@ -164,7 +164,10 @@ export function buildProgram(): Command {
       '\nCommands:\n' +
         '  compare A.json B.json [--fail-on-regression PCT]\n' +
         '                    compare two --json files run by run: B/A per metric, marked beyond noise\n' +
-        '                    (see tlbsync-emu compare --help)',
+        '                    (see tlbsync-emu compare --help)\n' +
+        '  replay FILE [--tlbi-ns N] [--sync-ns N] [--no-ril] [--json OUT]\n' +
+        '                    feed a raw command stream (--cmd-log format) through the SMMU engine\n' +
+        '                    (see tlbsync-emu replay --help)',
     );
   return p;
 }
@@ -194,7 +197,7 @@ export interface ConfigContext {
 const FLAG_CONTEXT: ConfigContext = { label: flagOf, swept: new Set() };
 
 /** A path the run will write, checked now by creating and removing a probe file beside it. */
-function outPath(label: string, v: RawOptions[string]): string | null {
+export function outPath(label: string, v: RawOptions[string]): string | null {
   if (v === undefined) return null;
   const path = String(v);
   try {

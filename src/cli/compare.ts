@@ -286,22 +286,25 @@ export function formatCompare(
   return lines.join('\n');
 }
 
+/** Why readFileSync failed, in a few words (for one-line errors). */
+export function whyUnreadable(e: unknown): string {
+  const code = (e as NodeJS.ErrnoException).code;
+  return code === 'ENOENT'
+    ? 'no such file or directory'
+    : code === 'EISDIR'
+      ? 'it is a directory'
+      : code === 'EACCES'
+        ? 'permission denied'
+        : (e as Error).message.split('\n')[0];
+}
+
 /** A --json result file, checked enough to compare: any problem is a one-line UsageError. */
 export function loadResult(path: string): ResultDocument {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    const why =
-      code === 'ENOENT'
-        ? 'no such file or directory'
-        : code === 'EISDIR'
-          ? 'it is a directory'
-          : code === 'EACCES'
-            ? 'permission denied'
-            : (e as Error).message.split('\n')[0];
-    throw new UsageError(`compare: cannot read ${path}: ${why}`);
+    throw new UsageError(`compare: cannot read ${path}: ${whyUnreadable(e)}`);
   }
   let doc: unknown;
   try {
@@ -369,24 +372,37 @@ export interface Out {
   write(s: string): unknown;
 }
 
-/** The compare subcommand; argv without "compare". Returns the exit code. */
-export function compareMain(argv: readonly string[], stdout: Out, stderr: Out): number {
-  const program = buildCompareProgram();
+/** Parses a subcommand's argv into `program`: null to go on, else the exit code (help 0, usage 2). */
+export function parseSubcommand(
+  program: Command,
+  name: string,
+  argv: readonly string[],
+  stdout: Out,
+  stderr: Out,
+): number | null {
   let printed = '';
   program.configureOutput({ writeOut: (s) => (printed += s), writeErr: () => {} });
   try {
     program.parse([...argv], { from: 'user' });
+    return null;
   } catch (e) {
     if (e instanceof CommanderError) {
       if (e.code === 'commander.helpDisplayed') {
         stdout.write(printed);
         return 0;
       }
-      stderr.write(`tlbsync-emu: compare: ${commanderMessage(e)} (see tlbsync-emu compare --help)\n`);
+      stderr.write(`tlbsync-emu: ${name}: ${commanderMessage(e)} (see tlbsync-emu ${name} --help)\n`);
       return 2;
     }
     throw e;
   }
+}
+
+/** The compare subcommand; argv without "compare". Returns the exit code. */
+export function compareMain(argv: readonly string[], stdout: Out, stderr: Out): number {
+  const program = buildCompareProgram();
+  const exit = parseSubcommand(program, 'compare', argv, stdout, stderr);
+  if (exit !== null) return exit;
   try {
     const [pathA, pathB] = program.args;
     const raw = program.opts().failOnRegression as string | undefined;

@@ -1,5 +1,6 @@
 // The invocation: parse, run the plan (every point of a --sweep, every repetition, every strategy,
-// one run at a time; src/cli/sweep.ts), report, write files. `compare` is src/cli/compare.ts.
+// one run at a time; src/cli/sweep.ts), report, write files. `compare` is src/cli/compare.ts,
+// `replay` src/cli/replay.ts.
 // Exit codes: 0 done, 2 bad input, 3 a worker crashed or failed (or --report could not be
 // rendered), 4 the watchdog ended a hung run, 5 the safety oracle saw a stale translation used
 // (the runs otherwise completed), 130 interrupted by Ctrl-C. Whatever ended a run, what was
@@ -15,6 +16,7 @@ import { collectTrace, traceDocument, type StrategyTrace } from '../trace/collec
 import type { RunOutcome } from '../workload/orchestrator.js';
 import { parseArgs } from './args.js';
 import { compareMain } from './compare.js';
+import { replayMain } from './replay.js';
 import { Progress, progressMode, runLine } from './progress.js';
 import { planHost, runPlan, type PlanDeps, type RunHooks } from './sweep.js';
 import { paramsLabel, SINGLE_RUN, type Params, type Plan, type SweepAxis } from './sweep-spec.js';
@@ -146,6 +148,7 @@ function oneLine(e: unknown): string {
 
 export async function main(argv: readonly string[]): Promise<number> {
   if (argv[0] === 'compare') return compareMain(argv.slice(1), process.stdout, process.stderr);
+  if (argv[0] === 'replay') return replayMain(argv.slice(1), process.stdout, process.stderr);
   const parsed = parseArgs(argv);
   if (parsed.kind === 'exit') {
     (parsed.code === 0 ? process.stdout : process.stderr).write(parsed.output);

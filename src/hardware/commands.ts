@@ -264,6 +264,12 @@ export function syncMsiAddr(i32: Int32Array, w: number): number {
   return (i32[w + 3] & SYNC_MSIADDR_HI_MASK) * TWO_32 + ((i32[w + 2] & SYNC_MSIADDR_LO_MASK) >>> 0);
 }
 
+/** Replaces MSIADDR [51:2] only, keeping word 1's other bits (RES0 checks still see them). */
+export function setSyncMsiAddr(i32: Int32Array, w: number, msiaddr: number): void {
+  i32[w + 2] = (i32[w + 2] & ~SYNC_MSIADDR_LO_MASK) | (msiaddr & SYNC_MSIADDR_LO_MASK);
+  i32[w + 3] = (i32[w + 3] & ~SYNC_MSIADDR_HI_MASK) | ((msiaddr / TWO_32) & SYNC_MSIADDR_HI_MASK);
+}
+
 // ---- Generic encode / decode ----------------------------------------------------------------
 
 function checkField(op: string, field: string, v: number, bits: number): void {
