@@ -2,9 +2,10 @@
 // dist/, as in a run). Every strategy's own --cmd-log replays clean with exactly the counts the run
 // reported; hand-built streams check each opcode, CERROR_ILL handling (index across queue wraps,
 // reason, the CMD_SYNC that replaces it), Linux 6.1's strict-unmap submission, bad input and JSON.
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { cmdLogPath, runConfig } from '../src/cli/main.js';
 import { replayMain, REPLAY_SCHEMA_VERSION, type ReplayDocument } from '../src/cli/replay.js';
@@ -246,6 +247,23 @@ describe('hand-built streams', () => {
     });
     expect(doc.errors).toHaveLength(1);
     expect(doc.errors[0]).toMatchObject({ index: 1, error: 'ILL' });
+  });
+});
+
+describe('the real binary', () => {
+  it('dispatches replay: exit 0 for a clean stream, 1 for a CERROR_ILL, 2 for a 17-byte file', () => {
+    const run = (f: string) =>
+      spawnSync(process.execPath, [resolve(__dirname, '../dist/run.js'), 'replay', f], { encoding: 'utf8' });
+    const ok = run(streamFile([NH_ASID, SYNC_SEV]));
+    expect(ok.status, ok.stderr).toBe(0);
+    expect(ok.stdout).toContain('CERROR_ILL: none: every command was accepted');
+    const ill = run(streamFile([NH_ASID, raw(0x7f), SYNC_SEV]));
+    expect(ill.status, ill.stderr).toBe(1);
+    expect(ill.stdout).toContain('CERROR_ILL at command 1 (byte 16): undefined opcode 0x7f');
+    const bad = run(streamFile([SYNC_SEV, new Uint8Array(1)]));
+    expect(bad.status).toBe(2);
+    expect(bad.stderr.trimEnd().split('\n')).toHaveLength(1);
+    expect(bad.stderr).not.toMatch(/\bat \S+:\d+/); // no stack trace
   });
 });
 

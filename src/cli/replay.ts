@@ -1,7 +1,7 @@
 // `tlbsync-emu replay FILE [--tlbi-ns N] [--sync-ns N] [--queue-entries N] [--no-ril] [--no-msi]
 // [--no-sev] [--json OUT]`: a raw command stream through the real SMMU engine (src/driver/replay.ts)
 // and what it made of it. Exit 0 when the SMMU accepted every command, 1 when it stopped at any
-// (CERROR_ILL or another CMDQ_CONS.ERR), 2 for bad input.
+// (CERROR_ILL or another CMDQ_CONS.ERR), 2 for bad input, 3 when the SMMU worker failed.
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { DEFAULTS } from '../config/config.js';
@@ -70,12 +70,14 @@ function readStream(path: string): Uint8Array {
   }
 }
 
+const plural = (n: number, what: string): string => `${int(n)} ${what}${n === 1 ? '' : 's'}`;
+
 export function formatReplay(doc: ReplayDocument): string {
   const s = doc.smmu;
   const features = [s.ril && 'RIL', s.msi && 'MSI', s.sev && 'SEV'].filter(Boolean).join(' ') || 'none';
   const lines = [
-    `replay: ${doc.file}: ${int(doc.commands)} commands through a ${int(s.queueEntries)}-entry command queue ` +
-      `(${int(doc.prodWrites)} PROD writes); SMMU features: ${features}; --tlbi-ns ${s.tlbiNs} --sync-ns ${s.syncNs}`,
+    `replay: ${doc.file}: ${plural(doc.commands, 'command')} through a ${int(s.queueEntries)}-entry command queue ` +
+      `(${plural(doc.prodWrites, 'PROD write')}); SMMU features: ${features}; --tlbi-ns ${s.tlbiNs} --sync-ns ${s.syncNs}`,
     '',
     formatTable(
       ['opcode', 'consumed'],
@@ -85,7 +87,10 @@ export function formatReplay(doc: ReplayDocument): string {
   ];
   const tlbis = Object.entries(doc.invalidations.byOpcode);
   lines.push(
-    `invalidations: ${int(tlbis.reduce((a, [, c]) => a + c, 0))} commands` +
+    `invalidations: ${plural(
+      tlbis.reduce((a, [, c]) => a + c, 0),
+      'command',
+    )}` +
       (tlbis.length > 0 ? ` (${tlbis.map(([op, c]) => `${op} ${int(c)}`).join(', ')})` : '') +
       `, ${int(doc.invalidations.vaPages)} 4K pages named by TLBI_NH_VA/VAA`,
   );
@@ -141,6 +146,8 @@ export async function replayMain(argv: readonly string[], stdout: Out, stderr: O
       stderr.write(`tlbsync-emu: ${e.message}\n`);
       return 2;
     }
-    throw e;
+    // The SMMU worker crashed or stopped consuming: not a verdict on the stream (1 is), a failure.
+    stderr.write(`tlbsync-emu: replay failed: ${(e as Error).message.split('\n')[0]}\n`);
+    return 3;
   }
 }
