@@ -56,9 +56,10 @@ export interface ReplayOptions {
   readonly queueEntries: number;
   /** What the replayed SMMU advertises (IDR0.MSI, IDR0.SEV, IDR3.RIL). */
   readonly features: SmmuFeatures;
-  /** IOTLB entries of the replayed SMMU (it starts empty; nothing fills it). */
-  readonly iotlbEntries?: number;
 }
+
+/** The replayed IOTLB starts empty and nothing fills it: its size only sets a full scan's cost. */
+const IOTLB_ENTRIES = 256;
 
 export interface ReplayError {
   /** Position of the command in the stream (0-based entry number; byte offset = 16 x index). */
@@ -146,7 +147,7 @@ function layoutParams(o: ReplayOptions): LayoutParams {
     domains: 1,
     iovaSlotsPerDomain: 1,
     slotPages: 1,
-    iotlbSets: Math.max(1, (o.iotlbEntries ?? 256) / IOTLB_WAYS),
+    iotlbSets: IOTLB_ENTRIES / IOTLB_WAYS,
     lockBytes: LINE,
     lockClasses: [],
     regions: [],
