@@ -180,7 +180,10 @@ export function buildProgram(): Command {
         '  merge A.json B.json ... [--json F] [--csv F] [--report F]\n' +
         '                    one result document from several (e.g. the shards of a sweep)\n' +
         '  report RESULTS.json [--report F] [--csv F]\n' +
-        '                    print and render a saved result without running anything',
+        '                    print and render a saved result without running anything\n' +
+        '  replay FILE [--tlbi-ns N] [--sync-ns N] [--no-ril] [--json OUT]\n' +
+        '                    feed a raw command stream (--cmd-log format) through the SMMU engine\n' +
+        '                    (see tlbsync-emu replay --help)',
     );
   return p;
 }
@@ -210,7 +213,7 @@ export interface ConfigContext {
 const FLAG_CONTEXT: ConfigContext = { label: flagOf, swept: new Set() };
 
 /** A path the run will write, checked now by creating and removing a probe file beside it. */
-function outPath(label: string, v: RawOptions[string]): string | null {
+export function outPath(label: string, v: RawOptions[string]): string | null {
   if (v === undefined) return null;
   const path = String(v);
   try {

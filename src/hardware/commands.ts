@@ -410,6 +410,14 @@ export function cmdSid(i32: Int32Array, w: number): number {
   return i32[w + F_SID.i] >>> 0;
 }
 
+/** Replaces MSIADDR [51:2] only, keeping word 1's other bits (RES0 checks still see them). */
+export function setSyncMsiAddr(i32: Int32Array, w: number, msiaddr: number): void {
+  i32[w + 2] = (i32[w + 2] & ~MSIADDR_LO_MASK) | (msiaddr & MSIADDR_LO_MASK);
+  i32[w + 3] = (i32[w + 3] & ~MSIADDR_HI_MASK) | ((msiaddr / TWO_32) & MSIADDR_HI_MASK);
+}
+
+// ---- Generic encode / decode ----------------------------------------------------------------
+
 // ---- Generic encode / decode, driven by COMMAND_FIELDS ---------------------------------------
 
 /** Bits [hi:lo] (0 <= lo <= hi <= 31) as a uint32 mask. */

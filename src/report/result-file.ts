@@ -4,22 +4,25 @@ import { readFileSync } from 'node:fs';
 import { UsageError } from '../config/parse.js';
 import { SCHEMA_VERSION, type ResultDocument } from './types.js';
 
+/** Why a file could not be read, in a few words (Node's messages repeat the path). */
+export function whyUnreadable(e: unknown): string {
+  const code = (e as NodeJS.ErrnoException).code;
+  return code === 'ENOENT'
+    ? 'no such file or directory'
+    : code === 'EISDIR'
+      ? 'it is a directory'
+      : code === 'EACCES'
+        ? 'permission denied'
+        : (e as Error).message.split('\n')[0];
+}
+
 /** A --json result file, checked enough to use: any problem is a one-line UsageError prefixed by `cmd`. */
 export function loadResult(path: string, cmd: string): ResultDocument {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    const why =
-      code === 'ENOENT'
-        ? 'no such file or directory'
-        : code === 'EISDIR'
-          ? 'it is a directory'
-          : code === 'EACCES'
-            ? 'permission denied'
-            : (e as Error).message.split('\n')[0];
-    throw new UsageError(`${cmd}: cannot read ${path}: ${why}`);
+    throw new UsageError(`${cmd}: cannot read ${path}: ${whyUnreadable(e)}`);
   }
   let doc: unknown;
   try {

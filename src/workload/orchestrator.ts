@@ -11,10 +11,10 @@ import { initIovaDomain } from '../driver/iova.js';
 import { initIovaRcache } from '../driver/iova-rcache.js';
 import { getStrategy } from '../driver/strategies/index.js';
 import { CMDQ_DESIGNS } from '../driver/cmdq-designs.js';
-import { decodeWords, formatCommand, writeCmdSync } from '../hardware/commands.js';
+import { skipCmdqErr } from '../driver/cmdq-skip-err.js';
+import { formatCommand } from '../hardware/commands.js';
 import {
   allocate,
-  cmdqEntryIdx,
   computeLayout,
   cpuStateIdx,
   cpuStatsBase,
@@ -27,9 +27,8 @@ import {
   type Layout,
   type SharedViews,
 } from '../hardware/layout.js';
-import { qIdx } from '../hardware/queue.js';
 import { RegisterFile } from '../hardware/regfile.js';
-import { CMDQ_CONS_ERR_MASK, CMDQ_CONS_ERR_SHIFT, GERROR_CMDQ_ERR } from '../hardware/registers.js';
+import { GERROR_CMDQ_ERR } from '../hardware/registers.js';
 import { resetSmmu } from '../hardware/smmu-reset.js';
 import { nowNs } from '../sync/clock.js';
 import { initCpuStats } from '../sync/counters.js';
@@ -227,14 +226,9 @@ export async function runStrategy(
   };
   // Linux's arm_smmu_cmdq_skip_err(): log the bad command, overwrite it with a CMD_SYNC, ack.
   const handleCmdqError = (gerror: number): void => {
-    const cons = regs.read32('CMDQ_CONS');
-    const err = (cons >>> CMDQ_CONS_ERR_SHIFT) & CMDQ_CONS_ERR_MASK;
-    const w = cmdqEntryIdx(layout, qIdx(layout.queueShift, cons));
-    const bad = formatCommand(decodeWords(i32, w));
-    writeCmdSync(i32, w, probe?.pollCs ?? 0, 0, 0);
-    regs.write32('GERRORN', (regs.read32('GERRORN') & ~GERROR_CMDQ_ERR) | (gerror & GERROR_CMDQ_ERR));
+    const { cons, err, command } = skipCmdqErr(regs, i32, layout, gerror, probe?.pollCs ?? 0);
     control.warn(
-      `tlbsync-emu: CMDQ error ${err === 1 ? 'ILL' : err} at CMDQ_CONS 0x${(cons >>> 0).toString(16)}: ${bad}; ` +
+      `tlbsync-emu: CMDQ error ${err === 1 ? 'ILL' : err} at CMDQ_CONS 0x${(cons >>> 0).toString(16)}: ${formatCommand(command)}; ` +
         `replaced with CMD_SYNC and acknowledged`,
     );
   };
