@@ -5,6 +5,7 @@ import { MAX_CPUS, MAX_PAGES, SWEEP_KEYS, type Config, type SweepKey } from '../
 import { parseChoice, parseCount, parseNs, parsePowerOfTwo, UsageError } from '../config/parse.js';
 import { Q_MAX_SHIFT } from '../hardware/queue.js';
 import { LOCK_NAMES } from '../sync/lock.js';
+import { CMDQ_DESIGN_NAMES } from '../driver/cmdq.js';
 
 /** Longest modelled latency per command: beyond 10 ms a run measures nothing useful. */
 export const MAX_LATENCY_NS = 10_000_000;
@@ -34,6 +35,7 @@ export const AXES = {
   syncMode: { flag: '--sync-mode', parse: (l, r) => parseChoice(l, r, ['poll', 'msi']) },
   wait: { flag: '--wait', parse: (l, r) => parseChoice(l, r, ['spin', 'park', 'auto']) },
   domains: { flag: '--domains', parse: (l, r) => parseChoice(l, r, ['shared', 'per-cpu']) },
+  cmdq: { flag: '--cmdq', parse: (l, r) => parseChoice(l, r, CMDQ_DESIGN_NAMES) },
 } as const satisfies Record<SweepKey, AxisDef>;
 
 export type AxisKey = SweepKey;

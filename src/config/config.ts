@@ -1,7 +1,7 @@
 // The effective configuration of an invocation: every setting, with its default, in one object.
 // The CLI builds it from flags (cli/args.ts); everything downstream reads only this.
 import os from 'node:os';
-import type { SyncMode } from '../driver/cmdq.js';
+import type { CmdqDesign, SyncMode } from '../driver/cmdq.js';
 import type { LockName } from '../sync/lock.js';
 import type { DomainsMode } from '../workload/task.js';
 import type { Injection } from './inject.js';
@@ -12,6 +12,8 @@ export type StatsMode = 'full' | 'counters';
 export interface Config {
   readonly cpus: number;
   readonly strategies: readonly string[];
+  /** Command-queue design for every strategy; null: each strategy's own default. */
+  readonly cmdq: CmdqDesign | null;
   readonly pages: number;
   readonly queueEntries: number;
   readonly tlbiNs: number;
@@ -61,6 +63,7 @@ export const SWEEP_KEYS = [
   'syncMode',
   'wait',
   'domains',
+  'cmdq',
 ] as const satisfies readonly (keyof Config)[];
 export type SweepKey = (typeof SWEEP_KEYS)[number];
 
@@ -70,6 +73,7 @@ export const MAX_PAGES = 4096;
 export const DEFAULTS: Config = {
   cpus: 8,
   strategies: ['per-page', 'batched'],
+  cmdq: null,
   pages: 16,
   queueEntries: 256,
   tlbiNs: 100,

@@ -6,8 +6,9 @@ import type { CmdBatch } from './cmd-batch.js';
 
 export type SyncMode = 'poll' | 'msi';
 
-/** The command-queue designs (a strategy picks one). */
-export type CmdqDesign = 'locked' | 'lockfree' | 'ecmdq';
+/** The command-queue designs (--cmdq; each strategy has a default). */
+export const CMDQ_DESIGN_NAMES = ['locked', 'lockfree', 'ecmdq'] as const;
+export type CmdqDesign = (typeof CMDQ_DESIGN_NAMES)[number];
 
 export interface CmdqIssuer {
   /**

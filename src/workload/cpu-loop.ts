@@ -6,7 +6,7 @@ import { CMDQ_DESIGNS } from '../driver/cmdq-designs.js';
 import { IommuDomain } from '../driver/iommu.js';
 import { IovaDomain } from '../driver/iova.js';
 import { printkTo } from '../driver/printk.js';
-import { getStrategy } from '../driver/strategies/index.js';
+import { designOf, getStrategy } from '../driver/strategies/index.js';
 import { FAULT, Iotlb } from '../hardware/iotlb.js';
 import {
   cmdqLockOff,
@@ -83,7 +83,8 @@ export function runCpu(task: CpuTask): CpuResult {
   const cmdqLock = lock(cmdqLockOff(layout), CLS_CMDQ);
   const iovaLock = lock(iovaLockOff(layout, domain), CLS_IOVA);
   const def = getStrategy(task.strategy);
-  const cmdq = CMDQ_DESIGNS[def.cmdq].create({
+  const design = designOf(cfg, task.strategy);
+  const cmdq = CMDQ_DESIGNS[design].create({
     views,
     layout,
     cpu,
@@ -95,6 +96,7 @@ export function runCpu(task: CpuTask): CpuResult {
     syncCoalesce: cfg.syncCoalesce,
     syncTimeoutNs: cfg.syncTimeoutMs * 1e6,
     timed,
+    designHistogram: def.histogram === undefined,
     stats: scratch,
   });
   const iova = new IovaDomain(i32, layout, domain, iovaLock);
@@ -102,6 +104,7 @@ export function runCpu(task: CpuTask): CpuResult {
   const strategy = def.create({
     cpu,
     cmdq,
+    design,
     freeIova: (vaPage) => iova.free(vaPage),
     cfg,
     stats: () => current,
@@ -228,7 +231,7 @@ export function runCpu(task: CpuTask): CpuResult {
       crashAt = Infinity;
       const what = `cpu ${cpu}: injected crash (--inject crash:cpu=${cpu},at=${crash!.atMs}ms)`;
       // With a cmdq spinlock, die holding it: the nastiest place for a CPU to stop.
-      if (def.cmdq === 'locked')
+      if (design === 'locked')
         cmdqLock.trap = () => {
           throw new InjectedCrash(`${what} while holding cmdq`);
         };
