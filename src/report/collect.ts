@@ -175,7 +175,6 @@ export function collectRun(run: StrategyRun, ctx: RunContext): RunReport {
     const t = f[cpuStatsBase(layout, c) + Cpu.FIRST_UNMAP_NS];
     if (t > 0) firstUnmapNs = Math.min(firstUnmapNs, t);
   }
-  const def = getStrategy(run.strategy);
   const unmaps = sum(Cpu.UNMAPS);
   const pagesUnmapped = sum(Cpu.PAGES_UNMAPPED);
 
