@@ -61,7 +61,7 @@ const BAD: [string[], RegExp][] = [
   [['--lock', 'spin-park', '--wait', 'spin'], /^--lock spin-park contradicts --wait spin/],
   [
     ['--strategy', 'lockfree', '--queue-entries', '64'],
-    /^--queue-entries 64 is too small for --strategy lockfree \(allowed: 128 or more;/,
+    /^--queue-entries 64 is too small for --strategy lockfree on --cmdq lockfree \(allowed: 128 or more;/,
   ],
   [
     ['--json', '/etc/hostname/x.json'],
@@ -106,7 +106,7 @@ const BAD: [string[], RegExp][] = [
   [['--sweep', 'cpus'], /^--sweep: expected PARAM=V1,V2,\.\.\. \(e\.g\. cpus=1,2,4\), got "cpus"$/],
   [
     ['--sweep', 'threads=1,2'],
-    /^--sweep: cannot sweep "threads" \(allowed: cpus, pages, queue-entries, tlbi-ns, sync-ns, lock, sync-mode, wait, domains, iova\)$/,
+    /^--sweep: cannot sweep "threads" \(allowed: cpus, pages, queue-entries, tlbi-ns, sync-ns, lock, sync-mode, wait, domains, iova, cmdq\)$/,
   ],
   [['--sweep', 'cpus=1,0'], /^--sweep cpus: 0 is out of range \(allowed: 1 to 256\)$/],
   [['--sweep', 'cpus=1,2.5'], /^--sweep cpus: expected a whole number from 1 to 256, got "2\.5"$/],

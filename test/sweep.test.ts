@@ -174,6 +174,7 @@ describe('a sweep (cross product of two axes, two strategies)', () => {
       'wait',
       'domains',
       'iova',
+      'cmdq',
       'strategy',
       'repetition',
       'unmapsPerSec',

@@ -25,6 +25,7 @@ import { resolve } from 'node:path';
 import { IOTLB_WAYS } from '../hardware/iotlb.js';
 import { Q_MAX_SHIFT } from '../hardware/queue.js';
 import { STRATEGY_NAMES } from '../driver/strategies/index.js';
+import { CMDQ_DESIGN_NAMES } from '../driver/cmdq.js';
 import { LOCK_NAMES, type LockName } from '../sync/lock.js';
 import { checkWritable } from '../report/atomic-write.js';
 import { TOOL } from '../version.js';
@@ -71,6 +72,10 @@ export function buildProgram(): Command {
       '--strategy <list>',
       `comma-separated strategies, first is the baseline (${STRATEGY_NAMES.join(', ')})`,
       d.strategies.join(','),
+    )
+    .option(
+      '--cmdq <design>',
+      `command-queue design for every strategy (${CMDQ_DESIGN_NAMES.join(', ')}); default: each strategy's own`,
     )
     .option(
       '-g, --pages <n>',
@@ -254,6 +259,7 @@ export function toConfig(o: RawOptions, ctx: ConfigContext = FLAG_CONTEXT): Conf
   return {
     cpus,
     strategies: at('strategy', (l) => parseChoiceList(l, str('strategy'), STRATEGY_NAMES)),
+    cmdq: o.cmdq === undefined ? null : at('cmdq', (l) => parseChoice(l, str('cmdq'), CMDQ_DESIGN_NAMES)),
     pages: at('pages', (l) => parseCount(l, str('pages'), 1, MAX_PAGES)),
     queueEntries: at('queueEntries', (l) => parsePowerOfTwo(l, str('queueEntries'), 2, 2 ** Q_MAX_SHIFT)),
     tlbiNs: at('tlbiNs', (l) => parseNs(l, str('tlbiNs'), MAX_LATENCY_NS)),

@@ -9,6 +9,9 @@ export type WaitMode = 'spin' | 'park' | 'auto';
 export type SyncMode = 'poll' | 'msi';
 /** shared: one ASID (one domain) for all CPUs; per-cpu: ASID = cpu + 1. */
 export type DomainsMode = 'shared' | 'per-cpu';
+/** The command-queue designs (src/driver/cmdq-designs.ts), in Linux's order of history. */
+export const CMDQ_DESIGN_NAMES = ['locked', 'lockfree', 'ecmdq'] as const;
+export type CmdqDesign = (typeof CMDQ_DESIGN_NAMES)[number];
 export type StatsMode = 'full' | 'counters';
 /** IOVA allocation: dma-iommu's alloc_iova_fast/free_iova_fast (rcache), or alloc_iova/free_iova. */
 export const IOVA_MODES = ['rcache', 'rbtree'] as const;
@@ -17,6 +20,8 @@ export type IovaMode = (typeof IOVA_MODES)[number];
 export interface Config {
   readonly cpus: number;
   readonly strategies: readonly string[];
+  /** Command-queue design for every strategy; null: each strategy's own default. */
+  readonly cmdq: CmdqDesign | null;
   readonly pages: number;
   readonly queueEntries: number;
   readonly tlbiNs: number;
@@ -68,6 +73,7 @@ export const SWEEP_KEYS = [
   'wait',
   'domains',
   'iova',
+  'cmdq',
 ] as const satisfies readonly (keyof Config)[];
 export type SweepKey = (typeof SWEEP_KEYS)[number];
 
@@ -77,6 +83,7 @@ export const MAX_PAGES = 4096;
 export const DEFAULTS: Config = {
   cpus: 8,
   strategies: ['per-page', 'batched'],
+  cmdq: null,
   pages: 16,
   queueEntries: 256,
   tlbiNs: 100,

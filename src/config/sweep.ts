@@ -1,8 +1,16 @@
 // --sweep and --repeat: which parameters can be swept, how each value is validated (by the same
 // parser as the flag it stands for, so the same ranges and messages), and the list of points.
 // Parsing only; src/cli/sweep.ts runs a plan.
-import { IOVA_MODES, MAX_CPUS, MAX_PAGES, SWEEP_KEYS, type Config, type SweepKey } from '../config/config.js';
-import { parseChoice, parseCount, parseNs, parsePowerOfTwo, UsageError } from '../config/parse.js';
+import {
+  CMDQ_DESIGN_NAMES,
+  IOVA_MODES,
+  MAX_CPUS,
+  MAX_PAGES,
+  SWEEP_KEYS,
+  type Config,
+  type SweepKey,
+} from './config.js';
+import { parseChoice, parseCount, parseNs, parsePowerOfTwo, UsageError } from './parse.js';
 import { Q_MAX_SHIFT } from '../hardware/queue.js';
 import { LOCK_NAMES } from '../sync/lock.js';
 import type { Shard } from './shard.js';
@@ -36,6 +44,7 @@ export const AXES = {
   wait: { flag: '--wait', parse: (l, r) => parseChoice(l, r, ['spin', 'park', 'auto']) },
   domains: { flag: '--domains', parse: (l, r) => parseChoice(l, r, ['shared', 'per-cpu']) },
   iova: { flag: '--iova', parse: (l, r) => parseChoice(l, r, IOVA_MODES) },
+  cmdq: { flag: '--cmdq', parse: (l, r) => parseChoice(l, r, CMDQ_DESIGN_NAMES) },
 } as const satisfies Record<SweepKey, AxisDef>;
 
 export type AxisKey = SweepKey;

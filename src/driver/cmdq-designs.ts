@@ -8,7 +8,13 @@ import type { LockAlgorithm } from '../sync/lock.js';
 import type { WaitPolicy } from '../sync/wait.js';
 import type { CmdqDesign, CmdqIssuer, SyncMode } from './cmdq.js';
 import { LockedCmdq } from './cmdq-locked.js';
-import { ECMDQ_COUNTERS, EcmdqCmdq } from './cmdq-ecmdq.js';
+import {
+  ECMDQ_COUNTERS,
+  ECMDQ_LOCKFREE_REGION,
+  EcmdqCmdq,
+  ecmdqLockfreeRegionBytes,
+  initEcmdqCmdq,
+} from './cmdq-ecmdq.js';
 import { ECMDQ_REGION, ecmdqRegionBytes } from '../hardware/ecmdq.js';
 import {
   initLockfreeCmdq,
@@ -33,6 +39,8 @@ export interface IssuerContext {
   readonly syncCoalesce: boolean;
   readonly syncTimeoutNs: number;
   readonly timed: boolean;
+  /** The design may record its distribution (the strategy records none of its own). */
+  readonly designHistogram: boolean;
   readonly stats: CpuStats;
 }
 
@@ -61,6 +69,7 @@ function syncOptions(c: IssuerContext) {
     syncTimeoutNs: c.syncTimeoutNs,
     pollCs: c.pollCs,
     timed: c.timed,
+    sampleOwners: c.designHistogram,
   };
 }
 
@@ -87,8 +96,15 @@ export const CMDQ_DESIGNS: Record<CmdqDesign, CmdqDesignDef> = {
     create: (c) => new LockfreeCmdq(c.views, c.layout, c.policy, syncOptions(c), c.stats),
   },
   ecmdq: {
-    regions: (lp) => [{ name: ECMDQ_REGION, bytes: ecmdqRegionBytes(lp.cpus, lp.queueShift) }],
+    regions: (lp) => [
+      { name: ECMDQ_REGION, bytes: ecmdqRegionBytes(lp.cpus, lp.queueShift) },
+      { name: ECMDQ_LOCKFREE_REGION, bytes: ecmdqLockfreeRegionBytes(lp.cpus, lp.queueShift) },
+    ],
     counters: ECMDQ_COUNTERS,
-    create: (c) => new EcmdqCmdq(c.views.i32, c.layout, c.policy, syncOptions(c), c.stats),
+    histogram: LOCKFREE_HISTOGRAM,
+    init: initEcmdqCmdq,
+    // Each ECMDQ runs the lock-free protocol: a whole batch and its CMD_SYNC are reserved at once.
+    minQueueEntries: LOCKFREE_MIN_QUEUE_ENTRIES,
+    create: (c) => new EcmdqCmdq(c.views, c.layout, c.policy, syncOptions(c), c.stats),
   },
 };

@@ -1,41 +1,36 @@
-// Command issue on an SMMUv3.3 with Enhanced Command queues, as Zhen Lei's series "iommu/arm-smmu-v3:
-// Add support for ECMDQ register mode" (2021-2023) does it: every CPU owns an ECMDQ, so it is the
-// only producer of its queue and needs neither the cmdq lock nor the lock-free queue's atomics
-// (the series' arm_smmu_ecmdq_issue_cmdlist(): reserve n + sync slots against a shadow prod/cons,
-// write the entries, one write of ECMDQ_PROD = WR | EN as the doorbell, then wait for the
-// CMD_SYNC). The CPU waits for its own CMD_SYNC only, which completes once its own queue's
-// earlier commands have: poll mode polls its own ECMDQ_CONS; msi mode (coherent SMMU) waits for
-// MSIDATA in its own completion word, on a line of its own, carrying its own sequence number.
+// Command issue on an SMMUv3.3 with Enhanced Command queues, as upstream's ECMDQ series (Zhen Lei,
+// "iommu/arm-smmu-v3: Add support for ECMDQ register mode", 2021-2023; Nicolin Chen's tegra241
+// CMDQV drives its VCMDQs the same way) does it: arm_smmu_get_cmdq() hands each CPU its own ECMDQ
+// and arm_smmu_cmdq_issue_cmdlist() runs on it unchanged, i.e. the v5.4 lock-free protocol of
+// cmdq-lockfree.ts on the ECMDQ's own {prod, cons}, valid bitmap and owner_prod; only the owner's
+// PROD write differs: `prod | ECMDQ_PROD_EN`. A CMD_SYNC waits for its own queue only: poll mode
+// polls the ECMDQ's CONS, msi mode waits for the SMMU's MSI into the CMD_SYNC's own slot.
+//
+// With one ECMDQ per CPU, the CPU is the only producer of its queue: the cmpxchg always succeeds
+// first time and the CPU is always the owner, but the protocol is the same code as on the shared
+// queue (Linux does not special-case it either).
 //
 // A command the SMMU cannot consume stops only this queue (ECMDQ_CONS.ERR toggles; spec 3.5.6.3).
-// The owner CPU handles it when it notices, as Linux's arm_smmu_ecmdq_skip_err() does from the
-// GERROR interrupt: log the entry, replace it with a CMD_SYNC, toggle ECMDQ_PROD.ERRACK.
+// Linux's GERROR handler (arm_smmu_ecmdq_skip_err) replaces the entry with a CMD_SYNC and has the
+// queue's CPU toggle ECMDQ_PROD.ERRACK (an IPI, so that no PROD write of that CPU races with it);
+// here the queue's CPU does both when its waits notice the error.
 //
-// Low-level index arithmetic lives in hardware/queue.ts, command building in hardware/commands.ts,
-// the register and region format in hardware/ecmdq.ts and layout.ts; this file only issues.
-import {
-  CMD_WORDS,
-  CS_IRQ,
-  decodeWords,
-  formatCommand,
-  SYNC_MSH_ISH,
-  SYNC_MSIATTR_OIWB,
-  writeCmdSync,
-} from '../hardware/commands.js';
+// Shared state: the ECMDQ registers and entries live in the hardware's 'ecmdq' region
+// (hardware/ecmdq.ts); the protocol state of CPU n's queue is block n of ECMDQ_LOCKFREE_REGION,
+// each block in cmdq-lockfree.ts's LOCKFREE_REGION format, 64-byte aligned.
+import { CMD_WORDS, decodeWords, formatCommand, writeCmdSync } from '../hardware/commands.js';
 import { doorbellWanted, ringDoorbell } from '../hardware/ecmdq.js';
 import {
-  cpuStateIdx,
-  CpuState,
   ecmdqCount,
   ecmdqDoorbellIdx,
   ecmdqEntryIdx,
-  ecmdqMsiIdx,
   ecmdqRegIdx,
   regIdx,
-  Waiting,
+  regionOff,
   type Layout,
+  type SharedViews,
 } from '../hardware/layout.js';
-import { queueDepth, queueEmpty, qIdx } from '../hardware/queue.js';
+import { qIdx } from '../hardware/queue.js';
 import {
   CMDQ_ERR_ILL,
   ECMDQ_CONS_ENACK,
@@ -46,217 +41,123 @@ import {
   ECMDQ_PROD_ERRACK,
   GERROR_CMDQP_ERR,
 } from '../hardware/registers.js';
-import { nowNs } from '../sync/clock.js';
 import { Cpu, type CpuStats } from '../sync/counters.js';
-import { waitForChange, type WaitPolicy } from '../sync/wait.js';
-import type { CmdBatch } from './cmd-batch.js';
-import { countIssued, type CmdqIssuer, type SyncMode } from './cmdq.js';
+import type { WaitPolicy } from '../sync/wait.js';
+import {
+  initLockfreeState,
+  LOCKFREE_COUNTERS,
+  LockfreeCmdq,
+  lockfreeRegionBytes,
+  type LockfreeCmdqOptions,
+  type LockfreeQueue,
+} from './cmdq-lockfree.js';
 import { printk } from './printk.js';
-import { SyncWaiter } from './sync-waiter.js';
 
-/** This design's per-CPU counters (Cpu.EXTRA0 + i), reported under runs[].extra.counters. */
-export const ECMDQ_COUNTERS = ['doorbellRings', 'doorbellRingNs', 'ecmdqErrorsHandled'] as const;
-const RINGS = Cpu.EXTRA0;
-const RING_NS = (Cpu.EXTRA0 + 1) as Cpu;
-const ERRORS_HANDLED = (Cpu.EXTRA0 + 2) as Cpu;
+/** Name of the region holding every ECMDQ's lock-free protocol state. */
+export const ECMDQ_LOCKFREE_REGION = 'ecmdq-lockfree';
 
-export interface EcmdqCmdqOptions {
-  /** The issuing CPU: it owns ECMDQ `cpu`. */
-  readonly cpu: number;
-  readonly syncMode: SyncMode;
-  readonly syncTimeoutNs: number;
-  /** CMD_SYNC completion signal in poll mode: CS_SEV when IDR0.SEV, else CS_NONE. */
-  readonly pollCs: number;
-  readonly timed: boolean;
+/** This design's per-CPU counters (Cpu.EXTRA0 + i): the lock-free queue's, then its own. */
+export const ECMDQ_COUNTERS = [...LOCKFREE_COUNTERS, 'doorbellRings', 'ecmdqErrorsHandled'] as const;
+const RINGS = (Cpu.EXTRA0 + LOCKFREE_COUNTERS.length) as Cpu;
+const ERRORS_HANDLED = (Cpu.EXTRA0 + LOCKFREE_COUNTERS.length + 1) as Cpu;
+
+/** Bytes of one queue's protocol state block (64-byte aligned, as regions are). */
+function stateBlockBytes(queueShift: number): number {
+  return Math.ceil(lockfreeRegionBytes(queueShift) / 64) * 64;
 }
 
-export class EcmdqCmdq implements CmdqIssuer {
-  private readonly shift: number;
-  private readonly size: number;
-  /** Index and wrap bits of PROD/CONS. */
-  private readonly mask: number;
-  private readonly queue: number;
-  private readonly prodIdx: number;
-  private readonly consIdx: number;
+/** Bytes of ECMDQ_LOCKFREE_REGION: one state block per CPU's queue. */
+export function ecmdqLockfreeRegionBytes(cpus: number, queueShift: number): number {
+  return cpus * stateBlockBytes(queueShift);
+}
+
+/** ECMDQ n as the lock-free protocol sees it. */
+function ecmdqQueue(layout: Layout, n: number): LockfreeQueue {
+  return {
+    prodIdx: ecmdqRegIdx(layout, n, 'ECMDQ_PROD'),
+    consIdx: ecmdqRegIdx(layout, n, 'ECMDQ_CONS'),
+    entries: ecmdqEntryIdx(layout, n, 0),
+    stateOff: regionOff(layout, ECMDQ_LOCKFREE_REGION) + n * stateBlockBytes(layout.queueShift),
+    name: `ECMDQ${n}`,
+    ownErrors: true,
+  };
+}
+
+/** Initialises every CPU's queue state from its registers, once probeSmmu has enabled them. */
+export function initEcmdqCmdq(views: SharedViews, layout: Layout): void {
+  const ptrMask = (2 << layout.queueShift) - 1;
+  for (let n = 0; n < layout.cpus; n++) {
+    const q = ecmdqQueue(layout, n);
+    const prod = Atomics.load(views.i32, q.prodIdx) & ptrMask;
+    const cons = Atomics.load(views.i32, q.consIdx) & ptrMask;
+    initLockfreeState(views, q.stateOff, layout.queueShift, prod, cons);
+  }
+}
+
+export class EcmdqCmdq extends LockfreeCmdq {
   private readonly doorbellIdx: number;
-  private readonly msiIdx: number;
-  private readonly msiAddr: number;
-  /** Int32 index of the queue's entry 0. */
-  private readonly entries: number;
-  private readonly waitingIdx: number;
-  private readonly waiter: SyncWaiter;
-  // The queue's shadow state (Linux's llq and ecmdq_prod): plain fields, this CPU is the only
-  // producer and nobody else reads them.
-  private prod = 0;
-  private cons = 0;
+  private readonly gerrorIdx: number;
+  private readonly gerrornIdx: number;
   /** What ECMDQ_PROD carries beside WR: EN, and ERRACK (toggled to acknowledge an error). */
   private prodFlags = ECMDQ_PROD_EN;
-  /** msi mode: this CPU's CMD_SYNC sequence number (Linux's smmu->sync_nr, but per queue). */
-  private syncNr = 0;
-  /** The awaited CMD_SYNC, for the completion predicates (no closure per call). */
-  private syncProd = 0;
-  private syncNrWanted = 0;
-  private readonly drained = (cons: number): boolean =>
-    queueEmpty(this.shift, this.syncProd, cons) || this.errorPending(cons);
-  private readonly seqDone = (v: number): boolean =>
-    ((v - this.syncNrWanted) | 0) >= 0 || this.errorPending(Atomics.load(this.i32, this.consIdx));
 
   constructor(
-    private readonly i32: Int32Array,
-    private readonly layout: Layout,
-    private readonly policy: WaitPolicy,
-    private readonly opts: EcmdqCmdqOptions,
-    public stats: CpuStats,
+    views: SharedViews,
+    layout: Layout,
+    policy: WaitPolicy,
+    opts: LockfreeCmdqOptions,
+    stats: CpuStats,
   ) {
     const n = opts.cpu;
     if (n >= ecmdqCount(layout)) throw new Error(`cpu ${n}: the SMMU has no ECMDQ ${n}`);
-    this.queue = n;
-    this.shift = layout.queueShift;
-    this.size = 1 << this.shift;
-    this.mask = (2 << this.shift) - 1;
-    this.prodIdx = ecmdqRegIdx(layout, n, 'ECMDQ_PROD');
-    this.consIdx = ecmdqRegIdx(layout, n, 'ECMDQ_CONS');
-    this.doorbellIdx = ecmdqDoorbellIdx(layout);
-    this.msiIdx = ecmdqMsiIdx(layout, n);
-    this.msiAddr = this.msiIdx * 4;
-    this.entries = ecmdqEntryIdx(layout, n, 0);
-    const cons = Atomics.load(i32, this.consIdx);
-    if ((cons & ECMDQ_CONS_ENACK) === 0)
+    const q = ecmdqQueue(layout, n);
+    if ((Atomics.load(views.i32, q.consIdx) & ECMDQ_CONS_ENACK) === 0)
       throw new Error(`cpu ${n}: ECMDQ ${n} is not enabled (ECMDQ_CONS.ENACK = 0)`);
-    this.cons = cons & this.mask;
-    this.prod = Atomics.load(i32, this.prodIdx) & this.mask;
-    this.syncNr = Atomics.load(i32, this.msiIdx);
-    this.waitingIdx = cpuStateIdx(layout, n, CpuState.WAITING);
-    this.waiter = new SyncWaiter(
-      i32,
-      policy,
-      opts.syncTimeoutNs,
-      n,
-      this.waitingIdx,
-      () =>
-        `ECMDQ ${n} PROD 0x${(Atomics.load(i32, this.prodIdx) >>> 0).toString(16)} ` +
-        `CONS 0x${(Atomics.load(i32, this.consIdx) >>> 0).toString(16)} (${opts.syncMode} mode)`,
-    );
+    super(views, layout, policy, opts, stats, q);
+    this.doorbellIdx = ecmdqDoorbellIdx(layout);
+    this.gerrorIdx = regIdx(layout, 'GERROR');
+    this.gerrornIdx = regIdx(layout, 'GERRORN');
   }
 
-  issue(batch: CmdBatch, sync: boolean): void {
+  /** The ECMDQ's doorbell: PROD with EN (and our ERRACK), and a wake-up if the SMMU sleeps. */
+  protected override writeProd(prod: number): void {
     const i32 = this.i32;
-    const src = batch.words;
-    const total = batch.num + (sync ? 1 : 0);
-    countIssued(this.stats, batch, sync);
-    let i = 0;
-    // One chunk (one PROD write) whenever the batch fits the queue, as Linux requires; a batch
-    // larger than the whole queue (a tiny --queue-entries) goes in queue-sized chunks.
-    while (i < total) {
-      const room = this.reserve(Math.min(total - i, this.size));
-      const end = Math.min(total, i + room);
-      let prod = this.prod;
-      for (; i < end; i++) {
-        const w = this.entries + qIdx(this.shift, prod) * CMD_WORDS;
-        if (i < batch.num) {
-          const s = i * 4;
-          i32[w] = src[s];
-          i32[w + 1] = src[s + 1];
-          i32[w + 2] = src[s + 2];
-          i32[w + 3] = src[s + 3];
-        } else if (this.opts.syncMode === 'msi') {
-          this.syncNr = (this.syncNr + 1) | 0;
-          writeCmdSync(i32, w, CS_IRQ, this.syncNr >>> 0, this.msiAddr, SYNC_MSH_ISH, SYNC_MSIATTR_OIWB);
-        } else {
-          writeCmdSync(i32, w, this.opts.pollCs, 0, 0);
-        }
-        prod = (prod + 1) & this.mask;
-      }
-      this.prod = prod;
-      this.publish();
-    }
-    if (sync) this.awaitSync();
-  }
-
-  /** Waits until at least `need` slots are free (refreshing the shadow cons); returns how many are. */
-  private reserve(need: number): number {
-    const i32 = this.i32;
-    let free = this.size - queueDepth(this.shift, this.prod, this.cons);
-    if (free >= need) return free;
-    let c = Atomics.load(i32, this.consIdx);
-    this.cons = c & this.mask;
-    free = this.size - queueDepth(this.shift, this.prod, this.cons);
-    if (free >= need) return free;
-    this.stats.add(Cpu.QUEUE_FULL_WAITS, 1);
-    i32[this.waitingIdx + 1] = this.prod;
-    Atomics.store(i32, this.waitingIdx, Waiting.QUEUE_SPACE);
-    while (free < need) {
-      if (this.errorPending(c)) this.skipError();
-      c = waitForChange(i32, this.consIdx, c, this.policy);
-      this.cons = c & this.mask;
-      free = this.size - queueDepth(this.shift, this.prod, this.cons);
-    }
-    Atomics.store(i32, this.waitingIdx, Waiting.NOTHING);
-    return free;
-  }
-
-  /** The doorbell: one MMIO write of ECMDQ_PROD, and a wake-up if the SMMU sleeps (hardware/ecmdq.ts). */
-  private publish(): void {
-    const i32 = this.i32;
-    Atomics.store(i32, this.prodIdx, this.prod | this.prodFlags);
+    Atomics.store(i32, this.prodIdx, prod | this.prodFlags);
     if (doorbellWanted(i32, this.doorbellIdx)) {
-      const t0 = this.opts.timed ? nowNs() : 0;
       ringDoorbell(i32, this.doorbellIdx);
       this.stats.add(RINGS, 1);
-      if (this.opts.timed) this.stats.add(RING_NS, nowNs() - t0);
     }
-  }
-
-  private awaitSync(): void {
-    const timed = this.opts.timed;
-    const t0 = timed ? nowNs() : 0;
-    if (this.opts.syncMode === 'msi') {
-      const nr = (this.syncNrWanted = this.syncNr);
-      while (((this.waiter.until(this.msiIdx, nr >>> 0, this.seqDone, this.stats) - nr) | 0) < 0)
-        this.skipError();
-    } else {
-      const prod = (this.syncProd = this.prod);
-      for (;;) {
-        const c = this.waiter.until(this.consIdx, prod, this.drained, this.stats);
-        if (queueEmpty(this.shift, prod, c)) {
-          this.cons = c & this.mask;
-          break;
-        }
-        this.skipError();
-      }
-    }
-    this.stats.syncWait(timed ? nowNs() - t0 : 0);
   }
 
   /** ECMDQ_CONS.ERR differs from our ECMDQ_PROD.ERRACK: the SMMU stopped at a bad command. */
-  private errorPending(cons: number): boolean {
+  protected override errorPending(cons: number): boolean {
     return ((cons ^ this.prodFlags) & ECMDQ_CONS_ERR) !== 0;
   }
 
   /**
-   * Linux's arm_smmu_ecmdq_skip_err() for our own queue: report the entry at CONS.RD, overwrite it
-   * with a CMD_SYNC, acknowledge GERROR.CMDQP_ERR if it is active, and toggle ERRACK to match ERR so
-   * that the SMMU resumes. (In msi mode the waiter notices at its CMD_SYNC timeout: an error
-   * raises no MSI.)
+   * arm_smmu_ecmdq_skip_err() for our own queue: report the entry at CONS.RD, overwrite it with a
+   * CMD_SYNC, acknowledge GERROR.CMDQP_ERR if it is active, and toggle ERRACK to match ERR
+   * (arm_smmu_ecmdq_err_ack: PROD read, modified, written back) so that the SMMU resumes.
    */
-  private skipError(): void {
+  protected override skipError(): void {
     const i32 = this.i32;
     const cons = Atomics.load(i32, this.consIdx);
+    if (!this.errorPending(cons)) return;
     const reason = (cons >>> ECMDQ_CONS_ERR_REASON_SHIFT) & ECMDQ_CONS_ERR_REASON_MASK;
     const w = this.entries + qIdx(this.shift, cons) * CMD_WORDS;
     const bad = formatCommand(decodeWords(i32, w));
     writeCmdSync(i32, w, this.opts.pollCs, 0, 0);
     // GERROR.CMDQP_ERR is shared by every ECMDQ: acknowledge it once, whoever gets there first.
-    const gerrorn = regIdx(this.layout, 'GERRORN');
-    const gerror = Atomics.load(i32, regIdx(this.layout, 'GERROR'));
-    const n = Atomics.load(i32, gerrorn);
-    if (((gerror ^ n) & GERROR_CMDQP_ERR) !== 0)
-      Atomics.compareExchange(i32, gerrorn, n, n ^ GERROR_CMDQP_ERR);
+    const gerror = Atomics.load(i32, this.gerrorIdx);
+    const gn = Atomics.load(i32, this.gerrornIdx);
+    if (((gerror ^ gn) & GERROR_CMDQP_ERR) !== 0)
+      Atomics.compareExchange(i32, this.gerrornIdx, gn, gn ^ GERROR_CMDQP_ERR);
     this.prodFlags = (this.prodFlags & ~ECMDQ_PROD_ERRACK) | (cons & ECMDQ_CONS_ERR);
-    this.publish();
+    const prod = Atomics.load(i32, this.prodIdx) & ~(ECMDQ_PROD_EN | ECMDQ_PROD_ERRACK);
+    this.writeProd(prod);
     this.stats.add(ERRORS_HANDLED, 1);
     printk(
-      `tlbsync-emu: cpu ${this.opts.cpu}: ECMDQ ${this.queue} error ${reason === CMDQ_ERR_ILL ? 'ILL' : reason} ` +
+      `tlbsync-emu: cpu ${this.opts.cpu}: ECMDQ ${this.opts.cpu} error ${reason === CMDQ_ERR_ILL ? 'ILL' : reason} ` +
         `at ECMDQ_CONS 0x${(cons >>> 0).toString(16)}: ${bad}; replaced with CMD_SYNC and acknowledged`,
     );
   }

@@ -30,7 +30,12 @@
 //                           valid when its bit is 1 in a lap with the wrap bit clear and 0 in a
 //                           lap with it set (Linux: "the valid bit is the inverse of the wrap bit").
 //
-// The queue itself and CMDQ_PROD / CMDQ_CONS are the common ones of the layout. Bring-up
+// The same protocol drives each CPU's SMMUv3.3 ECMDQ (cmdq-ecmdq.ts, as upstream's
+// arm_smmu_get_cmdq() hands arm_smmu_cmdq_issue_cmdlist() the CPU's ECMDQ): a LockfreeQueue says
+// which PROD/CONS registers, entries and state block an issuer drives; the ECMDQ issuer overrides
+// the PROD write (EN, ERRACK, doorbell) and handles its own queue's errors.
+//
+// For the normal queue, the queue itself and CMDQ_PROD / CMDQ_CONS are the common ones of the layout. Bring-up
 // (driver/probe.ts) inserts its commands without this protocol and leaves PROD = CONS = 3; the
 // region is initialised from those registers (initLockfreeCmdq, by the orchestrator after probe,
 // or lazily by the first CPU to issue), entries already written in the current lap counting as
@@ -38,7 +43,7 @@
 //
 // Low-level index arithmetic lives in hardware/queue.ts and command building in
 // hardware/commands.ts; this file only issues.
-import { CS_IRQ, SYNC_MSH_ISH, SYNC_MSIATTR_OIWB, writeCmdSync } from '../hardware/commands.js';
+import { CMD_WORDS, CS_IRQ, SYNC_MSH_ISH, SYNC_MSIATTR_OIWB, writeCmdSync } from '../hardware/commands.js';
 import {
   cmdqEntryIdx,
   cpuStateIdx,
@@ -229,8 +234,8 @@ interface RegionIdx {
   readonly valid: number;
 }
 
-function regionIdx(layout: Layout): RegionIdx {
-  const off = regionOff(layout, LOCKFREE_REGION);
+/** off: byte offset (64-byte aligned) of one queue's state in the LOCKFREE_REGION format. */
+function regionIdx(off: number): RegionIdx {
   return {
     llq: (off + Rg.LLQ) >> 3,
     ownerProd: (off + Rg.OWNER_PROD) >> 2,
@@ -240,21 +245,63 @@ function regionIdx(layout: Layout): RegionIdx {
   };
 }
 
+/** The queue a LockfreeCmdq drives: its registers, its entries and its protocol state. */
+export interface LockfreeQueue {
+  /** Int32 indexes of its PROD and CONS registers. */
+  readonly prodIdx: number;
+  readonly consIdx: number;
+  /** Int32 index of its entry 0 (entries are contiguous, CMD_WORDS each). */
+  readonly entries: number;
+  /** Byte offset of its state in the LOCKFREE_REGION format (llq, owner_prod, lock, valid map). */
+  readonly stateOff: number;
+  /** How diagnostics name it: CMDQ, ECMDQ 3. */
+  readonly name: string;
+  /** Its CPU handles its errors (ECMDQs) rather than the GERROR handler (orchestrator). */
+  readonly ownErrors: boolean;
+}
+
+/** The normal command queue (CMDQ_BASE/PROD/CONS) with the state in LOCKFREE_REGION. */
+export function normalQueue(layout: Layout): LockfreeQueue {
+  return {
+    prodIdx: regIdx(layout, 'CMDQ_PROD'),
+    consIdx: regIdx(layout, 'CMDQ_CONS'),
+    entries: cmdqEntryIdx(layout, 0),
+    stateOff: regionOff(layout, LOCKFREE_REGION),
+    name: 'CMDQ',
+    ownErrors: false,
+  };
+}
+
 /**
- * Initialises the region from the queue registers. Call once the queue is up and idle (after
- * probeSmmu, before any CPU issues); LockfreeCmdq calls it lazily if nobody has.
+ * Initialises one queue's state from its PROD and CONS (index and wrap bits): call once the queue
+ * is up and idle, before any CPU issues on it.
  */
-export function initLockfreeCmdq(views: SharedViews, layout: Layout): void {
+export function initLockfreeState(
+  views: SharedViews,
+  stateOff: number,
+  shift: number,
+  prod: number,
+  cons: number,
+): void {
   const i32 = views.i32;
-  const r = regionIdx(layout);
-  const ptrMask = (2 << layout.queueShift) - 1; // index + wrap bit
-  const prod = Atomics.load(i32, regIdx(layout, 'CMDQ_PROD')) & ptrMask;
-  const cons = Atomics.load(i32, regIdx(layout, 'CMDQ_CONS')) & ptrMask;
+  const r = regionIdx(stateOff);
   Atomics.store(views.i64, r.llq, llqPack(prod, cons));
   Atomics.store(i32, r.ownerProd, prod);
   Atomics.store(i32, r.lock, 0);
-  new ValidMap(i32, r.valid, layout.queueShift).init(prod);
+  new ValidMap(i32, r.valid, shift).init(prod);
   storeAndWake(i32, r.state, State.READY);
+}
+
+/**
+ * Initialises the normal queue's region from the queue registers. Call once the queue is up and
+ * idle (after probeSmmu, before any CPU issues); LockfreeCmdq calls it lazily if nobody has.
+ */
+export function initLockfreeCmdq(views: SharedViews, layout: Layout): void {
+  const ptrMask = (2 << layout.queueShift) - 1; // index + wrap bit
+  const q = normalQueue(layout);
+  const prod = Atomics.load(views.i32, q.prodIdx) & ptrMask;
+  const cons = Atomics.load(views.i32, q.consIdx) & ptrMask;
+  initLockfreeState(views, q.stateOff, layout.queueShift, prod, cons);
 }
 
 export interface LockfreeCmdqOptions {
@@ -265,15 +312,20 @@ export interface LockfreeCmdqOptions {
   /** CMD_SYNC completion signal in poll mode: CS_SEV when IDR0.SEV, else CS_NONE. */
   readonly pollCs: number;
   readonly timed: boolean;
+  /** Record commands per owner election as the run's distribution (not when the strategy has one). */
+  readonly sampleOwners: boolean;
 }
 
 export class LockfreeCmdq implements CmdqIssuer {
-  private readonly i32: Int32Array;
+  protected readonly i32: Int32Array;
   private readonly i64: BigInt64Array;
-  private readonly shift: number;
+  protected readonly shift: number;
   private readonly ptrMask: number;
-  private readonly prodIdx: number;
-  private readonly consIdx: number;
+  protected readonly prodIdx: number;
+  protected readonly consIdx: number;
+  /** Int32 index of the queue's entry 0. */
+  protected readonly entries: number;
+  private readonly ownErrors: boolean;
   private readonly r: RegionIdx;
   private readonly valid: ValidMap;
   private readonly msi: boolean;
@@ -282,14 +334,16 @@ export class LockfreeCmdq implements CmdqIssuer {
   private ready = false;
   /** The CMD_SYNC's queue position for the poll-mode completion predicate (no closure per call). */
   private syncProd = 0;
-  private readonly consumed = (cons: number): boolean => queueConsumed(this.shift, cons, this.syncProd);
+  private readonly consumed = (cons: number): boolean =>
+    queueConsumed(this.shift, cons, this.syncProd) || (this.ownErrors && this.errorPending(cons));
 
   constructor(
     private readonly views: SharedViews,
-    private readonly layout: Layout,
-    private readonly policy: WaitPolicy,
-    private readonly opts: LockfreeCmdqOptions,
+    layout: Layout,
+    protected readonly policy: WaitPolicy,
+    protected readonly opts: LockfreeCmdqOptions,
     public stats: CpuStats,
+    private readonly q: LockfreeQueue = normalQueue(layout),
   ) {
     if (layout.queueEntries < LOCKFREE_MIN_QUEUE_ENTRIES)
       throw new Error(
@@ -301,9 +355,11 @@ export class LockfreeCmdq implements CmdqIssuer {
     this.i64 = views.i64;
     this.shift = layout.queueShift;
     this.ptrMask = (2 << layout.queueShift) - 1;
-    this.prodIdx = regIdx(layout, 'CMDQ_PROD');
-    this.consIdx = regIdx(layout, 'CMDQ_CONS');
-    this.r = regionIdx(layout);
+    this.prodIdx = q.prodIdx;
+    this.consIdx = q.consIdx;
+    this.entries = q.entries;
+    this.ownErrors = q.ownErrors;
+    this.r = regionIdx(q.stateOff);
     this.valid = new ValidMap(this.i32, this.r.valid, this.shift);
     this.msi = opts.syncMode === 'msi';
     this.waitingIdx = cpuStateIdx(layout, opts.cpu, CpuState.WAITING);
@@ -360,7 +416,7 @@ export class LockfreeCmdq implements CmdqIssuer {
     const idxMask = (1 << shift) - 1;
     let idx = qIdx(shift, prod);
     for (let i = 0; i < n; i++) {
-      const w = cmdqEntryIdx(this.layout, idx);
+      const w = this.entries + idx * CMD_WORDS;
       const s = i * 4;
       i32[w] = src[s];
       i32[w + 1] = src[s + 1];
@@ -370,7 +426,7 @@ export class LockfreeCmdq implements CmdqIssuer {
     }
     const syncProd = queueIncN(shift, prod, n);
     if (sync) {
-      const w = cmdqEntryIdx(this.layout, qIdx(shift, syncProd));
+      const w = this.entries + qIdx(shift, syncProd) * CMD_WORDS;
       // With MSIs the SMMU writes MSIDATA = 0 over word 0 of this very slot (v5.4).
       if (this.msi) writeCmdSync(i32, w, CS_IRQ, 0, w * 4, SYNC_MSH_ISH, SYNC_MSIATTR_OIWB);
       else writeCmdSync(i32, w, this.opts.pollCs, 0, 0);
@@ -392,12 +448,12 @@ export class LockfreeCmdq implements CmdqIssuer {
       // c. Wait until every gathered entry (ours included) is written.
       this.valid.poll(prod, gathered, this.policy);
       // d. Ring the SMMU's doorbell once for all of them. e. Hand over to the next owner.
-      storeAndWake(i32, this.prodIdx, gathered);
+      this.writeProd(gathered);
       storeAndWake(i32, ownerProd, gathered);
       const published = queueDepth(shift, gathered, prod);
       stats.add(ELECTIONS, 1);
       stats.add(PUBLISHED, published);
-      stats.extraSample(published);
+      if (this.opts.sampleOwners) stats.extraSample(published);
     }
     countIssued(stats, batch, sync);
 
@@ -414,10 +470,30 @@ export class LockfreeCmdq implements CmdqIssuer {
     }
   }
 
+  /**
+   * Step 4d, Linux writel_relaxed(prod, cmdq->q.prod_reg): makes everything before prod visible to
+   * the SMMU with one write of the PROD register.
+   */
+  protected writeProd(prod: number): void {
+    storeAndWake(this.i32, this.prodIdx, prod);
+  }
+
+  /** ownErrors queues: has the SMMU stopped at a bad command (CONS as just read)? */
+  protected errorPending(_cons: number): boolean {
+    return false;
+  }
+
+  /** ownErrors queues: replace the bad command and let the SMMU resume. */
+  protected skipError(): void {}
+
   /** Poll mode: waits until CONS has moved past the CMD_SYNC at syncProd; returns that CONS. */
   private pollConsumed(syncProd: number): number {
     this.syncProd = syncProd;
-    return this.waiter.until(this.consIdx, syncProd, this.consumed, this.stats) & this.ptrMask;
+    for (;;) {
+      const c = this.waiter.until(this.consIdx, syncProd, this.consumed, this.stats) & this.ptrMask;
+      if (queueConsumed(this.shift, c, syncProd)) return c;
+      this.skipError();
+    }
   }
 
   /**
@@ -431,7 +507,7 @@ export class LockfreeCmdq implements CmdqIssuer {
    */
   private pollMsi(syncProd: number): number {
     const i32 = this.i32;
-    const idx = cmdqEntryIdx(this.layout, qIdx(this.shift, syncProd));
+    const idx = this.entries + qIdx(this.shift, syncProd) * CMD_WORDS;
     const policy = this.policy;
     const timeoutNs = this.opts.syncTimeoutNs;
     let v = Atomics.load(i32, idx);
@@ -444,6 +520,8 @@ export class LockfreeCmdq implements CmdqIssuer {
       while (v !== 0) {
         for (let i = 0; i < POLLS_PER_CLOCK_READ && v !== 0; i++) v = Atomics.load(i32, idx);
         if (v === 0) continue;
+        // A queue stopped at a bad command raises no MSI: its own CPU must see to it.
+        if (this.ownErrors && this.errorPending(Atomics.load(i32, this.consIdx))) this.skipError();
         if (parkAt === Infinity && draining(i32, policy)) parkAt = start + DRAIN_SPIN_NS;
         if (parkAt === Infinity && timeoutNs === Infinity) continue;
         const t = nowNs();
@@ -469,9 +547,10 @@ export class LockfreeCmdq implements CmdqIssuer {
   private queueState(): string {
     const i32 = this.i32;
     const v = Atomics.load(this.i64, this.r.llq);
+    const name = this.q.name;
     return (
-      `CMDQ_PROD 0x${(Atomics.load(i32, this.prodIdx) >>> 0).toString(16)} ` +
-      `CMDQ_CONS 0x${(Atomics.load(i32, this.consIdx) >>> 0).toString(16)} ` +
+      `${name}_PROD 0x${(Atomics.load(i32, this.prodIdx) >>> 0).toString(16)} ` +
+      `${name}_CONS 0x${(Atomics.load(i32, this.consIdx) >>> 0).toString(16)} ` +
       `llq prod 0x${llqProd(v).toString(16)} cons 0x${llqCons(v).toString(16)} ` +
       `owner_prod 0x${(Atomics.load(i32, this.r.ownerProd) >>> 0).toString(16)} ` +
       `lock ${Atomics.load(i32, this.r.lock)} (${this.opts.syncMode} mode, lock-free queue)`
@@ -489,6 +568,7 @@ export class LockfreeCmdq implements CmdqIssuer {
     const i64 = this.i64;
     const llq = this.r.llq;
     const lock = this.r.lock;
+    if (this.ownErrors && this.errorPending(Atomics.load(i32, this.consIdx))) this.skipError();
     if (Atomics.compareExchange(i32, lock, 0, LOCK_EXCLUSIVE) === 0) {
       const reg = Atomics.load(i32, this.consIdx);
       this.setCachedCons(reg & this.ptrMask);
@@ -553,7 +633,9 @@ export class LockfreeCmdq implements CmdqIssuer {
     const i32 = this.i32;
     const state = this.r.state;
     if (Atomics.compareExchange(i32, state, State.UNINIT, State.INITIALISING) === State.UNINIT) {
-      initLockfreeCmdq(this.views, this.layout);
+      const prod = Atomics.load(i32, this.prodIdx) & this.ptrMask;
+      const cons = Atomics.load(i32, this.consIdx) & this.ptrMask;
+      initLockfreeState(this.views, this.q.stateOff, this.shift, prod, cons);
     } else {
       let v = Atomics.load(i32, state);
       while (v !== State.READY) v = waitForChange(i32, state, v, this.policy);

@@ -6,8 +6,8 @@ import type { CmdBatch } from './cmd-batch.js';
 
 export type { SyncMode } from '../config/config.js';
 
-/** The command-queue designs (a strategy picks one). */
-export type CmdqDesign = 'locked' | 'lockfree' | 'ecmdq';
+/** The command-queue designs (--cmdq; each strategy has a default). */
+export { CMDQ_DESIGN_NAMES, type CmdqDesign } from '../config/config.js';
 
 export interface CmdqIssuer {
   /**

@@ -60,7 +60,7 @@ function extraStats(
 ): RunReport['extra'] {
   const { layout, views } = run;
   const def = getStrategy(run.strategy);
-  const design = CMDQ_DESIGNS[def.cmdq];
+  const design = CMDQ_DESIGNS[run.cmdq];
   const counters: Record<string, number> = {};
   design.counters.forEach((name, i) => (counters[name] = sum((Cpu.EXTRA0 + i) as Cpu)));
   (def.counters ?? []).forEach((name, i) => (counters[name] = sum((Cpu.STRATEGY_EXTRA0 + i) as Cpu)));
@@ -176,7 +176,6 @@ export function collectRun(run: StrategyRun, ctx: RunContext): RunReport {
     const t = f[cpuStatsBase(layout, c) + Cpu.FIRST_UNMAP_NS];
     if (t > 0) firstUnmapNs = Math.min(firstUnmapNs, t);
   }
-  const def = getStrategy(run.strategy);
   const unmaps = sum(Cpu.UNMAPS);
   const pagesUnmapped = sum(Cpu.PAGES_UNMAPPED);
 
@@ -378,10 +377,10 @@ export function collectRun(run: StrategyRun, ctx: RunContext): RunReport {
     outcome: run.outcome,
     diagnostics: [...run.diagnostics],
     faults: { syncTimeouts: sum(Cpu.SYNC_TIMEOUTS), cmdqErrorsHandled: run.cmdqErrorsHandled },
-    cmdq: def.cmdq,
+    cmdq: run.cmdq,
     extra: extraStats(run, sum, minOf, maxOf, merged),
     startup: startupOf(run, firstUnmapNs),
     endState: { iotlbEntries: new Iotlb(views.i32, layout, SPIN).entries().length, iovasOutstanding },
-    ecmdq: def.cmdq === 'ecmdq' ? ecmdqReport(run, timed) : null,
+    ecmdq: run.cmdq === 'ecmdq' ? ecmdqReport(run, timed) : null,
   };
 }

@@ -21,6 +21,7 @@ export const IDENTITY_KEYS = [
   'wait',
   'domains',
   'iova',
+  'cmdq',
   'iotlbEntries',
   'fqSize',
   'fqTimeoutMs',
@@ -97,7 +98,14 @@ type Identity = Record<string, unknown>;
 export function runIdentity(doc: ResultDocument, r: RunReport): Identity {
   const id: Identity = {};
   for (const k of IDENTITY_KEYS)
-    id[k] = k === 'cpus' ? r.cpus : r.params && k in r.params ? r.params[k] : (doc.config[k] ?? null);
+    id[k] =
+      k === 'cpus'
+        ? r.cpus
+        : k === 'cmdq'
+          ? r.cmdq
+          : r.params && k in r.params
+            ? r.params[k]
+            : (doc.config[k] ?? null);
   return id;
 }
 

@@ -50,6 +50,8 @@ export function csvColumns(doc: ResultDocument): string[] {
 /** A run's value of a sweepable setting: its point's value, or the document's config. */
 export function runParam(doc: ResultDocument, r: RunReport, key: string): string | number | undefined {
   if (key === 'cpus') return r.cpus;
+  // The design the run used, whether swept, set by --cmdq or the strategy's default.
+  if (key === 'cmdq') return r.cmdq;
   if (r.params && key in r.params) return r.params[key];
   const v = doc.config[key];
   return typeof v === 'string' || typeof v === 'number' ? v : undefined;

@@ -15,7 +15,7 @@ export function hostLine(cfg: Config, host: HostInfo): string {
 
 export function configLine(cfg: Config): string {
   return (
-    `config: --strategy ${cfg.strategies.join(',')} --cpus ${cfg.cpus} --pages ${cfg.pages} ` +
+    `config: --strategy ${cfg.strategies.join(',')}${cfg.cmdq === null ? '' : ` --cmdq ${cfg.cmdq}`} --cpus ${cfg.cpus} --pages ${cfg.pages} ` +
     `--queue-entries ${cfg.queueEntries} --tlbi-ns ${cfg.tlbiNs} --sync-ns ${cfg.syncNs} --lock ${cfg.lock} ` +
     `--sync-mode ${cfg.syncMode}${cfg.syncCoalesce ? ' --sync-coalesce' : ''} --domains ${cfg.domains} --iova ${cfg.iova} ` +
     `--iotlb-entries ${cfg.iotlbEntries} --duration ${cfg.durationMs}ms --warmup ${cfg.warmupMs}ms ` +
@@ -65,6 +65,7 @@ export function runSummary(r: RunReport): string {
   const lines = [
     `unmaps/s ${int(r.totals.unmapsPerSec)}   pages/s ${int(r.totals.pagesPerSec)}   unmaps ${int(r.totals.unmaps)} in ${num(r.durationMs / 1000)} s`,
     `commands per unmap: ${ops}   (syncs/unmap ${num(r.syncsPerUnmap)})`,
+    `command queue: ${r.cmdq}`,
     r.modelBound.unmapsPerSec === null
       ? 'model bound: none (every modelled latency is 0)'
       : `model bound: ${int(r.modelBound.unmapsPerSec)} unmaps/s if the modelled SMMU were the only cost; ` +

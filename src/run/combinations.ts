@@ -1,7 +1,7 @@
 // Settings that are valid one by one but contradict each other, checked before any worker starts.
 // Each message names the flags involved and what would be allowed.
 import { CMDQ_DESIGNS } from '../driver/cmdq-designs.js';
-import { getStrategy } from '../driver/strategies/index.js';
+import { designOf, getStrategy } from '../driver/strategies/index.js';
 import type { Config } from '../config/config.js';
 import { UsageError } from '../config/parse.js';
 
@@ -15,12 +15,18 @@ export function checkCombinations(cfg: Config): void {
       '--trace contradicts --stats counters: trace spans need the clock reads that counters mode skips',
     );
   for (const name of cfg.strategies) {
-    const design = CMDQ_DESIGNS[getStrategy(name).cmdq];
-    const min = design.minQueueEntries ?? 2;
+    const def = getStrategy(name);
+    if (def.designFixed && cfg.cmdq !== null && cfg.cmdq !== def.cmdq)
+      throw new UsageError(
+        `--cmdq ${cfg.cmdq} contradicts --strategy ${name} (batched on the ${def.cmdq} design): ` +
+          `use --strategy batched --cmdq ${cfg.cmdq}`,
+      );
+    const cmdq = designOf(cfg, name);
+    const min = CMDQ_DESIGNS[cmdq].minQueueEntries ?? 2;
     if (cfg.queueEntries < min)
       throw new UsageError(
-        `--queue-entries ${cfg.queueEntries} is too small for --strategy ${name} (allowed: ${min} or more; ` +
-          `its command-queue design reserves a whole batch of commands at once)`,
+        `--queue-entries ${cfg.queueEntries} is too small for --strategy ${name} on --cmdq ${cmdq} ` +
+          `(allowed: ${min} or more; that design reserves a whole batch of commands at once)`,
       );
   }
 }

@@ -6,7 +6,7 @@ import { CMDQ_DESIGNS } from '../driver/cmdq-designs.js';
 import { IommuDomain } from '../driver/iommu.js';
 import { buildIovaAllocator } from '../driver/iova-alloc.js';
 import { printkTo } from '../driver/printk.js';
-import { getStrategy } from '../driver/strategies/index.js';
+import { designOf, getStrategy } from '../driver/strategies/index.js';
 import { FAULT, Iotlb } from '../hardware/iotlb.js';
 import {
   cmdqLockOff,
@@ -81,7 +81,8 @@ export function runCpu(task: CpuTask): CpuResult {
     );
   const cmdqLock = lock(cmdqLockOff(layout), CLS_CMDQ);
   const def = getStrategy(task.strategy);
-  const cmdq = CMDQ_DESIGNS[def.cmdq].create({
+  const design = designOf(cfg, task.strategy);
+  const cmdq = CMDQ_DESIGNS[design].create({
     views,
     layout,
     cpu,
@@ -93,6 +94,7 @@ export function runCpu(task: CpuTask): CpuResult {
     syncCoalesce: cfg.syncCoalesce,
     syncTimeoutNs: cfg.syncTimeoutMs * 1e6,
     timed,
+    designHistogram: def.histogram === undefined,
     stats: scratch,
   });
   const IOVA_CLASS = { rbtree: CLS_IOVA, rcache: CLS_RCACHE, depot: CLS_DEPOT } as const;
@@ -108,6 +110,7 @@ export function runCpu(task: CpuTask): CpuResult {
   const strategy = def.create({
     cpu,
     cmdq,
+    design,
     freeIova: (vaPage) => iova.free(vaPage),
     cfg,
     stats: () => current,
@@ -234,7 +237,7 @@ export function runCpu(task: CpuTask): CpuResult {
       crashAt = Infinity;
       const what = `cpu ${cpu}: injected crash (--inject crash:cpu=${cpu},at=${crash!.atMs}ms)`;
       // With a cmdq spinlock, die holding it: the nastiest place for a CPU to stop.
-      if (def.cmdq === 'locked')
+      if (design === 'locked')
         cmdqLock.trap = () => {
           throw new InjectedCrash(`${what} while holding cmdq`);
         };

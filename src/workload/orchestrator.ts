@@ -9,8 +9,9 @@ import type { Config, HostInfo } from '../config/config.js';
 import { probeSmmu, type ProbeResult } from '../driver/probe.js';
 import { initIovaDomain } from '../driver/iova.js';
 import { initIovaRcache } from '../driver/iova-rcache.js';
-import { getStrategy } from '../driver/strategies/index.js';
+import { designOf, getStrategy } from '../driver/strategies/index.js';
 import { CMDQ_DESIGNS } from '../driver/cmdq-designs.js';
+import type { CmdqDesign } from '../driver/cmdq.js';
 import { skipCmdqErr } from '../driver/cmdq-skip-err.js';
 import { formatCommand } from '../hardware/commands.js';
 import {
@@ -52,6 +53,8 @@ export type RunOutcome = 'complete' | 'crashed' | 'hung' | 'interrupted' | 'fail
 
 export interface StrategyRun {
   readonly strategy: string;
+  /** The command-queue design it ran on (--cmdq, or the strategy's default). */
+  readonly cmdq: CmdqDesign;
   readonly layout: Layout;
   readonly views: SharedViews;
   readonly probe: ProbeResult | null;
@@ -243,7 +246,7 @@ export async function runStrategy(
   try {
     probe = await Promise.race([probeSmmu(views, layout), endPromise]);
     // The design's own shared state starts from the queue as bring-up left it.
-    CMDQ_DESIGNS[getStrategy(strategy).cmdq].init?.(views, layout);
+    CMDQ_DESIGNS[designOf(cfg, strategy)].init?.(views, layout);
     for (let cpu = 0; cpu < cfg.cpus; cpu++) {
       const task: CpuTask = {
         sab: views.sab,
@@ -339,6 +342,7 @@ export async function runStrategy(
 
   return {
     strategy,
+    cmdq: designOf(cfg, strategy),
     layout,
     views,
     probe,

@@ -5,7 +5,7 @@ import type { LayoutParams } from '../hardware/layout.js';
 import { log2Exact } from '../hardware/queue.js';
 import { getLockAlgorithm } from '../sync/locks/index.js';
 import { lockClassesFor } from './task.js';
-import { getStrategy } from '../driver/strategies/index.js';
+import { designOf, getStrategy } from '../driver/strategies/index.js';
 import { ringBytes, traceCapacity, TRACE_REGION } from '../trace/ring.js';
 import { CMDQ_DESIGNS } from '../driver/cmdq-designs.js';
 import { IOVA_RCACHE_REGION, rcacheRegionBytes } from '../driver/iova-rcache.js';
@@ -31,7 +31,7 @@ export function layoutParamsFor(cfg: Config, strategy: string): LayoutParams {
     lockBytes: getLockAlgorithm(cfg.lock).bytes(cfg.cpus),
     lockClasses: lockClassesFor(cfg.iova),
   };
-  const regions = [...CMDQ_DESIGNS[def.cmdq].regions(base)];
+  const regions = [...CMDQ_DESIGNS[designOf(cfg, strategy)].regions(base)];
   if (cfg.iova === 'rcache') regions.push({ name: IOVA_RCACHE_REGION, bytes: rcacheRegionBytes(base) });
   if (cfg.trace !== null) {
     const threads = cfg.cpus + 1;

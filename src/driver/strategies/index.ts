@@ -5,6 +5,7 @@ import { lazy } from './lazy.js';
 import { lockfree } from './lockfree.js';
 import { perPage } from './per-page.js';
 import { range } from './range.js';
+import type { CmdqDesign } from '../cmdq.js';
 import type { StrategyDef } from './strategy.js';
 import { unsafeFreeBeforeSync } from './unsafe-free-before-sync.js';
 
@@ -25,4 +26,9 @@ export function getStrategy(name: string): StrategyDef {
   const s = STRATEGIES.find((d) => d.name === name);
   if (!s) throw new Error(`unknown strategy "${name}" (allowed: ${STRATEGY_NAMES.join(', ')})`);
   return s;
+}
+
+/** The design a strategy runs on: --cmdq if given, else its default. */
+export function designOf(cfg: { readonly cmdq: CmdqDesign | null }, name: string): CmdqDesign {
+  return cfg.cmdq ?? getStrategy(name).cmdq;
 }

@@ -9,6 +9,8 @@ import type { CmdqDesign, CmdqIssuer } from '../cmdq.js';
 export interface StrategyContext {
   readonly cpu: number;
   readonly cmdq: CmdqIssuer;
+  /** The design cmdq implements (--cmdq, or the strategy's default); absent: locked. */
+  readonly design?: CmdqDesign;
   /** Returns an IOVA (first VA page of a buffer) to its domain's allocator. */
   readonly freeIova: (vaPage: number) => void;
   readonly cfg: Config;
@@ -33,8 +35,10 @@ export interface StrategyDef {
   readonly name: string;
   /** One line for --help and the report. */
   readonly summary: string;
-  /** The command-queue design its commands go through. */
+  /** The command-queue design it runs on without --cmdq: the one of its era in Linux. */
   readonly cmdq: CmdqDesign;
+  /** Its name selects the design (the aliases lockfree, ecmdq): --cmdq may not change it. */
+  readonly designFixed?: boolean;
   /** Needs the SMMU to advertise SMMUv3.2 range invalidation (IDR3.RIL). */
   readonly ril?: boolean;
   /** Names of its per-CPU counters in Cpu.STRATEGY_EXTRA0... (reported under runs[].extra). */
