@@ -171,6 +171,7 @@ describe('a sweep (cross product of two axes, two strategies)', () => {
       'syncMode',
       'wait',
       'domains',
+      'dmaNs',
       'strategy',
       'repetition',
       'unmapsPerSec',

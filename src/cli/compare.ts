@@ -6,6 +6,7 @@
 // when a metric got worse beyond both the limit and the noise; 2 for bad input.
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
+import { DEFAULTS } from '../config/config.js';
 import { UsageError } from '../config/parse.js';
 import { median, relativeSpread } from '../report/compare.js';
 import { int, num, us } from '../report/table.js';
@@ -28,6 +29,7 @@ export const IDENTITY_KEYS = [
   'iotlbEntries',
   'fqSize',
   'fqTimeoutMs',
+  'dmaNs',
   'devices',
   'stats',
 ] as const;
@@ -101,7 +103,13 @@ type Identity = Record<string, unknown>;
 export function runIdentity(doc: ResultDocument, r: RunReport): Identity {
   const id: Identity = {};
   for (const k of IDENTITY_KEYS)
-    id[k] = k === 'cpus' ? r.cpus : r.params && k in r.params ? r.params[k] : (doc.config[k] ?? null);
+    // A setting a file predates ran at what is now its default (new settings default to the old behaviour).
+    id[k] =
+      k === 'cpus'
+        ? r.cpus
+        : r.params && k in r.params
+          ? r.params[k]
+          : (doc.config[k] ?? DEFAULTS[k] ?? null);
   return id;
 }
 

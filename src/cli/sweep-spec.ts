@@ -6,7 +6,8 @@ import { parseChoice, parseCount, parseNs, parsePowerOfTwo, UsageError } from '.
 import { Q_MAX_SHIFT } from '../hardware/queue.js';
 import { LOCK_NAMES } from '../sync/lock.js';
 
-/** Longest modelled latency per command: beyond 10 ms a run measures nothing useful. */
+/** Longest modelled latency per command, and --dma-ns's bound (dma_map_benchmark's
+ *  DMA_MAP_MAX_TRANS_DELAY): beyond 10 ms a run measures nothing useful. */
 export const MAX_LATENCY_NS = 10_000_000;
 /** points x strategies x repetitions above this is refused (a typo, not a plan). */
 export const MAX_RUNS = 10_000;
@@ -34,6 +35,7 @@ export const AXES = {
   syncMode: { flag: '--sync-mode', parse: (l, r) => parseChoice(l, r, ['poll', 'msi']) },
   wait: { flag: '--wait', parse: (l, r) => parseChoice(l, r, ['spin', 'park', 'auto']) },
   domains: { flag: '--domains', parse: (l, r) => parseChoice(l, r, ['shared', 'per-cpu']) },
+  dmaNs: { flag: '--dma-ns', parse: (l, r) => parseNs(l, r, MAX_LATENCY_NS) },
 } as const satisfies Record<SweepKey, AxisDef>;
 
 export type AxisKey = SweepKey;

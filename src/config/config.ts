@@ -28,6 +28,8 @@ export interface Config {
   /** lazy: per-CPU flush queue entries and timeout (Linux's IOVA_FQ_SIZE, IOVA_FQ_TIMEOUT). */
   readonly fqSize: number;
   readonly fqTimeoutMs: number;
+  /** Time the CPU spends between map and unmap besides the device reads (dma_map_benchmark -x). */
+  readonly dmaNs: number;
   readonly iotlbEntries: number;
   readonly stats: StatsMode;
   /** --stats full times the hold of one lock acquisition in this many (power of two; 1: all). */
@@ -61,6 +63,7 @@ export const SWEEP_KEYS = [
   'syncMode',
   'wait',
   'domains',
+  'dmaNs',
 ] as const satisfies readonly (keyof Config)[];
 export type SweepKey = (typeof SWEEP_KEYS)[number];
 
@@ -86,6 +89,7 @@ export const DEFAULTS: Config = {
   domains: 'shared',
   fqSize: 256,
   fqTimeoutMs: 10,
+  dmaNs: 0,
   iotlbEntries: 256,
   stats: 'full',
   holdSample: 16,

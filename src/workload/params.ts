@@ -30,7 +30,7 @@ export function layoutParamsFor(cfg: Config, strategy: string): LayoutParams {
     lockBytes: getLockAlgorithm(cfg.lock).bytes(cfg.cpus),
     lockClasses: LOCK_CLASSES,
   };
-  const regions = [...CMDQ_DESIGNS[def.cmdq].regions(base)];
+  const regions = [...CMDQ_DESIGNS[def.cmdq].regions(base), ...(def.regions?.(base, cfg) ?? [])];
   if (cfg.trace !== null) {
     const threads = cfg.cpus + 1;
     regions.push({ name: TRACE_REGION, bytes: threads * ringBytes(traceCapacity(threads)) });
