@@ -1,4 +1,4 @@
-// Linux's IOVA flush queue (drivers/iommu/iova.c v4.15-v5.16: queue_iova, fq_ring_free,
+// Linux's IOVA flush queue (drivers/iommu/iova.c v4.14-v5.16: queue_iova, fq_ring_free,
 // iova_domain_flush, fq_flush_timeout; the same logic in dma-iommu.c since v5.17), in shared memory
 // because the rings are not private to their CPUs: a flush on any CPU frees every CPU's entries.
 //
