@@ -102,11 +102,14 @@ const BAD: [string[], RegExp][] = [
   [['--fq-timeout', 'later'], /^--fq-timeout: expected a duration/],
   [['--spin-ns', 'x'], /^--spin-ns: expected nanoseconds/],
   [['--iova', 'slab'], /^--iova: unknown value "slab" \(allowed: rcache, rbtree\)$/],
+  [['--dma-ns', '-1'], /^--dma-ns: expected nanoseconds \(e\.g\. 100\) or a duration like 1us, got "-1"$/],
+  [['-x', '11ms'], /^--dma-ns: 11ms is out of range \(allowed: 0 to 10000000 ns\)$/],
+  [['--sweep', 'dma-ns=0,soon'], /^--sweep dma-ns: expected nanoseconds/],
   // --sweep: each value is checked like the flag it stands for, naming --sweep and the parameter.
   [['--sweep', 'cpus'], /^--sweep: expected PARAM=V1,V2,\.\.\. \(e\.g\. cpus=1,2,4\), got "cpus"$/],
   [
     ['--sweep', 'threads=1,2'],
-    /^--sweep: cannot sweep "threads" \(allowed: cpus, pages, queue-entries, tlbi-ns, sync-ns, lock, sync-mode, wait, domains, iova, cmdq\)$/,
+    /^--sweep: cannot sweep "threads" \(allowed: cpus, pages, queue-entries, tlbi-ns, sync-ns, lock, sync-mode, wait, domains, iova, cmdq, dma-ns\)$/,
   ],
   [['--sweep', 'cpus=1,0'], /^--sweep cpus: 0 is out of range \(allowed: 1 to 256\)$/],
   [['--sweep', 'cpus=1,2.5'], /^--sweep cpus: expected a whole number from 1 to 256, got "2\.5"$/],

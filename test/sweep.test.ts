@@ -175,6 +175,7 @@ describe('a sweep (cross product of two axes, two strategies)', () => {
       'domains',
       'iova',
       'cmdq',
+      'dmaNs',
       'strategy',
       'repetition',
       'unmapsPerSec',

@@ -117,6 +117,11 @@ export function buildProgram(): Command {
     )
     .option('--fq-size <n>', 'lazy: per-CPU flush queue entries (1-65536)', String(d.fqSize))
     .option('--fq-timeout <time>', 'lazy: flush a non-empty queue after this long', `${d.fqTimeoutMs}ms`)
+    .option(
+      '-x, --dma-ns <ns>',
+      "time the CPU keeps each buffer mapped besides the device reads (ns or e.g. 100us, at most 10ms); -x as dma_map_benchmark's dma_trans_ns",
+      String(d.dmaNs),
+    )
     .option('--domains <mode>', 'shared (one ASID for all CPUs) or per-cpu (ASID = cpu + 1)', d.domains)
     .option(
       '--iova <mode>',
@@ -273,6 +278,7 @@ export function toConfig(o: RawOptions, ctx: ConfigContext = FLAG_CONTEXT): Conf
     syncCoalesce: o.syncCoalesce === true,
     fqSize: at('fqSize', (l) => parseCount(l, str('fqSize'), 1, 65536)),
     fqTimeoutMs: at('fqTimeout', (l) => parseDuration(l, str('fqTimeout'), 0.001, 10_000)),
+    dmaNs: at('dmaNs', (l) => parseNs(l, str('dmaNs'), MAX_LATENCY_NS)),
     domains: at('domains', (l) => parseChoice(l, str('domains'), ['shared', 'per-cpu'] as const)),
     iova: at('iova', (l) => parseChoice(l, str('iova'), IOVA_MODES)),
     iotlbEntries: at('iotlbEntries', (l) => parsePowerOfTwo(l, str('iotlbEntries'), IOTLB_WAYS, 1 << 20)),

@@ -39,6 +39,8 @@ export interface Config {
   /** lazy: per-CPU flush queue entries and timeout (Linux's IOVA_FQ_SIZE, IOVA_FQ_TIMEOUT). */
   readonly fqSize: number;
   readonly fqTimeoutMs: number;
+  /** Time the CPU spends between map and unmap besides the device reads (dma_map_benchmark -x). */
+  readonly dmaNs: number;
   readonly iotlbEntries: number;
   readonly stats: StatsMode;
   /** --stats full times the hold of one lock acquisition in this many (power of two; 1: all). */
@@ -74,6 +76,7 @@ export const SWEEP_KEYS = [
   'domains',
   'iova',
   'cmdq',
+  'dmaNs',
 ] as const satisfies readonly (keyof Config)[];
 export type SweepKey = (typeof SWEEP_KEYS)[number];
 
@@ -101,6 +104,7 @@ export const DEFAULTS: Config = {
   iova: 'rcache',
   fqSize: 256,
   fqTimeoutMs: 10,
+  dmaNs: 0,
   iotlbEntries: 256,
   stats: 'full',
   holdSample: 16,

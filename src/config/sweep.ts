@@ -15,7 +15,8 @@ import { Q_MAX_SHIFT } from '../hardware/queue.js';
 import { LOCK_NAMES } from '../sync/lock.js';
 import type { Shard } from './shard.js';
 
-/** Longest modelled latency per command: beyond 10 ms a run measures nothing useful. */
+/** Longest modelled latency per command, and --dma-ns's bound (dma_map_benchmark's
+ *  DMA_MAP_MAX_TRANS_DELAY): beyond 10 ms a run measures nothing useful. */
 export const MAX_LATENCY_NS = 10_000_000;
 /** points x strategies x repetitions above this is refused (a typo, not a plan). */
 export const MAX_RUNS = 10_000;
@@ -45,6 +46,7 @@ export const AXES = {
   domains: { flag: '--domains', parse: (l, r) => parseChoice(l, r, ['shared', 'per-cpu']) },
   iova: { flag: '--iova', parse: (l, r) => parseChoice(l, r, IOVA_MODES) },
   cmdq: { flag: '--cmdq', parse: (l, r) => parseChoice(l, r, CMDQ_DESIGN_NAMES) },
+  dmaNs: { flag: '--dma-ns', parse: (l, r) => parseNs(l, r, MAX_LATENCY_NS) },
 } as const satisfies Record<SweepKey, AxisDef>;
 
 export type AxisKey = SweepKey;

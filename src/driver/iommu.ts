@@ -5,6 +5,9 @@
 import { pteGenIdx, pteIdx, VA_BASE_PAGE, type Layout } from '../hardware/layout.js';
 import type { InvalidationStrategy } from './strategies/strategy.js';
 
+/** The ASID of a domain's context descriptor: 0 is left unused, as Linux's ASID allocator does. */
+export const asidOf = (domain: number): number => domain + 1;
+
 export class IommuDomain {
   readonly asid: number;
 
@@ -14,7 +17,7 @@ export class IommuDomain {
     private readonly domain: number,
     private readonly strategy: InvalidationStrategy,
   ) {
-    this.asid = domain + 1;
+    this.asid = asidOf(domain);
   }
 
   /** Maps VA pages [vaPage, vaPage + pages) to physical pages [ppn, ppn + pages). */

@@ -2,6 +2,7 @@
 // with each run's sweep point applied), so a sweep matches a sweep point by point. Per matched run
 // and metric: the median over repetitions in A and in B, the ratio B/A, and the run-to-run noise the
 // files themselves show; a change beyond that noise is marked.
+import { DEFAULTS } from '../config/config.js';
 import { UsageError } from '../config/parse.js';
 import { median, relativeSpread } from './compare-strategies.js';
 import { int, num, us } from './table.js';
@@ -25,9 +26,16 @@ export const IDENTITY_KEYS = [
   'iotlbEntries',
   'fqSize',
   'fqTimeoutMs',
+  'dmaNs',
   'devices',
   'stats',
 ] as const;
+
+/**
+ * What a file that predates a setting ran with, where that is not the setting's default: the
+ * allocator was the rbtree before --iova. Other new settings default to the old behaviour.
+ */
+const PREDATED: Partial<Record<(typeof IDENTITY_KEYS)[number], unknown>> = { iova: 'rbtree' };
 
 /** Changes smaller than this (relative) are float noise, never marked. */
 const EPS = 1e-9;
@@ -105,7 +113,7 @@ export function runIdentity(doc: ResultDocument, r: RunReport): Identity {
           ? r.cmdq
           : r.params && k in r.params
             ? r.params[k]
-            : (doc.config[k] ?? null);
+            : (doc.config[k] ?? PREDATED[k] ?? DEFAULTS[k] ?? null);
   return id;
 }
 

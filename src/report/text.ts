@@ -19,7 +19,7 @@ export function configLine(cfg: Config): string {
     `--queue-entries ${cfg.queueEntries} --tlbi-ns ${cfg.tlbiNs} --sync-ns ${cfg.syncNs} --lock ${cfg.lock} ` +
     `--sync-mode ${cfg.syncMode}${cfg.syncCoalesce ? ' --sync-coalesce' : ''} --domains ${cfg.domains} --iova ${cfg.iova} ` +
     `--iotlb-entries ${cfg.iotlbEntries} --duration ${cfg.durationMs}ms --warmup ${cfg.warmupMs}ms ` +
-    `--spin-ns ${cfg.spinNs} --stats ${cfg.stats}`
+    `--spin-ns ${cfg.spinNs} --stats ${cfg.stats} --dma-ns ${cfg.dmaNs}`
   );
 }
 

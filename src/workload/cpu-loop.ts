@@ -3,7 +3,7 @@
 // strategy's invalidations and sync), free iova — until the orchestrator says stop.
 import { CmdBatch } from '../driver/cmd-batch.js';
 import { CMDQ_DESIGNS } from '../driver/cmdq-designs.js';
-import { IommuDomain } from '../driver/iommu.js';
+import { asidOf, IommuDomain } from '../driver/iommu.js';
 import { buildIovaAllocator } from '../driver/iova-alloc.js';
 import { printkTo } from '../driver/printk.js';
 import { designOf, getStrategy } from '../driver/strategies/index.js';
@@ -24,7 +24,7 @@ import {
 import { Ev, TraceRing, traceCapacity, traceRingOff, TRACE_REGION } from '../trace/ring.js';
 import { DeviceAgents, OWN_DMA } from '../safety/devices.js';
 import { Oracle } from '../safety/oracle.js';
-import { nowNs } from '../sync/clock.js';
+import { nowNs, spinUntil } from '../sync/clock.js';
 import { Cpu, CpuStats } from '../sync/counters.js';
 import { InstrumentedLock } from '../sync/lockstat.js';
 import { getLockAlgorithm } from '../sync/locks/index.js';
@@ -58,6 +58,7 @@ export function runCpu(task: CpuTask): CpuResult {
   const { cpu, cfg } = task;
   printkTo(task.printk);
   const pages = cfg.pages;
+  const dmaNs = cfg.dmaNs;
   const views = viewsOf(task.sab);
   const { i32, f64 } = views;
   const layout = computeLayout(task.layout);
@@ -114,6 +115,17 @@ export function runCpu(task: CpuTask): CpuResult {
     freeIova: (vaPage) => iova.free(vaPage),
     cfg,
     stats: () => current,
+    mem: {
+      views,
+      layout,
+      domain,
+      asid: asidOf(domain),
+      domainCpus: Array.from({ length: layout.cpus }, (_, c) => c).filter(
+        (c) => domainOf(cfg.domains, c) === domain,
+      ),
+      lockAlgo,
+      policy: task.policy,
+    },
   });
   const iommu = new IommuDomain(i32, layout, domain, strategy);
   const iotlb = new Iotlb(i32, layout, task.policy);
@@ -192,6 +204,8 @@ export function runCpu(task: CpuTask): CpuResult {
       else if (iotlb.lastHit) hits++;
     }
     devices.peerReads();
+    // dma_map_benchmark's ndelay(dma_trans_ns): the buffer stays mapped while the device works.
+    if (dmaNs > 0) spinUntil(nowNs() + dmaNs);
     stats.add(Cpu.TRANSLATIONS, pages);
     stats.add(Cpu.IOTLB_HITS, hits);
     stats.add(Cpu.IOTLB_MISSES, pages - hits - faults);

@@ -31,7 +31,10 @@ export function layoutParamsFor(cfg: Config, strategy: string): LayoutParams {
     lockBytes: getLockAlgorithm(cfg.lock).bytes(cfg.cpus),
     lockClasses: lockClassesFor(cfg.iova),
   };
-  const regions = [...CMDQ_DESIGNS[designOf(cfg, strategy)].regions(base)];
+  const regions = [
+    ...CMDQ_DESIGNS[designOf(cfg, strategy)].regions(base),
+    ...(def.regions?.(base, cfg) ?? []),
+  ];
   if (cfg.iova === 'rcache') regions.push({ name: IOVA_RCACHE_REGION, bytes: rcacheRegionBytes(base) });
   if (cfg.trace !== null) {
     const threads = cfg.cpus + 1;

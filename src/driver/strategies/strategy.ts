@@ -3,7 +3,10 @@
 // iommu_iotlb_gather, 2019): one call per page as its PTE is cleared, one at the end of the unmap,
 // and the decision of when the IOVA may be freed (at once, or after a deferred flush).
 import type { Config } from '../../config/config.js';
+import type { Layout, LayoutParams, SharedViews } from '../../hardware/layout.js';
 import type { CpuStats } from '../../sync/counters.js';
+import type { LockAlgorithm } from '../../sync/lock.js';
+import type { WaitPolicy } from '../../sync/wait.js';
 import type { CmdqDesign, CmdqIssuer } from '../cmdq.js';
 
 export interface StrategyContext {
@@ -16,6 +19,20 @@ export interface StrategyContext {
   readonly cfg: Config;
   /** The CPU's current statistics block (swapped between warm-up and the measured window). */
   readonly stats: () => CpuStats;
+  /** The run's shared memory: given by the CPU loop, needed by strategies that declare regions. */
+  readonly mem?: StrategyMemory;
+}
+
+/** Where a strategy with state shared between CPUs finds it, and how it builds its locks. */
+export interface StrategyMemory {
+  readonly views: SharedViews;
+  readonly layout: Layout;
+  readonly domain: number;
+  readonly asid: number;
+  /** The CPUs attached to this CPU's domain, itself included, in ascending order. */
+  readonly domainCpus: readonly number[];
+  readonly lockAlgo: LockAlgorithm;
+  readonly policy: WaitPolicy;
 }
 
 export interface InvalidationStrategy {
@@ -45,6 +62,8 @@ export interface StrategyDef {
   readonly counters?: readonly string[];
   /** Name of the distribution it records with CpuStats.extraSample() (reported under runs[].extra). */
   readonly histogram?: string;
+  /** Shared-memory regions it needs (its own format, declared in its module), if any. */
+  regions?(lp: Omit<LayoutParams, 'regions'>, cfg: Config): { name: string; bytes: number }[];
   /** Buffers one CPU may hold at once (mapped or waiting to be freed); default 1. */
   buffersPerCpu?(cfg: Config): number;
   create(ctx: StrategyContext): InvalidationStrategy;
