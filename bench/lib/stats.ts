@@ -101,9 +101,5 @@ export function cell(s: Summary | null | undefined, fmt: (x: number) => string):
   return `${fmt(s.median)} (${fmt(s.min)}–${fmt(s.max)})${mark}`;
 }
 
-/** A markdown table. */
-export function table(head: readonly string[], rows: readonly (readonly string[])[], align?: string): string {
-  const al = align ?? head.map((_, i) => (i === 0 ? 'l' : 'r')).join('');
-  const sep = head.map((_, i) => (al[i] === 'r' ? '---:' : '---'));
-  return [head, sep, ...rows].map((r) => `| ${r.join(' | ')} |`).join('\n');
-}
+/** The bench's Markdown tables are the tool's own (src/report/table.ts). */
+export { markdownTable as table } from '../../src/report/table.js';

@@ -95,8 +95,8 @@ export const DEFAULTS: Config = {
   warmupMs: 200,
   lock: 'ttas',
   wait: 'auto',
-  // A park/unpark round trip measured 25-60 us on the 2-core dev VM (docs/locks.md): spinning
-  // for less makes FIFO locks hand over to sleeping threads.
+  // Longer than a park/unpark round trip (docs/locks.md has the measurement): spinning for less
+  // makes FIFO locks hand over to sleeping threads.
   spinNs: 20_000,
   syncMode: 'poll',
   syncCoalesce: false,

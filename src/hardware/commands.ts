@@ -47,6 +47,11 @@ export const OP = {
 
 export type OpName = keyof typeof OP;
 
+/** A count's key in `commands.byOpcode` and the replay's tables: the name, or UNKNOWN_0xNN. */
+export function opcodeName(op: number): string {
+  return OPCODE_NAMES[op] ?? `UNKNOWN_0x${op.toString(16).padStart(2, '0')}`;
+}
+
 export const OPCODE_NAMES: Record<number, string> = Object.fromEntries(
   Object.entries(OP).map(([name, code]) => [code, name]),
 );

@@ -1,6 +1,6 @@
 // Reads what a strategy run measured out of its shared memory and shapes it into the report
 // contract (types.ts). Runs on the orchestrator after the workers have stopped.
-import { OPCODE_NAMES, OP } from '../hardware/commands.js';
+import { OPCODE_NAMES, OP, opcodeName } from '../hardware/commands.js';
 import { Iotlb } from '../hardware/iotlb.js';
 import { cpuStatsBase, smmuStatsBase } from '../hardware/layout.js';
 import { EcmdqStat, Smmu } from '../hardware/smmu-stats.js';
@@ -296,7 +296,7 @@ export function collectRun(run: StrategyRun, ctx: RunContext): RunReport {
   for (const op of ALWAYS) byOpcode[OPCODE_NAMES[op]] = 0;
   for (let op = 0; op < 256; op++) {
     const n = f[s + Smmu.BY_OPCODE + op];
-    if (n > 0) byOpcode[OPCODE_NAMES[op] ?? `UNKNOWN_0x${op.toString(16).padStart(2, '0')}`] = n;
+    if (n > 0) byOpcode[opcodeName(op)] = n;
   }
   const consumed = f[s + Smmu.COMMANDS_CONSUMED];
   const commandsPerUnmap: Record<string, number> = {};

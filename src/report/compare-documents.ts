@@ -5,7 +5,7 @@
 import { DEFAULTS } from '../config/config.js';
 import { UsageError } from '../config/parse.js';
 import { median, relativeSpread } from './compare-strategies.js';
-import { int, num, us } from './table.js';
+import { formatTable, int, num, us } from './table.js';
 import type { ResultDocument, RunReport } from './types.js';
 import { paramsLabel } from '../config/sweep.js';
 
@@ -228,17 +228,6 @@ function fmtMetric(metric: string, v: number): string {
   return int(v);
 }
 
-/** A plain-text table whose columns `left` are left-aligned (text), the others right (numbers). */
-function alignTable(headers: readonly string[], rows: readonly string[][], left: readonly number[]): string {
-  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  const line = (cells: readonly string[]): string =>
-    cells
-      .map((c, i) => (left.includes(i) ? c.padEnd(widths[i]) : c.padStart(widths[i])))
-      .join('  ')
-      .trimEnd();
-  return [line(headers), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
-}
-
 function fmtNoise(n: number | null): string {
   if (n === null) return '?';
   return Number.isFinite(n) ? `±${(100 * n).toFixed(1)}%` : '±inf';
@@ -277,7 +266,7 @@ export function formatCompare(
     `B: ${pathB} (${rep(res.repeatB)})`,
     `${res.matched} matched run${res.matched === 1 ? '' : 's'} (same strategy and settings); values are medians over repetitions`,
     '',
-    alignTable(['run', 'metric', 'A', 'B', 'B/A', 'change', 'noise', 'mark'], tableRows, [0, 1, 7]),
+    formatTable(['run', 'metric', 'A', 'B', 'B/A', 'change', 'noise', 'mark'], tableRows, [0, 1, 7]),
     '',
     "noise: the larger (max - min) / median of the metric over A's and over B's repetitions; a change beyond it is marked.",
   ];

@@ -1,13 +1,24 @@
-// Plain-text table layout for the terminal report: first column left-aligned, numbers right.
+// Every table the tool prints: the terminal's plain text (reports, compare, replay) and the
+// bench's Markdown. Text columns are left-aligned, numbers right-aligned.
 
-export function formatTable(headers: readonly string[], rows: readonly (readonly string[])[]): string {
+type Rows = readonly (readonly string[])[];
+
+/** A plain-text table; `left` lists the text columns (default: the first). */
+export function formatTable(headers: readonly string[], rows: Rows, left: readonly number[] = [0]): string {
   const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
   const line = (cells: readonly string[]): string =>
     cells
-      .map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i])))
+      .map((c, i) => (left.includes(i) ? c.padEnd(widths[i]) : c.padStart(widths[i])))
       .join('  ')
       .trimEnd();
-  return [line(headers), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
+  return [line(headers), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
+}
+
+/** A Markdown table; `align` has one letter per column, l or r (default: the first l, the rest r). */
+export function markdownTable(headers: readonly string[], rows: Rows, align?: string): string {
+  const al = align ?? headers.map((_, i) => (i === 0 ? 'l' : 'r')).join('');
+  const sep = headers.map((_, i) => (al[i] === 'r' ? '---:' : '---'));
+  return [headers, sep, ...rows].map((r) => `| ${r.join(' | ')} |`).join('\n');
 }
 
 /** ns as microseconds with two decimals, lockstat's unit; '-' when not measured. */

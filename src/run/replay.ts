@@ -16,7 +16,7 @@ import {
   CS_IRQ,
   formatCommand,
   OP,
-  OPCODE_NAMES,
+  opcodeName,
   opcodeOf,
   setSyncMsiAddr,
   syncCs,
@@ -109,8 +109,6 @@ const ERR_NAMES: Record<number, string> = {
   [CMDQ_ERR_ABT]: 'ABT',
   [CMDQ_ERR_ATC_INV_SYNC]: 'ATC_INV_SYNC',
 };
-
-const opName = (op: number): string => OPCODE_NAMES[op] ?? `UNKNOWN_0x${op.toString(16).padStart(2, '0')}`;
 
 /**
  * THE ADAPTER to the engine's error report: what the SMMU said about the command it stopped at.
@@ -278,8 +276,8 @@ function collect(
   for (let op = 0; op < 256; op++) {
     const c = f[st + Smmu.BY_OPCODE + op];
     if (c === 0) continue;
-    byOpcode[opName(op)] = c;
-    if (opName(op).startsWith('TLBI_')) tlbis[opName(op)] = c;
+    byOpcode[opcodeName(op)] = c;
+    if (opcodeName(op).startsWith('TLBI_')) tlbis[opcodeName(op)] = c;
   }
   let vaPages = 0;
   for (let i = 0; i < n; i++) {

@@ -4,8 +4,8 @@
 //
 // The threads are started by the first run(), not by the constructor: the orchestrator submits the
 // CPU tasks only after the SMMU worker is up and the driver has probed it, and the SMMU's isolate
-// then boots alone instead of behind --cpus others on a host with fewer cores (measured with 64
-// CPUs on 2 cores: the probe took 0.7-0.9 s when the pool started first).
+// then boots alone instead of behind --cpus others on a host with fewer cores (docs/performance.md
+// has the start-up measured both ways).
 import { pathToFileURL } from 'node:url';
 import { Piscina } from 'piscina';
 import { workerFile } from './paths.js';

@@ -3,10 +3,8 @@
 // a thread that loses the CAS backs off for a doubling, bounded delay so the winners' line is not
 // hammered. The delay touches no shared memory: JavaScript has no PAUSE, so relax() burns about a
 // PAUSE's worth of dependent arithmetic per unit. (Polling the lock word as the delay, as this did
-// first, kept pulling the holder's line back: 3.5-3.7 M acquisitions/s for two threads with a
-// 100 ns critical section, 0.66-0.79x the C ttas; with relax(), about 4.7 M/s, 0.94x: see
-// docs/performance.md.) Under
-// a parking wait policy the read phase parks on the word.
+// first, kept pulling the holder's line back; docs/performance.md has the figures, measured against
+// the C ttas of bench/locks.c.) Under a parking wait policy the read phase parks on the word.
 //
 // Shared memory (one 64-byte line):
 //   word 0  state: 0 free, 1 held
@@ -16,15 +14,14 @@ import type { Lock, LockAlgorithm } from '../lock.js';
 import { waitForChange, storeAndWake, type WaitPolicy } from '../wait.js';
 
 /**
- * Dependent integer operations per backoff unit: about an x86 PAUSE (48 ns measured on the 2-core
- * development VM, where a PAUSE is 40-50 ns).
+ * Dependent integer operations per backoff unit: about one x86 PAUSE (docs/locks.md has the
+ * measurement this was sized from).
  */
 const RELAX_OPS = 32;
 /**
- * The longest backoff, in units: 1,024 (about 50 us), the same bound as the C ttas in
- * bench/locks.c (1,024 PAUSEs), which the bench compares it with. A cap of 128 was tried: JS/C
- * fell from 0.94x to 0.72x in full bench runs (a loser that comes back sooner steals the lock
- * more often), and the scaling runs' cmdq p99 waits did not change measurably with either.
+ * The longest backoff, in units: 1,024, the same bound as the C ttas in bench/locks.c (1,024
+ * PAUSEs), which the bench compares it with. A smaller cap lets a loser that comes back sooner
+ * steal the lock more often; docs/performance.md records what the cap of 128 measured.
  */
 const MAX_BACKOFF_UNITS = 1024;
 
