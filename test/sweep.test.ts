@@ -10,10 +10,10 @@ import { parseArgs } from '../src/cli/args.js';
 import { cmdLogPath, main, runConfig, runInvocation } from '../src/cli/main.js';
 import { Progress, runLine } from '../src/cli/progress.js';
 import { parseSweeps, sweepPoints } from '../src/cli/sweep-spec.js';
-import { DEFAULTS, type Config } from '../src/config/config.js';
 import { csvColumns, toCsv } from '../src/report/csv.js';
 import type { ResultDocument } from '../src/report/types.js';
 import { CpuPool } from '../src/workload/pool.js';
+import { configWith } from './helpers/runs.js';
 
 // The in-process --report failure test makes the renderer throw; everything else uses the real one.
 let failHtml = false;
@@ -66,9 +66,7 @@ function readCsv(text: string): string[][] {
   return rows;
 }
 
-function config(over: Partial<Config>): Config {
-  return { ...DEFAULTS, cpus: 1, pages: 4, durationMs: 100, warmupMs: 20, quiet: true, ...over };
-}
+const config = configWith({ cpus: 1, pages: 4, durationMs: 100, warmupMs: 20 });
 
 describe('a sweep (cross product of two axes, two strategies)', () => {
   let r: ReturnType<typeof run>;
@@ -149,9 +147,13 @@ describe('a sweep (cross product of two axes, two strategies)', () => {
     expect(rows[7]).toMatch(/^2\s+4\s+batched\s/);
   });
 
-  it('prints one plain progress line per run on a pipe', () => {
-    const lines = r.stderr.trimEnd().split('\n');
-    expect(lines).toHaveLength(8);
+  it('prints one plain progress line per run on a pipe, then its measuring marker', () => {
+    const all = r.stderr.trimEnd().split('\n');
+    expect(all).toHaveLength(16);
+    const lines = all.filter((_, i) => i % 2 === 0);
+    expect(all.filter((_, i) => i % 2 === 1)).toEqual(
+      lines.map((_, i) => `measuring ${i % 2 === 0 ? 'per-page' : 'batched'}`),
+    );
     expect(lines[0]).toMatch(
       /^\[1\/8\] point 1\/4 cpus=1 pages=1: running per-page: 1 CPUs, 100 ms after 20 ms warm-up \(elapsed 0:00, ETA \d+:\d\d\)$/,
     );
