@@ -147,13 +147,17 @@ describe('a sweep (cross product of two axes, two strategies)', () => {
     expect(rows[7]).toMatch(/^2\s+4\s+batched\s/);
   });
 
-  it('prints one plain progress line per run on a pipe, then its measuring marker', () => {
+  it('prints one plain progress line per run on a pipe, each perhaps followed by its measuring marker', () => {
     const all = r.stderr.trimEnd().split('\n');
-    expect(all).toHaveLength(16);
-    const lines = all.filter((_, i) => i % 2 === 0);
-    expect(all.filter((_, i) => i % 2 === 1)).toEqual(
-      lines.map((_, i) => `measuring ${i % 2 === 0 ? 'per-page' : 'batched'}`),
+    const lines = all.filter((l) => !l.startsWith('measuring '));
+    expect(lines).toHaveLength(8);
+    // A marker follows its own run's line (a run too short to complete an unmap has none).
+    const bad = all.flatMap((l, i) =>
+      l.startsWith('measuring ') && !all[i - 1]?.includes(`running ${l.slice('measuring '.length)}:`)
+        ? [l]
+        : [],
     );
+    expect(bad).toEqual([]);
     expect(lines[0]).toMatch(
       /^\[1\/8\] point 1\/4 cpus=1 pages=1: running per-page: 1 CPUs, 100 ms after 20 ms warm-up \(elapsed 0:00, ETA \d+:\d\d\)$/,
     );
