@@ -1,21 +1,62 @@
 // End to end on short runs with real worker threads: the command pattern each strategy must
 // produce, exact lock and command counts, a clean end state, and a command log that decodes to
 // exactly what the JSON reports.
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { cmdLogPath, runConfig } from '../src/index.js';
-import { DEFAULTS, type Config } from '../src/config/config.js';
-import { CS_IRQ, CS_NONE, CS_SEV, OPCODE_NAMES } from '../src/hardware/commands.js';
+import { runConfig } from '../src/index.js';
+import { CS_IRQ, type Command } from '../src/hardware/commands.js';
 import { VA_BASE_PAGE } from '../src/hardware/layout.js';
 import type { ResultDocument, RunReport } from '../src/report/types.js';
-import { decodeLog, iovaOpAcquisitions } from './helpers/runs.js';
+import type { ChromeEvent } from '../src/trace/chrome.js';
+import { checkLog, config, expectedPollCs, iovaOpAcquisitions } from './helpers/runs.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tlbsync-e2e-'));
+/** Trace timestamps are rounded to 10 ns; allow the float error of that arithmetic. */
+const EPS = 1e-6;
 
-function config(over: Partial<Config>): Config {
-  return { ...DEFAULTS, cpus: 2, pages: 8, durationMs: 300, warmupMs: 50, quiet: true, ...over };
+/**
+ * Where a run's CMD_SYNC waits lie relative to the same CPU's cmdq holds, from a --trace file
+ * taken with --hold-sample 1 (every hold traced): how many waits, how many lie wholly inside a
+ * hold, how many overlap one at all. One CPU's cmdq holds never overlap each other.
+ */
+function syncWaitsVsCmdqHolds(
+  file: string,
+  pid: number,
+): { waits: number; inside: number; overlapping: number } {
+  const spans = (JSON.parse(readFileSync(file, 'utf8')) as { traceEvents: ChromeEvent[] }).traceEvents.filter(
+    (e) => e.ph === 'X' && e.pid === pid,
+  );
+  const holds = new Map<number, ChromeEvent[]>();
+  for (const h of spans) {
+    if (h.name !== 'cmdq hold') continue;
+    const list = holds.get(h.tid);
+    if (list) list.push(h);
+    else holds.set(h.tid, [h]);
+  }
+  for (const list of holds.values()) list.sort((a, b) => a.ts! - b.ts!);
+  let waits = 0;
+  let inside = 0;
+  let overlapping = 0;
+  for (const w of spans) {
+    if (w.name !== 'CMD_SYNC wait') continue;
+    waits++;
+    const list = holds.get(w.tid) ?? [];
+    // The last hold that starts before the wait ends is the only one that can overlap it.
+    let lo = 0;
+    let hi = list.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (list[mid].ts! < w.ts! + w.dur! - EPS) lo = mid + 1;
+      else hi = mid;
+    }
+    const h = list[lo - 1];
+    if (h === undefined || h.ts! + h.dur! <= w.ts! + EPS) continue;
+    overlapping++;
+    if (h.ts! <= w.ts! + EPS && w.ts! + w.dur! <= h.ts! + h.dur! + EPS) inside++;
+  }
+  return { waits, inside, overlapping };
 }
 
 /** Commands still in flight at the two edges of the measured window: a CPU's whole unmap each. */
@@ -35,7 +76,6 @@ function checkCommon(r: RunReport, pages: number): void {
   const cmdq = r.locks.find((l) => l.name === 'cmdq')!;
   expect(cmdq.acquisitions).toBe(r.driver.commandsIssued.total);
   expect(iovaOpAcquisitions(r)).toBe(2 * r.totals.unmaps);
-  expect(cmdq.contentions).toBeLessThanOrEqual(cmdq.acquisitions);
   // What the SMMU consumed differs from what the driver issued only by what was in flight.
   const perUnmap = r.driver.commandsIssued.total / r.totals.unmaps;
   expect(
@@ -52,13 +92,8 @@ function checkCommon(r: RunReport, pages: number): void {
   expect(r.smmu.cmdqErrors).toBe(0);
 }
 
-function checkLog(r: RunReport, base: string, expectCs: number): void {
-  const cmds = decodeLog(cmdLogPath(base, r.strategy));
-  expect(cmds.length).toBe(r.commands.total);
-  const counts: Record<string, number> = {};
-  for (const c of cmds) counts[c.op] = (counts[c.op] ?? 0) + 1;
-  for (const [op, n] of Object.entries(r.commands.byOpcode)) expect(counts[op] ?? 0, op).toBe(n);
-  expect(Object.keys(counts).every((k) => k in r.commands.byOpcode)).toBe(true);
+function checkCommands(r: RunReport, base: string, expectCs: number): Command[] {
+  const cmds = checkLog(r, base);
   // Plain checks in the loop (an expect() per command would dominate the test's run time).
   const bad: string[] = [];
   for (const c of cmds) {
@@ -70,13 +105,15 @@ function checkLog(r: RunReport, base: string, expectCs: number): void {
     }
   }
   expect(bad.slice(0, 3)).toEqual([]);
+  return cmds;
 }
 
 describe('per-page vs batched, end to end', () => {
   let doc: ResultDocument;
   const base = join(dir, 'cmds');
+  const trace = join(dir, 'poll-trace.json');
   beforeAll(async () => {
-    doc = (await runConfig(config({ cmdLog: base }), () => {})).doc;
+    doc = (await runConfig(config({ cmdLog: base, trace, holdSample: 1 }), () => {})).doc;
   });
 
   it('per-page issues one CMD_SYNC per page unmapped; batched one per unmap', () => {
@@ -87,14 +124,22 @@ describe('per-page vs batched, end to end', () => {
     checkCommon(batched, 8);
     expect(perPage.driver.commandsIssued.byOpcode.CMD_SYNC).toBe(perPage.totals.pagesUnmapped);
     expect(batched.driver.commandsIssued.byOpcode.CMD_SYNC).toBe(batched.totals.unmaps);
-    expect(perPage.syncsPerUnmap).toBeGreaterThan(7.5);
-    expect(batched.syncsPerUnmap).toBeGreaterThan(0.9);
-    expect(batched.syncsPerUnmap).toBeLessThan(1.1);
+    // The SMMU's count per unmap (checkCommon bounds it against the exact issued counts; a ratio
+    // floor would need more unmaps than a loaded host may complete).
+    for (const r of doc.runs) expect(r.syncsPerUnmap).toBe(r.commands.byOpcode.CMD_SYNC / r.totals.unmaps);
   });
 
   it('writes a command log per strategy that decodes to exactly the counts reported', () => {
-    const cs = doc.host.waitPolicy === 'spin' ? CS_NONE : CS_SEV;
-    for (const r of doc.runs) checkLog(r, base, cs);
+    for (const r of doc.runs) checkCommands(r, base, expectedPollCs(doc));
+  });
+
+  it('poll mode waits for CMD_SYNC inside the cmdq hold (Linux before v5.4)', () => {
+    // The control for the msi test below: the same check finds the waits inside the lock here.
+    for (const pid of [1, 2]) {
+      const w = syncWaitsVsCmdqHolds(trace, pid);
+      expect(w.waits, `pid ${pid}`).toBeGreaterThan(0);
+      expect(w.inside, `pid ${pid}`).toBe(w.waits);
+    }
   });
 
   it('compares the candidate with the baseline as ratios', () => {
@@ -115,14 +160,18 @@ describe('per-page vs batched, end to end', () => {
 describe('variants', () => {
   it('msi sync mode signals completion through MSIDATA with CS=IRQ, outside the lock', async () => {
     const base = join(dir, 'msi');
+    const trace = join(dir, 'msi-trace.json');
     const { doc } = await runConfig(
-      config({ syncMode: 'msi', strategies: ['batched'], cmdLog: base }),
+      config({ syncMode: 'msi', strategies: ['batched'], cmdLog: base, trace, holdSample: 1 }),
       () => {},
     );
     const r = doc.runs[0];
     checkCommon(r, 8);
-    checkLog(r, base, CS_IRQ);
-    const syncs = decodeLog(cmdLogPath(base, 'batched')).filter((c) => c.op === 'CMD_SYNC');
+    const syncs = checkCommands(r, base, CS_IRQ).filter((c) => c.op === 'CMD_SYNC');
+    // Outside the lock: no CMD_SYNC wait overlaps a cmdq hold of its CPU (every hold is traced).
+    const w = syncWaitsVsCmdqHolds(trace, 1);
+    expect(w.waits).toBeGreaterThan(0);
+    expect(w).toEqual({ waits: w.waits, inside: 0, overlapping: 0 });
     // Sequence numbers increase by one per CMD_SYNC in consumption order.
     let gaps = 0;
     for (let i = 1; i < syncs.length; i++) {
@@ -149,9 +198,7 @@ describe('variants', () => {
     const r = doc.runs[0];
     expect(r.complete).toBe(true);
     expect(r.endState).toEqual({ iotlbEntries: 0, iovasOutstanding: 0 });
-    const asids = new Set(
-      decodeLog(cmdLogPath(base, 'per-page')).flatMap((c) => (c.op === 'TLBI_NH_VA' ? [c.asid] : [])),
-    );
+    const asids = new Set(checkLog(r, base).flatMap((c) => (c.op === 'TLBI_NH_VA' ? [c.asid] : [])));
     expect([...asids].sort()).toEqual([1, 2]);
     expect(r.smmu.maxQueueDepth).toBeLessThanOrEqual(2);
   });
@@ -162,6 +209,5 @@ describe('variants', () => {
     checkCommon(r, 8);
     expect(r.locks[0].waitNs.total).toBeNull();
     expect(r.unmapLatencyNs.p99).toBeNull();
-    expect(OPCODE_NAMES[0x46]).toBe('CMD_SYNC');
   });
 });

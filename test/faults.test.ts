@@ -6,6 +6,7 @@ import { mkdtempSync, readFileSync, existsSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { config } from './helpers/runs.js';
 
 const RUN = resolve(__dirname, '../dist/run.js');
 const dir = mkdtempSync(join(tmpdir(), 'tlbsync-faults-'));
@@ -14,50 +15,49 @@ interface Result {
   code: number | null;
   stdout: string;
   stderr: string;
-  ms: number;
-  /** ms from start until a stderr line matching `mark` appeared (for "ends within"). */
-  markMs: number | null;
+  /** A stderr line matched `sigintAfter` (and SIGINT was sent). */
+  marked: boolean;
 }
 
-function run(args: string[], opts: { sigintAfterMs?: number; mark?: RegExp } = {}): Promise<Result> {
+/**
+ * Runs the CLI; with `sigintAfter`, sends SIGINT once a stderr line matches it: an event, never
+ * a fixed delay (a loaded host may not even have started the run by then).
+ */
+function run(args: string[], opts: { sigintAfter?: RegExp } = {}): Promise<Result> {
   return new Promise((done) => {
-    const t0 = Date.now();
     const p = spawn(process.execPath, [RUN, ...args]);
     let stdout = '';
     let stderr = '';
-    let markMs: number | null = null;
+    let marked = false;
     p.stdout.on('data', (d) => (stdout += d));
     p.stderr.on('data', (d) => {
       stderr += d;
-      if (markMs === null && opts.mark?.test(stderr)) markMs = Date.now() - t0;
+      if (!marked && opts.sigintAfter?.test(stderr)) {
+        marked = true;
+        p.kill('SIGINT');
+      }
     });
-    if (opts.sigintAfterMs !== undefined) setTimeout(() => p.kill('SIGINT'), opts.sigintAfterMs);
-    p.on('exit', (code) => done({ code, stdout, stderr, ms: Date.now() - t0, markMs }));
+    p.on('exit', (code) => done({ code, stdout, stderr, marked }));
   });
 }
 
 const json = (name: string) => JSON.parse(readFileSync(join(dir, name), 'utf8'));
 
 describe('fault injection', () => {
-  it('crash:cpu=1 ends the run within 2 s with exit 3, naming the CPU and what it held, and keeps the data', async () => {
-    const r = await run(
-      [
-        '--cpus',
-        '2',
-        '--strategy',
-        'batched',
-        '--duration',
-        '3s',
-        '--inject',
-        'crash:cpu=1,at=500ms',
-        '--json',
-        join(dir, 'crash.json'),
-      ],
-      { mark: /running batched/ },
-    );
+  it('crash:cpu=1 ends the run early with exit 3, naming the CPU and what it held, and keeps the data', async () => {
+    const r = await run([
+      '--cpus',
+      '2',
+      '--strategy',
+      'batched',
+      '--duration',
+      '20s',
+      '--inject',
+      'crash:cpu=1,at=500ms',
+      '--json',
+      join(dir, 'crash.json'),
+    ]);
     expect(r.code).toBe(3);
-    // Started at markMs; the crash is 200 ms warm-up + 500 ms later; the exit follows within 2 s.
-    expect(r.ms - (r.markMs ?? 0)).toBeLessThan(200 + 500 + 2000);
     expect(r.stderr).toMatch(
       /cpu 1 crashed: .*injected crash.* while holding cmdq; it was in unmap, holding cmdq/,
     );
@@ -65,8 +65,10 @@ describe('fault injection', () => {
     expect(doc.complete).toBe(false);
     expect(doc.runs[0].outcome).toBe('crashed');
     expect(doc.runs[0].totals.unmaps).toBeGreaterThan(0);
-    expect(doc.runs[0].durationMs).toBeGreaterThan(400);
-    expect(doc.runs[0].durationMs).toBeLessThan(1500);
+    // The window closed at the crash (500 ms into it), not before, and not at --duration (no
+    // tighter bound: a descheduled thread may take a while to notice).
+    expect(doc.runs[0].durationMs).toBeGreaterThanOrEqual(500);
+    expect(doc.runs[0].durationMs).toBeLessThan(15_000);
     expect(r.stdout).toContain('INCOMPLETE');
   }, 30_000);
 
@@ -139,7 +141,7 @@ describe('fault injection', () => {
       join(dir, 'wd.json'),
     ]);
     expect(r.code).toBe(4);
-    expect(r.ms).toBeLessThan(6000);
+    // Ended by the watchdog, not by --duration (outcome 'hung' below): no wall-clock bound.
     expect(r.stderr).toMatch(/watchdog: no CPU completed an unmap for 1000 ms/);
     expect(r.stderr).toMatch(/cpu 0: .*\(\d+ unmaps so far\)/);
     expect(r.stderr).toMatch(/cpu 1: /);
@@ -153,16 +155,20 @@ describe('fault injection', () => {
   }, 30_000);
 
   it('Ctrl-C stops the workers, prints and writes what was measured, exit 130', async () => {
-    const r = await run(['--cpus', '2', '--duration', '10s', '--json', join(dir, 'int.json')], {
-      sigintAfterMs: 1500,
+    // SIGINT once the first measured window is open; --duration long enough that only it ends the run.
+    const r = await run(['--cpus', '2', '--duration', '60s', '--json', join(dir, 'int.json')], {
+      sigintAfter: /^measuring per-page$/m,
     });
-    expect(r.code).toBe(130);
-    expect(r.ms).toBeLessThan(5000);
+    expect(r.code, r.stderr).toBe(130);
+    expect(r.marked, r.stderr).toBe(true);
+    expect(r.stderr).toContain('tlbsync-emu: interrupted: stopping');
     expect(r.stdout).toContain('== per-page ==');
     const doc = json('int.json');
     expect(doc.complete).toBe(false);
-    expect(doc.runs[0].outcome).toBe('interrupted');
+    // Only the interrupted run: the plan stops with it (batched never started).
+    expect(doc.runs.map((x: { outcome: string }) => x.outcome)).toEqual(['interrupted']);
     expect(doc.runs[0].totals.unmaps).toBeGreaterThan(0);
+    expect(doc.runs[0].durationMs).toBeLessThan(60_000);
     // Result files are written whole (renamed into place): no temporary file is left behind.
     expect(readdirSync(dir).filter((f) => f.endsWith('.tmp'))).toEqual([]);
     expect(existsSync(join(dir, 'int.json'))).toBe(true);
@@ -172,20 +178,15 @@ describe('fault injection', () => {
 describe('driver diagnostics from CPU workers', () => {
   it("reach the caller's warn(), after the run's first line, not the worker's own stderr", async () => {
     const { runConfig } = await import('../src/index.js');
-    const { DEFAULTS } = await import('../src/config/config.js');
     const { parseInjection } = await import('../src/config/inject.js');
     const lines: string[] = [];
     await runConfig(
-      {
-        ...DEFAULTS,
-        cpus: 2,
+      config({
         strategies: ['batched'],
         durationMs: 1000,
-        warmupMs: 50,
         syncTimeoutMs: 100,
         inject: [parseInjection('stall:smmu,at=200ms,for=500ms', 2, 1000)],
-        quiet: true,
-      },
+      }),
       (l) => lines.push(l),
     );
     const timeouts = lines.filter((l) => /^tlbsync-emu: cpu \d: CMD_SYNC timeout: waited \d+ ms/.test(l));

@@ -10,13 +10,14 @@
 // test box two CPU threads, the SMMU thread and the test runner share the cores (oversubscribed,
 // parking waits), so a flush can wait out several scheduler slices of a preempted lock holder or
 // SMMU: with other work loading the box (load average 10), maxima of 20-230 ms were seen with the 1
-// and 10 ms timeouts. The median is checked against fq timeout + 200 ms, the maximum against fq
-// timeout + 1 s.
+// and 10 ms timeouts. A descheduled thread can stretch any one window without limit, so the bound
+// (fq timeout + 200 ms) is checked on the median window, which one preemption cannot move, and
+// not on the maximum.
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { cmdLogPath, runConfig } from '../src/index.js';
+import { runConfig } from '../src/index.js';
 import { DEFAULTS, type Config } from '../src/config/config.js';
 import type { CmdBatch } from '../src/driver/cmd-batch.js';
 import type { CmdqIssuer } from '../src/driver/cmdq.js';
@@ -30,18 +31,11 @@ import { Cpu, cpuStatsSlots, CpuStats, initCpuStats } from '../src/sync/counters
 import { getLockAlgorithm } from '../src/sync/locks/index.js';
 import { SPIN } from '../src/sync/wait.js';
 import { layoutParamsFor } from '../src/workload/params.js';
-import { checkLogCounts, decodeLog, expectedPollCs, iovaOpAcquisitions } from './helpers/runs.js';
+import { checkLog, config, expectedPollCs, iovaOpAcquisitions } from './helpers/runs.js';
 
 const ALLOWANCE_MS = 200;
-const MAX_ALLOWANCE_MS = 1000;
-
-// ---- Helpers (the small ones of test/e2e.test.ts, copied) ---------------------------------------
 
 const dir = mkdtempSync(join(tmpdir(), 'tlbsync-lazy-'));
-
-function config(over: Partial<Config>): Config {
-  return { ...DEFAULTS, cpus: 2, pages: 8, durationMs: 300, warmupMs: 50, quiet: true, ...over };
-}
 
 const expectedCs = expectedPollCs;
 
@@ -259,17 +253,11 @@ describe('lazy: the flush queue', () => {
 // ---- End to end --------------------------------------------------------------------------------------
 
 /**
- * Checks every run of `lazy` must pass; returns its counters. The allowances bound the stale
- * window's median and maximum beyond the timeout (Infinity: a test about something else, on a run
- * with more threads than the box has cores).
+ * Checks every run of `lazy` must pass; returns its counters. The allowance bounds the stale
+ * window's median beyond the timeout (Infinity: a test about something else, on a run with more
+ * threads than the box has cores).
  */
-function checkLazy(
-  doc: ResultDocument,
-  cfg: Config,
-  base: string,
-  allowanceMs = ALLOWANCE_MS,
-  maxAllowanceMs = MAX_ALLOWANCE_MS,
-) {
+function checkLazy(doc: ResultDocument, cfg: Config, base: string, allowanceMs = ALLOWANCE_MS) {
   const r = doc.runs[0];
   expect(r.strategy).toBe('lazy');
   expect(r.errors).toEqual([]);
@@ -301,10 +289,7 @@ function checkLazy(
   expect(h.name).toBe('staleWindowNs');
   expect(h.count).toBe(c.iovasFlushed);
   expect(h.count).toBeGreaterThan(0);
-  expect(h.p50).toBeLessThanOrEqual(h.p99);
-  expect(h.p99).toBeLessThanOrEqual(h.max);
   expect(h.p50).toBeLessThanOrEqual((cfg.fqTimeoutMs + allowanceMs) * 1e6);
-  expect(h.max).toBeLessThanOrEqual((cfg.fqTimeoutMs + maxAllowanceMs) * 1e6);
   // What the SMMU consumed differs from what was issued only by a flush per CPU at each edge.
   expect(r.commands.byOpcode.TLBI_NH_VA).toBe(0);
   expect(Math.abs(r.commands.byOpcode.TLBI_NH_ASID - c.flushes)).toBeLessThanOrEqual(2 * r.cpus);
@@ -315,8 +300,7 @@ function checkLazy(
   expect(r.iotlb.faults).toBe(0);
   expect(r.iotlb.translations).toBe(r.totals.pagesMapped);
 
-  const cmds = decodeLog(cmdLogPath(base, 'lazy'));
-  checkLogCounts(r, cmds);
+  const cmds = checkLog(r, base);
   // Only whole-ASID invalidations and syncs; each CPU's TLBI_NH_ASID precedes its CMD_SYNC, so at
   // any point of the log at most one per CPU is not yet followed by a sync (or, at the window's
   // start, a sync whose TLBI came before it).
@@ -402,7 +386,7 @@ describe('lazy, end to end', () => {
     const cfg = config({ cpus: 4, fqSize: 65536, fqTimeoutMs: 10, strategies: ['lazy'], cmdLog: base });
     const { doc } = await runConfig(cfg, () => {});
     // Four CPU threads and the SMMU on the 2-core box: the stale window is not what this checks.
-    const { r, c } = checkLazy(doc, cfg, base, Infinity, Infinity);
+    const { r, c } = checkLazy(doc, cfg, base, Infinity);
     expect(c.flushesFull).toBe(0);
     expect(c.flushesTimeout).toBe(c.flushes);
     // The timer is re-armed only after it fired, so its fires are >= --fq-timeout apart; one more

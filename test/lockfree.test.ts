@@ -7,8 +7,8 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { cmdLogPath, runConfig } from '../src/index.js';
-import { DEFAULTS, type Config } from '../src/config/config.js';
+import { runConfig } from '../src/index.js';
+import type { Config } from '../src/config/config.js';
 import { CMDQ_BATCH_ENTRIES } from '../src/driver/cmd-batch.js';
 import { CMDQ_DESIGNS, type IssuerContext } from '../src/driver/cmdq-designs.js';
 import {
@@ -20,36 +20,20 @@ import {
   llqProd,
   ValidMap,
 } from '../src/driver/cmdq-lockfree.js';
-import {
-  CS_IRQ,
-  CS_NONE,
-  CS_SEV,
-  SYNC_MSH_ISH,
-  SYNC_MSIATTR_OIWB,
-  type Command,
-} from '../src/hardware/commands.js';
+import { CS_IRQ, SYNC_MSH_ISH, SYNC_MSIATTR_OIWB, type Command } from '../src/hardware/commands.js';
 import { cmdqEntryIdx, computeLayout, VA_BASE_PAGE } from '../src/hardware/layout.js';
 import { queueIncN } from '../src/hardware/queue.js';
 import { SPIN } from '../src/sync/wait.js';
 import { layoutParamsFor } from '../src/workload/params.js';
 import type { ResultDocument, RunReport } from '../src/report/types.js';
-import { decodeLog, iovaOpAcquisitions } from './helpers/runs.js';
+import { checkLog, configWith, expectedPollCs, iovaOpAcquisitions } from './helpers/runs.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tlbsync-lockfree-'));
 
-function config(over: Partial<Config>): Config {
-  return {
-    ...DEFAULTS,
-    cpus: 4,
-    pages: 8,
-    queueEntries: 128,
-    strategies: ['lockfree'],
-    durationMs: 300,
-    warmupMs: 50,
-    quiet: true,
-    ...over,
-  };
-}
+const config = configWith({ cpus: 4, queueEntries: 128, strategies: ['lockfree'] });
+
+/** CMD_SYNCs in a log: every reservation between the first and the last ends with one. */
+const syncsIn = (cmds: Command[]): number => cmds.filter((c) => c.op === 'CMD_SYNC').length;
 
 /** Reservations (cmpxchg slot grabs) one unmap of `pages` pages makes: full batches, then the rest + SYNC. */
 const issuesPerUnmap = (pages: number): number => Math.ceil(pages / CMDQ_BATCH_ENTRIES);
@@ -96,7 +80,6 @@ function checkCounters(r: RunReport, pages: number, queueEntries: number): void 
   expect(Object.keys(c)).toEqual([...LOCKFREE_COUNTERS]);
   // One successful cmpxchg per reservation; an unmap's reservations all count in one stats block.
   expect(c.cmpxchgSuccesses).toBe(r.totals.unmaps * issuesPerUnmap(pages));
-  expect(c.cmpxchgSuccesses).toBeLessThanOrEqual(c.cmpxchgAttempts);
   expect(c.ownerElections).toBeGreaterThan(0);
   expect(c.ownerElections).toBeLessThanOrEqual(c.cmpxchgSuccesses);
   // Owners publish everybody's commands; the totals differ only by the ranges that straddle the
@@ -156,7 +139,7 @@ function reservations(cmds: Command[]): { res: Reservation[]; bad: string[] } {
 }
 
 /** Each CMD_SYNC of the log sits in the slot the SMMU read it from: log position + a constant. */
-function checkSyncs(r: RunReport, cfg: Config, cmds: Command[], waitPolicy: string): void {
+function checkSyncs(r: RunReport, cfg: Config, cmds: Command[], doc: ResultDocument): void {
   const layout = computeLayout(layoutParamsFor(cfg, 'lockfree'));
   const bad: string[] = [];
   let offset = -1;
@@ -177,22 +160,11 @@ function checkSyncs(r: RunReport, cfg: Config, cmds: Command[], waitPolicy: stri
       if (offset < 0) offset = o;
       if (!ok || o !== offset) bad.push(`at ${j}: ${JSON.stringify(c)}`);
     } else {
-      const cs = waitPolicy === 'spin' ? CS_NONE : CS_SEV;
-      if (c.cs !== cs || c.msiaddr !== 0) bad.push(`at ${j}: ${JSON.stringify(c)}`);
+      if (c.cs !== expectedPollCs(doc) || c.msiaddr !== 0) bad.push(`at ${j}: ${JSON.stringify(c)}`);
     }
   });
   expect(bad.slice(0, 3)).toEqual([]);
   expect(cmds.filter((c) => c.op === 'CMD_SYNC').length).toBe(r.commands.byOpcode.CMD_SYNC);
-}
-
-function checkLog(r: RunReport, base: string): Command[] {
-  const cmds = decodeLog(cmdLogPath(base, 'lockfree'));
-  expect(cmds.length).toBe(r.commands.total);
-  const counts: Record<string, number> = {};
-  for (const c of cmds) counts[c.op] = (counts[c.op] ?? 0) + 1;
-  for (const [op, n] of Object.entries(r.commands.byOpcode)) expect(counts[op] ?? 0, op).toBe(n);
-  expect(Object.keys(counts).every((k) => k in r.commands.byOpcode)).toBe(true);
-  return cmds;
 }
 
 async function run(cfg: Config): Promise<ResultDocument> {
@@ -279,17 +251,20 @@ describe('lockfree end to end', () => {
       it('issues 8 TLBI_NH_VA and one CMD_SYNC per unmap without the cmdq lock, and ends clean', () => {
         checkCommon(r, 8, 128);
         checkCounters(r, 8, 128);
-        expect(r.syncsPerUnmap).toBeGreaterThan(0.9);
-        expect(r.syncsPerUnmap).toBeLessThan(1.1);
+        // One CMD_SYNC per unmap, up to an unmap per CPU at each edge of the window (a count, not a
+        // ratio that needs many unmaps: a loaded host may complete few).
+        expect(Math.abs(r.commands.byOpcode.CMD_SYNC - r.totals.unmaps)).toBeLessThanOrEqual(2 * r.cpus);
       });
 
       it('logs whole reservations: 8 consecutive pages of one unmap, then its CMD_SYNC', () => {
         const cmds = checkLog(r, base);
         const { res, bad } = reservations(cmds);
         expect(bad).toEqual([]);
-        expect(res.length).toBeGreaterThan(10);
+        // Every CMD_SYNC after the first closes one whole reservation; at least one to look at.
+        expect(res.length).toBe(syncsIn(cmds) - 1);
+        expect(res.length).toBeGreaterThan(0);
         expect(res.filter((x) => x.tlbis !== 8 || !x.sync)).toEqual([]);
-        checkSyncs(r, cfg, cmds, doc.host.waitPolicy);
+        checkSyncs(r, cfg, cmds, doc);
       });
     });
   }
@@ -304,9 +279,10 @@ describe('lockfree end to end', () => {
     const cmds = checkLog(r, base);
     const { res, bad } = reservations(cmds);
     expect(bad).toEqual([]);
-    expect(res.length).toBeGreaterThan(3);
+    expect(res.length).toBe(syncsIn(cmds) - 1);
+    expect(res.length).toBeGreaterThan(0);
     expect(res.filter((x) => x.tlbis !== 64 || !x.sync)).toEqual([]);
-    checkSyncs(r, cfg, cmds, doc.host.waitPolicy);
+    checkSyncs(r, cfg, cmds, doc);
     // Only one such reservation fits in 128 entries at a time: CPUs wait for space.
     expect(r.smmu.maxQueueDepth).toBeLessThanOrEqual(128);
   });
@@ -332,12 +308,15 @@ describe('lockfree end to end', () => {
     expect(bad).toEqual([]);
     const full = res.filter((x) => x.tlbis === CMDQ_BATCH_ENTRIES && !x.sync).length;
     const tails = res.filter((x) => x.tlbis === 8 && x.sync).length;
-    expect(tails).toBeGreaterThan(2);
+    expect(tails).toBe(syncsIn(cmds) - 1);
+    expect(tails).toBeGreaterThan(0);
     expect(full + tails).toBe(res.length);
     expect(Math.abs(full - 3 * tails)).toBeLessThanOrEqual(3 * r.cpus);
-    checkSyncs(r, cfg, cmds, doc.host.waitPolicy);
+    checkSyncs(r, cfg, cmds, doc);
     // Per CPU (ASID = cpu + 1) the pages arrive in unmap order: runs of exactly 200 consecutive
-    // pages, except the first and last runs, cut by the window's edges.
+    // pages, except the first and last runs, cut by the window's edges. Every unmap the CPU
+    // completed in the window is a run (the first perhaps wholly before it).
+    let inner = 0;
     for (const asid of [1, 2]) {
       const runs: number[] = [];
       let prev = -1;
@@ -347,8 +326,10 @@ describe('lockfree end to end', () => {
         else runs.push(1);
         prev = c.addr;
       }
-      expect(runs.length, `asid ${asid}`).toBeGreaterThan(2);
+      expect(runs.length, `asid ${asid}`).toBeGreaterThanOrEqual(r.perCpu[asid - 1].unmaps - 1);
       expect(runs.slice(1, -1).filter((n) => n !== 200)).toEqual([]);
+      inner += Math.max(0, runs.length - 2);
     }
+    expect(inner).toBeGreaterThan(0);
   });
 });

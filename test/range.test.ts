@@ -5,8 +5,8 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { cmdLogPath, runConfig } from '../src/index.js';
-import { DEFAULTS, MAX_PAGES, type Config } from '../src/config/config.js';
+import { runConfig } from '../src/index.js';
+import { DEFAULTS, MAX_PAGES } from '../src/config/config.js';
 import { CmdBatch } from '../src/driver/cmd-batch.js';
 import type { CmdqIssuer } from '../src/driver/cmdq.js';
 import { getStrategy, STRATEGY_NAMES } from '../src/driver/strategies/index.js';
@@ -16,15 +16,11 @@ import { rangePages, tlbiRangePlan } from '../src/driver/tlbi-range.js';
 import { VA_BASE_PAGE } from '../src/hardware/layout.js';
 import type { ResultDocument, RunReport } from '../src/report/types.js';
 import { cpuStatsSlots, CpuStats } from '../src/sync/counters.js';
-import { checkLogCounts, decodeLog, expectedPollCs, iovaOpAcquisitions } from './helpers/runs.js';
+import { checkLog, config, expectedPollCs, iovaOpAcquisitions } from './helpers/runs.js';
 
 // ---- Helpers (the small ones of test/e2e.test.ts, copied) ---------------------------------------
 
 const dir = mkdtempSync(join(tmpdir(), 'tlbsync-range-'));
-
-function config(over: Partial<Config>): Config {
-  return { ...DEFAULTS, cpus: 2, pages: 8, durationMs: 300, warmupMs: 50, quiet: true, ...over };
-}
 
 /** Commands still in flight at the two edges of the measured window: a CPU's whole unmap each. */
 function inFlight(r: RunReport, perUnmap: number): number {
@@ -212,8 +208,7 @@ describe('range, end to end', () => {
 
   it('logs exactly the counts reported, every TLBI a 4K range of the 8 pages of one IOVA slot', () => {
     const r = doc.runs[0];
-    const cmds = decodeLog(cmdLogPath(base, 'range'));
-    checkLogCounts(r, cmds);
+    const cmds = checkLog(r, base);
     // 8 = 1 << 3: one command with NUM=0 (one unit) and SCALE=3 (of 8 pages).
     const [want] = tlbiRangePlan(0, 8);
     expect([want.num, want.scale]).toEqual([0, 3]);
@@ -264,8 +259,7 @@ describe('range with one CPU: the pages each unmap invalidated, from the log', (
     expect(r.driver.commandsIssued.byOpcode.TLBI_NH_VA).toBe(r.totals.unmaps * plan.length);
     expect(r.driver.commandsIssued.byOpcode.CMD_SYNC).toBe(r.totals.unmaps);
     if (pages > 1) expect(plan.length).toBeLessThan(pages);
-    const cmds = decodeLog(cmdLogPath(base, 'range'));
-    checkLogCounts(r, cmds);
+    const cmds = checkLog(r, base);
 
     // One CPU: the log is unmap after unmap, each its TLBIs then its CMD_SYNC. The window may open
     // in the middle of an unmap (drop the first group) and close before a CMD_SYNC (drop the tail).

@@ -2,11 +2,10 @@
 // run's reports at other CPU counts (two repetitions each, 10% apart, so averaging shows), it must be
 // one self-contained file whose charts all draw data from the document; then opened in headless
 // Chromium, every chart must show marks on screen and the page must fetch nothing.
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runConfig } from '../src/index.js';
-import { DEFAULTS } from '../src/config/config.js';
 import { chartEntries, summarize } from '../src/report/charts.js';
 import { renderCharts, renderHtmlReport } from '../src/report/html.js';
 import type { ResultDocument } from '../src/report/types.js';
@@ -17,6 +16,7 @@ import {
   missingChromiumMessage,
   type Browser,
 } from './helpers/browser.js';
+import { config } from './helpers/runs.js';
 
 const OUT = fileURLToPath(new URL('../test-output/report-html/', import.meta.url));
 const SWEEP_CPUS = [1, 2, 4, 8];
@@ -97,7 +97,7 @@ let sweepHtml: string;
 
 beforeAll(async () => {
   ({ doc } = await runConfig(
-    { ...DEFAULTS, cpus: 2, durationMs: 200, warmupMs: 50, quiet: true, strategies: ['per-page', 'batched'] },
+    config({ pages: 16, durationMs: 200, strategies: ['per-page', 'batched'] }),
     () => {},
   ));
   sweep = syntheticSweep(doc);
@@ -271,6 +271,13 @@ interface Measured {
   marks: number;
   visible: boolean;
 }
+
+it('.ci/run sets CI=true before the tests, so that CI cannot skip the browser tests', () => {
+  const script = readFileSync(fileURLToPath(new URL('../.ci/run', import.meta.url)), 'utf8');
+  const exported = script.search(/^export CI=true$/m);
+  expect(exported).toBeGreaterThan(0);
+  expect(script.indexOf('npm test')).toBeGreaterThan(exported);
+});
 
 describe.skipIf(!haveChromium() && !IN_CI)('HTML report, in headless Chromium', () => {
   let browser: Browser;

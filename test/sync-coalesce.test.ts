@@ -4,13 +4,13 @@
 // coalescing never lets an IOVA be reused under a live translation.
 import { describe, expect, it } from 'vitest';
 import { runConfig } from '../src/index.js';
-import { shortRun } from './helpers/runs.js';
+import { config } from './helpers/runs.js';
 
 describe('--sync-coalesce', () => {
   for (const syncMode of ['msi', 'poll'] as const) {
     it(`accounts for every needed CMD_SYNC as inserted or coalesced (${syncMode} mode, 4 CPUs, per-page)`, async () => {
       const { doc } = await runConfig(
-        shortRun({ cpus: 4, pages: 4, strategies: ['per-page', 'batched'], syncMode, syncCoalesce: true }),
+        config({ cpus: 4, pages: 4, strategies: ['per-page', 'batched'], syncMode, syncCoalesce: true }),
         () => {},
       );
       const [perPage, batched] = doc.runs;
@@ -34,7 +34,7 @@ describe('--sync-coalesce', () => {
 
   it('coalesces nothing without the flag', async () => {
     const { doc } = await runConfig(
-      shortRun({ cpus: 4, pages: 4, strategies: ['per-page'], syncMode: 'msi' }),
+      config({ cpus: 4, pages: 4, strategies: ['per-page'], syncMode: 'msi' }),
       () => {},
     );
     const r = doc.runs[0];

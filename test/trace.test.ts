@@ -6,27 +6,28 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { runConfig } from '../src/index.js';
-import { DEFAULTS, type Config } from '../src/config/config.js';
 import type { ChromeEvent } from '../src/trace/chrome.js';
+import { configWith } from './helpers/runs.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tlbsync-trace-'));
 /** Timestamps are rounded to 10 ns (0.01 us); allow the float error of that arithmetic. */
 const EPS = 1e-6;
+/** --trace-window of the two-strategy run: shorter than warm-up + duration, so it cuts. */
+const WINDOW_MS = 250;
 
-function config(over: Partial<Config>): Config {
-  return { ...DEFAULTS, cpus: 2, pages: 4, durationMs: 300, warmupMs: 50, quiet: true, ...over };
-}
+const config = configWith({ pages: 4 });
 
 describe('--trace', () => {
   let trace: { traceEvents: ChromeEvent[]; displayTimeUnit: string; otherData: Record<string, unknown> };
   const file = join(dir, 'trace.json');
   beforeAll(async () => {
-    // Every hold timed (--hold-sample 1), so the no-overlap check sees every hand-over.
+    // Every hold timed (--hold-sample 1), so the no-overlap check sees every hand-over. A window of
+    // most of the run, so that a CPU descheduled for a while still holds each lock inside it.
     await runConfig(
       // --iova rbtree: a lock every CPU takes on every unmap (the rcache's locks are per CPU).
       config({
         trace: file,
-        traceWindowMs: 100,
+        traceWindowMs: WINDOW_MS,
         holdSample: 1,
         strategies: ['per-page', 'batched'],
         iova: 'rbtree',
@@ -64,8 +65,8 @@ describe('--trace', () => {
     // The counter returns to 0 when the SMMU drains the queue and goes idle.
     expect(depth.some((e) => e.args?.entries === 0)).toBe(true);
     expect(depth.some((e) => (e.args?.entries as number) > 0)).toBe(true);
-    // Only the last --trace-window (100 ms) is kept; plain checks (an expect per span is slow).
-    const outside = spans.filter((e) => !(e.dur! >= 0 && e.ts! >= 0 && e.ts! <= 100_000 + EPS));
+    // Only the last --trace-window is kept; plain checks (an expect per span is slow).
+    const outside = spans.filter((e) => !(e.dur! >= 0 && e.ts! >= 0 && e.ts! <= WINDOW_MS * 1000 + EPS));
     expect(outside.slice(0, 3)).toEqual([]);
   });
 
@@ -102,12 +103,17 @@ describe('--trace', () => {
         const holds = trace.traceEvents
           .filter((e) => e.pid === pid && e.ph === 'X' && e.name === lock)
           .sort((a, b) => a.ts! - b.ts!);
-        expect(new Set(holds.map((h) => h.tid)).size, `${pid} ${lock}`).toBeGreaterThan(0);
+        // Both CPUs held it, and it passed between them: the check below compares holds of two
+        // different CPUs, not only one CPU's holds with each other.
+        expect(new Set(holds.map((h) => h.tid)), `${pid} ${lock}`).toEqual(new Set([0, 1]));
+        let handOvers = 0;
         for (let i = 1; i < holds.length; i++) {
           const [a, b] = [holds[i - 1], holds[i]];
+          if (a.tid !== b.tid) handOvers++;
           if (b.ts! < a.ts! + a.dur! - EPS)
             bad.push(`${pid} ${lock}: cpu ${a.tid} @${a.ts}+${a.dur} vs cpu ${b.tid} @${b.ts}`);
         }
+        expect(handOvers, `${pid} ${lock}`).toBeGreaterThan(0);
       }
     }
     expect(bad.slice(0, 5)).toEqual([]);

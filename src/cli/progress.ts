@@ -1,5 +1,6 @@
 // Progress on stderr while a plan runs. On a terminal: one bar, redrawn in place (run i of n,
-// point i of n, elapsed, ETA). Otherwise (a pipe, a log file, CI): one plain line per run. With
+// point i of n, elapsed, ETA). Otherwise (a pipe, a log file, CI): one plain line as each run
+// starts and "measuring <strategy>" once its measured window holds an unmap. With
 // --quiet: nothing but errors. Diagnostics from the orchestrator go through warn(), which moves the
 // bar out of the way.
 import type { RunHooks, RunInfo } from '../run/run-plan.js';
@@ -56,6 +57,11 @@ export class Progress implements RunHooks {
         this.timer.unref();
       }
     }
+  };
+
+  /** Off a terminal: a line once the measured window holds an unmap, which scripts can wait for. */
+  readonly measureStart = (info: RunInfo): void => {
+    if (this.mode === 'lines') this.stream.write(`measuring ${info.strategy}\n`);
   };
 
   readonly runEnd = (): void => {

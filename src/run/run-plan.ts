@@ -38,6 +38,8 @@ export interface RunInfo {
 export interface RunHooks {
   /** Before a run starts (progress). */
   readonly runStart?: (info: RunInfo) => void;
+  /** Once a run's measured window holds an unmap (progress; see RunControl.measuring). */
+  readonly measureStart?: (info: RunInfo) => void;
   /**
    * After a run, with what it measured still in its shared memory (command logs, traces), before
    * the next starts. Exceptions propagate and end the plan.
@@ -115,6 +117,7 @@ async function runPlanNow(
           const run = await runStrategy(cfg, host, strategy, pool, cfg.cmdLog !== null, {
             signal,
             warn: hooks.warn,
+            measuring: () => hooks.measureStart?.(info),
           });
           const report = collectRun(run, {
             timed: cfg.stats === 'full',

@@ -80,6 +80,11 @@ export interface RunControl {
   readonly signal?: AbortSignal;
   /** Diagnostics for the user (stderr). */
   readonly warn: (line: string) => void;
+  /**
+   * The measured window is open and holds an unmap (the CLI's "measuring" marker): one begun in
+   * it has completed, so an interrupt from now on leaves something measured.
+   */
+  readonly measuring?: () => void;
 }
 
 /**
@@ -195,6 +200,7 @@ export async function runStrategy(
   const progressIdx = Array.from({ length: cfg.cpus }, (_, c) => cpuStateIdx(layout, c, CpuState.UNMAPS));
   let lastProgress = -1;
   let lastProgressAt = Date.now();
+  let measuredFrom = -1; // unmaps completed when the monitor first looked inside the window
   const stalls = cfg.inject.flatMap((f) => (f.kind === 'stall' ? [f] : []));
   const stallIdx = ctlIdx(layout, Ctl.SMMU_STALL);
   const monitor = (measureStartMs: number | null): void => {
@@ -225,6 +231,12 @@ export async function runStrategy(
       const t = now - measureStartMs;
       const stalled = stalls.some((s) => t >= s.atMs && t < s.atMs + s.forMs) ? 1 : 0;
       if (Atomics.load(i32, stallIdx) !== stalled) storeAndWake(i32, stallIdx, stalled);
+      // Each CPU may still complete one unmap begun in the warm-up; one more is the window's own.
+      if (measuredFrom < 0) measuredFrom = progress;
+      else if (progress > measuredFrom + cfg.cpus) {
+        measuredFrom = Infinity;
+        control.measuring?.();
+      }
     }
   };
   // Linux's arm_smmu_cmdq_skip_err(): log the bad command, overwrite it with a CMD_SYNC, ack.

@@ -1,14 +1,24 @@
-// Helpers shared by the end-to-end tests that run real threads: a short-run configuration, the
-// command log decoder, and the check that a log decodes to exactly the counts the JSON reports.
+// Helpers shared by the end-to-end tests that run real threads: the one short-run configuration
+// factory, the command log check (decodes to exactly the counts the JSON reports), and an
+// event wait whose deadline only names what hung.
 import { readFileSync } from 'node:fs';
 import { expect } from 'vitest';
+import { cmdLogPath } from '../../src/index.js';
 import { DEFAULTS, type Config } from '../../src/config/config.js';
 import { CS_NONE, CS_SEV, decode, type Command } from '../../src/hardware/commands.js';
 import type { ResultDocument, RunReport } from '../../src/report/types.js';
 
 /** A short, quiet run on 2 CPUs with 8-page buffers, unless overridden. */
-export function shortRun(over: Partial<Config>): Config {
+export function config(over: Partial<Config> = {}): Config {
   return { ...DEFAULTS, cpus: 2, pages: 8, durationMs: 300, warmupMs: 50, quiet: true, ...over };
+}
+
+/** config()'s former name, for tests written on branches before the two were one. */
+export const shortRun = config;
+
+/** config() with a file's own defaults on top (a design, a CPU count), still overridable per test. */
+export function configWith(defaults: Partial<Config>): (over?: Partial<Config>) => Config {
+  return (over = {}) => config({ ...defaults, ...over });
 }
 
 /** Every 16-byte entry of a --cmd-log file, decoded. */
@@ -42,6 +52,26 @@ export function iovaOpAcquisitions(r: RunReport): number {
     : r.locks.find((l) => l.name === 'iova')!.acquisitions;
 }
 
+/** The run's --cmd-log file (written under `base`), checked against its counts and decoded. */
+export function checkLog(r: RunReport, base: string): Command[] {
+  const cmds = decodeLog(cmdLogPath(base, r.strategy));
+  checkLogCounts(r, cmds);
+  return cmds;
+}
+
 /** CMD_SYNC's CS in poll mode: SEV when the wait policy parks (IDR0.SEV advertised). */
 export const expectedPollCs = (doc: ResultDocument): number =>
   doc.host.waitPolicy === 'spin' ? CS_NONE : CS_SEV;
+
+/**
+ * Waits for `cond` on the event loop, polling each millisecond. The deadline is there only to
+ * name what hung, well inside the test's own timeout: it is no bound on how long a descheduled
+ * worker may take.
+ */
+export async function until(cond: () => boolean, what: string, deadlineMs = 45_000): Promise<void> {
+  const end = Date.now() + deadlineMs;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((res) => setTimeout(res, 1));
+  }
+}
