@@ -94,7 +94,7 @@ describe('per-page vs batched, end to end', () => {
   });
 
   it('writes a command log per strategy that decodes to exactly the counts reported', () => {
-    const cs = doc.host.waitPolicy === 'spin' ? CS_NONE : CS_SEV;
+    const cs = doc.config.sev === true ? CS_SEV : CS_NONE;
     for (const r of doc.runs) checkLog(r, base, cs);
   });
 

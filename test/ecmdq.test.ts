@@ -139,7 +139,7 @@ describe('ecmdq end to end (poll mode, shared domain)', () => {
     const r = doc.runs[0];
     const cmds = decodeLog(cmdLogPath(base, 'ecmdq'));
     checkLogCounts(r, cmds);
-    const cs = doc.host.waitPolicy === 'spin' ? CS_NONE : CS_SEV;
+    const cs = doc.config.sev === true ? CS_SEV : CS_NONE;
     const bad: string[] = [];
     for (const c of cmds) {
       if (c.op === 'TLBI_NH_VA') {

@@ -2,12 +2,16 @@
 // The CLI builds it from flags (cli/args.ts); everything downstream reads only this.
 import os from 'node:os';
 import type { SyncMode } from '../driver/cmdq.js';
+import type { ConsPollMode } from '../driver/cons-poll.js';
 import type { LockName } from '../sync/lock.js';
 import type { DomainsMode } from '../workload/task.js';
 import type { Injection } from './inject.js';
 
 export type WaitMode = 'spin' | 'park' | 'auto';
 export type StatsMode = 'full' | 'counters';
+/** off; msi: MSI-mode CMD_SYNCs piggy-back (Linux 2018); ext-poll: poll mode too (this tool's extension). */
+export type SyncCoalesce = 'off' | 'msi' | 'ext-poll';
+export const SYNC_COALESCE_MODES: readonly SyncCoalesce[] = ['off', 'msi', 'ext-poll'];
 
 export interface Config {
   readonly cpus: number;
@@ -23,7 +27,14 @@ export interface Config {
   readonly spinNs: number;
   readonly syncMode: SyncMode;
   /** Piggy-back a CMD_SYNC on one that already follows this CPU's commands (Linux, 2018). */
-  readonly syncCoalesce: boolean;
+  readonly syncCoalesce: SyncCoalesce;
+  /** The SMMU advertises IDR0.SEV (CMD_SYNC completion wakes WFE). */
+  readonly sev: boolean;
+  /** How the driver polls CONS: Linux's loop (WFE, or spin + udelay back-off) or a plain spin. */
+  readonly consPoll: ConsPollMode;
+  /** Modelled cost of the driver's uncached register reads (CONS) and writes (PROD), in ns. */
+  readonly mmioReadNs: number;
+  readonly mmioWriteNs: number;
   readonly domains: DomainsMode;
   /** lazy: per-CPU flush queue entries and timeout (Linux's IOVA_FQ_SIZE, IOVA_FQ_TIMEOUT). */
   readonly fqSize: number;
@@ -57,6 +68,8 @@ export const SWEEP_KEYS = [
   'queueEntries',
   'tlbiNs',
   'syncNs',
+  'mmioReadNs',
+  'mmioWriteNs',
   'lock',
   'syncMode',
   'wait',
@@ -82,7 +95,13 @@ export const DEFAULTS: Config = {
   // for less makes FIFO locks hand over to sleeping threads.
   spinNs: 20_000,
   syncMode: 'poll',
-  syncCoalesce: false,
+  syncCoalesce: 'off',
+  // Arm's MMU-600/700 signal CMD_SYNC completion to WFE (docs/timing-model.md); QEMU's model does not.
+  sev: true,
+  consPoll: 'linux',
+  // Published uncached-read and posted-write costs (docs/timing-model.md#mmio-costs).
+  mmioReadNs: 500,
+  mmioWriteNs: 100,
   domains: 'shared',
   fqSize: 256,
   fqTimeoutMs: 10,

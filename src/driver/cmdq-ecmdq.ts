@@ -50,7 +50,7 @@ import { nowNs } from '../sync/clock.js';
 import { Cpu, type CpuStats } from '../sync/counters.js';
 import { waitForChange, type WaitPolicy } from '../sync/wait.js';
 import type { CmdBatch } from './cmd-batch.js';
-import { countIssued, type CmdqIssuer, type SyncMode } from './cmdq.js';
+import { countIssued, type CmdqIssuer, type RegisterAccess, type SyncMode } from './cmdq.js';
 import { printk } from './printk.js';
 import { SyncWaiter } from './sync-waiter.js';
 
@@ -60,7 +60,7 @@ const RINGS = Cpu.EXTRA0;
 const RING_NS = (Cpu.EXTRA0 + 1) as Cpu;
 const ERRORS_HANDLED = (Cpu.EXTRA0 + 2) as Cpu;
 
-export interface EcmdqCmdqOptions {
+export interface EcmdqCmdqOptions extends RegisterAccess {
   /** The issuing CPU: it owns ECMDQ `cpu`. */
   readonly cpu: number;
   readonly syncMode: SyncMode;
@@ -136,6 +136,7 @@ export class EcmdqCmdq implements CmdqIssuer {
       () =>
         `ECMDQ ${n} PROD 0x${(Atomics.load(i32, this.prodIdx) >>> 0).toString(16)} ` +
         `CONS 0x${(Atomics.load(i32, this.consIdx) >>> 0).toString(16)} (${opts.syncMode} mode)`,
+      opts.poll,
     );
   }
 
@@ -178,7 +179,8 @@ export class EcmdqCmdq implements CmdqIssuer {
     const i32 = this.i32;
     let free = this.size - queueDepth(this.shift, this.prod, this.cons);
     if (free >= need) return free;
-    let c = Atomics.load(i32, this.consIdx);
+    this.opts.poll.init();
+    let c = this.opts.poll.read(this.consIdx, this.stats);
     this.cons = c & this.mask;
     free = this.size - queueDepth(this.shift, this.prod, this.cons);
     if (free >= need) return free;
@@ -187,7 +189,7 @@ export class EcmdqCmdq implements CmdqIssuer {
     Atomics.store(i32, this.waitingIdx, Waiting.QUEUE_SPACE);
     while (free < need) {
       if (this.errorPending(c)) this.skipError();
-      c = waitForChange(i32, this.consIdx, c, this.policy);
+      c = this.opts.poll.next(this.consIdx, c, this.stats);
       this.cons = c & this.mask;
       free = this.size - queueDepth(this.shift, this.prod, this.cons);
     }
@@ -198,7 +200,7 @@ export class EcmdqCmdq implements CmdqIssuer {
   /** The doorbell: one MMIO write of ECMDQ_PROD, and a wake-up if the SMMU sleeps (hardware/ecmdq.ts). */
   private publish(): void {
     const i32 = this.i32;
-    Atomics.store(i32, this.prodIdx, this.prod | this.prodFlags);
+    this.opts.mmio.write(this.prodIdx, this.prod | this.prodFlags, this.stats, false);
     if (doorbellWanted(i32, this.doorbellIdx)) {
       const t0 = this.opts.timed ? nowNs() : 0;
       ringDoorbell(i32, this.doorbellIdx);
@@ -217,7 +219,7 @@ export class EcmdqCmdq implements CmdqIssuer {
     } else {
       const prod = (this.syncProd = this.prod);
       for (;;) {
-        const c = this.waiter.until(this.consIdx, prod, this.drained, this.stats);
+        const c = this.waiter.untilCons(this.consIdx, prod, this.drained, this.stats);
         if (queueEmpty(this.shift, prod, c)) {
           this.cons = c & this.mask;
           break;

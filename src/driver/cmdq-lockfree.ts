@@ -56,7 +56,7 @@ import { Cpu, type CpuStats } from '../sync/counters.js';
 import { printk } from './printk.js';
 import { DRAIN_SPIN_NS, draining, storeAndWake, wake, waitForChange, type WaitPolicy } from '../sync/wait.js';
 import { CMDQ_BATCH_ENTRIES, type CmdBatch } from './cmd-batch.js';
-import { countIssued, type CmdqIssuer, type SyncMode } from './cmdq.js';
+import { countIssued, type CmdqIssuer, type RegisterAccess, type SyncMode } from './cmdq.js';
 import { SyncWaiter } from './sync-waiter.js';
 
 /** Name of the design's region in the layout. */
@@ -257,7 +257,7 @@ export function initLockfreeCmdq(views: SharedViews, layout: Layout): void {
   storeAndWake(i32, r.state, State.READY);
 }
 
-export interface LockfreeCmdqOptions {
+export interface LockfreeCmdqOptions extends RegisterAccess {
   readonly cpu: number;
   readonly syncMode: SyncMode;
   /** Report "CMD_SYNC timeout" (and keep waiting) after this long; Infinity: never. */
@@ -307,8 +307,14 @@ export class LockfreeCmdq implements CmdqIssuer {
     this.valid = new ValidMap(this.i32, this.r.valid, this.shift);
     this.msi = opts.syncMode === 'msi';
     this.waitingIdx = cpuStateIdx(layout, opts.cpu, CpuState.WAITING);
-    this.waiter = new SyncWaiter(this.i32, policy, opts.syncTimeoutNs, opts.cpu, this.waitingIdx, () =>
-      this.queueState(),
+    this.waiter = new SyncWaiter(
+      this.i32,
+      policy,
+      opts.syncTimeoutNs,
+      opts.cpu,
+      this.waitingIdx,
+      () => this.queueState(),
+      opts.poll,
     );
   }
 
@@ -392,7 +398,7 @@ export class LockfreeCmdq implements CmdqIssuer {
       // c. Wait until every gathered entry (ours included) is written.
       this.valid.poll(prod, gathered, this.policy);
       // d. Ring the SMMU's doorbell once for all of them. e. Hand over to the next owner.
-      storeAndWake(i32, this.prodIdx, gathered);
+      this.opts.mmio.write(this.prodIdx, gathered, stats);
       storeAndWake(i32, ownerProd, gathered);
       const published = queueDepth(shift, gathered, prod);
       stats.add(ELECTIONS, 1);
@@ -417,7 +423,7 @@ export class LockfreeCmdq implements CmdqIssuer {
   /** Poll mode: waits until CONS has moved past the CMD_SYNC at syncProd; returns that CONS. */
   private pollConsumed(syncProd: number): number {
     this.syncProd = syncProd;
-    return this.waiter.until(this.consIdx, syncProd, this.consumed, this.stats) & this.ptrMask;
+    return this.waiter.untilCons(this.consIdx, syncProd, this.consumed, this.stats) & this.ptrMask;
   }
 
   /**
@@ -490,7 +496,7 @@ export class LockfreeCmdq implements CmdqIssuer {
     const llq = this.r.llq;
     const lock = this.r.lock;
     if (Atomics.compareExchange(i32, lock, 0, LOCK_EXCLUSIVE) === 0) {
-      const reg = Atomics.load(i32, this.consIdx);
+      const reg = this.opts.mmio.read(this.consIdx, this.stats);
       this.setCachedCons(reg & this.ptrMask);
       storeAndWake(i32, lock, 0);
       this.stats.add(CONS_REFRESHES, 1);
@@ -500,12 +506,19 @@ export class LockfreeCmdq implements CmdqIssuer {
       waitForChange(i32, this.consIdx, reg, this.policy, nowNs() + RECHECK_NS);
       return Atomics.load(i64, llq);
     }
-    const held = Atomics.load(i32, lock);
-    const v = Atomics.load(i64, llq);
-    if (held === 0 || v !== seen) return v;
-    // Every cons update by a holder is followed by an unlock, which changes the lock word.
-    waitForChange(i32, lock, held, this.policy, nowNs() + RECHECK_NS);
-    return Atomics.load(i64, llq);
+    // Linux polls its llq copy with queue_poll() until a holder's cons update frees space. Every
+    // such update is followed by an unlock, which changes the lock word: the loop polls that.
+    const poll = this.opts.poll;
+    poll.init();
+    const recheck = nowNs() + RECHECK_NS;
+    let held = Atomics.load(i32, lock);
+    let v = Atomics.load(i64, llq);
+    while (held !== 0 && v === seen && nowNs() < recheck) {
+      poll.step(lock, held, this.stats, recheck);
+      held = Atomics.load(i32, lock);
+      v = Atomics.load(i64, llq);
+    }
+    return v;
   }
 
   /**

@@ -118,7 +118,7 @@ export async function runStrategy(
 
   const policy = waitPolicyFor(cfg, host, ctlIdx(layout, Ctl.PHASE));
   const regs = new RegisterFile(i32, layout);
-  resetSmmu(regs, { msi: cfg.syncMode === 'msi', sev: policy.park, ril: getStrategy(strategy).ril === true });
+  resetSmmu(regs, { msi: cfg.syncMode === 'msi', sev: cfg.sev, ril: getStrategy(strategy).ril === true });
 
   const errors: string[] = [];
   /** The machine state when the run went wrong (watchdog), one line per CPU, lock and the SMMU. */
@@ -251,6 +251,7 @@ export async function runStrategy(
         cfg,
         policy,
         pollCs: probe.pollCs,
+        sev: probe.sev,
         printk: printkName,
       };
       tasks.push(

@@ -29,6 +29,5 @@ export function checkLogCounts(r: RunReport, cmds: Command[]): void {
   expect(Object.keys(counts).every((k) => k in r.commands.byOpcode)).toBe(true);
 }
 
-/** CMD_SYNC's CS in poll mode: SEV when the wait policy parks (IDR0.SEV advertised). */
-export const expectedPollCs = (doc: ResultDocument): number =>
-  doc.host.waitPolicy === 'spin' ? CS_NONE : CS_SEV;
+/** CMD_SYNC's CS in poll mode: SEV when the SMMU advertises IDR0.SEV (--sev on). */
+export const expectedPollCs = (doc: ResultDocument): number => (doc.config.sev === true ? CS_SEV : CS_NONE);
