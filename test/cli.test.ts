@@ -58,7 +58,10 @@ const BAD: [string[], RegExp][] = [
   [['--mmio-write-ns', '20ms'], /^--mmio-write-ns: 20ms is out of range \(allowed: 0 to 10000000 ns\)$/],
   [['--sev', 'maybe'], /^--sev: unknown value "maybe" \(allowed: on, off\)$/],
   [['--cons-poll', 'wfe'], /^--cons-poll: unknown value "wfe" \(allowed: linux, spin\)$/],
-  [['--sync-coalesce', 'always'], /^--sync-coalesce: unknown value "always" \(allowed: off, msi, ext-poll\)$/],
+  [
+    ['--sync-coalesce', 'always'],
+    /^--sync-coalesce: unknown value "always" \(allowed: off, msi, ext-poll\)$/,
+  ],
   [['--sweep', 'mmio-read-ns=0,fast'], /^--sweep mmio-read-ns: expected nanoseconds/],
   [['--domains', 'global'], /^--domains: unknown value "global" \(allowed: shared, per-cpu\)$/],
   [['--iotlb-entries', '2'], /^--iotlb-entries: 2 is out of range \(allowed: 4 to 1048576\)$/],

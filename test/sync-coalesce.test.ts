@@ -38,7 +38,13 @@ describe('--sync-coalesce', () => {
 
   it('coalesces only MSI-mode syncs, as Linux 2018 did: poll mode inserts one CMD_SYNC per sync needed', async () => {
     const { doc } = await runConfig(
-      shortRun({ cpus: 4, pages: 4, strategies: ['per-page', 'batched'], syncMode: 'poll', syncCoalesce: 'msi' }),
+      shortRun({
+        cpus: 4,
+        pages: 4,
+        strategies: ['per-page', 'batched'],
+        syncMode: 'poll',
+        syncCoalesce: 'msi',
+      }),
       () => {},
     );
     const [perPage, batched] = doc.runs;

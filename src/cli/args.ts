@@ -88,8 +88,16 @@ export function buildProgram(): Command {
       String(d.tlbiNs),
     )
     .option('--sync-ns <ns>', 'modelled SMMU time to complete a CMD_SYNC (ns, or e.g. 1us)', String(d.syncNs))
-    .option('--mmio-read-ns <ns>', 'modelled cost of each driver read of CMDQ_CONS / ECMDQ_CONS (0: free)', String(d.mmioReadNs))
-    .option('--mmio-write-ns <ns>', 'modelled cost of each driver write of CMDQ_PROD / ECMDQ_PROD (0: free)', String(d.mmioWriteNs))
+    .option(
+      '--mmio-read-ns <ns>',
+      'modelled cost of each driver read of CMDQ_CONS / ECMDQ_CONS (0: free)',
+      String(d.mmioReadNs),
+    )
+    .option(
+      '--mmio-write-ns <ns>',
+      'modelled cost of each driver write of CMDQ_PROD / ECMDQ_PROD (0: free)',
+      String(d.mmioWriteNs),
+    )
     .option(
       '-s, --duration <time>',
       "measured time per strategy (e.g. 500ms, 2s; a bare number is seconds: -s 10 as dma_map_benchmark's seconds)",
@@ -110,12 +118,16 @@ export function buildProgram(): Command {
     )
     .option(
       '--sync-coalesce [scope]',
-      'locked design: wait on a CMD_SYNC already queued after our commands; msi (bare flag: Linux 2018, MSI mode only), ext-poll (also poll mode: this tool\'s extension), off',
+      "locked design: wait on a CMD_SYNC already queued after our commands; msi (bare flag: Linux 2018, MSI mode only), ext-poll (also poll mode: this tool's extension), off",
     )
-    .option('--sev <on|off>', 'the SMMU advertises IDR0.SEV: CONS polls wait in WFE for its event', d.sev ? 'on' : 'off')
+    .option(
+      '--sev <on|off>',
+      'the SMMU advertises IDR0.SEV: CONS polls wait in WFE for its event',
+      d.sev ? 'on' : 'off',
+    )
     .option(
       '--cons-poll <mode>',
-      "how the driver polls CONS: linux (WFE with SEV, else 10 reads then udelay 1, 2, 4... us) or spin (re-read, no back-off)",
+      'how the driver polls CONS: linux (WFE with SEV, else 10 reads then udelay 1, 2, 4... us) or spin (re-read, no back-off)',
       d.consPoll,
     )
     .option('--fq-size <n>', 'lazy: per-CPU flush queue entries (1-65536)', String(d.fqSize))

@@ -48,7 +48,7 @@ import {
 } from '../hardware/registers.js';
 import { nowNs } from '../sync/clock.js';
 import { Cpu, type CpuStats } from '../sync/counters.js';
-import { waitForChange, type WaitPolicy } from '../sync/wait.js';
+import type { WaitPolicy } from '../sync/wait.js';
 import type { CmdBatch } from './cmd-batch.js';
 import { countIssued, type CmdqIssuer, type RegisterAccess, type SyncMode } from './cmdq.js';
 import { printk } from './printk.js';

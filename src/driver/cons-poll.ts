@@ -25,6 +25,11 @@ export const UDELAY_FIRST_NS = 1000;
 export class ConsPoller {
   private delayNs = UDELAY_FIRST_NS;
   private spinCnt = 0;
+  /**
+   * The last step was a cpu_relax(): no modelled time passed, so a timeout check may skip the
+   * clock (a host clock read costs far more than the kernel's ktime_get()).
+   */
+  relaxed = false;
   /** Sleeping a long udelay under a parking policy: a word nobody writes. */
   private readonly nap = new Int32Array(new SharedArrayBuffer(4));
 
@@ -61,6 +66,7 @@ export class ConsPoller {
    * the word is a register (re-read through Mmio) rather than memory (the lock-free queue's llq).
    */
   step(idx: number, v: number, stats: CpuStats, deadlineNs = Infinity, reg = false): void {
+    this.relaxed = false;
     if (this.mode === 'spin') {
       // A costed re-read is the whole step; free re-reads until a change are the host's wait.
       if (!(reg && this.costlyReads)) waitForChange(this.i32, idx, v, this.policy, deadlineNs);
@@ -72,8 +78,9 @@ export class ConsPoller {
       this.udelay(this.delayNs);
       this.delayNs *= 2;
       this.spinCnt = 0;
+    } else {
+      this.relaxed = true; // cpu_relax(): nothing to model
     }
-    // else cpu_relax(): nothing to model.
   }
 
   /** udelay(): the modelled CPU is busy for ns; the host thread spins, or parks past --spin-ns. */
