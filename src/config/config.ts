@@ -96,7 +96,7 @@ export const DEFAULTS: Config = {
   spinNs: 20_000,
   syncMode: 'poll',
   syncCoalesce: 'off',
-  // Arm's MMU-600/700 signal CMD_SYNC completion to WFE (docs/timing-model.md); QEMU's model does not.
+  // An MMU-600 with its evento wired (sup_sev strap) signals CMD_SYNC completion to WFE; QEMU's model does not.
   sev: true,
   consPoll: 'linux',
   // Published uncached-read and posted-write costs (docs/timing-model.md#mmio-costs).

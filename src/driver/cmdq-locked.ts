@@ -3,8 +3,8 @@
 // the lock until CONS shows the queue drained (poll mode) or, with MSIs on a coherent SMMU, carries
 // a sequence number that the SMMU writes to a memory word which the waiter polls outside the lock
 // (wrap-safe compare, as __arm_smmu_sync_poll_msi did). With sync coalescing (the 2018 change
-// "Avoid back-to-back CMD_SYNC operations") a CPU whose commands are already followed by a
-// CMD_SYNC waits for that one instead of inserting another.
+// "Avoid back-to-back CMD_SYNC operations", MSI mode only in Linux) a CPU whose commands are
+// already followed by a CMD_SYNC waits for that one instead of inserting another.
 //
 // Low-level index arithmetic lives in hardware/queue.ts and command building in
 // hardware/commands.ts; this file only issues.
