@@ -201,7 +201,13 @@ export function knownOptions(program: Command): KnownOption[] {
   return program.options.flatMap((o): KnownOption[] => {
     const attr = o.attributeName();
     if (attr === 'config' || attr === 'version' || attr === 'help' || !o.long) return [];
-    const kind = o.isBoolean() ? 'bool' : attr === 'inject' || attr === 'sweep' ? 'list' : 'value';
+    const kind = o.isBoolean()
+      ? 'bool'
+      : attr === 'inject' || attr === 'sweep'
+        ? 'list'
+        : o.optional
+          ? 'optional'
+          : 'value';
     return [{ attr, long: o.long.replace(/^--/, ''), kind }];
   });
 }
