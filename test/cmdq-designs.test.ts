@@ -15,8 +15,10 @@ import type { Config } from '../src/config/config.js';
 import { CmdBatch } from '../src/driver/cmd-batch.js';
 import { CMDQ_DESIGN_NAMES, type CmdqDesign } from '../src/driver/cmdq.js';
 import { EcmdqCmdq, initEcmdqCmdq } from '../src/driver/cmdq-ecmdq.js';
+import { ConsPoller } from '../src/driver/cons-poll.js';
+import { Mmio, MMIO_FREE } from '../src/driver/mmio.js';
 import { probeSmmu } from '../src/driver/probe.js';
-import { CS_IRQ, CS_NONE, decode, type Command } from '../src/hardware/commands.js';
+import { CS_IRQ, CS_SEV, decode, type Command } from '../src/hardware/commands.js';
 import { tlbiRangePlan } from '../src/driver/tlbi-range.js';
 import { ringDoorbell } from '../src/hardware/ecmdq.js';
 import {
@@ -294,13 +296,16 @@ async function ecmdqRig(syncMode: 'poll' | 'msi') {
   Atomics.store(views.i32, ctlIdx(layout, Ctl.PHASE), Phase.MEASURE); // the SMMU logs from now on
   const base = cpuStatsBase(layout, 0, false);
   initCpuStats(views.f64, base, LOCK_CLASSES.length);
+  const mmio = new Mmio(views.i32, MMIO_FREE);
   const opts = {
     cpu: 0,
     syncMode,
     syncTimeoutNs: Infinity,
-    pollCs: CS_NONE,
+    pollCs: CS_SEV,
     timed: false,
     sampleOwners: true,
+    mmio,
+    poll: new ConsPoller(views.i32, mmio, SPIN, 'spin', false, false),
   };
   const q = new EcmdqCmdq(views, layout, SPIN, opts, new CpuStats(views.f64, base));
   const finish = async (): Promise<Command[]> => {
@@ -350,8 +355,8 @@ describe('ECMDQ on the lock-free cmdlist protocol', () => {
         expect(i32[ecmdqEntryIdx(layout, 0, 4)]).toBe(0);
       } else {
         expect(syncs.map((c) => [c.cs, c.msiaddr])).toEqual([
-          [CS_NONE, 0],
-          [CS_NONE, 0],
+          [CS_SEV, 0],
+          [CS_SEV, 0],
         ]);
       }
     },

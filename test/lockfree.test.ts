@@ -11,6 +11,7 @@ import { runConfig } from '../src/index.js';
 import type { Config } from '../src/config/config.js';
 import { CMDQ_BATCH_ENTRIES } from '../src/driver/cmd-batch.js';
 import { CMDQ_DESIGNS, type IssuerContext } from '../src/driver/cmdq-designs.js';
+import { MMIO_FREE } from '../src/driver/mmio.js';
 import {
   CMDQ_PROD_OWNED_FLAG,
   LOCKFREE_COUNTERS,
@@ -225,7 +226,7 @@ describe('queue size', () => {
   it(`rejects a queue smaller than ${LOCKFREE_MIN_QUEUE_ENTRIES} entries, naming --queue-entries`, () => {
     const cfg = config({ queueEntries: 64 });
     const layout = computeLayout(layoutParamsFor(cfg, 'lockfree'));
-    const ctx = { layout, views: null } as unknown as IssuerContext;
+    const ctx = { layout, views: { i32: new Int32Array(0) }, mmio: MMIO_FREE } as unknown as IssuerContext;
     expect(() => CMDQ_DESIGNS.lockfree.create(ctx)).toThrow(/^--queue-entries 64 .* at least 128 entries/);
   });
 

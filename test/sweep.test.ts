@@ -175,6 +175,8 @@ describe('a sweep (cross product of two axes, two strategies)', () => {
       'queueEntries',
       'tlbiNs',
       'syncNs',
+      'mmioReadNs',
+      'mmioWriteNs',
       'lock',
       'syncMode',
       'wait',
@@ -353,7 +355,7 @@ describe('--config', () => {
       durationMs: 100,
       warmupMs: 20,
       strategies: ['batched', 'per-page'],
-      syncCoalesce: true,
+      syncCoalesce: 'msi',
     });
     expect(out.config.inject).toEqual([{ kind: 'stall', atMs: 10, forMs: 1 }]);
   });

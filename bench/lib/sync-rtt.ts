@@ -11,6 +11,8 @@ import { Worker } from 'node:worker_threads';
 import { DEFAULTS } from '../../src/config/config.js';
 import { CmdBatch } from '../../src/driver/cmd-batch.js';
 import { LockedCmdq } from '../../src/driver/cmdq-locked.js';
+import { ConsPoller } from '../../src/driver/cons-poll.js';
+import { Mmio, MMIO_FREE } from '../../src/driver/mmio.js';
 import { probeSmmu } from '../../src/driver/probe.js';
 import {
   allocate,
@@ -78,7 +80,11 @@ export async function measureSyncRoundTrip(syncs: number, warmup: number): Promi
       waiting,
       DEFAULTS.holdSample,
     );
+    // The emulator's own floor: free registers, CONS re-read until it changes.
+    const mmio = new Mmio(i32, MMIO_FREE);
     const opts = {
+      mmio,
+      poll: new ConsPoller(i32, mmio, SPIN, 'spin', false, false),
       cpu: 0,
       syncMode: 'poll' as const,
       syncTimeoutNs: DEFAULTS.syncTimeoutMs * 1e6,

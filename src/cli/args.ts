@@ -8,7 +8,9 @@ import {
   IOVA_MODES,
   MAX_CPUS,
   MAX_PAGES,
+  SYNC_COALESCE_MODES,
   type Config,
+  CONS_POLL_MODES,
   type StatsMode,
   type WaitMode,
 } from '../config/config.js';
@@ -94,6 +96,16 @@ export function buildProgram(): Command {
     )
     .option('--sync-ns <ns>', 'modelled SMMU time to complete a CMD_SYNC (ns, or e.g. 1us)', String(d.syncNs))
     .option(
+      '--mmio-read-ns <ns>',
+      'modelled cost of each driver read of CMDQ_CONS / ECMDQ_CONS (0: free)',
+      String(d.mmioReadNs),
+    )
+    .option(
+      '--mmio-write-ns <ns>',
+      'modelled cost of each driver write of CMDQ_PROD / ECMDQ_PROD (0: free)',
+      String(d.mmioWriteNs),
+    )
+    .option(
       '-s, --duration <time>',
       "measured time per strategy (e.g. 500ms, 2s; a bare number is seconds: -s 10 as dma_map_benchmark's seconds)",
       `${d.durationMs / 1000}s`,
@@ -112,8 +124,18 @@ export function buildProgram(): Command {
       d.syncMode,
     )
     .option(
-      '--sync-coalesce',
-      'locked designs: wait on a CMD_SYNC already queued after our commands (Linux, 2018)',
+      '--sync-coalesce [scope]',
+      "locked design: wait on a CMD_SYNC already queued after our commands; msi (bare flag: Linux 2018, MSI mode only), ext-poll (also poll mode: this tool's extension), off",
+    )
+    .option(
+      '--sev <on|off>',
+      'the SMMU advertises IDR0.SEV: CONS polls wait in WFE for its event',
+      d.sev ? 'on' : 'off',
+    )
+    .option(
+      '--cons-poll <mode>',
+      'how the driver polls CONS: linux (WFE with SEV, else 10 reads then udelay 1, 2, 4... us) or spin (re-read, no back-off)',
+      d.consPoll,
     )
     .option('--fq-size <n>', 'lazy: per-CPU flush queue entries (1-65536)', String(d.fqSize))
     .option('--fq-timeout <time>', 'lazy: flush a non-empty queue after this long', `${d.fqTimeoutMs}ms`)
@@ -208,7 +230,13 @@ export function knownOptions(program: Command): KnownOption[] {
   return program.options.flatMap((o): KnownOption[] => {
     const attr = o.attributeName();
     if (attr === 'config' || attr === 'version' || attr === 'help' || !o.long) return [];
-    const kind = o.isBoolean() ? 'bool' : attr === 'inject' || attr === 'sweep' ? 'list' : 'value';
+    const kind = o.isBoolean()
+      ? 'bool'
+      : attr === 'inject' || attr === 'sweep'
+        ? 'list'
+        : o.optional
+          ? 'optional'
+          : 'value';
     return [{ attr, long: o.long.replace(/^--/, ''), kind }];
   });
 }
@@ -275,7 +303,17 @@ export function toConfig(o: RawOptions, ctx: ConfigContext = FLAG_CONTEXT): Conf
     wait,
     spinNs: at('spinNs', (l) => parseNs(l, str('spinNs'), 1_000_000_000)),
     syncMode: at('syncMode', (l) => parseChoice(l, str('syncMode'), ['poll', 'msi'] as const)),
-    syncCoalesce: o.syncCoalesce === true,
+    syncCoalesce: at('syncCoalesce', (l) =>
+      o.syncCoalesce === undefined || o.syncCoalesce === false || o.syncCoalesce === 'false'
+        ? 'off'
+        : o.syncCoalesce === true || o.syncCoalesce === 'true'
+          ? 'msi'
+          : parseChoice(l, str('syncCoalesce'), SYNC_COALESCE_MODES),
+    ),
+    sev: at('sev', (l) => parseChoice(l, str('sev'), ['on', 'off'] as const) === 'on'),
+    consPoll: at('consPoll', (l) => parseChoice(l, str('consPoll'), CONS_POLL_MODES)),
+    mmioReadNs: at('mmioReadNs', (l) => parseNs(l, str('mmioReadNs'), MAX_LATENCY_NS)),
+    mmioWriteNs: at('mmioWriteNs', (l) => parseNs(l, str('mmioWriteNs'), MAX_LATENCY_NS)),
     fqSize: at('fqSize', (l) => parseCount(l, str('fqSize'), 1, 65536)),
     fqTimeoutMs: at('fqTimeout', (l) => parseDuration(l, str('fqTimeout'), 0.001, 10_000)),
     dmaNs: at('dmaNs', (l) => parseNs(l, str('dmaNs'), MAX_LATENCY_NS)),

@@ -6,8 +6,8 @@ import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { UsageError } from '../config/parse.js';
 
-/** How a flag takes its value: one value, on/off, or repeatable (a list). */
-export type OptionKind = 'value' | 'bool' | 'list';
+/** How a flag takes its value: one value, on/off, repeatable (a list), or on/off or a value. */
+export type OptionKind = 'value' | 'bool' | 'list' | 'optional';
 
 export interface KnownOption {
   /** commander's attribute name, e.g. queueEntries. */
@@ -88,6 +88,8 @@ export function loadConfigFile(path: string, known: readonly KnownOption[]): Fil
     if (opt.kind === 'bool') {
       if (typeof v !== 'boolean')
         throw new UsageError(`${path}: ${key}: expected true or false, got ${describeType(v)}`);
+      value = v;
+    } else if (opt.kind === 'optional' && typeof v === 'boolean') {
       value = v;
     } else if (opt.kind === 'list') {
       value = listValue(path, key, opt.attr, v);

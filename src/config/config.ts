@@ -16,6 +16,12 @@ export type StatsMode = 'full' | 'counters';
 /** IOVA allocation: dma-iommu's alloc_iova_fast/free_iova_fast (rcache), or alloc_iova/free_iova. */
 export const IOVA_MODES = ['rcache', 'rbtree'] as const;
 export type IovaMode = (typeof IOVA_MODES)[number];
+/** How a waiter polls CONS: linux (queue_poll: spin, then udelay or WFE) or spin (a tight loop). */
+export type ConsPollMode = 'linux' | 'spin';
+export const CONS_POLL_MODES: readonly ConsPollMode[] = ['linux', 'spin'];
+/** off; msi: MSI-mode CMD_SYNCs piggy-back (Linux 2018); ext-poll: poll mode too (this tool's extension). */
+export type SyncCoalesce = 'off' | 'msi' | 'ext-poll';
+export const SYNC_COALESCE_MODES: readonly SyncCoalesce[] = ['off', 'msi', 'ext-poll'];
 
 export interface Config {
   readonly cpus: number;
@@ -33,7 +39,14 @@ export interface Config {
   readonly spinNs: number;
   readonly syncMode: SyncMode;
   /** Piggy-back a CMD_SYNC on one that already follows this CPU's commands (Linux, 2018). */
-  readonly syncCoalesce: boolean;
+  readonly syncCoalesce: SyncCoalesce;
+  /** The SMMU advertises IDR0.SEV (CMD_SYNC completion wakes WFE). */
+  readonly sev: boolean;
+  /** How the driver polls CONS: Linux's loop (WFE, or spin + udelay back-off) or a plain spin. */
+  readonly consPoll: ConsPollMode;
+  /** Modelled cost of the driver's uncached register reads (CONS) and writes (PROD), in ns. */
+  readonly mmioReadNs: number;
+  readonly mmioWriteNs: number;
   readonly domains: DomainsMode;
   readonly iova: IovaMode;
   /** lazy: per-CPU flush queue entries and timeout (Linux's IOVA_FQ_SIZE, IOVA_FQ_TIMEOUT). */
@@ -70,6 +83,8 @@ export const SWEEP_KEYS = [
   'queueEntries',
   'tlbiNs',
   'syncNs',
+  'mmioReadNs',
+  'mmioWriteNs',
   'lock',
   'syncMode',
   'wait',
@@ -99,7 +114,13 @@ export const DEFAULTS: Config = {
   // makes FIFO locks hand over to sleeping threads.
   spinNs: 20_000,
   syncMode: 'poll',
-  syncCoalesce: false,
+  syncCoalesce: 'off',
+  // An MMU-600 with its evento wired (sup_sev strap) signals CMD_SYNC completion to WFE; QEMU's model does not.
+  sev: true,
+  consPoll: 'linux',
+  // Published uncached-read and posted-write costs (docs/timing-model.md#mmio-costs).
+  mmioReadNs: 500,
+  mmioWriteNs: 100,
   domains: 'shared',
   iova: 'rcache',
   fqSize: 256,

@@ -40,6 +40,8 @@ export const AXES = {
   },
   tlbiNs: { flag: '--tlbi-ns', parse: (l, r) => parseNs(l, r, MAX_LATENCY_NS) },
   syncNs: { flag: '--sync-ns', parse: (l, r) => parseNs(l, r, MAX_LATENCY_NS) },
+  mmioReadNs: { flag: '--mmio-read-ns', parse: (l, r) => parseNs(l, r, MAX_LATENCY_NS) },
+  mmioWriteNs: { flag: '--mmio-write-ns', parse: (l, r) => parseNs(l, r, MAX_LATENCY_NS) },
   lock: { flag: '--lock', parse: (l, r) => parseChoice(l, r, LOCK_NAMES) },
   syncMode: { flag: '--sync-mode', parse: (l, r) => parseChoice(l, r, ['poll', 'msi']) },
   wait: { flag: '--wait', parse: (l, r) => parseChoice(l, r, ['spin', 'park', 'auto']) },

@@ -7,6 +7,9 @@ import type { InstrumentedLock } from '../sync/lockstat.js';
 import type { LockAlgorithm } from '../sync/lock.js';
 import type { WaitPolicy } from '../sync/wait.js';
 import type { CmdqDesign, CmdqIssuer, SyncMode } from './cmdq.js';
+import { ConsPoller, type ConsPollMode } from './cons-poll.js';
+import { Mmio, type MmioCosts } from './mmio.js';
+import type { SyncCoalesce } from '../config/config.js';
 import { LockedCmdq } from './cmdq-locked.js';
 import {
   ECMDQ_COUNTERS,
@@ -36,7 +39,11 @@ export interface IssuerContext {
   readonly cmdqLock: InstrumentedLock;
   readonly syncMode: SyncMode;
   readonly pollCs: number;
-  readonly syncCoalesce: boolean;
+  /** IDR0.SEV as probed: the CONS poll loop may WFE. */
+  readonly sev: boolean;
+  readonly consPoll: ConsPollMode;
+  readonly mmio: MmioCosts;
+  readonly syncCoalesce: SyncCoalesce;
   readonly syncTimeoutNs: number;
   readonly timed: boolean;
   /** The design may record its distribution (the strategy records none of its own). */
@@ -63,6 +70,7 @@ export interface CmdqDesignDef {
 
 /** What every design's issuer needs to know about syncing, from the CPU's issuer context. */
 function syncOptions(c: IssuerContext) {
+  const mmio = new Mmio(c.views.i32, c.mmio);
   return {
     cpu: c.cpu,
     syncMode: c.syncMode,
@@ -70,7 +78,17 @@ function syncOptions(c: IssuerContext) {
     pollCs: c.pollCs,
     timed: c.timed,
     sampleOwners: c.designHistogram,
+    mmio,
+    poll: new ConsPoller(c.views.i32, mmio, c.policy, c.consPoll, c.sev, c.mmio.readNs > 0),
   };
+}
+
+/**
+ * Does a sync piggy-back on a CMD_SYNC already queued? Linux 2018 did it for MSI-mode syncs only
+ * (__arm_smmu_cmdq_issue_sync_msi); `ext-poll` extends it to poll mode (this tool's extension).
+ */
+export function coalesces(mode: SyncCoalesce, syncMode: SyncMode): boolean {
+  return mode === 'ext-poll' || (mode === 'msi' && syncMode === 'msi');
 }
 
 export const CMDQ_DESIGNS: Record<CmdqDesign, CmdqDesignDef> = {
@@ -83,7 +101,7 @@ export const CMDQ_DESIGNS: Record<CmdqDesign, CmdqDesignDef> = {
         c.layout,
         c.cmdqLock,
         c.policy,
-        { ...syncOptions(c), syncCoalesce: c.syncCoalesce },
+        { ...syncOptions(c), syncCoalesce: coalesces(c.syncCoalesce, c.syncMode) },
         c.stats,
       ),
   },

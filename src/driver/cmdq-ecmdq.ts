@@ -122,7 +122,7 @@ export class EcmdqCmdq extends LockfreeCmdq {
   /** The ECMDQ's doorbell: PROD with EN (and our ERRACK), and a wake-up if the SMMU sleeps. */
   protected override writeProd(prod: number): void {
     const i32 = this.i32;
-    Atomics.store(i32, this.prodIdx, prod | this.prodFlags);
+    this.opts.mmio.write(this.prodIdx, prod | this.prodFlags, this.stats, false);
     if (doorbellWanted(i32, this.doorbellIdx)) {
       ringDoorbell(i32, this.doorbellIdx);
       this.stats.add(RINGS, 1);

@@ -3,8 +3,8 @@
 // the lock until CONS shows the queue drained (poll mode) or, with MSIs on a coherent SMMU, carries
 // a sequence number that the SMMU writes to a memory word which the waiter polls outside the lock
 // (wrap-safe compare, as __arm_smmu_sync_poll_msi did). With sync coalescing (the 2018 change
-// "Avoid back-to-back CMD_SYNC operations") a CPU whose commands are already followed by a
-// CMD_SYNC waits for that one instead of inserting another.
+// "Avoid back-to-back CMD_SYNC operations", MSI mode only in Linux) a CPU whose commands are
+// already followed by a CMD_SYNC waits for that one instead of inserting another.
 //
 // Low-level index arithmetic lives in hardware/queue.ts and command building in
 // hardware/commands.ts; this file only issues.
@@ -24,16 +24,17 @@ import { queueEmpty, queueHasSpace, queueIncN, qIdx } from '../hardware/queue.js
 import { nowNs } from '../sync/clock.js';
 import { Cpu, type CpuStats } from '../sync/counters.js';
 import type { InstrumentedLock } from '../sync/lockstat.js';
-import { storeAndWake, waitForChange, type WaitPolicy } from '../sync/wait.js';
+import type { WaitPolicy } from '../sync/wait.js';
 import type { CmdBatch } from './cmd-batch.js';
-import { countIssued, type CmdqIssuer, type SyncMode } from './cmdq.js';
+import { countIssued, type CmdqIssuer, type RegisterAccess, type SyncMode } from './cmdq.js';
 
-export interface LockedCmdqOptions {
+export interface LockedCmdqOptions extends RegisterAccess {
   readonly cpu: number;
   readonly syncMode: SyncMode;
   readonly syncTimeoutNs: number;
   /** CMD_SYNC completion signal in poll mode: CS_SEV when IDR0.SEV, else CS_NONE. */
   readonly pollCs: number;
+  /** Piggy-back this run's syncs (already resolved for the sync mode: cmdq-designs coalesces()). */
   readonly syncCoalesce: boolean;
   readonly timed: boolean;
 }
@@ -83,6 +84,7 @@ export class LockedCmdq implements CmdqIssuer {
       () =>
         `CMDQ_PROD 0x${(Atomics.load(i32, this.prodIdx) >>> 0).toString(16)} ` +
         `CMDQ_CONS 0x${(Atomics.load(i32, this.consIdx) >>> 0).toString(16)} (${opts.syncMode} mode)`,
+      opts.poll,
     );
   }
 
@@ -115,13 +117,14 @@ export class LockedCmdq implements CmdqIssuer {
     const prod = i32[this.llqProd];
     let cons = i32[this.llqCons];
     if (!queueHasSpace(shift, prod, cons, 1)) {
-      cons = Atomics.load(i32, this.consIdx);
+      const poll = this.opts.poll;
+      poll.init();
+      cons = poll.read(this.consIdx, this.stats);
       if (!queueHasSpace(shift, prod, cons, 1)) {
         this.stats.add(Cpu.QUEUE_FULL_WAITS, 1);
         i32[this.waitingIdx + 1] = prod;
         Atomics.store(i32, this.waitingIdx, Waiting.QUEUE_SPACE);
-        while (!queueHasSpace(shift, prod, cons, 1))
-          cons = waitForChange(i32, this.consIdx, cons, this.policy);
+        while (!queueHasSpace(shift, prod, cons, 1)) cons = poll.next(this.consIdx, cons, this.stats);
         Atomics.store(i32, this.waitingIdx, Waiting.NOTHING);
       }
       i32[this.llqCons] = cons;
@@ -134,7 +137,7 @@ export class LockedCmdq implements CmdqIssuer {
     const prod = queueIncN(this.shift, this.i32[this.llqProd], 1) | 0;
     this.i32[this.llqProd] = prod;
     this.i32[this.prevOp] = op;
-    storeAndWake(this.i32, this.prodIdx, prod);
+    this.opts.mmio.write(this.prodIdx, prod, this.stats);
     return prod;
   }
 
@@ -163,7 +166,7 @@ export class LockedCmdq implements CmdqIssuer {
     this.stats.add(Cpu.CMDS_ISSUED, 1);
     const t0 = timed ? nowNs() : 0;
     this.syncProd = prod;
-    i32[this.llqCons] = this.waiter.until(this.consIdx, prod, this.drained, this.stats, timed ? t0 : -1);
+    i32[this.llqCons] = this.waiter.untilCons(this.consIdx, prod, this.drained, this.stats, timed ? t0 : -1);
     // Timed before the release: in poll mode the wait lies inside the cmdq hold.
     const t1 = timed ? nowNs() : 0;
     this.lock.release();

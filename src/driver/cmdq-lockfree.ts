@@ -61,7 +61,7 @@ import { Cpu, type CpuStats } from '../sync/counters.js';
 import { printk } from './printk.js';
 import { DRAIN_SPIN_NS, draining, storeAndWake, wake, waitForChange, type WaitPolicy } from '../sync/wait.js';
 import { CMDQ_BATCH_ENTRIES, type CmdBatch } from './cmd-batch.js';
-import { countIssued, type CmdqIssuer, type SyncMode } from './cmdq.js';
+import { countIssued, type CmdqIssuer, type RegisterAccess, type SyncMode } from './cmdq.js';
 import { SyncWaiter } from './sync-waiter.js';
 
 /** Name of the design's region in the layout. */
@@ -304,7 +304,7 @@ export function initLockfreeCmdq(views: SharedViews, layout: Layout): void {
   initLockfreeState(views, q.stateOff, layout.queueShift, prod, cons);
 }
 
-export interface LockfreeCmdqOptions {
+export interface LockfreeCmdqOptions extends RegisterAccess {
   readonly cpu: number;
   readonly syncMode: SyncMode;
   /** Report "CMD_SYNC timeout" (and keep waiting) after this long; Infinity: never. */
@@ -363,8 +363,14 @@ export class LockfreeCmdq implements CmdqIssuer {
     this.valid = new ValidMap(this.i32, this.r.valid, this.shift);
     this.msi = opts.syncMode === 'msi';
     this.waitingIdx = cpuStateIdx(layout, opts.cpu, CpuState.WAITING);
-    this.waiter = new SyncWaiter(this.i32, policy, opts.syncTimeoutNs, opts.cpu, this.waitingIdx, () =>
-      this.queueState(),
+    this.waiter = new SyncWaiter(
+      this.i32,
+      policy,
+      opts.syncTimeoutNs,
+      opts.cpu,
+      this.waitingIdx,
+      () => this.queueState(),
+      opts.poll,
     );
   }
 
@@ -475,7 +481,7 @@ export class LockfreeCmdq implements CmdqIssuer {
    * the SMMU with one write of the PROD register.
    */
   protected writeProd(prod: number): void {
-    storeAndWake(this.i32, this.prodIdx, prod);
+    this.opts.mmio.write(this.prodIdx, prod, this.stats);
   }
 
   /** ownErrors queues: has the SMMU stopped at a bad command (CONS as just read)? */
@@ -490,7 +496,7 @@ export class LockfreeCmdq implements CmdqIssuer {
   private pollConsumed(syncProd: number): number {
     this.syncProd = syncProd;
     for (;;) {
-      const c = this.waiter.until(this.consIdx, syncProd, this.consumed, this.stats) & this.ptrMask;
+      const c = this.waiter.untilCons(this.consIdx, syncProd, this.consumed, this.stats) & this.ptrMask;
       if (queueConsumed(this.shift, c, syncProd)) return c;
       this.skipError();
     }
@@ -570,7 +576,7 @@ export class LockfreeCmdq implements CmdqIssuer {
     const lock = this.r.lock;
     if (this.ownErrors && this.errorPending(Atomics.load(i32, this.consIdx))) this.skipError();
     if (Atomics.compareExchange(i32, lock, 0, LOCK_EXCLUSIVE) === 0) {
-      const reg = Atomics.load(i32, this.consIdx);
+      const reg = this.opts.mmio.read(this.consIdx, this.stats);
       this.setCachedCons(reg & this.ptrMask);
       storeAndWake(i32, lock, 0);
       this.stats.add(CONS_REFRESHES, 1);
@@ -580,12 +586,19 @@ export class LockfreeCmdq implements CmdqIssuer {
       waitForChange(i32, this.consIdx, reg, this.policy, nowNs() + RECHECK_NS);
       return Atomics.load(i64, llq);
     }
-    const held = Atomics.load(i32, lock);
-    const v = Atomics.load(i64, llq);
-    if (held === 0 || v !== seen) return v;
-    // Every cons update by a holder is followed by an unlock, which changes the lock word.
-    waitForChange(i32, lock, held, this.policy, nowNs() + RECHECK_NS);
-    return Atomics.load(i64, llq);
+    // Linux polls its llq copy with queue_poll() until a holder's cons update frees space. Every
+    // such update is followed by an unlock, which changes the lock word: the loop polls that.
+    const poll = this.opts.poll;
+    poll.init();
+    const recheck = nowNs() + RECHECK_NS;
+    let held = Atomics.load(i32, lock);
+    let v = Atomics.load(i64, llq);
+    while (held !== 0 && v === seen && nowNs() < recheck) {
+      poll.step(lock, held, this.stats, recheck);
+      held = Atomics.load(i32, lock);
+      v = Atomics.load(i64, llq);
+    }
+    return v;
   }
 
   /**

@@ -3,11 +3,19 @@
 import { OP } from '../hardware/commands.js';
 import { Cpu, type CpuStats } from '../sync/counters.js';
 import type { CmdBatch } from './cmd-batch.js';
+import type { ConsPoller } from './cons-poll.js';
+import type { Mmio } from './mmio.js';
 
 export type { SyncMode } from '../config/config.js';
 
 /** The command-queue designs (--cmdq; each strategy has a default). */
 export { CMDQ_DESIGN_NAMES, type CmdqDesign } from '../config/config.js';
+
+/** How a design touches the SMMU's queue registers: costed MMIO, CONS polled the kernel's way. */
+export interface RegisterAccess {
+  readonly mmio: Mmio;
+  readonly poll: ConsPoller;
+}
 
 export interface CmdqIssuer {
   /**

@@ -7,6 +7,7 @@ import { nowNs } from '../sync/clock.js';
 import { printk } from './printk.js';
 import { Cpu, type CpuStats } from '../sync/counters.js';
 import { waitForChange, type WaitPolicy } from '../sync/wait.js';
+import type { ConsPoller } from './cons-poll.js';
 
 export class SyncWaiter {
   constructor(
@@ -18,6 +19,8 @@ export class SyncWaiter {
     private readonly waitingIdx: number,
     /** The queue state for the timeout message (e.g. "CMDQ_PROD 0x.. CMDQ_CONS 0x.."). */
     private readonly queueState: () => string,
+    /** How CONS registers are read and polled (untilCons). */
+    private readonly cons: ConsPoller,
   ) {}
 
   /**
@@ -26,21 +29,41 @@ export class SyncWaiter {
    * Returns the value that satisfied it.
    */
   until(idx: number, arg: number, done: (v: number) => boolean, stats: CpuStats, nowIfRead = -1): number {
+    return this.wait(idx, arg, done, stats, nowIfRead, null);
+  }
+
+  /** As until(), for a CONS register: read as MMIO and polled the kernel's way (cons-poll.ts). */
+  untilCons(idx: number, arg: number, done: (v: number) => boolean, stats: CpuStats, nowIfRead = -1): number {
+    this.cons.init();
+    return this.wait(idx, arg, done, stats, nowIfRead, this.cons);
+  }
+
+  private wait(
+    idx: number,
+    arg: number,
+    done: (v: number) => boolean,
+    stats: CpuStats,
+    nowIfRead: number,
+    cons: ConsPoller | null,
+  ): number {
     const i32 = this.i32;
-    let v = Atomics.load(i32, idx);
+    let v = cons === null ? Atomics.load(i32, idx) : cons.read(idx, stats);
     if (done(v)) return v;
     i32[this.waitingIdx + 1] = arg;
     Atomics.store(i32, this.waitingIdx, Waiting.CMD_SYNC);
     if (this.timeoutNs === Infinity) {
-      while (!done(v)) v = waitForChange(i32, idx, v, this.policy);
+      while (!done(v)) v = cons === null ? waitForChange(i32, idx, v, this.policy) : cons.next(idx, v, stats);
     } else {
       // The caller may have read the clock just now (to time the wait): one read is enough.
       const start = nowIfRead >= 0 ? nowIfRead : nowNs();
       let deadline = start + this.timeoutNs;
       while (!done(v)) {
         const before = v;
-        v = waitForChange(i32, idx, v, this.policy, deadline);
-        if (v === before && nowNs() >= deadline) {
+        v =
+          cons === null
+            ? waitForChange(i32, idx, v, this.policy, deadline)
+            : cons.next(idx, v, stats, deadline);
+        if (v === before && !(cons !== null && cons.relaxed) && nowNs() >= deadline) {
           stats.add(Cpu.SYNC_TIMEOUTS, 1);
           printk(
             `tlbsync-emu: cpu ${this.cpu}: CMD_SYNC timeout: waited ${((nowNs() - start) / 1e6).toFixed(0)} ms for ` +

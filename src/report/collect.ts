@@ -364,6 +364,10 @@ export function collectRun(run: StrategyRun, ctx: RunContext): RunReport {
     driver: {
       queueFullWaits: sum(Cpu.QUEUE_FULL_WAITS),
       syncsCoalesced: sum(Cpu.SYNCS_COALESCED),
+      mmioReads: sum(Cpu.MMIO_READS),
+      mmioWrites: sum(Cpu.MMIO_WRITES),
+      consPollUdelays: sum(Cpu.CONS_POLL_UDELAYS),
+      consPollWfes: sum(Cpu.CONS_POLL_WFES),
       commandsIssued: {
         total: sum(Cpu.CMDS_ISSUED),
         byOpcode: issued,

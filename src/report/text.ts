@@ -17,7 +17,8 @@ export function configLine(cfg: Config): string {
   return (
     `config: --strategy ${cfg.strategies.join(',')}${cfg.cmdq === null ? '' : ` --cmdq ${cfg.cmdq}`} --cpus ${cfg.cpus} --pages ${cfg.pages} ` +
     `--queue-entries ${cfg.queueEntries} --tlbi-ns ${cfg.tlbiNs} --sync-ns ${cfg.syncNs} --lock ${cfg.lock} ` +
-    `--sync-mode ${cfg.syncMode}${cfg.syncCoalesce ? ' --sync-coalesce' : ''} --domains ${cfg.domains} --iova ${cfg.iova} ` +
+    `--mmio-read-ns ${cfg.mmioReadNs} --mmio-write-ns ${cfg.mmioWriteNs} --sev ${cfg.sev ? 'on' : 'off'} --cons-poll ${cfg.consPoll} ` +
+    `--sync-mode ${cfg.syncMode}${cfg.syncCoalesce !== 'off' ? ` --sync-coalesce ${cfg.syncCoalesce}` : ''} --domains ${cfg.domains} --iova ${cfg.iova} ` +
     `--iotlb-entries ${cfg.iotlbEntries} --duration ${cfg.durationMs}ms --warmup ${cfg.warmupMs}ms ` +
     `--spin-ns ${cfg.spinNs} --stats ${cfg.stats} --dma-ns ${cfg.dmaNs}`
   );
@@ -62,6 +63,7 @@ export function runSummary(r: RunReport): string {
     .map(([k, v]) => `${k} ${num(v)}`)
     .join(', ');
   const l = r.unmapLatencyNs;
+  const perUnmap = (n: number): number => (r.totals.unmaps > 0 ? n / r.totals.unmaps : 0);
   const lines = [
     `unmaps/s ${int(r.totals.unmapsPerSec)}   pages/s ${int(r.totals.pagesPerSec)}   unmaps ${int(r.totals.unmaps)} in ${num(r.durationMs / 1000)} s`,
     `commands per unmap: ${ops}   (syncs/unmap ${num(r.syncsPerUnmap)})`,
@@ -71,7 +73,9 @@ export function runSummary(r: RunReport): string {
       : `model bound: ${int(r.modelBound.unmapsPerSec)} unmaps/s if the modelled SMMU were the only cost; ` +
         `efficiency ${num(100 * (r.modelBound.efficiency ?? 0), 1)}%`,
     `unmap latency us: mean ${us(l.mean)}  p50 ${us(l.p50)}  p99 ${us(l.p99)}  p99.9 ${us(l.p999)}  max ${us(l.max)}`,
-    `CMD_SYNC wait us: mean ${us(r.syncWaitNs.mean)}  p99 ${us(r.syncWaitNs.p99)}  total ${us(r.syncWaitNs.total)}`,
+    `CMD_SYNC wait us: mean ${us(r.syncWaitNs.mean)}  p50 ${us(r.syncWaitNs.p50)}  p99 ${us(r.syncWaitNs.p99)}  total ${us(r.syncWaitNs.total)}`,
+    `registers per unmap: CONS reads ${num(perUnmap(r.driver.mmioReads))}, PROD writes ${num(perUnmap(r.driver.mmioWrites))}; ` +
+      `CONS poll: ${int(r.driver.consPollUdelays)} udelays, ${int(r.driver.consPollWfes)} WFEs`,
     `SMMU: ${int(r.smmu.commandsConsumed)} commands consumed, max queue depth ${int(r.smmu.maxQueueDepth)}, ` +
       `${int(r.smmu.iotlbInvalidations)} IOTLB entries invalidated, ${int(r.smmu.cmdqErrors)} CMDQ errors`,
     `IOTLB: ${int(r.iotlb.translations)} translations, ${int(r.iotlb.hits)} hits, ${int(r.iotlb.misses)} misses, ${int(r.iotlb.faults)} faults`,

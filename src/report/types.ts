@@ -98,6 +98,12 @@ export interface RunReport {
   driver: {
     queueFullWaits: number;
     syncsCoalesced: number;
+    /** Driver reads of CMDQ_CONS / ECMDQ_CONS and writes of CMDQ_PROD / ECMDQ_PROD (costed MMIO). */
+    mmioReads: number;
+    mmioWrites: number;
+    /** --cons-poll linux: udelay() back-offs (no IDR0.SEV) and WFEs (IDR0.SEV) between CONS reads. */
+    consPollUdelays: number;
+    consPollWfes: number;
     commandsIssued: { total: number; byOpcode: Record<string, number> };
   };
   /**

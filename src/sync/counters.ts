@@ -32,6 +32,10 @@ export const enum Cpu {
   ISSUED_OTHER,
   SYNCS_COALESCED, // --sync-coalesce: CMD_SYNCs not inserted because the last command was one
   SYNC_TIMEOUTS, // CMD_SYNC waits that passed --sync-timeout (each reported on stderr)
+  MMIO_READS, // driver reads of CMDQ_CONS / ECMDQ_CONS (each costs --mmio-read-ns)
+  MMIO_WRITES, // driver writes of CMDQ_PROD / ECMDQ_PROD (each costs --mmio-write-ns)
+  CONS_POLL_UDELAYS, // --cons-poll linux without IDR0.SEV: udelay() back-offs between CONS reads
+  CONS_POLL_WFES, // --cons-poll linux with IDR0.SEV: WFEs (waits for a CONS change)
   /** The extra histogram's scalars (see EXTRA_HIST): samples, total, min, max. */
   EXTRA_HIST_N = 36,
   EXTRA_HIST_TOTAL,

@@ -131,7 +131,7 @@ export async function runStrategy(
   const regs = new RegisterFile(i32, layout);
   resetSmmu(
     regs,
-    { msi: cfg.syncMode === 'msi', sev: policy.park, ril: getStrategy(strategy).ril === true },
+    { msi: cfg.syncMode === 'msi', sev: cfg.sev, ril: getStrategy(strategy).ril === true },
     layout.domains,
   );
 
@@ -268,6 +268,7 @@ export async function runStrategy(
         cfg,
         policy,
         pollCs: probe.pollCs,
+        sev: probe.sev,
         printk: printkName,
       };
       tasks.push(

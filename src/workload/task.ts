@@ -30,6 +30,8 @@ export interface CpuTask {
   readonly policy: WaitPolicy;
   /** CMD_SYNC CS field in poll mode (SEV when the SMMU advertises IDR0.SEV). */
   readonly pollCs: number;
+  /** IDR0.SEV as the driver probed it: its CONS polls may WFE. */
+  readonly sev: boolean;
   /** The run's BroadcastChannel for driver diagnostics (src/driver/printk.ts). */
   readonly printk: string;
 }

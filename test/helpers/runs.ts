@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { expect } from 'vitest';
 import { cmdLogPath } from '../../src/index.js';
 import { DEFAULTS, type Config } from '../../src/config/config.js';
-import { CS_NONE, CS_SEV, decode, type Command } from '../../src/hardware/commands.js';
+import { CS_SEV, decode, type Command } from '../../src/hardware/commands.js';
 import type { ResultDocument, RunReport } from '../../src/report/types.js';
 
 /** A short, quiet run on 2 CPUs with 8-page buffers, unless overridden. */
@@ -59,9 +59,11 @@ export function checkLog(r: RunReport, base: string): Command[] {
   return cmds;
 }
 
-/** CMD_SYNC's CS in poll mode: SEV when the wait policy parks (IDR0.SEV advertised). */
-export const expectedPollCs = (doc: ResultDocument): number =>
-  doc.host.waitPolicy === 'spin' ? CS_NONE : CS_SEV;
+/**
+ * CMD_SYNC's CS in poll mode: SEV, as Linux writes every polled CMD_SYNC (arm_smmu_cmdq_build_sync_cmd)
+ * whether or not IDR0.SEV is advertised (--sev decides only whether the waiter may use WFE).
+ */
+export const expectedPollCs = (_doc: ResultDocument): number => CS_SEV;
 
 /**
  * Waits for `cond` on the event loop, polling each millisecond. The deadline is there only to
