@@ -30,9 +30,12 @@ describe('--sync-coalesce', () => {
       expect(batched.driver.commandsIssued.byOpcode.CMD_SYNC + batched.driver.syncsCoalesced).toBe(
         batched.totals.unmaps,
       );
-      // With four CPUs interleaving TLBI and CMD_SYNC insertions, some syncs find one already last.
+      // With four CPUs interleaving TLBI and CMD_SYNC insertions, some syncs find one already last,
+      // so fewer CMD_SYNCs are issued than syncs needed. (syncsPerUnmap is not compared with the
+      // page count: it divides what the SMMU consumed in the window by the unmaps completed in it,
+      // which the window's edges skew.)
       expect(perPage.driver.syncsCoalesced).toBeGreaterThan(0);
-      expect(perPage.syncsPerUnmap).toBeLessThan(4);
+      expect(perPage.driver.commandsIssued.byOpcode.CMD_SYNC).toBeLessThan(perPage.totals.pagesUnmapped);
     }, 60_000);
   }
 
