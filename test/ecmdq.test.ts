@@ -24,6 +24,7 @@ import {
 import {
   allocate,
   computeLayout,
+  layoutFingerprint,
   ctlIdx,
   Ctl,
   ecmdqCount,
@@ -237,6 +238,7 @@ async function powerOn(strategy: string, cpus: number, tlbiNs = 0): Promise<Rig>
   const workerData: SmmuWorkerData = {
     sab: views.sab,
     layout: params,
+    fingerprint: layoutFingerprint(layout),
     timing: { tlbiNs, syncNs: tlbiNs },
     trace: false,
     idlePolicy: { park: true, spinNs: 10_000, drainIdx: -1, drainAt: 0 },

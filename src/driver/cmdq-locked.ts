@@ -9,22 +9,14 @@
 // Low-level index arithmetic lives in hardware/queue.ts and command building in
 // hardware/commands.ts; this file only issues.
 import { CS_IRQ, OP, SYNC_MSH_ISH, SYNC_MSIATTR_OIWB, writeCmdSync } from '../hardware/commands.js';
-import {
-  cmdqEntryIdx,
-  cpuStateIdx,
-  CpuState,
-  Ctl,
-  ctlIdx,
-  regIdx,
-  Waiting,
-  type Layout,
-} from '../hardware/layout.js';
+import { cmdqEntryIdx, cpuStateIdx, CpuState, Ctl, ctlIdx, regIdx, type Layout } from '../hardware/layout.js';
 import { SyncWaiter } from './sync-waiter.js';
 import { queueEmpty, queueHasSpace, queueIncN, qIdx } from '../hardware/queue.js';
 import { nowNs } from '../sync/clock.js';
 import { Cpu, type CpuStats } from '../sync/counters.js';
 import type { InstrumentedLock } from '../sync/lockstat.js';
 import { storeAndWake, waitForChange, type WaitPolicy } from '../sync/wait.js';
+import { clearWaiting, setWaiting, Waiting } from '../sync/waiting.js';
 import type { CmdBatch } from './cmd-batch.js';
 import { countIssued, type CmdqIssuer, type SyncMode } from './cmdq.js';
 
@@ -118,11 +110,10 @@ export class LockedCmdq implements CmdqIssuer {
       cons = Atomics.load(i32, this.consIdx);
       if (!queueHasSpace(shift, prod, cons, 1)) {
         this.stats.add(Cpu.QUEUE_FULL_WAITS, 1);
-        i32[this.waitingIdx + 1] = prod;
-        Atomics.store(i32, this.waitingIdx, Waiting.QUEUE_SPACE);
+        setWaiting(i32, this.waitingIdx, Waiting.QUEUE_SPACE, prod);
         while (!queueHasSpace(shift, prod, cons, 1))
           cons = waitForChange(i32, this.consIdx, cons, this.policy);
-        Atomics.store(i32, this.waitingIdx, Waiting.NOTHING);
+        clearWaiting(i32, this.waitingIdx);
       }
       i32[this.llqCons] = cons;
     }
