@@ -8,7 +8,7 @@
 //
 // Low-level index arithmetic lives in hardware/queue.ts and command building in
 // hardware/commands.ts; this file only issues.
-import { CS_IRQ, OP, SYNC_MSH_ISH, SYNC_MSIATTR_OIWB, writeCmdSync } from '../hardware/commands.js';
+import { CS_IRQ, OP, opcodeOf, SYNC_MSH_ISH, SYNC_MSIATTR_OIWB, writeCmdSync } from '../hardware/commands.js';
 import { cmdqEntryIdx, cpuStateIdx, CpuState, Ctl, ctlIdx, regIdx, type Layout } from '../hardware/layout.js';
 import { SyncWaiter } from './sync-waiter.js';
 import { queueEmpty, queueHasSpace, queueIncN, qIdx } from '../hardware/queue.js';
@@ -90,7 +90,7 @@ export class LockedCmdq implements CmdqIssuer {
       i32[w + 1] = src[s + 1];
       i32[w + 2] = src[s + 2];
       i32[w + 3] = src[s + 3];
-      this.publish(src[s] & 0xff);
+      this.publish(opcodeOf(src, s));
       this.lock.release();
     }
     countIssued(this.stats, batch, false);
