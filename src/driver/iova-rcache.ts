@@ -53,7 +53,7 @@ function domainBytes(s: RcacheShape): number {
   return (1 + c) * s.lockBytes + DEPOT_BYTES + c * LINE + magazines(c) * MAG_BYTES;
 }
 
-/** Bytes of the region for every domain (placed by the layout like the other extra regions). */
+/** Bytes of the region for every domain. */
 export function rcacheRegionBytes(s: RcacheShape): number {
   return s.domains * domainBytes(s);
 }

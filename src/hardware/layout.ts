@@ -157,8 +157,7 @@ export function computeLayout(p: LayoutParams): Layout {
     locksOff: at(REGION.LOCKS),
     cpuStateOff: at(REGION.CPU_STATE),
     iovaOff,
-    // Both derived from their owners' sizes: the iova region is one equal part per domain, the
-    // statistics two equal blocks per CPU.
+    // From the owner's size: the iova region is one equal part per domain.
     iovaBytesPerDomain: regionBytes[REGION.IOVA] / p.domains,
     pagesPerDomain: p.iovaSlotsPerDomain * p.slotPages,
     pteOff: at(REGION.PTE),
@@ -166,6 +165,7 @@ export function computeLayout(p: LayoutParams): Layout {
     iotlbOff: at(REGION.IOTLB),
     smmuStatsOff: at(REGION.SMMU_STATS),
     cpuStatsOff,
+    // From the owner's size: the statistics are two equal blocks per CPU.
     cpuStatsSlots: regionBytes[REGION.CPU_STATS] / (2 * p.cpus * 8),
     safetyOff: at(REGION.SAFETY),
     regionOffs,

@@ -87,8 +87,8 @@ export function workerLayout(p: LayoutParams, fingerprint: string): Layout {
   let layout: Layout;
   try {
     layout = computeLayout(reevaluated(p));
-  } catch {
-    throw new Error(STALE_WORKER);
+  } catch (cause) {
+    throw new Error(STALE_WORKER, { cause });
   }
   if (layoutFingerprint(layout) !== fingerprint) throw new Error(STALE_WORKER);
   return layout;
