@@ -24,6 +24,7 @@ import { ringDoorbell } from '../src/hardware/ecmdq.js';
 import {
   allocate,
   computeLayout,
+  layoutFingerprint,
   cpuStatsBase,
   Ctl,
   ctlIdx,
@@ -270,6 +271,7 @@ async function ecmdqRig(syncMode: 'poll' | 'msi') {
   const workerData: SmmuWorkerData = {
     sab: views.sab,
     layout: params,
+    fingerprint: layoutFingerprint(layout),
     timing: { tlbiNs: 0, syncNs: 0 },
     trace: false,
     idlePolicy: { park: true, spinNs: 10_000, drainIdx: -1, drainAt: 0 },

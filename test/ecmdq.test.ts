@@ -22,6 +22,7 @@ import {
 import {
   allocate,
   computeLayout,
+  layoutFingerprint,
   ctlIdx,
   Ctl,
   ecmdqCount,
@@ -223,6 +224,7 @@ async function powerOn(strategy: string, cpus: number, tlbiNs = 0): Promise<Rig>
   const workerData: SmmuWorkerData = {
     sab: views.sab,
     layout: params,
+    fingerprint: layoutFingerprint(layout),
     timing: { tlbiNs, syncNs: tlbiNs },
     trace: false,
     idlePolicy: { park: true, spinNs: 10_000, drainIdx: -1, drainAt: 0 },

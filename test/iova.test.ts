@@ -31,6 +31,7 @@ import { InstrumentedLock } from '../src/sync/lockstat.js';
 import { getLockAlgorithm } from '../src/sync/locks/index.js';
 import { SPIN } from '../src/sync/wait.js';
 import { layoutParamsFor } from '../src/workload/params.js';
+import { reevaluated } from '../src/workload/regions.js';
 import { CLS_DEPOT, CLS_IOVA, CLS_RCACHE } from '../src/workload/task.js';
 
 interface Rig {
@@ -44,7 +45,7 @@ interface Rig {
 /** A domain shared by `cpus` CPUs with `slots` IOVAs of `pages` pages, one allocator per CPU. */
 function rig(cpus: number, slots: number, mode: IovaMode = 'rcache', pages = 4): Rig {
   const cfg: Config = { ...DEFAULTS, cpus, pages, iova: mode, strategies: ['batched'] };
-  const layout = computeLayout({ ...layoutParamsFor(cfg, 'batched'), iovaSlotsPerDomain: slots });
+  const layout = computeLayout(reevaluated(layoutParamsFor(cfg, 'batched'), { iovaSlotsPerDomain: slots }));
   const { i32 } = allocate(layout);
   initIovaDomain(i32, layout, 0);
   if (mode === 'rcache') initIovaRcache(i32, layout, 0);

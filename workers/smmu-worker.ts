@@ -3,7 +3,8 @@
 // the orchestrator in chunks when a command log was asked for.
 import { parentPort, workerData } from 'node:worker_threads';
 import { SmmuEngine, type CommandSink } from '../src/hardware/smmu-engine.js';
-import { computeLayout, regionOff, viewsOf } from '../src/hardware/layout.js';
+import { regionOff, viewsOf } from '../src/hardware/layout.js';
+import { workerLayout } from '../src/workload/regions.js';
 import { TraceRing, traceCapacity, traceRingOff, TRACE_REGION } from '../src/trace/ring.js';
 import type { SmmuMessage, SmmuWorkerData } from '../src/workload/smmu-messages.js';
 
@@ -33,7 +34,7 @@ class ChunkedLog implements CommandSink {
 }
 
 const data = workerData as SmmuWorkerData;
-const layout = computeLayout(data.layout);
+const layout = workerLayout(data.layout, data.fingerprint);
 const log = data.log ? new ChunkedLog() : null;
 const views = viewsOf(data.sab);
 let ring: TraceRing | null = null;

@@ -18,6 +18,7 @@ import {
   allocate,
   cmdqLockOff,
   computeLayout,
+  layoutFingerprint,
   cpuStateIdx,
   cpuStatsBase,
   CpuState,
@@ -54,6 +55,7 @@ export async function measureSyncRoundTrip(syncs: number, warmup: number): Promi
   const workerData: SmmuWorkerData = {
     sab: views.sab,
     layout: params,
+    fingerprint: layoutFingerprint(layout),
     timing: { tlbiNs: 0, syncNs: 0 },
     idlePolicy: SPIN,
     log: false,

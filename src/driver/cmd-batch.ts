@@ -1,7 +1,8 @@
 // A batch of commands built before issue, as Linux's struct arm_smmu_cmdq_batch (v5.4+): strategies
 // gather invalidations here; the command-queue design decides how they reach the queue (one lock
 // round trip each in the 2017 design, one slot reservation for the whole batch in the lock-free one).
-import { writeTlbiNhAsid, writeTlbiNhVa } from '../hardware/commands.js';
+import { opcodeOf, writeTlbiNhAsid, writeTlbiNhVa } from '../hardware/commands.js';
+import { PAGE_BYTES } from '../hardware/region.js';
 
 /** Linux's CMDQ_BATCH_ENTRIES: a batch holds up to 64 commands (plus the CMD_SYNC issued with it). */
 export const CMDQ_BATCH_ENTRIES = 64;
@@ -28,7 +29,7 @@ export class CmdBatch {
     tg: number,
     ttl: number,
   ): void {
-    writeTlbiNhVa(this.words, this.num++ * 4, asid, 0, vaPage * 4096, leaf, num, scale, tg, ttl);
+    writeTlbiNhVa(this.words, this.num++ * 4, asid, 0, vaPage * PAGE_BYTES, leaf, num, scale, tg, ttl);
   }
 
   tlbiNhAsid(asid: number): void {
@@ -46,6 +47,6 @@ export class CmdBatch {
 
   /** Opcode of command i (for per-opcode issue counts). */
   opcode(i: number): number {
-    return this.words[i * 4] & 0xff;
+    return opcodeOf(this.words, i * 4);
   }
 }

@@ -1,7 +1,8 @@
 // The command-queue designs a strategy can run on, each with the shared memory it needs beyond the
 // common layout and the constructor of its issuer. One entry per design; the design's own module
 // owns the format of its region.
-import type { Layout, LayoutParams, SharedViews } from '../hardware/layout.js';
+import type { Layout, LayoutGeometry, SharedViews } from '../hardware/layout.js';
+import type { RegionDecl } from '../hardware/region.js';
 import type { CpuStats } from '../sync/counters.js';
 import type { InstrumentedLock } from '../sync/lockstat.js';
 import type { LockAlgorithm } from '../sync/lock.js';
@@ -11,22 +12,15 @@ import { ConsPoller, type ConsPollMode } from './cons-poll.js';
 import { Mmio, type MmioCosts } from './mmio.js';
 import type { SyncCoalesce } from '../config/config.js';
 import { LockedCmdq } from './cmdq-locked.js';
-import {
-  ECMDQ_COUNTERS,
-  ECMDQ_LOCKFREE_REGION,
-  EcmdqCmdq,
-  ecmdqLockfreeRegionBytes,
-  initEcmdqCmdq,
-} from './cmdq-ecmdq.js';
-import { ECMDQ_REGION, ecmdqRegionBytes } from '../hardware/ecmdq.js';
+import { ECMDQ_COUNTERS, ECMDQ_LOCKFREE_DECL, EcmdqCmdq, initEcmdqCmdq } from './cmdq-ecmdq.js';
+import { ECMDQ_DECL } from '../hardware/ecmdq.js';
 import {
   initLockfreeCmdq,
+  LOCKFREE_DECL,
   LOCKFREE_MIN_QUEUE_ENTRIES,
   LOCKFREE_COUNTERS,
   LOCKFREE_HISTOGRAM,
-  LOCKFREE_REGION,
   LockfreeCmdq,
-  lockfreeRegionBytes,
 } from './cmdq-lockfree.js';
 
 export interface IssuerContext {
@@ -52,8 +46,8 @@ export interface IssuerContext {
 }
 
 export interface CmdqDesignDef {
-  /** Extra shared-memory regions (name, bytes) for a run with these parameters. */
-  regions(lp: Omit<LayoutParams, 'regions'>): { name: string; bytes: number }[];
+  /** Extra shared-memory regions it needs (declared in its modules). */
+  readonly regions: readonly RegionDecl<LayoutGeometry>[];
   /** Names of the per-CPU counters it keeps in Cpu.EXTRA0... (reported under runs[].extra). */
   readonly counters: readonly string[];
   /** Name of the distribution it records with CpuStats.extraSample(), if any. */
@@ -93,7 +87,7 @@ export function coalesces(mode: SyncCoalesce, syncMode: SyncMode): boolean {
 
 export const CMDQ_DESIGNS: Record<CmdqDesign, CmdqDesignDef> = {
   locked: {
-    regions: () => [],
+    regions: [],
     counters: [],
     create: (c) =>
       new LockedCmdq(
@@ -106,7 +100,7 @@ export const CMDQ_DESIGNS: Record<CmdqDesign, CmdqDesignDef> = {
       ),
   },
   lockfree: {
-    regions: (lp) => [{ name: LOCKFREE_REGION, bytes: lockfreeRegionBytes(lp.queueShift) }],
+    regions: [LOCKFREE_DECL],
     counters: LOCKFREE_COUNTERS,
     histogram: LOCKFREE_HISTOGRAM,
     init: initLockfreeCmdq,
@@ -114,10 +108,7 @@ export const CMDQ_DESIGNS: Record<CmdqDesign, CmdqDesignDef> = {
     create: (c) => new LockfreeCmdq(c.views, c.layout, c.policy, syncOptions(c), c.stats),
   },
   ecmdq: {
-    regions: (lp) => [
-      { name: ECMDQ_REGION, bytes: ecmdqRegionBytes(lp.cpus, lp.queueShift) },
-      { name: ECMDQ_LOCKFREE_REGION, bytes: ecmdqLockfreeRegionBytes(lp.cpus, lp.queueShift) },
-    ],
+    regions: [ECMDQ_DECL, ECMDQ_LOCKFREE_DECL],
     counters: ECMDQ_COUNTERS,
     histogram: LOCKFREE_HISTOGRAM,
     init: initEcmdqCmdq,

@@ -19,7 +19,7 @@
 // (hardware/ecmdq.ts); the protocol state of CPU n's queue is block n of ECMDQ_LOCKFREE_REGION,
 // each block in cmdq-lockfree.ts's LOCKFREE_REGION format, 64-byte aligned.
 import { CMD_WORDS, decodeWords, formatCommand, writeCmdSync } from '../hardware/commands.js';
-import { doorbellWanted, ringDoorbell } from '../hardware/ecmdq.js';
+import { doorbellWanted, ECMDQ_REGION, ecmdqRegionBytes, ringDoorbell } from '../hardware/ecmdq.js';
 import {
   ecmdqCount,
   ecmdqDoorbellIdx,
@@ -28,8 +28,10 @@ import {
   regIdx,
   regionOff,
   type Layout,
+  type LayoutGeometry,
   type SharedViews,
 } from '../hardware/layout.js';
+import { alignUp, checkRegion, LINE, type RegionDecl } from '../hardware/region.js';
 import { qIdx } from '../hardware/queue.js';
 import {
   CMDQ_ERR_ILL,
@@ -63,13 +65,15 @@ const ERRORS_HANDLED = (Cpu.EXTRA0 + LOCKFREE_COUNTERS.length + 1) as Cpu;
 
 /** Bytes of one queue's protocol state block (64-byte aligned, as regions are). */
 function stateBlockBytes(queueShift: number): number {
-  return Math.ceil(lockfreeRegionBytes(queueShift) / 64) * 64;
+  return alignUp(lockfreeRegionBytes(queueShift));
 }
 
-/** Bytes of ECMDQ_LOCKFREE_REGION: one state block per CPU's queue. */
-export function ecmdqLockfreeRegionBytes(cpus: number, queueShift: number): number {
-  return cpus * stateBlockBytes(queueShift);
-}
+/** ECMDQ_LOCKFREE_REGION: one state block per CPU's queue. */
+export const ECMDQ_LOCKFREE_DECL: RegionDecl<LayoutGeometry> = {
+  name: ECMDQ_LOCKFREE_REGION,
+  bytes: (g) => g.cpus * stateBlockBytes(g.queueShift),
+  align: LINE,
+};
 
 /** ECMDQ n as the lock-free protocol sees it. */
 function ecmdqQueue(layout: Layout, n: number): LockfreeQueue {
@@ -111,6 +115,12 @@ export class EcmdqCmdq extends LockfreeCmdq {
     const n = opts.cpu;
     if (n >= ecmdqCount(layout)) throw new Error(`cpu ${n}: the SMMU has no ECMDQ ${n}`);
     const q = ecmdqQueue(layout, n);
+    checkRegion(
+      views.sab,
+      ECMDQ_REGION,
+      regionOff(layout, ECMDQ_REGION),
+      ecmdqRegionBytes(layout.cpus, layout.queueShift),
+    );
     if ((Atomics.load(views.i32, q.consIdx) & ECMDQ_CONS_ENACK) === 0)
       throw new Error(`cpu ${n}: ECMDQ ${n} is not enabled (ECMDQ_CONS.ENACK = 0)`);
     super(views, layout, policy, opts, stats, q);

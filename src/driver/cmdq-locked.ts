@@ -8,23 +8,15 @@
 //
 // Low-level index arithmetic lives in hardware/queue.ts and command building in
 // hardware/commands.ts; this file only issues.
-import { CS_IRQ, OP, SYNC_MSH_ISH, SYNC_MSIATTR_OIWB, writeCmdSync } from '../hardware/commands.js';
-import {
-  cmdqEntryIdx,
-  cpuStateIdx,
-  CpuState,
-  Ctl,
-  ctlIdx,
-  regIdx,
-  Waiting,
-  type Layout,
-} from '../hardware/layout.js';
+import { CS_IRQ, OP, opcodeOf, SYNC_MSH_ISH, SYNC_MSIATTR_OIWB, writeCmdSync } from '../hardware/commands.js';
+import { cmdqEntryIdx, cpuStateIdx, CpuState, Ctl, ctlIdx, regIdx, type Layout } from '../hardware/layout.js';
 import { SyncWaiter } from './sync-waiter.js';
 import { queueEmpty, queueHasSpace, queueIncN, qIdx } from '../hardware/queue.js';
 import { nowNs } from '../sync/clock.js';
 import { Cpu, type CpuStats } from '../sync/counters.js';
 import type { InstrumentedLock } from '../sync/lockstat.js';
 import type { WaitPolicy } from '../sync/wait.js';
+import { clearWaiting, setWaiting, Waiting } from '../sync/waiting.js';
 import type { CmdBatch } from './cmd-batch.js';
 import { countIssued, type CmdqIssuer, type RegisterAccess, type SyncMode } from './cmdq.js';
 
@@ -100,7 +92,7 @@ export class LockedCmdq implements CmdqIssuer {
       i32[w + 1] = src[s + 1];
       i32[w + 2] = src[s + 2];
       i32[w + 3] = src[s + 3];
-      this.publish(src[s] & 0xff);
+      this.publish(opcodeOf(src, s));
       this.lock.release();
     }
     countIssued(this.stats, batch, false);
@@ -122,10 +114,9 @@ export class LockedCmdq implements CmdqIssuer {
       cons = poll.read(this.consIdx, this.stats);
       if (!queueHasSpace(shift, prod, cons, 1)) {
         this.stats.add(Cpu.QUEUE_FULL_WAITS, 1);
-        i32[this.waitingIdx + 1] = prod;
-        Atomics.store(i32, this.waitingIdx, Waiting.QUEUE_SPACE);
+        setWaiting(i32, this.waitingIdx, Waiting.QUEUE_SPACE, prod);
         while (!queueHasSpace(shift, prod, cons, 1)) cons = poll.next(this.consIdx, cons, this.stats);
-        Atomics.store(i32, this.waitingIdx, Waiting.NOTHING);
+        clearWaiting(i32, this.waitingIdx);
       }
       i32[this.llqCons] = cons;
     }

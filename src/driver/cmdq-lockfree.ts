@@ -50,16 +50,18 @@ import {
   CpuState,
   regIdx,
   regionOff,
-  Waiting,
   type Layout,
+  type LayoutGeometry,
   type SharedViews,
 } from '../hardware/layout.js';
+import { checkRegion, LINE, type RegionDecl } from '../hardware/region.js';
 import { queueConsumed, queueDepth, queueHasSpace, queueIncN, qIdx, qWrp } from '../hardware/queue.js';
 import { Q_OVERFLOW_FLAG } from '../hardware/registers.js';
 import { nowNs } from '../sync/clock.js';
 import { Cpu, type CpuStats } from '../sync/counters.js';
 import { printk } from './printk.js';
 import { DRAIN_SPIN_NS, draining, storeAndWake, wake, waitForChange, type WaitPolicy } from '../sync/wait.js';
+import { clearWaiting, setWaiting, Waiting } from '../sync/waiting.js';
 import { CMDQ_BATCH_ENTRIES, type CmdBatch } from './cmd-batch.js';
 import { countIssued, type CmdqIssuer, type RegisterAccess, type SyncMode } from './cmdq.js';
 import { SyncWaiter } from './sync-waiter.js';
@@ -126,6 +128,12 @@ const POLLS_PER_CLOCK_READ = 64;
 export function lockfreeRegionBytes(queueShift: number): number {
   return Rg.VALID + Math.ceil((1 << queueShift) / 32) * 8;
 }
+
+export const LOCKFREE_DECL: RegionDecl<LayoutGeometry> = {
+  name: LOCKFREE_REGION,
+  bytes: (g) => lockfreeRegionBytes(g.queueShift),
+  align: LINE,
+};
 
 /** prod half of an LLQ value (with OWNED, if set), as an unsigned 32-bit number. */
 export function llqProd(v: bigint): number {
@@ -359,6 +367,7 @@ export class LockfreeCmdq implements CmdqIssuer {
     this.consIdx = q.consIdx;
     this.entries = q.entries;
     this.ownErrors = q.ownErrors;
+    checkRegion(views.sab, `${q.name} lock-free state`, q.stateOff, lockfreeRegionBytes(this.shift));
     this.r = regionIdx(q.stateOff);
     this.valid = new ValidMap(this.i32, this.r.valid, this.shift);
     this.msi = opts.syncMode === 'msi';
@@ -397,8 +406,7 @@ export class LockfreeCmdq implements CmdqIssuer {
       if (!queueHasSpace(shift, prod, cons, total)) {
         if (!waited) {
           stats.add(Cpu.QUEUE_FULL_WAITS, 1);
-          i32[this.waitingIdx + 1] = prod;
-          Atomics.store(i32, this.waitingIdx, Waiting.QUEUE_SPACE);
+          setWaiting(i32, this.waitingIdx, Waiting.QUEUE_SPACE, prod);
           waited = true;
         }
         old = this.waitUntilNotFull(old, total);
@@ -414,7 +422,7 @@ export class LockfreeCmdq implements CmdqIssuer {
       old = seen;
     }
     stats.add(SUCCESSES, 1);
-    if (waited) Atomics.store(i32, this.waitingIdx, Waiting.NOTHING);
+    if (waited) clearWaiting(i32, this.waitingIdx);
     const end = queueIncN(shift, prod, total);
 
     // 2. Write our commands (plain stores: the valid bits and then PROD publish them).
@@ -518,8 +526,7 @@ export class LockfreeCmdq implements CmdqIssuer {
     const timeoutNs = this.opts.syncTimeoutNs;
     let v = Atomics.load(i32, idx);
     if (v !== 0) {
-      i32[this.waitingIdx + 1] = syncProd;
-      Atomics.store(i32, this.waitingIdx, Waiting.CMD_SYNC);
+      setWaiting(i32, this.waitingIdx, Waiting.CMD_SYNC, syncProd);
       const start = nowNs();
       let parkAt = policy.park ? start + policy.spinNs : Infinity;
       let deadline = start + timeoutNs;
@@ -544,7 +551,7 @@ export class LockfreeCmdq implements CmdqIssuer {
         Atomics.wait(i32, idx, v, MSI_PARK_SLICE_MS);
         v = Atomics.load(i32, idx);
       }
-      Atomics.store(i32, this.waitingIdx, Waiting.NOTHING);
+      clearWaiting(i32, this.waitingIdx);
     }
     return syncProd;
   }

@@ -23,7 +23,8 @@
 //                            fqSize + 1 entries of 16 bytes: int32 IOVA page, int32 start count,
 //                            float64 unmap time
 // The counts are int32 compared wrap-safe (Linux: atomic64): only differences of live entries matter.
-import { LINE, type LayoutParams } from '../hardware/layout.js';
+import { regionOff, type LayoutGeometry } from '../hardware/layout.js';
+import { alignUp, checkRegion, LINE, type RegionDecl } from '../hardware/region.js';
 import { nowNs } from '../sync/clock.js';
 import { Cpu } from '../sync/counters.js';
 import type { Lock } from '../sync/lock.js';
@@ -34,7 +35,6 @@ import type { StrategyContext, StrategyMemory } from './strategies/strategy.js';
 export const FQ_REGION = 'iova-fq';
 
 const ENTRY_BYTES = 16;
-const align = (n: number): number => Math.ceil(n / LINE) * LINE;
 
 const enum Dom {
   START_CNT = 0,
@@ -83,15 +83,21 @@ export interface FqGeometry {
 
 /** Ring slots: Linux's ring keeps one slot empty to tell full from empty; fqSize stay usable. */
 const slotsOf = (g: FqGeometry): number => g.fqSize + 1;
-const ringBytes = (g: FqGeometry): number => g.lockBytes + LINE + align(slotsOf(g) * ENTRY_BYTES);
+const ringBytes = (g: FqGeometry): number => g.lockBytes + LINE + alignUp(slotsOf(g) * ENTRY_BYTES);
 
 export function fqRegionBytes(g: FqGeometry): number {
   return g.domains * LINE + g.cpus * ringBytes(g);
 }
 
-export function fqGeometry(lp: Omit<LayoutParams, 'regions'>, fqSize: number): FqGeometry {
-  return { cpus: lp.cpus, domains: lp.domains, fqSize, lockBytes: lp.lockBytes };
+export function fqGeometry(lp: LayoutGeometry): FqGeometry {
+  return { cpus: lp.cpus, domains: lp.domains, fqSize: lp.fqSize, lockBytes: lp.lockBytes };
 }
+
+export const FQ_DECL: RegionDecl<LayoutGeometry> = {
+  name: FQ_REGION,
+  bytes: (g) => fqRegionBytes(fqGeometry(g)),
+  align: LINE,
+};
 
 interface RingView {
   readonly lock: Lock;
@@ -124,9 +130,9 @@ export class FlushQueue {
   constructor(private readonly ctx: StrategyContext) {
     const mem: StrategyMemory | undefined = ctx.mem;
     if (mem === undefined) throw new Error("lazy: the flush queue needs the run's shared memory (ctx.mem)");
-    const g = fqGeometry(mem.layout, ctx.cfg.fqSize);
-    const base = mem.layout.regionOffs[FQ_REGION];
-    if (base === undefined) throw new Error(`layout has no region "${FQ_REGION}"`);
+    const g = fqGeometry(mem.layout);
+    const base = regionOff(mem.layout, FQ_REGION);
+    checkRegion(mem.views.sab, FQ_REGION, base, fqRegionBytes(g));
     this.i32 = mem.views.i32;
     this.f64 = mem.views.f64;
     this.cpu = ctx.cpu;

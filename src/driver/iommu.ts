@@ -2,11 +2,20 @@
 // hooks, in Linux's order (clear a PTE, tell the strategy, ..., then iotlb_sync once at the end).
 // The IOVA is not freed here: the caller does that only after iommu_unmap returns, i.e. after the
 // strategy's sync has completed.
-import { pteGenIdx, pteIdx, VA_BASE_PAGE, type Layout } from '../hardware/layout.js';
+import { pteGenIdx, pteIdx, VA_BASE_PAGE, type Layout, type LayoutGeometry } from '../hardware/layout.js';
+import { checkRegion, LINE, REGION, type RegionDecl } from '../hardware/region.js';
 import type { InvalidationStrategy } from './strategies/strategy.js';
 
 /** The ASID of a domain's context descriptor: 0 is left unused, as Linux's ASID allocator does. */
 export const asidOf = (domain: number): number => domain + 1;
+
+const tableBytes = (g: LayoutGeometry): number => g.domains * g.iovaSlotsPerDomain * g.slotPages * 4;
+
+/** Each domain's page table (ppn + 1 per VA page, 0 = invalid) and the pages' mapping generations. */
+export const PTE_DECLS: readonly RegionDecl<LayoutGeometry>[] = [
+  { name: REGION.PTE, bytes: tableBytes, align: LINE },
+  { name: REGION.PTE_GEN, bytes: tableBytes, align: LINE },
+];
 
 export class IommuDomain {
   readonly asid: number;
@@ -17,6 +26,8 @@ export class IommuDomain {
     private readonly domain: number,
     private readonly strategy: InvalidationStrategy,
   ) {
+    checkRegion(i32.buffer, REGION.PTE, layout.pteOff, tableBytes(layout));
+    checkRegion(i32.buffer, REGION.PTE_GEN, layout.pteGenOff, tableBytes(layout));
     this.asid = asidOf(domain);
   }
 

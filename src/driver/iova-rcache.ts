@@ -21,7 +21,8 @@
 //   depot: word 0 depot_size, words 1..MAX_GLOBAL_MAGS magazine numbers
 //   one line per CPU of the domain: LOADED, PREV, SPARE magazine numbers
 //   magazines: word 0 size, then IOVA_MAG_SIZE pfns (first VA page of the IOVA)
-import { LINE, regionOff, type Layout } from '../hardware/layout.js';
+import { regionOff, type Layout, type LayoutGeometry } from '../hardware/layout.js';
+import { alignUp, checkRegion, LINE, type RegionDecl } from '../hardware/region.js';
 import type { InstrumentedLock } from '../sync/lockstat.js';
 import type { IovaDomain } from './iova.js';
 
@@ -30,9 +31,8 @@ export const MAX_GLOBAL_MAGS = 32;
 export const IOVA_RANGE_CACHE_MAX_SIZE = 6;
 export const IOVA_RCACHE_REGION = 'iova-rcache';
 
-const align = (n: number): number => Math.ceil(n / LINE) * LINE;
-const DEPOT_BYTES = align(4 * (1 + MAX_GLOBAL_MAGS));
-const MAG_BYTES = align(4 * (1 + IOVA_MAG_SIZE));
+const DEPOT_BYTES = alignUp(4 * (1 + MAX_GLOBAL_MAGS));
+const MAG_BYTES = alignUp(4 * (1 + IOVA_MAG_SIZE));
 const enum CpuLine {
   LOADED = 0,
   PREV = 1,
@@ -53,10 +53,16 @@ function domainBytes(s: RcacheShape): number {
   return (1 + c) * s.lockBytes + DEPOT_BYTES + c * LINE + magazines(c) * MAG_BYTES;
 }
 
-/** Bytes of the region for every domain (placed by the layout like the other extra regions). */
+/** Bytes of the region for every domain. */
 export function rcacheRegionBytes(s: RcacheShape): number {
   return s.domains * domainBytes(s);
 }
+
+export const IOVA_RCACHE_DECL: RegionDecl<LayoutGeometry> = {
+  name: IOVA_RCACHE_REGION,
+  bytes: rcacheRegionBytes,
+  align: LINE,
+};
 
 /** Does the rcache serve buffers of this many pages (order_base_2 < IOVA_RANGE_CACHE_MAX_SIZE)? */
 export const rcacheServes = (slotPages: number): boolean => Math.log2(slotPages) < IOVA_RANGE_CACHE_MAX_SIZE;
@@ -145,6 +151,12 @@ export class IovaRcache {
     private readonly rbtree: IovaDomain,
     private readonly locks: RcacheLocks,
   ) {
+    checkRegion(
+      i32.buffer,
+      IOVA_RCACHE_REGION,
+      regionOff(layout, IOVA_RCACHE_REGION),
+      rcacheRegionBytes(layout),
+    );
     const p = parts(layout, domain);
     this.lines = p.cpuLines >> 2;
     this.line = this.lines + slot * (LINE >> 2);

@@ -8,8 +8,16 @@
 // just-freed IOVA (and so any stale IOTLB entry for it) as likely as possible.
 //
 // Shared memory (iovaAllocIdx): word 0 = number of free slots, then the free-slot stack.
-import { iovaAllocIdx, VA_BASE_PAGE, type Layout } from '../hardware/layout.js';
+import { iovaAllocIdx, VA_BASE_PAGE, type Layout, type LayoutGeometry } from '../hardware/layout.js';
+import { alignUp, checkRegion, LINE, REGION, type RegionDecl } from '../hardware/region.js';
 import type { InstrumentedLock } from '../sync/lockstat.js';
+
+/** One allocator per domain, each on lines of its own (layout.ts finds domain d's by division). */
+export const IOVA_DECL: RegionDecl<LayoutGeometry> = {
+  name: REGION.IOVA,
+  bytes: (g) => g.domains * alignUp(4 * (1 + g.iovaSlotsPerDomain)),
+  align: LINE,
+};
 
 /** Fills domain d's free list with every slot (orchestrator, before the CPUs start). */
 export function initIovaDomain(i32: Int32Array, layout: Layout, domain: number): void {
@@ -36,6 +44,7 @@ export class IovaDomain implements IovaAllocator {
     domain: number,
     private readonly lock: InstrumentedLock,
   ) {
+    checkRegion(i32.buffer, REGION.IOVA, layout.iovaOff, layout.domains * layout.iovaBytesPerDomain);
     this.base = iovaAllocIdx(layout, domain);
   }
 

@@ -2,12 +2,12 @@
 // --sync-timeout reports "CMD_SYNC timeout" with its CPU and the queue state, counts it, and keeps
 // waiting (giving up would free an IOVA whose invalidation has not completed: the emulator keeps
 // the safety argument and reports instead). Shared by every command-queue design.
-import { Waiting } from '../hardware/layout.js';
 import { nowNs } from '../sync/clock.js';
 import { printk } from './printk.js';
 import { Cpu, type CpuStats } from '../sync/counters.js';
 import { waitForChange, type WaitPolicy } from '../sync/wait.js';
 import type { ConsPoller } from './cons-poll.js';
+import { clearWaiting, setWaiting, Waiting } from '../sync/waiting.js';
 
 export class SyncWaiter {
   constructor(
@@ -49,8 +49,7 @@ export class SyncWaiter {
     const i32 = this.i32;
     let v = cons === null ? Atomics.load(i32, idx) : cons.read(idx, stats);
     if (done(v)) return v;
-    i32[this.waitingIdx + 1] = arg;
-    Atomics.store(i32, this.waitingIdx, Waiting.CMD_SYNC);
+    setWaiting(i32, this.waitingIdx, Waiting.CMD_SYNC, arg);
     if (this.timeoutNs === Infinity) {
       while (!done(v)) v = cons === null ? waitForChange(i32, idx, v, this.policy) : cons.next(idx, v, stats);
     } else {
@@ -73,7 +72,7 @@ export class SyncWaiter {
         }
       }
     }
-    Atomics.store(i32, this.waitingIdx, Waiting.NOTHING);
+    clearWaiting(i32, this.waitingIdx);
     return v;
   }
 }

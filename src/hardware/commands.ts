@@ -10,6 +10,7 @@
 // [63:32], i32[w+2] = word1 [31:0], i32[w+3] = word1 [63:32]. 64-bit fields are kept as two 32-bit
 // halves so the hot path never allocates a BigInt. Plain loads and stores are enough here: the
 // producer publishes entries by a later Atomics store of PROD, which orders these writes.
+import { PAGE_SHIFT } from './region.js';
 
 export const CMD_BYTES = 16;
 export const CMD_WORDS = 4; // int32 words per entry
@@ -215,7 +216,6 @@ const MSIADDR_HI_MASK = 2 ** (MSIADDR.lo + MSIADDR.width - 32) - 1; // w1 [51:32
 const VA_LO_MASK = ((2 ** (32 - VA.lo) - 1) * 2 ** VA.lo) | 0; // w1 [31:12]
 
 const TWO_32 = 2 ** 32;
-const PAGE_SHIFT = 12;
 /** Byte addresses are JS numbers: a 52-bit VA (arm64's largest) stays exact. */
 const ADDR_LIMIT = 2 ** 52;
 
@@ -360,7 +360,7 @@ function writeOpOnly(i32: Int32Array, w: number, op: number): void {
 
 const read = (i32: Int32Array, w: number, s: Slot): number => (i32[w + s.i] >>> s.sh) & s.m;
 
-export function opcodeOf(i32: Int32Array, w: number): number {
+export function opcodeOf(i32: ArrayLike<number>, w: number): number {
   return i32[w] & OP_MASK;
 }
 

@@ -20,11 +20,10 @@
 import { CMD_BYTES } from './commands.js';
 import { IDR6_LOG2NUM_MAX } from './registers.js';
 import { WAITERS } from '../sync/wait.js';
+import { LINE, type LayoutGeometry, type RegionDecl } from './region.js';
 
-/** Name of the layout region (declared by the ecmdq command-queue design's regions()). */
+/** Name of the layout region (placed when the ecmdq command-queue design's regions list it). */
 export const ECMDQ_REGION = 'ecmdq';
-
-const LINE = 64;
 
 /** Byte offsets within one ECMDQ's block of registers and completion word. */
 export const enum EcmdqBlock {
@@ -57,6 +56,12 @@ export function ecmdqRegionBytes(cpus: number, queueShift: number): number {
   // The region starts 64-byte aligned: up to q - 64 bytes of padding align the first queue.
   return LINE + queues * EcmdqBlock.BYTES + Math.max(0, q - LINE) + queues * q;
 }
+
+export const ECMDQ_DECL: RegionDecl<LayoutGeometry> = {
+  name: ECMDQ_REGION,
+  bytes: (g) => ecmdqRegionBytes(g.cpus, g.queueShift),
+  align: LINE,
+};
 
 // ---- The doorbell ----------------------------------------------------------------------------
 // The spec only says the SMMU reacts to a PROD write "in finite time"; a thread cannot wait on

@@ -7,14 +7,24 @@
 //
 // Set format (int32 words; IOTLB_SET_BYTES per set, 64-byte aligned):
 //   word 0 set lock (0 free, 1 held)   word 1 its waiter count   word 2 victim way   word 3 pad
-//   then per way, 4 words: ASID (0 = invalid entry), VA page (IOVA >> 12), PPN, generation
+//   then per way, 4 words: ASID (0 = invalid entry), VA page (IOVA >> PAGE_SHIFT), PPN, generation
 // A mapping's generation (pteGen) is stamped into the entry at fill time so that the safety
 // oracle can tell an entry filled from an earlier mapping of the same IOVA.
-import { iotlbSetIdx, pteGenIdx, pteIdx, VA_BASE_PAGE, type Layout } from './layout.js';
+import { pteGenIdx, pteIdx, VA_BASE_PAGE, type Layout, type LayoutGeometry } from './layout.js';
+import { checkRegion, LINE, REGION, type RegionDecl } from './region.js';
 import { waitForChange, storeAndWake, type WaitPolicy } from '../sync/wait.js';
 
 export const IOTLB_WAYS = 4;
 export const IOTLB_SET_BYTES = 128;
+
+export const IOTLB_DECL: RegionDecl<LayoutGeometry> = {
+  name: REGION.IOTLB,
+  bytes: (g) => g.iotlbSets * IOTLB_SET_BYTES,
+  align: LINE,
+};
+
+/** Int32 index of IOTLB set s. */
+export const iotlbSetIdx = (l: Layout, set: number): number => (l.iotlbOff + set * IOTLB_SET_BYTES) >> 2;
 const WAY0 = 4;
 
 export const enum Tlb {
@@ -43,6 +53,7 @@ export class Iotlb {
     private readonly layout: Layout,
     private readonly policy: WaitPolicy,
   ) {
+    checkRegion(i32.buffer, REGION.IOTLB, layout.iotlbOff, layout.iotlbSets * IOTLB_SET_BYTES);
     this.setMask = layout.iotlbSets - 1;
   }
 

@@ -1,7 +1,9 @@
 // The one place that decides where everything lives in the run's SharedArrayBuffer. Every other
-// module asks a Layout for an offset; nobody else adds numbers to a base address. Regions are
-// 64-byte aligned; each region's internal format is declared next to its owner (locks in
-// sync/locks/*, the IOTLB in hardware/iotlb.ts, statistics in sync/counters.ts) with its size.
+// module asks a Layout for an offset; nobody else adds numbers to a base address. Each region's
+// owner declares its name, size and alignment next to the code that reads its format
+// (hardware/region.ts); the caller that knows the run hands computeLayout() the evaluated list in
+// a fixed order (workload/regions.ts), and this module only places the regions, padding each to
+// its alignment, and answers the indices of the common ones.
 //
 // "Physical addresses" that the driver gives the SMMU (CMDQ_BASE.ADDR, CMD_SYNC.MSIADDR) are byte
 // offsets into this buffer, so the SMMU finds its queue and its MSI target by decoding registers
@@ -13,50 +15,37 @@ import {
   CONTROL_PAGE_EN,
   CONTROL_PAGE_PRESET,
   CONTROL_PAGE_REGS,
-  CONTROL_PAGE_REGS_BYTES,
   IDR6_LOG2NUMQ_SHIFT,
   REG,
-  REG_IMAGE_BYTES,
   type EcmdqRegName,
   type RegName,
 } from './registers.js';
 import { ECMDQ_REGION, EcmdqBlock, ecmdqLog2NumQ, ecmdqQueueBytes } from './ecmdq.js';
-import { CMD_BYTES } from './commands.js';
-import { cpuStatsSlots } from '../sync/counters.js';
-import { IOTLB_SET_BYTES } from './iotlb.js';
-import { SMMU_STATS_SLOTS } from './smmu-stats.js';
-import { oracleBytes } from '../safety/oracle.js';
+import { alignUp, LINE, REGION, type LayoutGeometry, type RegionDecl, type RegionSpec } from './region.js';
 
-export const LINE = 64;
+export { LINE };
 
-/** 4 KiB translation granule. */
-export const PAGE_SHIFT = 12;
 /**
  * Each domain's translation table covers VA pages [VA_BASE_PAGE, VA_BASE_PAGE + pagesPerDomain):
  * IOVAs start at 2 GiB so that commands carry realistic, non-zero addresses.
  */
 export const VA_BASE_PAGE = 0x80000;
-const align = (n: number, a = LINE): number => Math.ceil(n / a) * a;
 
-export interface LayoutParams {
-  readonly cpus: number;
-  /** log2 of the command queue's entries. */
-  readonly queueShift: number;
-  /** Number of translation domains (ASIDs 1..domains). */
-  readonly domains: number;
-  /** IOVA slots per domain; a slot holds one buffer. */
-  readonly iovaSlotsPerDomain: number;
-  /** Pages per slot (a power of two >= the buffer's pages: Linux size-aligns IOVAs). */
-  readonly slotPages: number;
-  readonly iotlbSets: number;
-  readonly lockBytes: number;
-  /** Lock classes that statistics are kept for (lockstat "class name"), e.g. ['cmdq', 'iova']. */
-  readonly lockClasses: readonly string[];
+/**
+ * Part of the layout fingerprint: bump it when a region's internal format changes without its
+ * size changing, so that workers built before the change refuse to run against the new one.
+ */
+export const LAYOUT_VERSION = 1;
+
+export type { LayoutGeometry };
+
+export interface LayoutParams extends LayoutGeometry {
   /**
-   * Extra regions a command-queue design or strategy needs (its own format, declared in its
-   * module with its size), each 64-byte aligned, found again with regionOff(layout, name).
+   * Every region of the run, evaluated from its owner's RegionDecl, in placement order: the
+   * common ones (REGION in hardware/region.ts), then those of the command-queue design, the
+   * strategy, the rcache and the trace, found again with regionOff(layout, name).
    */
-  readonly regions: readonly { readonly name: string; readonly bytes: number }[];
+  readonly regions: readonly RegionSpec[];
 }
 
 /** Control words (int32 index relative to the control region). Each on its own line. */
@@ -72,14 +61,6 @@ export const enum Ctl {
   SMMU_STALL = 80, // fault injection: nonzero while the SMMU must not consume; waiters at +1
   MEASURE_START = 96, // float64 at int32 index 96 (8-byte aligned): nowNs() when MEASURE began
   WORDS = 112,
-}
-
-/** What a CPU is blocked on, in its WAITING word (for the watchdog's and crash reports). */
-export const enum Waiting {
-  NOTHING = 0,
-  LOCK = 1, // WAIT_ARG: lock class
-  QUEUE_SPACE = 2, // WAIT_ARG: the prod index that needs a free slot
-  CMD_SYNC = 3, // WAIT_ARG: the CMD_SYNC's queue index (poll) or sequence number (msi)
 }
 
 export const enum Phase {
@@ -120,73 +101,92 @@ export interface Layout extends LayoutParams {
   readonly smmuStatsOff: number;
   readonly cpuStatsOff: number;
   readonly cpuStatsSlots: number;
+  /** Byte offset and size of every region, by name. */
   readonly regionOffs: Readonly<Record<string, number>>;
+  readonly regionBytes: Readonly<Record<string, number>>;
   /** The safety oracle's region (safety/oracle.ts owns its format). */
   readonly safetyOff: number;
 }
 
+/** The control words: Ctl above (waiter counts inside, MEASURE_START a float64). */
+export const CONTROL_DECL: RegionDecl<LayoutGeometry> = {
+  name: REGION.CONTROL,
+  bytes: () => Ctl.WORDS * 4,
+  align: LINE,
+};
+
+/** One line per CPU: CpuState above, written only by that CPU, read by the monitor. */
+export const CPU_STATE_DECL: RegionDecl<LayoutGeometry> = {
+  name: REGION.CPU_STATE,
+  bytes: (g) => g.cpus * CpuState.WORDS * 4,
+  align: LINE,
+};
+
 export function computeLayout(p: LayoutParams): Layout {
   if (p.lockBytes % LINE !== 0) throw new RangeError(`lockBytes ${p.lockBytes} is not a multiple of ${LINE}`);
   let off = 0;
-  const take = (bytes: number, alignTo = LINE): number => {
-    const at = align(off, alignTo);
-    off = align(at + bytes);
-    return at;
-  };
-  const queueEntries = 1 << p.queueShift;
-  const controlOff = take(Ctl.WORDS * 4);
-  const regImageOff = take(REG_IMAGE_BYTES);
-  const controlPageRegsOff = take(CONTROL_PAGE_REGS_BYTES);
-  const cmdqProdLineOff = take(LINE);
-  const cmdqConsLineOff = take(LINE);
-  // SMMUv3 takes the queue base aligned to the queue's size (CMDQ_BASE.ADDR bits below it are
-  // ignored), so the emulated driver allocates it that way too.
-  const cmdqOff = take(queueEntries * CMD_BYTES, Math.max(LINE, queueEntries * CMD_BYTES));
-  const lockCount = 1 + p.domains; // cmdq + one iova lock per domain
-  const locksOff = take(lockCount * p.lockBytes);
-  const cpuStateOff = take(p.cpus * CpuState.WORDS * 4);
-  const iovaBytesPerDomain = align(4 * (1 + p.iovaSlotsPerDomain));
-  const iovaOff = take(p.domains * iovaBytesPerDomain);
-  const pagesPerDomain = p.iovaSlotsPerDomain * p.slotPages;
-  const pteOff = take(p.domains * pagesPerDomain * 4);
-  const pteGenOff = take(p.domains * pagesPerDomain * 4);
-  const iotlbOff = take(p.iotlbSets * IOTLB_SET_BYTES);
-  const smmuStatsOff = take(SMMU_STATS_SLOTS * 8);
-  const slots = cpuStatsSlots(p.lockClasses.length);
-  // Two blocks per CPU: [0] the measured window, [1] warm-up scratch (same cost, never read).
-  const cpuStatsOff = take(2 * p.cpus * slots * 8);
-  const safetyOff = take(
-    oracleBytes({ cpus: p.cpus, domains: p.domains, slotsPerDomain: p.iovaSlotsPerDomain }),
-  );
   const regionOffs: Record<string, number> = {};
-  for (const r of p.regions) regionOffs[r.name] = take(r.bytes);
+  const regionBytes: Record<string, number> = {};
+  for (const r of p.regions) {
+    if (regionOffs[r.name] !== undefined) throw new Error(`layout: region "${r.name}" declared twice`);
+    if (r.align < LINE || (r.align & (r.align - 1)) !== 0)
+      throw new RangeError(
+        `layout: region "${r.name}" alignment ${r.align} is not a power of two >= ${LINE}`,
+      );
+    regionOffs[r.name] = alignUp(off, r.align);
+    regionBytes[r.name] = r.bytes;
+    off = alignUp(regionOffs[r.name] + r.bytes);
+  }
+  const at = (name: string): number => {
+    const o = regionOffs[name];
+    if (o === undefined) throw new Error(`layout: the common region "${name}" was not declared`);
+    return o;
+  };
+  const cpuStatsOff = at(REGION.CPU_STATS);
+  const iovaOff = at(REGION.IOVA);
   return {
     ...p,
     totalBytes: off,
-    queueEntries,
-    controlOff,
-    regImageOff,
-    controlPageRegsOff,
-    cmdqProdLineOff,
-    cmdqConsLineOff,
-    cmdqOff,
-    locksOff,
-    cpuStateOff,
+    queueEntries: 1 << p.queueShift,
+    controlOff: at(REGION.CONTROL),
+    regImageOff: at(REGION.REG_IMAGE),
+    controlPageRegsOff: at(REGION.CONTROL_PAGE_REGS),
+    cmdqProdLineOff: at(REGION.CMDQ_PROD),
+    cmdqConsLineOff: at(REGION.CMDQ_CONS),
+    cmdqOff: at(REGION.CMDQ),
+    locksOff: at(REGION.LOCKS),
+    cpuStateOff: at(REGION.CPU_STATE),
     iovaOff,
-    iovaBytesPerDomain,
-    pagesPerDomain,
-    pteOff,
-    pteGenOff,
-    iotlbOff,
-    smmuStatsOff,
+    // From the owner's size: the iova region is one equal part per domain.
+    iovaBytesPerDomain: regionBytes[REGION.IOVA] / p.domains,
+    pagesPerDomain: p.iovaSlotsPerDomain * p.slotPages,
+    pteOff: at(REGION.PTE),
+    pteGenOff: at(REGION.PTE_GEN),
+    iotlbOff: at(REGION.IOTLB),
+    smmuStatsOff: at(REGION.SMMU_STATS),
     cpuStatsOff,
-    cpuStatsSlots: slots,
-    safetyOff,
+    // From the owner's size: the statistics are two equal blocks per CPU.
+    cpuStatsSlots: regionBytes[REGION.CPU_STATS] / (2 * p.cpus * 8),
+    safetyOff: at(REGION.SAFETY),
     regionOffs,
+    regionBytes,
   };
 }
 
-/** Byte offset (64-byte aligned) of an extra region declared in LayoutParams.regions. */
+/**
+ * A digest of where every region is, and LAYOUT_VERSION: the orchestrator sends it to every worker,
+ * which recomputes it with its own code (workload/regions.ts), so a worker bundle built from other
+ * sources (a stale dist/) refuses to run instead of disagreeing on offsets. FNV-1a, 32 bits.
+ */
+export function layoutFingerprint(l: Layout): string {
+  let text = `v${LAYOUT_VERSION} ${l.totalBytes}`;
+  for (const r of l.regions) text += ` ${r.name}@${l.regionOffs[r.name]}+${r.bytes}/${r.align}`;
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
+  return (h >>> 0).toString(16).padStart(8, '0');
+}
+
+/** Byte offset of a region declared in LayoutParams.regions. */
 export function regionOff(l: Layout, name: string): number {
   const off = l.regionOffs[name];
   if (off === undefined) throw new Error(`layout has no region "${name}"`);
@@ -246,7 +246,7 @@ export const ecmdqMsiIdx = (l: Layout, n: number): number => (ecmdqBlockOff(l, n
 /** Byte offset ("physical address") of ECMDQ n's entries, aligned to their size: ECMDQ_BASE.ADDR. */
 export function ecmdqQueueOff(l: Layout, n: number): number {
   const q = ecmdqQueueBytes(l.queueShift);
-  return align(ecmdqBlockOff(l, ecmdqCount(l)), q) + n * q;
+  return alignUp(ecmdqBlockOff(l, ecmdqCount(l)), q) + n * q;
 }
 
 /** Int32 index of the first word of ECMDQ n's entry i. */
@@ -272,8 +272,6 @@ export const pteIdx = (l: Layout, domain: number, page: number): number =>
   (l.pteOff >> 2) + domain * l.pagesPerDomain + page;
 export const pteGenIdx = (l: Layout, domain: number, page: number): number =>
   (l.pteGenOff >> 2) + domain * l.pagesPerDomain + page;
-
-export const iotlbSetIdx = (l: Layout, set: number): number => (l.iotlbOff + set * IOTLB_SET_BYTES) >> 2;
 
 /** Float64 index of the SMMU statistics block. */
 export const smmuStatsBase = (l: Layout): number => l.smmuStatsOff >> 3;

@@ -4,6 +4,18 @@
 // overflow flag at bit 31. Pure functions on numbers: no memory access, so they are shared by the
 // driver, the SMMU engine and the tests. Values are kept as unsigned 32-bit numbers.
 import { Q_OVERFLOW_FLAG } from './registers.js';
+import { CMD_BYTES } from './commands.js';
+import { LINE, REGION, type LayoutGeometry, type RegionDecl } from './region.js';
+
+/**
+ * The normal command queue's entries. SMMUv3 takes the queue base aligned to the queue's size
+ * (CMDQ_BASE.ADDR bits below it are ignored), so the emulated driver allocates it that way too.
+ */
+export const CMDQ_DECL: RegionDecl<LayoutGeometry> = {
+  name: REGION.CMDQ,
+  bytes: (g) => (1 << g.queueShift) * CMD_BYTES,
+  align: (g) => Math.max(LINE, (1 << g.queueShift) * CMD_BYTES),
+};
 
 export const Q_MIN_SHIFT = 1;
 export const Q_MAX_SHIFT = 19; // CMDQS is 5 bits; QEMU uses 2^19, the largest we accept

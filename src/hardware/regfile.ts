@@ -1,14 +1,31 @@
 // MMIO-style access to the SMMU register file by register name (readl/writel of page-0 offsets).
 // Where a register is stored is layout.ts's business; this is the only reader of that map for
 // cold-path accesses (bring-up, error handling, dumps). Hot paths precompute regIdx() once.
-import { REGISTERS, type RegName } from './registers.js';
-import { regIdx, type Layout } from './layout.js';
+import { CONTROL_PAGE_REGS_BYTES, REG_IMAGE_BYTES, REGISTERS, type RegName } from './registers.js';
+import { regIdx, type Layout, type LayoutGeometry } from './layout.js';
+import { checkRegion, LINE, REGION, type RegionDecl } from './region.js';
+
+/**
+ * The register file's regions: the cold page-0 image, the command-queue control page's registers,
+ * and a line each for the hot CMDQ_PROD and CMDQ_CONS (regIdx() in layout.ts says why).
+ */
+export const REGISTER_DECLS: readonly RegionDecl<LayoutGeometry>[] = [
+  { name: REGION.REG_IMAGE, bytes: () => REG_IMAGE_BYTES, align: LINE },
+  { name: REGION.CONTROL_PAGE_REGS, bytes: () => CONTROL_PAGE_REGS_BYTES, align: LINE },
+  { name: REGION.CMDQ_PROD, bytes: () => LINE, align: LINE },
+  { name: REGION.CMDQ_CONS, bytes: () => LINE, align: LINE },
+];
 
 export class RegisterFile {
   constructor(
     private readonly i32: Int32Array,
     private readonly layout: Layout,
-  ) {}
+  ) {
+    checkRegion(i32.buffer, REGION.REG_IMAGE, layout.regImageOff, REG_IMAGE_BYTES);
+    checkRegion(i32.buffer, REGION.CONTROL_PAGE_REGS, layout.controlPageRegsOff, CONTROL_PAGE_REGS_BYTES);
+    checkRegion(i32.buffer, REGION.CMDQ_PROD, layout.cmdqProdLineOff, LINE);
+    checkRegion(i32.buffer, REGION.CMDQ_CONS, layout.cmdqConsLineOff, LINE);
+  }
 
   index(name: RegName): number {
     return regIdx(this.layout, name);

@@ -67,7 +67,8 @@ import {
   GERROR_CMDQ_ERR,
   GERROR_CMDQP_ERR,
 } from './registers.js';
-import { EcmdqStat, Smmu } from './smmu-stats.js';
+import { EcmdqStat, Smmu, SMMU_STATS_SLOTS } from './smmu-stats.js';
+import { checkRegion, REGION } from './region.js';
 import { Ev, queueDepthArg, type TraceRing } from '../trace/ring.js';
 
 /** While idle, re-check CR0 at least this often. */
@@ -165,6 +166,8 @@ export class SmmuEngine {
     /** --trace: a span per command and queue-depth samples go here. */
     private readonly ring: TraceRing | null = null,
   ) {
+    checkRegion(views.sab, REGION.CONTROL, layout.controlOff, Ctl.WORDS * 4);
+    checkRegion(views.sab, REGION.SMMU_STATS, layout.smmuStatsOff, SMMU_STATS_SLOTS * 8);
     this.i32 = views.i32;
     this.f64 = views.f64;
     this.regs = new RegisterFile(views.i32, layout);

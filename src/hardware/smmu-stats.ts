@@ -1,6 +1,8 @@
 // The SMMU worker's counters (float64 slots in shared memory), written only by the SMMU thread and
 // only while the run is in its measured phase.
 
+import { LINE, REGION, type RegionDecl } from './region.js';
+
 export const enum Smmu {
   COMMANDS_CONSUMED = 0,
   MAX_QUEUE_DEPTH,
@@ -25,3 +27,9 @@ export const enum EcmdqStat {
 export const MAX_ECMDQS = 256;
 
 export const SMMU_STATS_SLOTS = Smmu.ECMDQ + MAX_ECMDQS * EcmdqStat.SLOTS;
+
+export const SMMU_STATS_DECL: RegionDecl<unknown> = {
+  name: REGION.SMMU_STATS,
+  bytes: () => SMMU_STATS_SLOTS * 8,
+  align: LINE,
+};

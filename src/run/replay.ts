@@ -33,6 +33,7 @@ import {
   Ctl,
   ctlIdx,
   LINE,
+  layoutFingerprint,
   Phase,
   regIdx,
   smmuStatsBase,
@@ -45,6 +46,7 @@ import { resetSmmu, type SmmuFeatures } from '../hardware/smmu-reset.js';
 import { Smmu } from '../hardware/smmu-stats.js';
 import { PARK_AT_ONCE, WAITERS } from '../sync/wait.js';
 import { workerFile } from '../workload/paths.js';
+import { layoutParamsOf } from '../workload/regions.js';
 import { activeCmdqError, skipCmdqErr, type SkippedCommand } from '../driver/cmdq-skip-err.js';
 import { probeSmmu } from '../driver/probe.js';
 
@@ -117,7 +119,7 @@ const ERR_NAMES: Record<number, string> = {
  */
 function describeError(s: SkippedCommand): { error: string; reason: string } {
   const error = ERR_NAMES[s.err] ?? String(s.err);
-  const op = s.words[0] & 0xff;
+  const op = opcodeOf(s.words, 0);
   const reason =
     s.command.op === 'UNKNOWN'
       ? `undefined opcode 0x${op.toString(16).padStart(2, '0')}`
@@ -139,17 +141,20 @@ export function streamWords(bytes: Uint8Array): Int32Array {
 }
 
 function layoutParams(o: ReplayOptions): LayoutParams {
-  return {
-    cpus: 1,
-    queueShift: log2Exact(o.queueEntries),
-    domains: 1,
-    iovaSlotsPerDomain: 1,
-    slotPages: 1,
-    iotlbSets: IOTLB_ENTRIES / IOTLB_WAYS,
-    lockBytes: LINE,
-    lockClasses: [],
-    regions: [],
-  };
+  return layoutParamsOf(
+    {
+      cpus: 1,
+      queueShift: log2Exact(o.queueEntries),
+      domains: 1,
+      iovaSlotsPerDomain: 1,
+      slotPages: 1,
+      iotlbSets: IOTLB_ENTRIES / IOTLB_WAYS,
+      lockBytes: LINE,
+      lockClasses: [],
+      fqSize: 0,
+    },
+    [],
+  );
 }
 
 /** 4 KiB pages one TLBI_NH_VA/VAA names: a range of (NUM+1) << SCALE granules of TG, or one page. */
@@ -171,6 +176,7 @@ export async function replayStream(bytes: Uint8Array, opts: ReplayOptions): Prom
   const workerData: SmmuWorkerData = {
     sab: views.sab,
     layout: params,
+    fingerprint: layoutFingerprint(layout),
     timing: { tlbiNs: opts.tlbiNs, syncNs: opts.syncNs },
     idlePolicy: PARK_AT_ONCE,
     log: false,

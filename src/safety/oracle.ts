@@ -14,7 +14,8 @@
 //   per CPU, one line      int32 live buffer: [0] first VA page (0 = none), [1] ASID — read by devices
 //   per domain and slot    float64 clock of the slot's last unmap (for "how long after the unmap")
 import { nowNs } from '../sync/clock.js';
-import { VA_BASE_PAGE } from '../hardware/layout.js';
+import { VA_BASE_PAGE, type LayoutGeometry } from '../hardware/layout.js';
+import { alignUp, checkRegion, LINE, PAGE_SHIFT, REGION, type RegionDecl } from '../hardware/region.js';
 
 export const enum Sf {
   CHECKED = 0, // translations checked (every DMA read)
@@ -35,8 +36,6 @@ export const enum Viol {
   CURRENT_GEN,
 }
 
-const LINE = 64;
-
 export interface OracleGeometry {
   readonly cpus: number;
   readonly domains: number;
@@ -44,8 +43,14 @@ export interface OracleGeometry {
 }
 
 export function oracleBytes(g: OracleGeometry): number {
-  return 2 * LINE + 2 * g.cpus * LINE + Math.ceil((g.domains * g.slotsPerDomain * 8) / LINE) * LINE;
+  return 2 * LINE + 2 * g.cpus * LINE + alignUp(g.domains * g.slotsPerDomain * 8);
 }
+
+export const SAFETY_DECL: RegionDecl<LayoutGeometry> = {
+  name: REGION.SAFETY,
+  bytes: (g) => oracleBytes({ cpus: g.cpus, domains: g.domains, slotsPerDomain: g.iovaSlotsPerDomain }),
+  align: LINE,
+};
 
 /** Offsets inside the region (bytes from its start). */
 const countersOff = (cpu: number): number => 2 * LINE + cpu * LINE;
@@ -89,6 +94,7 @@ export class Oracle {
     private readonly slotPages: number,
     cpu: number,
   ) {
+    checkRegion(i32.buffer, REGION.SAFETY, regionOff, oracleBytes(g));
     this.i32 = i32;
     this.f64 = f64;
     this.base = regionOff;
@@ -180,7 +186,7 @@ export function readSafety(
       cpu: f64[r + Viol.CPU],
       device: f64[r + Viol.DEVICE],
       asid: f64[r + Viol.ASID],
-      iova: `0x${(f64[r + Viol.VA_PAGE] * 4096).toString(16)}`,
+      iova: `0x${(f64[r + Viol.VA_PAGE] * 2 ** PAGE_SHIFT).toString(16)}`,
       ppn: f64[r + Viol.PPN],
       nsAfterUnmap: ns >= 0 ? ns : null,
       entryGeneration: f64[r + Viol.ENTRY_GEN],

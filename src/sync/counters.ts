@@ -5,6 +5,7 @@
 import { HIST_BUCKETS, record } from './histogram.js';
 import { nowNs } from './clock.js';
 import { Ev, type TraceRing } from '../trace/ring.js';
+import { LINE, REGION, checkRegion, type RegionDecl } from '../hardware/region.js';
 
 /** Scalar counters of a CPU, by float64 slot. */
 export const enum Cpu {
@@ -77,6 +78,14 @@ export function cpuStatsSlots(lockClasses: number): number {
   return Math.ceil(slots / 8) * 8;
 }
 
+/** Two blocks per CPU: [0] the measured window, [1] warm-up scratch (same cost, never read). */
+export const CPU_STATS_DECL: RegionDecl<{ readonly cpus: number; readonly lockClasses: readonly string[] }> =
+  {
+    name: REGION.CPU_STATS,
+    bytes: (g) => 2 * g.cpus * cpuStatsSlots(g.lockClasses.length) * 8,
+    align: LINE,
+  };
+
 /** Offsets (in float64 slots, relative to a CPU's block) of the parts of the block. */
 export function lockBase(cls: number): number {
   return SCALARS_PADDED + 3 * HIST_BUCKETS + cls * LOCK_STRIDE;
@@ -111,7 +120,10 @@ export class CpuStats {
   constructor(
     readonly f64: Float64Array,
     readonly base: number,
-  ) {}
+  ) {
+    // Its own part of the block (the lock classes' parts are lockstat's).
+    checkRegion(f64.buffer, REGION.CPU_STATS, base * 8, cpuStatsSlots(0) * 8);
+  }
 
   add(field: Cpu, v: number): void {
     this.f64[this.base + field] += v;

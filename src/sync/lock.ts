@@ -3,6 +3,14 @@
 // orchestrator's layout reserves `bytes(cpus)` at a 64-byte aligned offset and every thread builds
 // its own Lock object over the same bytes.
 import type { WaitPolicy } from './wait.js';
+import { LINE, REGION, type RegionDecl } from '../hardware/region.js';
+
+/** The instances every run has: the global cmdq lock, then one iova lock per domain. */
+export const LOCKS_DECL: RegionDecl<{ readonly domains: number; readonly lockBytes: number }> = {
+  name: REGION.LOCKS,
+  bytes: (g) => (1 + g.domains) * g.lockBytes,
+  align: LINE,
+};
 
 export const LOCK_NAMES = ['tas', 'ttas', 'ticket', 'mcs', 'spin-park'] as const;
 export type LockName = (typeof LOCK_NAMES)[number];

@@ -9,9 +9,7 @@ import { nowNs } from './clock.js';
 import type { CpuStats } from './counters.js';
 import type { Lock } from './lock.js';
 import { Ev, type TraceRing } from '../trace/ring.js';
-
-/** Lock-class waiting code (layout's Waiting.LOCK), repeated here to keep sync/ below hardware/. */
-const WAITING_LOCK = 1;
+import { clearWaiting, setWaiting, Waiting } from './waiting.js';
 
 export class InstrumentedLock {
   private holdStart = 0;
@@ -60,8 +58,7 @@ export class InstrumentedLock {
     const contended = !this.lock.acquireFast(cpu);
     if (contended) {
       const i32 = this.i32;
-      i32[this.waitingIdx + 1] = this.cls;
-      Atomics.store(i32, this.waitingIdx, WAITING_LOCK);
+      setWaiting(i32, this.waitingIdx, Waiting.LOCK, this.cls);
       if (this.timed) {
         const t0 = nowNs();
         this.lock.acquireSlow(cpu);
@@ -71,7 +68,7 @@ export class InstrumentedLock {
       } else {
         this.lock.acquireSlow(cpu);
       }
-      Atomics.store(i32, this.waitingIdx, 0);
+      clearWaiting(i32, this.waitingIdx);
     } else if (sampled) {
       t = nowNs();
     }

@@ -6,6 +6,7 @@
 // pass the times they already measured).
 //
 // Ring format (float64 slots): [0] events written so far (monotonic), then capacity x 4 slots.
+import { alignUp, checkRegion, LINE, type RegionDecl } from '../hardware/region.js';
 
 export const enum Ev {
   LOCK_WAIT = 1, // arg: lock class
@@ -27,7 +28,7 @@ const HEADER_SLOTS = 8; // one 64-byte line
 
 /** Bytes one ring of `capacity` events needs (a multiple of 64). */
 export function ringBytes(capacity: number): number {
-  return Math.ceil(((HEADER_SLOTS + capacity * EVENT_SLOTS) * 8) / 64) * 64;
+  return alignUp((HEADER_SLOTS + capacity * EVENT_SLOTS) * 8);
 }
 
 export class TraceRing {
@@ -41,6 +42,7 @@ export class TraceRing {
     private readonly byteOffset: number,
     capacity: number,
   ) {
+    checkRegion(f64.buffer, TRACE_REGION, byteOffset, ringBytes(capacity));
     this.data = (byteOffset >> 3) + HEADER_SLOTS;
     this.mask = capacity - 1;
   }
@@ -89,6 +91,13 @@ export function traceCapacity(threads: number): number {
 
 /** The "trace" layout region: one ring per CPU, then the SMMU's. */
 export const TRACE_REGION = 'trace';
+
+/** One ring per CPU, then the SMMU's. */
+export const TRACE_DECL: RegionDecl<{ readonly cpus: number }> = {
+  name: TRACE_REGION,
+  bytes: (g) => (g.cpus + 1) * ringBytes(traceCapacity(g.cpus + 1)),
+  align: LINE,
+};
 
 export function traceRingOff(regionOff: number, thread: number, capacity: number): number {
   return regionOff + thread * ringBytes(capacity);

@@ -10,7 +10,6 @@ import { designOf, getStrategy } from '../driver/strategies/index.js';
 import { FAULT, Iotlb } from '../hardware/iotlb.js';
 import {
   cmdqLockOff,
-  computeLayout,
   cpuStateIdx,
   cpuStatsBase,
   CpuState,
@@ -30,6 +29,7 @@ import { InstrumentedLock } from '../sync/lockstat.js';
 import { getLockAlgorithm } from '../sync/locks/index.js';
 import { PARK_AT_ONCE, waitForChange } from '../sync/wait.js';
 import { devicesOf } from '../config/config.js';
+import { workerLayout } from './regions.js';
 import { CLS_CMDQ, CLS_DEPOT, CLS_IOVA, CLS_RCACHE, domainOf, type CpuResult, type CpuTask } from './task.js';
 
 /** What a CPU is doing, in its ACTIVITY word (read by the watchdog and crash reports). */
@@ -61,7 +61,7 @@ export function runCpu(task: CpuTask): CpuResult {
   const dmaNs = cfg.dmaNs;
   const views = viewsOf(task.sab);
   const { i32, f64 } = views;
-  const layout = computeLayout(task.layout);
+  const layout = workerLayout(task.layout, task.fingerprint);
   const measured = new CpuStats(f64, cpuStatsBase(layout, cpu, false));
   const scratch = new CpuStats(f64, cpuStatsBase(layout, cpu, true));
   const timed = cfg.stats === 'full';

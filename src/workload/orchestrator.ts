@@ -17,6 +17,7 @@ import { formatCommand } from '../hardware/commands.js';
 import {
   allocate,
   computeLayout,
+  layoutFingerprint,
   cpuStateIdx,
   cpuStatsBase,
   CpuState,
@@ -116,6 +117,7 @@ export async function runStrategy(
 ): Promise<StrategyRun> {
   const layoutParams = layoutParamsFor(cfg, strategy);
   const layout = computeLayout(layoutParams);
+  const fingerprint = layoutFingerprint(layout);
   const views = allocate(layout);
   const { i32, f64 } = views;
   for (let cpu = 0; cpu < cfg.cpus; cpu++) {
@@ -166,6 +168,7 @@ export async function runStrategy(
   const workerData: SmmuWorkerData = {
     sab: views.sab,
     layout: layoutParams,
+    fingerprint,
     timing: { tlbiNs: cfg.tlbiNs, syncNs: cfg.syncNs },
     idlePolicy,
     log: wantLog,
@@ -263,6 +266,7 @@ export async function runStrategy(
       const task: CpuTask = {
         sab: views.sab,
         layout: layoutParams,
+        fingerprint,
         cpu,
         strategy,
         cfg,

@@ -6,9 +6,10 @@ import { log2Exact } from '../hardware/queue.js';
 import { getLockAlgorithm } from '../sync/locks/index.js';
 import { lockClassesFor } from './task.js';
 import { designOf, getStrategy } from '../driver/strategies/index.js';
-import { ringBytes, traceCapacity, TRACE_REGION } from '../trace/ring.js';
+import { TRACE_DECL } from '../trace/ring.js';
 import { CMDQ_DESIGNS } from '../driver/cmdq-designs.js';
-import { IOVA_RCACHE_REGION, rcacheRegionBytes } from '../driver/iova-rcache.js';
+import { IOVA_RCACHE_DECL } from '../driver/iova-rcache.js';
+import { layoutParamsOf } from './regions.js';
 
 export function nextPow2(n: number): number {
   return 2 ** Math.ceil(Math.log2(Math.max(1, n)));
@@ -21,7 +22,7 @@ export function layoutParamsFor(cfg: Config, strategy: string): LayoutParams {
   // allocator room to pick from.
   const perCpu = def.buffersPerCpu ? def.buffersPerCpu(cfg) : 1;
   const buffersPerDomain = (shared ? cfg.cpus : 1) * perCpu * 2;
-  const base = {
+  const geometry = {
     cpus: cfg.cpus,
     queueShift: log2Exact(cfg.queueEntries),
     domains: shared ? 1 : cfg.cpus,
@@ -30,15 +31,16 @@ export function layoutParamsFor(cfg: Config, strategy: string): LayoutParams {
     iotlbSets: cfg.iotlbEntries / IOTLB_WAYS,
     lockBytes: getLockAlgorithm(cfg.lock).bytes(cfg.cpus),
     lockClasses: lockClassesFor(cfg.iova),
+    fqSize: cfg.fqSize,
   };
-  const regions = [
-    ...CMDQ_DESIGNS[designOf(cfg, strategy)].regions(base),
-    ...(def.regions?.(base, cfg) ?? []),
+  const optional = [
+    ...CMDQ_DESIGNS[designOf(cfg, strategy)].regions,
+    ...(def.regions ?? []),
+    ...(cfg.iova === 'rcache' ? [IOVA_RCACHE_DECL] : []),
+    ...(cfg.trace !== null ? [TRACE_DECL] : []),
   ];
-  if (cfg.iova === 'rcache') regions.push({ name: IOVA_RCACHE_REGION, bytes: rcacheRegionBytes(base) });
-  if (cfg.trace !== null) {
-    const threads = cfg.cpus + 1;
-    regions.push({ name: TRACE_REGION, bytes: threads * ringBytes(traceCapacity(threads)) });
-  }
-  return { ...base, regions };
+  return layoutParamsOf(
+    geometry,
+    optional.map((d) => d.name),
+  );
 }

@@ -7,6 +7,9 @@ import type { WaitPolicy } from '../sync/wait.js';
 export interface SmmuWorkerData {
   readonly sab: SharedArrayBuffer;
   readonly layout: LayoutParams;
+  /** layoutFingerprint() of the orchestrator's layout: the worker refuses a layout of its own
+   *  that differs (workload/regions.ts workerLayout). */
+  readonly fingerprint: string;
   readonly timing: SmmuTiming;
   readonly idlePolicy: WaitPolicy;
   readonly log: boolean;

@@ -23,6 +23,8 @@ export type { DomainsMode };
 export interface CpuTask {
   readonly sab: SharedArrayBuffer;
   readonly layout: LayoutParams;
+  /** layoutFingerprint() of the orchestrator's layout (see SmmuWorkerData.fingerprint). */
+  readonly fingerprint: string;
   readonly cpu: number;
   readonly strategy: string;
   readonly cfg: Config;

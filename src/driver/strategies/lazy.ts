@@ -12,7 +12,7 @@
 // timer fires at the next loop iteration of a CPU of the domain (no softirq); a ring still full
 // after its flush (an older flush still in flight) is flushed again rather than overrun.
 import { nowNs } from '../../sync/clock.js';
-import { FlushQueue, FQ_COUNTERS, FQ_REGION, fqGeometry, fqRegionBytes } from '../flush-queue.js';
+import { FlushQueue, FQ_COUNTERS, FQ_DECL } from '../flush-queue.js';
 import type { StrategyDef } from './strategy.js';
 
 export const lazy: StrategyDef = {
@@ -24,7 +24,7 @@ export const lazy: StrategyDef = {
   histogram: 'staleWindowNs',
   // The queued IOVAs plus the buffer being mapped.
   buffersPerCpu: (cfg) => cfg.fqSize + 1,
-  regions: (lp, cfg) => [{ name: FQ_REGION, bytes: fqRegionBytes(fqGeometry(lp, cfg.fqSize)) }],
+  regions: [FQ_DECL],
   create: (ctx) => {
     const fq = new FlushQueue(ctx);
     // The clock as read by tick() at the top of this iteration, before the allocation. An IOVA's

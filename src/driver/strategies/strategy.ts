@@ -3,7 +3,8 @@
 // iommu_iotlb_gather, 2019): one call per page as its PTE is cleared, one at the end of the unmap,
 // and the decision of when the IOVA may be freed (at once, or after a deferred flush).
 import type { Config } from '../../config/config.js';
-import type { Layout, LayoutParams, SharedViews } from '../../hardware/layout.js';
+import type { Layout, LayoutGeometry, SharedViews } from '../../hardware/layout.js';
+import type { RegionDecl } from '../../hardware/region.js';
 import type { CpuStats } from '../../sync/counters.js';
 import type { LockAlgorithm } from '../../sync/lock.js';
 import type { WaitPolicy } from '../../sync/wait.js';
@@ -63,7 +64,7 @@ export interface StrategyDef {
   /** Name of the distribution it records with CpuStats.extraSample() (reported under runs[].extra). */
   readonly histogram?: string;
   /** Shared-memory regions it needs (its own format, declared in its module), if any. */
-  regions?(lp: Omit<LayoutParams, 'regions'>, cfg: Config): { name: string; bytes: number }[];
+  readonly regions?: readonly RegionDecl<LayoutGeometry>[];
   /** Buffers one CPU may hold at once (mapped or waiting to be freed); default 1. */
   buffersPerCpu?(cfg: Config): number;
   create(ctx: StrategyContext): InvalidationStrategy;

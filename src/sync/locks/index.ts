@@ -5,13 +5,23 @@ import { ttas } from './ttas.js';
 import { ticket } from './ticket.js';
 import { mcs } from './mcs.js';
 import { spinPark } from './spin-park.js';
+import { checkRegion } from '../../hardware/region.js';
+
+/** Every instance is checked once, where it is built, against the bytes its algorithm declares. */
+const checked = (a: LockAlgorithm): LockAlgorithm => ({
+  ...a,
+  create(i32, byteOffset, cpus, policy) {
+    checkRegion(i32.buffer, `lock (${a.name})`, byteOffset, a.bytes(cpus));
+    return a.create(i32, byteOffset, cpus, policy);
+  },
+});
 
 export const LOCKS: Record<LockName, LockAlgorithm> = {
-  tas,
-  ttas,
-  ticket,
-  mcs,
-  'spin-park': spinPark,
+  tas: checked(tas),
+  ttas: checked(ttas),
+  ticket: checked(ticket),
+  mcs: checked(mcs),
+  'spin-park': checked(spinPark),
 };
 
 export function getLockAlgorithm(name: string): LockAlgorithm {
