@@ -117,6 +117,7 @@ describe('1 CPU: the same command stream as the threads engine', () => {
     syncMode: 'msi' | 'poll';
   }[] = [
     { strategy: 'lockfree', design: 'lockfree', vstrategy: 'batched', syncMode: 'msi' },
+    { strategy: 'lockfree', design: 'lockfree', vstrategy: 'batched', syncMode: 'poll' },
     { strategy: 'batched', design: 'locked', vstrategy: 'batched', syncMode: 'msi' },
     { strategy: 'per-page', design: 'locked', vstrategy: 'per-page', syncMode: 'poll' },
   ];
