@@ -1,0 +1,135 @@
+// The discrete-event kernel: a virtual clock, the event heap, the seeded PRNG, the coherent
+// memory and the SMMU's registers, and the driver that runs processes (generators yielding
+// requests/requests.ts) on them. Single-threaded and deterministic: the same seed and parameters
+// give the same sequence of events on any host.
+import { Coherence, type CoherenceCosts } from './coherence.js';
+import { EventHeap } from './event-heap.js';
+import { Prng } from './prng.js';
+import { Op, type Proc, type Req } from './requests.js';
+
+export interface MachineParams extends CoherenceCosts {
+  /** Agents 0..agents-1 (the CPUs, then the SMMU). */
+  readonly agents: number;
+  readonly seed: number;
+  readonly mmioReadNs: number;
+  readonly mmioWriteNs: number;
+  /** Agents whose register accesses cost nothing (the SMMU reading its own registers). */
+  readonly freeMmioAgents: ReadonlySet<number>;
+}
+
+interface RegWatch {
+  readonly agent: number;
+  readonly pred: (v: number) => boolean;
+  readonly done: (v: number) => void;
+}
+
+export class Machine {
+  readonly clock = { now: 0 };
+  readonly heap = new EventHeap();
+  readonly rng: Prng;
+  readonly mem: Coherence;
+  private readonly regs = new Map<number, number>();
+  private readonly regWatchers = new Map<number, RegWatch[]>();
+  /** Events executed so far (the engine's speed is reported in events per second). */
+  events = 0;
+
+  constructor(private readonly p: MachineParams) {
+    this.rng = new Prng(p.seed);
+    this.mem = new Coherence(p.agents, p, this.heap, this.clock, this.rng);
+  }
+
+  get now(): number {
+    return this.clock.now;
+  }
+
+  at(t: number, fn: () => void): void {
+    this.heap.push(t, fn);
+  }
+
+  /** Starts a process at virtual time t. */
+  spawn(agent: number, proc: Proc, t = this.now): void {
+    this.at(t, () => this.resume(agent, proc, 0));
+  }
+
+  /** Runs events until none is left or the next one lies beyond `until`; the clock ends at `until`. */
+  run(until: number): void {
+    const heap = this.heap;
+    const clock = this.clock;
+    while (heap.peekTime() <= until) {
+      clock.now = heap.peekTime();
+      heap.pop()!();
+      this.events++;
+    }
+    clock.now = until;
+  }
+
+  /** A register's value, without cost (the SMMU model, tests). */
+  reg(addr: number): number {
+    return this.regs.get(addr) ?? 0;
+  }
+
+  /** Sets a register and lets its pollers re-read it. */
+  setReg(addr: number, v: number): void {
+    this.regs.set(addr, v);
+    const ws = this.regWatchers.get(addr);
+    if (ws === undefined || ws.length === 0) return;
+    this.regWatchers.set(addr, []);
+    for (const w of ws) this.pollReg(w.agent, addr, w.pred, w.done);
+  }
+
+  private resume(agent: number, proc: Proc, value: number): void {
+    const r = proc.next(value);
+    if (r.done !== true) this.dispatch(agent, proc, r.value);
+  }
+
+  private dispatch(agent: number, proc: Proc, req: Req): void {
+    const done = (v: number): void => this.resume(agent, proc, v);
+    switch (req.op) {
+      case Op.DELAY:
+        this.at(this.now + req.v, () => done(0));
+        return;
+      case Op.LOAD:
+      case Op.WRITE:
+      case Op.RMW:
+        this.mem.access(agent, req, done);
+        return;
+      case Op.WAIT:
+        this.mem.waitUntil(agent, req.addr, req.pred!, done);
+        return;
+      case Op.MMIO_READ:
+        // The value is the one the register holds when the read completes.
+        this.at(this.now + this.mmioCost(agent, this.p.mmioReadNs), () => done(this.reg(req.addr)));
+        return;
+      case Op.MMIO_WRITE:
+        // Posted: the writer pays its cost; the SMMU sees the value once it has crossed.
+        this.at(this.now + this.mmioCost(agent, this.p.mmioWriteNs), () => {
+          this.setReg(req.addr, req.v);
+          done(0);
+        });
+        return;
+      case Op.WAIT_REG:
+        this.pollReg(agent, req.addr, req.pred!, done);
+        return;
+    }
+  }
+
+  /** One MMIO read; if pred fails, the next read happens when the register next changes. */
+  private pollReg(
+    agent: number,
+    addr: number,
+    pred: (v: number) => boolean,
+    done: (v: number) => void,
+  ): void {
+    this.at(this.now + this.mmioCost(agent, this.p.mmioReadNs), () => {
+      const v = this.reg(addr);
+      if (pred(v)) return done(v);
+      let ws = this.regWatchers.get(addr);
+      if (ws === undefined) this.regWatchers.set(addr, (ws = []));
+      ws.push({ agent, pred, done });
+    });
+  }
+
+  private mmioCost(agent: number, ns: number): number {
+    return this.p.freeMmioAgents.has(agent) ? 0 : ns;
+  }
+}

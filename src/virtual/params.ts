@@ -1,0 +1,66 @@
+// The virtual engine's cost parameters: the defaults (the tool's own SMMU costs, a large server's
+// coherence costs) and the validation set that reproduces John Garry's 2020 measurements (the
+// SMMU he measured was fast; notes lesson 4). docs/virtual-time.md gives every value's source.
+import { DEFAULTS, type SyncMode } from '../config/config.js';
+import type { ServicePolicy } from './coherence.js';
+
+export interface VirtualParams {
+  /** A 64-byte line moving to another core's cache (DGT SOSP 2013: ~40-60 ns on a socket,
+   *  ~110-200 ns across sockets/dies on their Xeon and Opteron). */
+  readonly lineTransferNs: number;
+  /** An atomic RMW beyond holding the line (DGT 2013: CAS/FAI on an owned line, ~10-20 ns). */
+  readonly atomicNs: number;
+  /** A load or store the agent's own copy serves. */
+  readonly hitNs: number;
+  readonly service: ServicePolicy;
+  /** Uncached SMMU register accesses (placeholders until the fidelity issue's --mmio-*-ns land). */
+  readonly mmioReadNs: number;
+  readonly mmioWriteNs: number;
+  /** CPU work of one map (IOVA alloc, page-table writes: dma_map_single without the queue). */
+  readonly mapNs: number;
+  /** CPU work of one unmap outside the command queue (page-table clears, IOVA free). */
+  readonly unmapNs: number;
+  /** Time the buffer stays mapped between map and unmap (dma_map_benchmark -x). */
+  readonly dmaNs: number;
+  /** The SMMU's time per TLBI_NH_VA and per CMD_SYNC (--tlbi-ns, --sync-ns). */
+  readonly tlbiNs: number;
+  readonly syncNs: number;
+  readonly syncMode: SyncMode;
+  /** log2 of the command queue's entries. */
+  readonly queueShift: number;
+  /** 4 KiB pages per buffer (per map and unmap). */
+  readonly pages: number;
+}
+
+/** Defaults: the tool's SMMU costs and workload, a large server's coherence costs. */
+export const DEFAULT_VIRTUAL_PARAMS: VirtualParams = {
+  lineTransferNs: 100,
+  atomicNs: 10,
+  hitNs: 1,
+  service: 'random',
+  mmioReadNs: 500,
+  mmioWriteNs: 50,
+  mapNs: 1100,
+  unmapNs: 0,
+  dmaNs: DEFAULTS.dmaNs,
+  tlbiNs: DEFAULTS.tlbiNs,
+  syncNs: DEFAULTS.syncNs,
+  syncMode: DEFAULTS.syncMode,
+  queueShift: Math.log2(DEFAULTS.queueEntries),
+  pages: DEFAULTS.pages,
+};
+
+/**
+ * One set for every point of the Garry 2020 reproduction (never tuned per point): a fast SMMU with
+ * MSI completion (his 16 x 193K fetch_add result caps a TLBI + CMD_SYNC pair at ~324 ns), a
+ * cross-die dirty-line transfer of ~100 ns, a map of ~1.1 us (Barry Song's dma_map_benchmark on
+ * Kunpeng 920, 16 threads), one-page buffers (dma_map_benchmark's default granule).
+ */
+export const VALIDATION_PARAMS: VirtualParams = {
+  ...DEFAULT_VIRTUAL_PARAMS,
+  tlbiNs: 100,
+  syncNs: 100,
+  syncMode: 'msi',
+  pages: 1,
+  queueShift: 10,
+};
