@@ -23,6 +23,9 @@ import {
   computeLayout,
   ctlIdx,
   Ctl,
+  ecmdqEntryIdx,
+  ecmdqQueueOff,
+  ecmdqRegIdx,
   Phase,
   pteIdx,
   smmuStatsBase,
@@ -33,7 +36,13 @@ import {
   CMDQ_CONS_ERR_SHIFT,
   CMDQ_ERR_ILL,
   CR0_CMDQEN,
+  ECMDQ_CONS_ENACK,
+  ECMDQ_CONS_ERR,
+  ECMDQ_CONS_ERR_REASON_SHIFT,
+  ECMDQ_INDEX_MASK,
+  ECMDQ_PROD_EN,
   GERROR_CMDQ_ERR,
+  GERROR_CMDQP_ERR,
   IDR0_ASID16,
   IDR0_S1P,
   IDR5_GRAN16K,
@@ -281,5 +290,91 @@ describe('SMMU engine: CERROR_ILL', () => {
     expect(c.check(w, 0)).toBe(Ill.OK);
     writeRaw(w, 0, [0x7f, 0, 0, 0]);
     expect(c.check(w, 0)).toBe(Ill.UNDEFINED_OPCODE);
+  });
+});
+
+/**
+ * An SMMUv3.3 with an ECMDQ per CPU, enabled as Linux does after CR0.CMDQEN. post() queues entries on
+ * queue k (0: the normal queue, 1 + n: ECMDQ n); run() clears CMDQEN and consumes everything that
+ * can be consumed: the multi-queue loop only looks at CR0 once every queue is empty or stopped.
+ */
+function ecmdqRig(cpus = 2) {
+  const cfg: Config = { ...DEFAULTS, cpus, domains: 'per-cpu' } as Config;
+  const layout = computeLayout(layoutParamsFor(cfg, 'ecmdq'));
+  const views = allocate(layout);
+  const i32 = views.i32;
+  const regs = new RegisterFile(i32, layout);
+  resetSmmu(regs, { msi: false, sev: false, ril: true }, layout.domains);
+  regs.write64('CMDQ_BASE', layout.cmdqOff + layout.queueShift);
+  regs.write32('CR0', CR0_CMDQEN);
+  Atomics.store(i32, ctlIdx(layout, Ctl.PHASE), Phase.MEASURE);
+  const engine = new SmmuEngine(views, layout, { tlbiNs: 0, syncNs: 0 }, SPIN);
+  engine.bringUp();
+  for (let n = 0; n < cpus; n++) {
+    Atomics.store(i32, ecmdqRegIdx(layout, n, 'ECMDQ_BASE'), ecmdqQueueOff(layout, n) + layout.queueShift);
+    Atomics.store(i32, ecmdqRegIdx(layout, n, 'ECMDQ_PROD'), ECMDQ_PROD_EN);
+  }
+  const entry = (k: number, i: number): number =>
+    k === 0 ? cmdqEntryIdx(layout, i) : ecmdqEntryIdx(layout, k - 1, i);
+  const prodIdx = (k: number): number =>
+    k === 0 ? regs.index('CMDQ_PROD') : ecmdqRegIdx(layout, k - 1, 'ECMDQ_PROD');
+  const consOf = (k: number): number =>
+    Atomics.load(i32, k === 0 ? regs.index('CMDQ_CONS') : ecmdqRegIdx(layout, k - 1, 'ECMDQ_CONS')) >>> 0;
+  const post = (k: number, cmds: (Command | number[])[]): void => {
+    cmds.forEach((c, i) => {
+      if (Array.isArray(c)) writeRaw(i32, entry(k, i), c);
+      else encodeInto(c, i32, entry(k, i));
+    });
+    Atomics.store(i32, prodIdx(k), (k === 0 ? 0 : ECMDQ_PROD_EN) | cmds.length);
+  };
+  const run = (): void => {
+    regs.write32('CR0', 0);
+    engine.run();
+  };
+  const f = views.f64;
+  const st = smmuStatsBase(layout);
+  const byOp = (op: number): number => f[st + Smmu.BY_OPCODE + op];
+  return { engine, regs, post, run, consOf, byOp };
+}
+
+describe('SMMU engine: ECMDQ errors (SMMUv3.3 3.5.6.3)', () => {
+  const BAD = [0x7f, 0, 0, 0];
+  const ASID = (asid: number): Command => ({ op: 'TLBI_NH_ASID', asid, vmid: 0 });
+
+  it('an error on the normal command queue stops that queue only: every ECMDQ runs to its end', () => {
+    const t = ecmdqRig(2);
+    // Round-robin, one command per queue per turn: the normal queue fails on the second turn, while
+    // both ECMDQs still have three commands each to go.
+    t.post(0, [SYNC, BAD, SYNC]);
+    t.post(1, [ASID(1), ASID(1), ASID(1), ASID(1), SYNC]);
+    t.post(2, [ASID(2), ASID(2), ASID(2), ASID(2), SYNC]);
+    t.run();
+    expect(t.engine.errors.map((e) => [e.queue, e.index, e.cons])).toEqual([[0, 1, 1]]);
+    expect(t.consOf(0)).toBe(1 | (CMDQ_ERR_ILL << CMDQ_CONS_ERR_SHIFT));
+    expect(t.regs.read32('GERROR') ^ t.regs.read32('GERRORN')).toBe(GERROR_CMDQ_ERR);
+    expect(t.consOf(1)).toBe((ECMDQ_CONS_ENACK | 5) >>> 0);
+    expect(t.consOf(2)).toBe((ECMDQ_CONS_ENACK | 5) >>> 0);
+    expect(t.byOp(OP.TLBI_NH_ASID)).toBe(8);
+    expect(t.byOp(OP.CMD_SYNC)).toBe(3); // the normal queue's first, both ECMDQs' last
+  });
+
+  it('an error on one ECMDQ stops that ECMDQ only: the other ECMDQ and the normal queue run to their end', () => {
+    const t = ecmdqRig(2);
+    t.post(0, [ASID(1), ASID(2), ASID(1), ASID(2), SYNC]);
+    t.post(1, [ASID(1), BAD, SYNC]);
+    t.post(2, [ASID(2), ASID(2), ASID(2), ASID(2), SYNC]);
+    t.run();
+    expect(t.engine.errors.map((e) => [e.queue, e.index, e.cons])).toEqual([[1, 1, 1]]);
+    // ECMDQ 0: RD stays on the bad entry, ERR toggled (from 0) with ERR_REASON = ILL, still enabled.
+    expect(t.consOf(1) & ECMDQ_INDEX_MASK).toBe(1);
+    expect(t.consOf(1) & ECMDQ_CONS_ERR).toBe(ECMDQ_CONS_ERR >>> 0);
+    expect((t.consOf(1) >>> ECMDQ_CONS_ERR_REASON_SHIFT) & 7).toBe(CMDQ_ERR_ILL);
+    expect((t.consOf(1) & ECMDQ_CONS_ENACK) >>> 0).toBe(ECMDQ_CONS_ENACK >>> 0);
+    // Reported through GERROR.CMDQP_ERR, not CMDQ_ERR; the normal queue has no error.
+    expect(t.regs.read32('GERROR') ^ t.regs.read32('GERRORN')).toBe(GERROR_CMDQP_ERR);
+    expect(t.consOf(0)).toBe(5);
+    expect(t.consOf(2)).toBe((ECMDQ_CONS_ENACK | 5) >>> 0);
+    expect(t.byOp(OP.TLBI_NH_ASID)).toBe(4 + 1 + 4);
+    expect(t.byOp(OP.CMD_SYNC)).toBe(2);
   });
 });

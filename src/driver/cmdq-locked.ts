@@ -32,7 +32,7 @@ export interface LockedCmdqOptions {
   readonly cpu: number;
   readonly syncMode: SyncMode;
   readonly syncTimeoutNs: number;
-  /** CMD_SYNC completion signal in poll mode: CS_SEV when IDR0.SEV, else CS_NONE. */
+  /** CMD_SYNC completion signal in poll mode: CS_SEV, as Linux writes whatever IDR0.SEV says. */
   readonly pollCs: number;
   readonly syncCoalesce: boolean;
   readonly timed: boolean;

@@ -3,8 +3,14 @@
 import { readFileSync } from 'node:fs';
 import { expect } from 'vitest';
 import { DEFAULTS, type Config } from '../../src/config/config.js';
-import { CS_NONE, CS_SEV, decode, type Command } from '../../src/hardware/commands.js';
-import type { ResultDocument, RunReport } from '../../src/report/types.js';
+import {
+  CS_SEV,
+  SYNC_MSH_ISH,
+  SYNC_MSIATTR_OIWB,
+  decode,
+  type Command,
+} from '../../src/hardware/commands.js';
+import type { RunReport } from '../../src/report/types.js';
 
 /** A short, quiet run on 2 CPUs with 8-page buffers, unless overridden. */
 export function shortRun(over: Partial<Config>): Config {
@@ -42,6 +48,24 @@ export function iovaOpAcquisitions(r: RunReport): number {
     : r.locks.find((l) => l.name === 'iova')!.acquisitions;
 }
 
-/** CMD_SYNC's CS in poll mode: SEV when the wait policy parks (IDR0.SEV advertised). */
-export const expectedPollCs = (doc: ResultDocument): number =>
-  doc.host.waitPolicy === 'spin' ? CS_NONE : CS_SEV;
+/**
+ * A polled CMD_SYNC exactly as Linux builds it (arm_smmu_cmdq_build_cmd, v4.19+), whatever the wait
+ * policy or IDR0.SEV: CS=SEV, MSH=ISH, MSIATTR=OIWB, no MSI; word 0 = 0x000000000fc02046.
+ */
+export const POLLED_SYNC: Command = {
+  op: 'CMD_SYNC',
+  cs: CS_SEV,
+  msh: SYNC_MSH_ISH,
+  msiattr: SYNC_MSIATTR_OIWB,
+  msidata: 0,
+  msiaddr: 0,
+};
+
+/** Is c a polled CMD_SYNC as Linux writes it (every field, not only CS)? */
+export const isPolledSync = (c: Command): boolean =>
+  c.op === 'CMD_SYNC' &&
+  c.cs === CS_SEV &&
+  c.msh === SYNC_MSH_ISH &&
+  c.msiattr === SYNC_MSIATTR_OIWB &&
+  c.msidata === 0 &&
+  c.msiaddr === 0;
