@@ -13,7 +13,6 @@ import {
   TG_4K,
   TG_64K,
   encodeInto,
-  writeCmdSync,
   writeRaw,
   type Command,
 } from '../src/hardware/commands.js';
