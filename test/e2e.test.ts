@@ -118,6 +118,18 @@ describe('per-page vs batched, end to end', () => {
 });
 
 describe('variants', () => {
+  it('polled CMD_SYNCs are CS=SEV, MSH=ISH, MSIATTR=OIWB under --wait spin too, as Linux writes them', async () => {
+    const base = join(dir, 'spin');
+    const { doc } = await runConfig(
+      config({ wait: 'spin', strategies: ['batched'], cmdLog: base }),
+      () => {},
+    );
+    expect(doc.host.waitPolicy).toBe('spin');
+    const r = doc.runs[0];
+    checkCommon(r, 8);
+    checkLog(r, base, isPolledSync);
+  });
+
   it('msi sync mode signals completion through MSIDATA with CS=IRQ, outside the lock', async () => {
     const base = join(dir, 'msi');
     const { doc } = await runConfig(

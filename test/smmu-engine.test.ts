@@ -228,6 +228,25 @@ describe('SMMU engine: effects', () => {
     }
   });
 
+  // The IOTLB holds stage-1 entries of VMID 0 only (the driver's domains): another VMID finds none.
+  it.each<Command>([
+    va(1, P, { vmid: 5 }),
+    va(1, P, { vmid: 5, tg: TG_4K, ttl: 3, num: 3 }),
+    { op: 'TLBI_NH_VAA', vmid: 5, addr: P * 4096, leaf: true, num: 0, scale: 0, tg: 0, ttl: 0 },
+    { op: 'TLBI_NH_ASID', asid: 1, vmid: 5 },
+    { op: 'TLBI_NH_ALL', vmid: 5 },
+    { op: 'TLBI_S12_VMALL', vmid: 5 },
+  ])('$op with VMID 5 removes nothing of VMID 0', (cmd) => {
+    const t = rig();
+    for (let p = 0; p < 4; p++) t.fill(1, P + p);
+    const before = t.iotlb.entries().length;
+    expect(before).toBe(4);
+    const r = t.run([cmd, SYNC]);
+    expect(r.engine.errors).toEqual([]);
+    expect(r.removed).toBe(0);
+    expect(t.iotlb.entries().length).toBe(before);
+  });
+
   it('a CMD_SYNC with CS=IRQ and MSIADDR 0 writes nothing at address 0', () => {
     const t = rig();
     t.views.i32[0] = 0x1234;
