@@ -37,6 +37,9 @@ function raw(w0lo: number, w0hi = 0, w1lo = 0, w1hi = 0): Uint8Array {
 const cmd = (c: Command): Uint8Array => encode(c);
 const SYNC_SEV = cmd({ op: 'CMD_SYNC', cs: CS_SEV, msh: 3, msiattr: 0xf, msidata: 0, msiaddr: 0 });
 const NH_ASID = cmd({ op: 'TLBI_NH_ASID', asid: 1, vmid: 0 });
+/** A range TLBI_NH_VA as Linux 6.1 writes it (TG=4K, TTL=3, LEAF): (num + 1) << scale pages. */
+const rangeVa = (num: number, scale: number): Uint8Array =>
+  cmd({ op: 'TLBI_NH_VA', asid: 1, vmid: 0, addr: 0x80000000, leaf: true, num, scale, tg: TG_4K, ttl: 3 });
 
 /** Commands built with commands.ts's encoder, CMD_SYNC last. */
 const IMPLEMENTED = [
@@ -138,7 +141,11 @@ describe('hand-built streams', () => {
     entries[37] = raw(0x7f, 0x1234);
     const r = await replayStream(Buffer.concat(entries), OPTS);
     expect(r.errors).toHaveLength(1);
-    expect(r.errors[0]).toMatchObject({ index: 37, error: 'ILL', reason: 'undefined opcode 0x7f' });
+    expect(r.errors[0]).toMatchObject({
+      index: 37,
+      error: 'ILL',
+      reason: 'undefined opcode 0x7f (SMMUv3 4.1)',
+    });
     expect(r.errors[0].words).toEqual(['0x0000007f', '0x00001234', '0x00000000', '0x00000000']);
     // The bad entry is not consumed; the CMD_SYNC that replaced it is.
     expect(r.consumed.byOpcode).toEqual({ TLBI_NH_ASID: 47, CMD_SYNC: 17 });
@@ -151,7 +158,7 @@ describe('hand-built streams', () => {
     expect(code).toBe(1);
     const lines = out.split('\n').filter((l) => l.startsWith('CERROR_'));
     expect(lines).toEqual([
-      'CERROR_ILL at command 1 (byte 16): undefined opcode 0x7f: UNKNOWN opcode=0x7f words=0x7f,0x0,0x0,0x0; replaced with CMD_SYNC',
+      'CERROR_ILL at command 1 (byte 16): undefined opcode 0x7f (SMMUv3 4.1): UNKNOWN opcode=0x7f words=0x7f,0x0,0x0,0x0; replaced with CMD_SYNC',
     ]);
   });
 
@@ -160,7 +167,31 @@ describe('hand-built streams', () => {
     const { code, doc } = await replayJson([f]);
     expect(code).toBe(1);
     expect(doc.errors.map((e) => [e.index, e.error])).toEqual([[1, 'ILL']]);
-    expect(doc.errors[0].reason).toMatch(/CMD_SYNC|CS/);
+    expect(doc.errors[0].reason).toBe('CMD_SYNC: CS = 0b11 is reserved (SMMUv3 4.7.3)');
+  });
+
+  it('names each CERROR_ILL with the engine’s own reason (command-check.ts), under the SMMU’s IDR3.RIL', async () => {
+    const range = rangeVa(1, 0);
+    const entries = [
+      raw(OP.TLBI_NH_ASID | (1 << 8), 1 << 16), // word 0 bit 8: RES0 in every command
+      range, // legal with RIL, RES0 without
+      raw(OP.TLBI_NH_VA, 1 << 16, 0x80000000 | (1 << 10)), // TG = 4K, NUM = SCALE = TTL = 0
+      SYNC_SEV,
+    ];
+    const ril = await replayStream(Buffer.concat(entries), OPTS);
+    expect(ril.errors.map((e) => [e.index, e.reason])).toEqual([
+      [0, 'TLBI_NH_ASID: RES0 bits set (word0 0x100, word1 0x0)'],
+      [2, 'TLBI_NH_VA: TG = 4K with NUM = SCALE = TTL = 0 is reserved (SMMUv3 4.4.1.1)'],
+    ]);
+    const noRil = await replayStream(Buffer.concat(entries), {
+      ...OPTS,
+      features: { ...OPTS.features, ril: false },
+    });
+    expect(noRil.errors.map((e) => [e.index, e.reason])).toEqual([
+      [0, 'TLBI_NH_ASID: RES0 bits set (word0 0x100, word1 0x0)'],
+      [1, 'TLBI_NH_VA: TG/TTL/NUM/SCALE set but IDR3.RIL = 0, where they are RES0 (SMMUv3 4.4.1.1)'],
+      [2, 'TLBI_NH_VA: TG/TTL/NUM/SCALE set but IDR3.RIL = 0, where they are RES0 (SMMUv3 4.4.1.1)'],
+    ]);
   });
 
   it('a stream of every command the specification defines and Linux sends is accepted', async () => {
@@ -192,17 +223,7 @@ describe('hand-built streams', () => {
   });
 
   it('Linux 6.1 strict unmap with RIL (range TLBI_NH_VA, 64 pages, polled CMD_SYNC) replays clean', async () => {
-    const tlbi = cmd({
-      op: 'TLBI_NH_VA',
-      asid: 1,
-      vmid: 0,
-      addr: 0x80000000,
-      leaf: true,
-      num: 0,
-      scale: 6,
-      tg: TG_4K,
-      ttl: 3,
-    });
+    const tlbi = rangeVa(0, 6);
     const sync = SYNC_SEV;
     // What the facts file says Linux 6.1 writes for a polled CMD_SYNC: dword 0 = 0x000000000fc02046.
     expect(new DataView(sync.buffer).getBigUint64(0, true)).toBe(0x0fc02046n);

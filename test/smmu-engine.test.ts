@@ -8,11 +8,11 @@ import {
   CS_IRQ,
   CS_SEV,
   OP,
+  OPCODE_NAMES,
   TG_16K,
   TG_4K,
   TG_64K,
   encodeInto,
-  writeCmdSync,
   writeRaw,
   type Command,
 } from '../src/hardware/commands.js';
@@ -23,6 +23,9 @@ import {
   computeLayout,
   ctlIdx,
   Ctl,
+  ecmdqEntryIdx,
+  ecmdqQueueOff,
+  ecmdqRegIdx,
   Phase,
   pteIdx,
   smmuStatsBase,
@@ -33,14 +36,22 @@ import {
   CMDQ_CONS_ERR_SHIFT,
   CMDQ_ERR_ILL,
   CR0_CMDQEN,
+  ECMDQ_CONS_ENACK,
+  ECMDQ_CONS_ERR,
+  ECMDQ_CONS_ERR_REASON_SHIFT,
+  ECMDQ_INDEX_MASK,
+  ECMDQ_PROD_EN,
   GERROR_CMDQ_ERR,
+  GERROR_CMDQP_ERR,
   IDR0_ASID16,
   IDR0_S1P,
+  IDR1_CMDQS_SHIFT,
   IDR5_GRAN16K,
   IDR5_GRAN4K,
   IDR5_GRAN64K,
   Q_BASE_RA,
 } from '../src/hardware/registers.js';
+import { qIdx, queueIncN } from '../src/hardware/queue.js';
 import { SmmuEngine } from '../src/hardware/smmu-engine.js';
 import { resetSmmu } from '../src/hardware/smmu-reset.js';
 import { Smmu } from '../src/hardware/smmu-stats.js';
@@ -74,13 +85,15 @@ function rig(
     iotlb.translate(asid, page);
   };
   /** Queue entries (raw halves or command values), then consume them all. */
-  const run = (cmds: (Command | number[])[]) => {
+  /** `start`: CMDQ_CONS (index and wrap) before the first entry, for commands that wrap the queue. */
+  const run = (cmds: (Command | number[])[], start = 0) => {
     cmds.forEach((c, i) => {
-      const w = cmdqEntryIdx(layout, i);
+      const w = cmdqEntryIdx(layout, qIdx(layout.queueShift, start + i));
       if (Array.isArray(c)) writeRaw(views.i32, w, c);
       else encodeInto(c, views.i32, w);
     });
-    regs.write32('CMDQ_PROD', cmds.length);
+    regs.write32('CMDQ_CONS', start);
+    regs.write32('CMDQ_PROD', queueIncN(layout.queueShift, start, cmds.length));
     const engine = new SmmuEngine(views, layout, { tlbiNs: 0, syncNs: 0 }, SPIN);
     engine.bringUp();
     regs.write32('CR0', 0);
@@ -215,6 +228,25 @@ describe('SMMU engine: effects', () => {
     }
   });
 
+  // The IOTLB holds stage-1 entries of VMID 0 only (the driver's domains): another VMID finds none.
+  it.each<Command>([
+    va(1, P, { vmid: 5 }),
+    va(1, P, { vmid: 5, tg: TG_4K, ttl: 3, num: 3 }),
+    { op: 'TLBI_NH_VAA', vmid: 5, addr: P * 4096, leaf: true, num: 0, scale: 0, tg: 0, ttl: 0 },
+    { op: 'TLBI_NH_ASID', asid: 1, vmid: 5 },
+    { op: 'TLBI_NH_ALL', vmid: 5 },
+    { op: 'TLBI_S12_VMALL', vmid: 5 },
+  ])('$op with VMID 5 removes nothing of VMID 0', (cmd) => {
+    const t = rig();
+    for (let p = 0; p < 4; p++) t.fill(1, P + p);
+    const before = t.iotlb.entries().length;
+    expect(before).toBe(4);
+    const r = t.run([cmd, SYNC]);
+    expect(r.engine.errors).toEqual([]);
+    expect(r.removed).toBe(0);
+    expect(t.iotlb.entries().length).toBe(before);
+  });
+
   it('a CMD_SYNC with CS=IRQ and MSIADDR 0 writes nothing at address 0', () => {
     const t = rig();
     t.views.i32[0] = 0x1234;
@@ -223,63 +255,262 @@ describe('SMMU engine: effects', () => {
     expect(t.views.i32[0]).toBe(0x1234);
   });
 
-  it('CMDQ_BASE: RA (bit 62) and bits above ADDR do not move the queue; LOG2SIZE above CMDQS is capped', () => {
-    // Bit 63 and 62 set, LOG2SIZE 31 (> IDR1.CMDQS = 19): the queue is still at ADDR, 2^19 entries.
-    const t = rig({ base: (off) => [off + 31, (3 << 30) | 0] });
+  it('CMDQ_BASE: RA (bit 62) and the bits above ADDR do not move the queue', () => {
+    const t = rig({ base: (off, shift) => [off + shift, (3 << 30) | 0] }); // bits 63 and 62
     const r = t.run([SYNC, SYNC]);
+    expect(r.engine.errors).toEqual([]);
     expect(r.cons).toBe(2);
+    expect(r.byOp(OP.CMD_SYNC)).toBe(2);
+  });
+
+  it('CMDQ_BASE.LOG2SIZE above IDR1.CMDQS acts as CMDQS: the queue wraps where CMDQS says', () => {
+    // CMDQS = the layout's queue (2^8 entries) and LOG2SIZE one more: two CMD_SYNCs in the last slot
+    // and, after the wrap, the first. Uncapped, the second would be read from past the queue's end.
+    const t = rig({ base: (off, shift) => [off + shift + 1, Q_BASE_RA_HI] });
+    const shift = t.layout.queueShift;
+    t.regs.write32('IDR1', shift << IDR1_CMDQS_SHIFT);
+    const last = (1 << shift) - 1;
+    const r = t.run([SYNC, SYNC], last);
+    expect(r.engine.errors).toEqual([]);
+    expect(r.cons).toBe((1 << shift) | 1); // index 1, wrap bit 8 toggled
     expect(r.byOp(OP.CMD_SYNC)).toBe(2);
   });
 });
 
-describe('SMMU engine: CERROR_ILL', () => {
-  const ill = (cmds: (Command | number[])[], ril = true) => {
-    const r = rig({ ril }).run(cmds);
-    expect(r.engine.errors).toHaveLength(1);
-    expect(r.cons >>> CMDQ_CONS_ERR_SHIFT).toBe(CMDQ_ERR_ILL);
+/** Raw halves with one bit of the 128 set on top of `words` (bit 0..63: word 0, 64..127: word 1). */
+const withBit = (words: number[], bit: number): number[] => {
+  const h = [...words];
+  h[bit >> 5] = (h[bit >> 5] | (1 << (bit & 31))) >>> 0;
+  return h;
+};
+/** The RES0 part of the reason: the offending bits as the engine prints them. */
+const res0Bits = (bit: number): string => {
+  const v = 1n << BigInt(bit & 63);
+  return bit < 64 ? `word0 0x${v.toString(16)}, word1 0x0` : `word0 0x0, word1 0x${v.toString(16)}`;
+};
+/** Range TLBI fields in their places (SMMUv3 4.4.1.1; Linux CMDQ_TLBI_0_NUM/SCALE, _1_TTL/TG). */
+const range = (op: number, f: { tg?: number; ttl?: number; num?: number; scale?: number }): number[] => [
+  op | ((f.num ?? 0) << 12) | ((f.scale ?? 0) << 20),
+  op === OP.TLBI_NH_VA ? 1 << 16 : 0, // ASID 1
+  ((f.ttl ?? 0) << 8) | ((f.tg ?? 0) << 10) | (P * 4096),
+  0,
+];
+
+/**
+ * RES0 bits per opcode, from the SMMUv3 command layouts (chapter 4) and Linux's CMDQ_* masks, not
+ * from commands.ts's table: each lies just outside a field, or where another command has a field.
+ */
+const RES0_BITS: Record<keyof typeof OP, number[]> = {
+  PREFETCH_CONFIG: [8, 64], // w0 [10:8]; word 1 all RES0
+  PREFETCH_ADDR: [8, 10],
+  CFGI_STE: [8, 12, 65], // no SSID; w1 [63:1]
+  CFGI_ALL: [8, 12, 69], // CFGI_STE_RANGE: w1 above RANGE [4:0]
+  CFGI_CD: [8, 65],
+  CFGI_CD_ALL: [8, 12, 64],
+  TLBI_NH_ALL: [8, 12, 48, 64], // VMID only
+  TLBI_NH_ASID: [8, 12, 20, 64, 72], // no NUM/SCALE, no LEAF, no TTL
+  TLBI_NH_VA: [8, 17, 25, 65, 71], // above NUM, SCALE bit 25 (DS = 0), w1 [7:1]
+  TLBI_NH_VAA: [8, 48, 65], // no ASID
+  TLBI_EL2_ALL: [8, 32, 48, 64], // nothing at all
+  TLBI_EL2_ASID: [8, 32, 64], // no VMID
+  TLBI_EL2_VA: [8, 32, 65],
+  TLBI_EL2_VAA: [8, 32, 48, 65],
+  TLBI_S12_VMALL: [8, 48, 64],
+  TLBI_S2_IPA: [8, 48, 65, 116], // no ASID; IPA is [51:12] only
+  TLBI_NSNH_ALL: [8, 32, 48, 64],
+  ATC_INV: [8, 10, 70], // w1 above SIZE [5:0]
+  PRI_RESP: [8, 73, 78], // w1 above PRGINDEX [8:0], above RESP [13:12]
+  RESUME: [8, 14, 80], // w0 above RESP [13:12]; w1 above STAG [15:0]
+  STALL_TERM: [8, 12, 64],
+  CMD_SYNC: [8, 14, 21, 28, 64, 65, 116], // around CS, MSH, MSIATTR; w1 [1:0], above MSIADDR [51:2]
+};
+
+type IllCase = { name: string; words: number[]; ril?: boolean; code: Ill; reason: string };
+
+const ILL_CASES: IllCase[] = [
+  ...[0x00, 0x07, 0x18, 0x1a, 0x47, 0xff].map((op) => {
+    const hex = `0x${op.toString(16).padStart(2, '0')}`;
+    return {
+      name: `opcode ${hex}`,
+      words: [op, 0, 0, 0],
+      code: Ill.UNDEFINED_OPCODE,
+      reason: `undefined opcode ${hex} (SMMUv3 4.1)`,
+    };
+  }),
+  {
+    name: 'CMD_SYNC CS = 0b11',
+    words: [OP.CMD_SYNC | (3 << 12), 0, 0, 0],
+    code: Ill.CS_RESERVED,
+    reason: 'CMD_SYNC: CS = 0b11 is reserved (SMMUv3 4.7.3)',
+  },
+  ...(Object.keys(RES0_BITS) as (keyof typeof OP)[]).flatMap((name) =>
+    RES0_BITS[name].map((bit) => ({
+      name: `${name} bit ${bit}`,
+      words: withBit([OP[name], 0, 0, 0], bit),
+      code: Ill.RES0,
+      reason: `${name}: RES0 bits set (${res0Bits(bit)})`,
+    })),
+  ),
+  ...[OP.TLBI_NH_VA, OP.TLBI_NH_VAA, OP.TLBI_EL2_VA, OP.TLBI_EL2_VAA, OP.TLBI_S2_IPA].flatMap((op) =>
+    (['tg', 'ttl', 'num', 'scale'] as const).map((field) => ({
+      name: `${OPCODE_NAMES[op]} ${field} without RIL`,
+      words: range(op, { [field]: 1 }),
+      ril: false,
+      code: Ill.RANGE_WITHOUT_RIL,
+      reason: `${OPCODE_NAMES[op]}: TG/TTL/NUM/SCALE set but IDR3.RIL = 0, where they are RES0 (SMMUv3 4.4.1.1)`,
+    })),
+  ),
+  {
+    name: 'a range field and a RES0 bit without RIL: RES0',
+    words: withBit(range(OP.TLBI_NH_VA, { tg: TG_4K, ttl: 3 }), 17),
+    ril: false,
+    code: Ill.RES0,
+    reason: 'TLBI_NH_VA: RES0 bits set (word0 0x20000, word1 0x700)', // bit 17, TG and TTL
+  },
+  ...(['num', 'scale', 'ttl'] as const).map((field) => ({
+    name: `TLBI_NH_VA ${field} with TG = 0`,
+    words: range(OP.TLBI_NH_VA, { [field]: 1 }),
+    code: Ill.TG0_RANGE_FIELDS,
+    reason: 'TLBI_NH_VA: NUM/SCALE/TTL set with TG = 0, where they are RES0 (SMMUv3 4.4.1.1)',
+  })),
+  ...(
+    [
+      [TG_4K, '4K'],
+      [TG_16K, '16K'],
+      [TG_64K, '64K'],
+    ] as const
+  ).map(([tg, size]) => ({
+    name: `TLBI_NH_VAA TG = ${size}, NUM = SCALE = TTL = 0`,
+    words: range(OP.TLBI_NH_VAA, { tg }),
+    code: Ill.RANGE_RESERVED,
+    reason: `TLBI_NH_VAA: TG = ${size} with NUM = SCALE = TTL = 0 is reserved (SMMUv3 4.4.1.1)`,
+  })),
+  {
+    name: 'TG = 16K with TTL = 0b01 (IDR5.DS = 0)',
+    words: range(OP.TLBI_NH_VA, { tg: TG_16K, ttl: 1 }),
+    code: Ill.TTL_RESERVED,
+    reason: 'TLBI_NH_VA: TG = 16K with TTL = 0b01 needs IDR5.DS = 1 (SMMUv3 4.4.1.1)',
+  },
+];
+
+/** Next to each rule, what it must not catch. */
+const LEGAL_CASES: { name: string; words: number[]; ril?: boolean }[] = [
+  ...Object.entries(OP).map(([name, op]) => ({ name: `${name}, all fields 0`, words: [op, 0, 0, 0] })),
+  { name: 'CMD_SYNC CS = SEV, MSH = ISH, MSIATTR = OIWB', words: [0x0fc02046, 0, 0, 0] },
+  {
+    name: 'CMD_SYNC CS = SEV, MSIADDR [51:2] all ones',
+    words: [OP.CMD_SYNC | (2 << 12), 0, 0xfffffffc, 0xfffff],
+  },
+  { name: 'Linux: TG = 4K, TTL = 3, NUM = SCALE = 0', words: range(OP.TLBI_NH_VA, { tg: TG_4K, ttl: 3 }) },
+  { name: 'TG = 16K, TTL = 2', words: range(OP.TLBI_NH_VA, { tg: TG_16K, ttl: 2 }) },
+  { name: 'TG = 64K, TTL = 0, NUM = 31', words: range(OP.TLBI_NH_VA, { tg: TG_64K, num: 31 }) },
+  { name: 'TG = 4K, SCALE only', words: range(OP.TLBI_NH_VAA, { tg: TG_4K, scale: 3 }) },
+  { name: 'no RIL, TG = 0', words: range(OP.TLBI_NH_VA, {}), ril: false },
+];
+
+describe('SMMU engine: CERROR_ILL, per opcode and field', () => {
+  it.each(ILL_CASES)('$name', ({ words, ril, code, reason }) => {
+    // Two legal commands first: the error names the third command of the queue's stream.
+    const r = rig({ ril: ril ?? true }).run([SYNC, SYNC, words]);
+    expect(r.engine.errors.map((e) => [e.queue, e.index, e.reason])).toEqual([[0, 2, reason]]);
+    expect(r.engine.errors[0].words).toEqual(words.map((v) => v >>> 0));
+    expect(r.cons).toBe(2 | (CMDQ_ERR_ILL << CMDQ_CONS_ERR_SHIFT));
     expect(r.gerror & GERROR_CMDQ_ERR).toBe(GERROR_CMDQ_ERR);
-    return r.engine.errors[0];
+    expect(r.byOp(OP.CMD_SYNC)).toBe(2);
+    const w = Int32Array.from(words);
+    expect(new CommandChecker(ril ?? true).check(w, 0)).toBe(code);
+  });
+
+  it.each(LEGAL_CASES)('accepts $name', ({ words, ril }) => {
+    const r = rig({ ril: ril ?? true }).run([words, SYNC]);
+    expect(r.engine.errors).toEqual([]);
+    expect(r.cons).toBe(2);
+    expect(new CommandChecker(ril ?? true).check(Int32Array.from(words), 0)).toBe(Ill.OK);
+  });
+});
+
+/**
+ * An SMMUv3.3 with an ECMDQ per CPU, enabled as Linux does after CR0.CMDQEN. post() queues entries on
+ * queue k (0: the normal queue, 1 + n: ECMDQ n); run() clears CMDQEN and consumes everything that
+ * can be consumed: the multi-queue loop only looks at CR0 once every queue is empty or stopped.
+ */
+function ecmdqRig(cpus = 2) {
+  const cfg: Config = { ...DEFAULTS, cpus, domains: 'per-cpu' } as Config;
+  const layout = computeLayout(layoutParamsFor(cfg, 'ecmdq'));
+  const views = allocate(layout);
+  const i32 = views.i32;
+  const regs = new RegisterFile(i32, layout);
+  resetSmmu(regs, { msi: false, sev: false, ril: true }, layout.domains);
+  regs.write64('CMDQ_BASE', layout.cmdqOff + layout.queueShift);
+  regs.write32('CR0', CR0_CMDQEN);
+  Atomics.store(i32, ctlIdx(layout, Ctl.PHASE), Phase.MEASURE);
+  const engine = new SmmuEngine(views, layout, { tlbiNs: 0, syncNs: 0 }, SPIN);
+  engine.bringUp();
+  for (let n = 0; n < cpus; n++) {
+    Atomics.store(i32, ecmdqRegIdx(layout, n, 'ECMDQ_BASE'), ecmdqQueueOff(layout, n) + layout.queueShift);
+    Atomics.store(i32, ecmdqRegIdx(layout, n, 'ECMDQ_PROD'), ECMDQ_PROD_EN);
+  }
+  const entry = (k: number, i: number): number =>
+    k === 0 ? cmdqEntryIdx(layout, i) : ecmdqEntryIdx(layout, k - 1, i);
+  const prodIdx = (k: number): number =>
+    k === 0 ? regs.index('CMDQ_PROD') : ecmdqRegIdx(layout, k - 1, 'ECMDQ_PROD');
+  const consOf = (k: number): number =>
+    Atomics.load(i32, k === 0 ? regs.index('CMDQ_CONS') : ecmdqRegIdx(layout, k - 1, 'ECMDQ_CONS')) >>> 0;
+  const post = (k: number, cmds: (Command | number[])[]): void => {
+    cmds.forEach((c, i) => {
+      if (Array.isArray(c)) writeRaw(i32, entry(k, i), c);
+      else encodeInto(c, i32, entry(k, i));
+    });
+    Atomics.store(i32, prodIdx(k), (k === 0 ? 0 : ECMDQ_PROD_EN) | cmds.length);
   };
+  const run = (): void => {
+    regs.write32('CR0', 0);
+    engine.run();
+  };
+  const f = views.f64;
+  const st = smmuStatsBase(layout);
+  const byOp = (op: number): number => f[st + Smmu.BY_OPCODE + op];
+  return { engine, regs, post, run, consOf, byOp };
+}
 
-  it('undefined opcodes, including the Secure-only EL3 TLBIs, with index and reason', () => {
-    for (const op of [0x00, 0x07, 0x18, 0x1a, 0x47, 0xff]) {
-      const e = ill([SYNC, SYNC, [op, 0, 0, 0]]);
-      expect(e.index).toBe(2);
-      expect(e.queue).toBe(0);
-      expect(e.reason).toContain(`undefined opcode 0x${op.toString(16).padStart(2, '0')}`);
-    }
+describe('SMMU engine: ECMDQ errors (SMMUv3.3 3.5.6.3)', () => {
+  const BAD = [0x7f, 0, 0, 0];
+  const ASID = (asid: number): Command => ({ op: 'TLBI_NH_ASID', asid, vmid: 0 });
+
+  it('an error on the normal command queue stops that queue only: every ECMDQ runs to its end', () => {
+    const t = ecmdqRig(2);
+    // Round-robin, one command per queue per turn: the normal queue fails on the second turn, while
+    // both ECMDQs still have three commands each to go.
+    t.post(0, [SYNC, BAD, SYNC]);
+    t.post(1, [ASID(1), ASID(1), ASID(1), ASID(1), SYNC]);
+    t.post(2, [ASID(2), ASID(2), ASID(2), ASID(2), SYNC]);
+    t.run();
+    expect(t.engine.errors.map((e) => [e.queue, e.index, e.cons])).toEqual([[0, 1, 1]]);
+    expect(t.consOf(0)).toBe(1 | (CMDQ_ERR_ILL << CMDQ_CONS_ERR_SHIFT));
+    expect(t.regs.read32('GERROR') ^ t.regs.read32('GERRORN')).toBe(GERROR_CMDQ_ERR);
+    expect(t.consOf(1)).toBe((ECMDQ_CONS_ENACK | 5) >>> 0);
+    expect(t.consOf(2)).toBe((ECMDQ_CONS_ENACK | 5) >>> 0);
+    expect(t.byOp(OP.TLBI_NH_ASID)).toBe(8);
+    expect(t.byOp(OP.CMD_SYNC)).toBe(3); // the normal queue's first, both ECMDQs' last
   });
 
-  it('CMD_SYNC with CS = 0b11', () => {
-    const w = new Int32Array(4);
-    writeCmdSync(w, 0, 3, 0, 0);
-    expect(ill([Array.from(w)]).reason).toContain('CS = 0b11');
-  });
-
-  it('a RES0 bit set, for every opcode', () => {
-    for (const code of Object.values(OP)) {
-      // Word 0 bit 8 lies between the opcode and every command's first field: RES0 everywhere.
-      const e = ill([[code | (1 << 8), 0, code === OP.CFGI_ALL ? 31 : 0, 0]]);
-      expect(e.reason, `opcode 0x${code.toString(16)}`).toContain('RES0 bits set (word0 0x100, word1 0x0)');
-    }
-  });
-
-  it('range fields while IDR3.RIL = 0, and the combinations 4.4.1.1 forbids with RIL', () => {
-    expect(ill([va(1, P, { tg: TG_4K, ttl: 3 })], false).reason).toContain('IDR3.RIL = 0');
-    expect(ill([va(1, P, { num: 1 })]).reason).toContain('with TG = 0');
-    expect(ill([va(1, P, { ttl: 3 })]).reason).toContain('with TG = 0');
-    expect(ill([va(1, P, { tg: TG_4K })]).reason).toContain('NUM = SCALE = TTL = 0 is reserved');
-    expect(ill([va(1, P, { tg: TG_16K, ttl: 1 })]).reason).toContain('TG = 16K with TTL = 0b01');
-    // What Linux writes is fine: TG=4K, TTL=3, NUM=SCALE=0 for one page.
-    expect(rig().run([va(1, P, { tg: TG_4K, ttl: 3 }), SYNC]).engine.errors).toEqual([]);
-  });
-
-  it('CommandChecker codes', () => {
-    const c = new CommandChecker(true);
-    const w = new Int32Array(4);
-    encodeInto(SYNC, w, 0);
-    expect(c.check(w, 0)).toBe(Ill.OK);
-    writeRaw(w, 0, [0x7f, 0, 0, 0]);
-    expect(c.check(w, 0)).toBe(Ill.UNDEFINED_OPCODE);
+  it('an error on one ECMDQ stops that ECMDQ only: the other ECMDQ and the normal queue run to their end', () => {
+    const t = ecmdqRig(2);
+    t.post(0, [ASID(1), ASID(2), ASID(1), ASID(2), SYNC]);
+    t.post(1, [ASID(1), BAD, SYNC]);
+    t.post(2, [ASID(2), ASID(2), ASID(2), ASID(2), SYNC]);
+    t.run();
+    expect(t.engine.errors.map((e) => [e.queue, e.index, e.cons])).toEqual([[1, 1, 1]]);
+    // ECMDQ 0: RD stays on the bad entry, ERR toggled (from 0) with ERR_REASON = ILL, still enabled.
+    expect(t.consOf(1) & ECMDQ_INDEX_MASK).toBe(1);
+    expect(t.consOf(1) & ECMDQ_CONS_ERR).toBe(ECMDQ_CONS_ERR >>> 0);
+    expect((t.consOf(1) >>> ECMDQ_CONS_ERR_REASON_SHIFT) & 7).toBe(CMDQ_ERR_ILL);
+    expect((t.consOf(1) & ECMDQ_CONS_ENACK) >>> 0).toBe(ECMDQ_CONS_ENACK >>> 0);
+    // Reported through GERROR.CMDQP_ERR, not CMDQ_ERR; the normal queue has no error.
+    expect(t.regs.read32('GERROR') ^ t.regs.read32('GERRORN')).toBe(GERROR_CMDQP_ERR);
+    expect(t.consOf(0)).toBe(5);
+    expect(t.consOf(2)).toBe((ECMDQ_CONS_ENACK | 5) >>> 0);
+    expect(t.byOp(OP.TLBI_NH_ASID)).toBe(4 + 1 + 4);
+    expect(t.byOp(OP.CMD_SYNC)).toBe(2);
   });
 });

@@ -24,7 +24,7 @@ export interface LockedCmdqOptions extends RegisterAccess {
   readonly cpu: number;
   readonly syncMode: SyncMode;
   readonly syncTimeoutNs: number;
-  /** CMD_SYNC completion signal in poll mode: CS_SEV when IDR0.SEV, else CS_NONE. */
+  /** CMD_SYNC completion signal in poll mode: CS_SEV, as Linux writes whatever IDR0.SEV says. */
   readonly pollCs: number;
   /** Piggy-back this run's syncs (already resolved for the sync mode: cmdq-designs coalesces()). */
   readonly syncCoalesce: boolean;

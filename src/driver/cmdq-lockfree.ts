@@ -317,7 +317,7 @@ export interface LockfreeCmdqOptions extends RegisterAccess {
   readonly syncMode: SyncMode;
   /** Report "CMD_SYNC timeout" (and keep waiting) after this long; Infinity: never. */
   readonly syncTimeoutNs: number;
-  /** CMD_SYNC completion signal in poll mode: CS_SEV when IDR0.SEV, else CS_NONE. */
+  /** CMD_SYNC completion signal in poll mode: CS_SEV, as Linux writes whatever IDR0.SEV says. */
   readonly pollCs: number;
   readonly timed: boolean;
   /** Record commands per owner election as the run's distribution (not when the strategy has one). */

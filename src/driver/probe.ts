@@ -2,7 +2,8 @@
 // arm_smmu_device_hw_probe() + arm_smmu_device_reset(): read the ID registers, program CMDQ_BASE
 // (address + LOG2SIZE) and the indices, set CR0.CMDQEN and wait for CR0ACK, on an SMMUv3.3 with
 // ECMDQs then give every CPU its own queue and enable it (arm_smmu_ecmdq_reset), then issue what
-// Linux 6.1 issues (captured under QEMU): CFGI_ALL + CMD_SYNC, TLBI_NSNH_ALL + CMD_SYNC, and per
+// Linux 6.1 issues (captured under QEMU): CFGI_ALL + CMD_SYNC, with IDR0.HYP TLBI_EL2_ALL +
+// CMD_SYNC (arm_smmu_device_reset), TLBI_NSNH_ALL + CMD_SYNC, and per
 // device (here: one per domain, StreamID d for ASID d + 1) CFGI_STE (leaf) + CMD_SYNC twice
 // (arm_smmu_write_strtab_ent's two STE updates), PREFETCH_CONFIG, TLBI_NH_ASID + CMD_SYNC.
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -39,6 +40,7 @@ import {
   ECMDQ_PROD_EN,
   ECMDQ_REG,
   IDR0_COHACC,
+  IDR0_HYP,
   IDR0_MSI,
   IDR0_SEV,
   IDR1_CMDQS_MASK,
@@ -96,7 +98,6 @@ export async function probeSmmu(views: SharedViews, layout: Layout, timeoutMs = 
 
   const i32 = views.i32;
   const shift = layout.queueShift;
-  const syncAt = ctlIdx(layout, Ctl.SYNC_COUNT);
   let prod = 0;
   type Write = (i32: Int32Array, w: number) => void;
   // One arm_smmu_cmdq_issue_cmd[_with_sync](): the entries, one PROD write, and with a CMD_SYNC a
@@ -106,7 +107,8 @@ export async function probeSmmu(views: SharedViews, layout: Layout, timeoutMs = 
     prod = queueIncN(shift, prod, 1);
     if (sync) {
       const w = cmdqEntryIdx(layout, qIdx(shift, prod));
-      if (features.msi) writeCmdSync(i32, w, CS_IRQ, 0, syncAt * 4);
+      // As v5.4+ (arm_smmu_cmdq_build_sync_cmd): the MSI writes MSIDATA 0 over the sync's own slot.
+      if (features.msi) writeCmdSync(i32, w, CS_IRQ, 0, w * 4);
       else writeCmdSync(i32, w, features.pollCs, 0, 0);
       prod = queueIncN(shift, prod, 1);
     }
@@ -117,6 +119,9 @@ export async function probeSmmu(views: SharedViews, layout: Layout, timeoutMs = 
       await until('bring-up CMD_SYNC not completed', () => regs.read32('CMDQ_CONS') === prod, timeoutMs);
   };
   await submit(writeCfgiAll, true);
+  // Linux sends TLBI_EL2_ALL only when IDR0.HYP (ARM_SMMU_FEAT_HYP), which QEMU does not advertise
+  // and this SMMU does (its EL2 TLBIs are legal): the capture in the facts file lacks it.
+  if ((idr0 & IDR0_HYP) !== 0) await submit((q, w) => encodeInto({ op: 'TLBI_EL2_ALL' }, q, w), true);
   await submit(writeTlbiNsnhAll, true);
   for (let d = 0; d < layout.domains; d++) {
     const ste: Write = (q, w) => encodeInto({ op: 'CFGI_STE', sid: d, leaf: true }, q, w);

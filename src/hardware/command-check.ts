@@ -23,6 +23,8 @@ import {
   tlbiTtl,
   type OpName,
 } from './commands.js';
+import type { RegisterFile } from './regfile.js';
+import { IDR3_RIL } from './registers.js';
 
 /** Why a command is illegal (0: it is not). */
 export const enum Ill {
@@ -37,6 +39,15 @@ export const enum Ill {
 }
 
 const RANGE_FIELDS = ['tg', 'ttl', 'num', 'scale'] as const;
+const TG_NAMES = ['none', '4K', '16K', '64K'];
+
+/**
+ * The checker for the SMMU whose ID registers `regs` holds: the engine's at bring-up, and the one
+ * replay names reasons with, so that both classify a command the same way.
+ */
+export function checkerFor(regs: RegisterFile): CommandChecker {
+  return new CommandChecker((regs.read32('IDR3') & IDR3_RIL) !== 0);
+}
 
 export class CommandChecker {
   /** Per opcode, 4 int32 masks of the bits that must be zero; undefined opcodes are all zero. */
@@ -114,7 +125,7 @@ export class CommandChecker {
       case Ill.TG0_RANGE_FIELDS:
         return `${name}: NUM/SCALE/TTL set with TG = 0, where they are RES0 (SMMUv3 4.4.1.1)`;
       case Ill.RANGE_RESERVED:
-        return `${name}: TG = ${tlbiTg(i32, w)} with NUM = SCALE = TTL = 0 is reserved (SMMUv3 4.4.1.1)`;
+        return `${name}: TG = ${TG_NAMES[tlbiTg(i32, w)]} with NUM = SCALE = TTL = 0 is reserved (SMMUv3 4.4.1.1)`;
       case Ill.TTL_RESERVED:
         return `${name}: TG = 16K with TTL = 0b01 needs IDR5.DS = 1 (SMMUv3 4.4.1.1)`;
     }

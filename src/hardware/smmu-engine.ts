@@ -32,7 +32,7 @@ import {
   tlbiTg,
   tlbiVmid,
 } from './commands.js';
-import { CommandChecker } from './command-check.js';
+import { CommandChecker, checkerFor } from './command-check.js';
 import { Iotlb } from './iotlb.js';
 import {
   ctlIdx,
@@ -54,7 +54,6 @@ import {
   ECMDQ_BASE_ADDR_HI_MASK,
   IDR1_CMDQS_MASK,
   IDR1_CMDQS_SHIFT,
-  IDR3_RIL,
   CMDQ_CONS_ERR_SHIFT,
   CMDQ_ERR_ILL,
   CR0_CMDQEN,
@@ -211,7 +210,7 @@ export class SmmuEngine {
     if (this.ecmdqs > 0) this.awaitCmdqEnServingEcmdqs();
     else this.regs.waitFor('CR0', (v) => (v & CR0_CMDQEN) !== 0);
     const cr0 = this.cr0();
-    this.checker = new CommandChecker((this.regs.read32('IDR3') & IDR3_RIL) !== 0);
+    this.checker = checkerFor(this.regs);
     // CMDQ_BASE is read as its two halves: Linux sets RA (bit 62), beyond a double's exact range.
     // Only ADDR [51:5] places the queue; LOG2SIZE above IDR1.CMDQS acts as CMDQS (spec 6.3.26).
     const b = this.regs.index('CMDQ_BASE');
@@ -584,9 +583,10 @@ export class SmmuEngine {
   }
 
   /**
-   * Linux enables every ECMDQ (ECMDQ_PROD.EN, then polls ECMDQ_CONS.ENACK) before it sets
-   * CR0.CMDQEN: answer those while waiting for CMDQEN. The driver rings the doorbell after each
-   * enable; CR0 is looked at every millisecond.
+   * Linux enables the ECMDQs after CR0.CMDQEN (arm_smmu_ecmdq_reset, as driver/probe.ts), but the
+   * spec lets a driver enable them first (ECMDQ_PROD.EN, then poll ECMDQ_CONS.ENACK): answer those
+   * while waiting for CMDQEN. The driver rings the doorbell after each enable; CR0 is looked at
+   * every millisecond.
    */
   private awaitCmdqEnServingEcmdqs(): void {
     const i32 = this.i32;

@@ -44,6 +44,7 @@ import { RegisterFile } from '../hardware/regfile.js';
 import { CMDQ_ERR_ABT, CMDQ_ERR_ATC_INV_SYNC, CMDQ_ERR_ILL } from '../hardware/registers.js';
 import { resetSmmu, type SmmuFeatures } from '../hardware/smmu-reset.js';
 import { Smmu } from '../hardware/smmu-stats.js';
+import { checkerFor, type CommandChecker } from '../hardware/command-check.js';
 import { PARK_AT_ONCE, WAITERS } from '../sync/wait.js';
 import { workerFile } from '../workload/paths.js';
 import { layoutParamsOf } from '../workload/regions.js';
@@ -113,18 +114,13 @@ const ERR_NAMES: Record<number, string> = {
 };
 
 /**
- * THE ADAPTER to the engine's error report: what the SMMU said about the command it stopped at.
- * The engine reports only CMDQ_CONS.ERR; the reason is named here from the entry itself until the
- * engine records one of its own.
+ * What the SMMU said about the command it stopped at: CMDQ_CONS.ERR, and for CERROR_ILL the
+ * engine's own classification (command-check.ts) of the entry, under the same IDR3.RIL.
  */
-function describeError(s: SkippedCommand): { error: string; reason: string } {
+function describeError(s: SkippedCommand, checker: CommandChecker): { error: string; reason: string } {
   const error = ERR_NAMES[s.err] ?? String(s.err);
-  const op = opcodeOf(s.words, 0);
-  const reason =
-    s.command.op === 'UNKNOWN'
-      ? `undefined opcode 0x${op.toString(16).padStart(2, '0')}`
-      : `${s.command.op} rejected by the SMMU`;
-  return { error, reason };
+  if (s.err !== CMDQ_ERR_ILL) return { error, reason: `the SMMU reported CMDQ_CONS.ERR = ${error}` };
+  return { error, reason: checker.reason(Int32Array.from(s.words), 0) };
 }
 
 /** The stream as int32 halves in host order (the queue's view); throws ReplayInputError. */
@@ -190,6 +186,7 @@ export async function replayStream(bytes: Uint8Array, opts: ReplayOptions): Prom
   });
   try {
     const probe = await probeSmmu(views, layout);
+    const checker = checkerFor(regs);
     // The engine counts only in the measured phase: bring-up's commands stay out of the counts.
     Atomics.store(i32, ctlIdx(layout, Ctl.PHASE), Phase.MEASURE);
     const shift = layout.queueShift;
@@ -217,7 +214,7 @@ export async function replayStream(bytes: Uint8Array, opts: ReplayOptions): Prom
         rejected.add(index);
         errors.push({
           index,
-          ...describeError(s),
+          ...describeError(s, checker),
           command: formatCommand(s.command),
           words: s.words.map((v) => `0x${v.toString(16).padStart(8, '0')}`),
         });

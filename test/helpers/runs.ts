@@ -5,8 +5,14 @@ import { readFileSync } from 'node:fs';
 import { expect } from 'vitest';
 import { cmdLogPath } from '../../src/index.js';
 import { DEFAULTS, type Config } from '../../src/config/config.js';
-import { CS_SEV, decode, type Command } from '../../src/hardware/commands.js';
-import type { ResultDocument, RunReport } from '../../src/report/types.js';
+import {
+  CS_SEV,
+  SYNC_MSH_ISH,
+  SYNC_MSIATTR_OIWB,
+  decode,
+  type Command,
+} from '../../src/hardware/commands.js';
+import type { RunReport } from '../../src/report/types.js';
 
 /** A short, quiet run on 2 CPUs with 8-page buffers, unless overridden. */
 export function config(over: Partial<Config> = {}): Config {
@@ -60,12 +66,6 @@ export function checkLog(r: RunReport, base: string): Command[] {
 }
 
 /**
- * CMD_SYNC's CS in poll mode: SEV, as Linux writes every polled CMD_SYNC (arm_smmu_cmdq_build_sync_cmd)
- * whether or not IDR0.SEV is advertised (--sev decides only whether the waiter may use WFE).
- */
-export const expectedPollCs = (_doc: ResultDocument): number => CS_SEV;
-
-/**
  * Waits for `cond` on the event loop, polling each millisecond. The deadline is there only to
  * name what hung, well inside the test's own timeout: it is no bound on how long a descheduled
  * worker may take.
@@ -77,3 +77,25 @@ export async function until(cond: () => boolean, what: string, deadlineMs = 45_0
     await new Promise((res) => setTimeout(res, 1));
   }
 }
+
+/**
+ * A polled CMD_SYNC exactly as Linux builds it (arm_smmu_cmdq_build_cmd, v4.19+), whatever the wait
+ * policy or IDR0.SEV: CS=SEV, MSH=ISH, MSIATTR=OIWB, no MSI; word 0 = 0x000000000fc02046.
+ */
+export const POLLED_SYNC: Command = {
+  op: 'CMD_SYNC',
+  cs: CS_SEV,
+  msh: SYNC_MSH_ISH,
+  msiattr: SYNC_MSIATTR_OIWB,
+  msidata: 0,
+  msiaddr: 0,
+};
+
+/** Is c a polled CMD_SYNC as Linux writes it (every field, not only CS)? */
+export const isPolledSync = (c: Command): boolean =>
+  c.op === 'CMD_SYNC' &&
+  c.cs === CS_SEV &&
+  c.msh === SYNC_MSH_ISH &&
+  c.msiattr === SYNC_MSIATTR_OIWB &&
+  c.msidata === 0 &&
+  c.msiaddr === 0;
