@@ -376,7 +376,7 @@ describe('ECMDQ service order', () => {
       writeTlbiNhVa(i32, ecmdqEntryIdx(layout, 0, i), 1, 0, va + i * 4096, true, 0, 0, 0, 0);
     writeCmdSync(i32, ecmdqEntryIdx(layout, 0, 3), CS_SEV, 0, 0);
     writeTlbiNhVa(i32, ecmdqEntryIdx(layout, 1, 0), 2, 0, va, true, 0, 0, 0, 0);
-    writeCmdSync(i32, ecmdqEntryIdx(layout, 1, 1), CS_SEV, 0, 0);
+    writeCmdSync(i32, ecmdqEntryIdx(layout, 1, 1), CS_SEV, 1, 0); // MSIDATA labels the queue (ignored without CS=IRQ)
     Atomics.store(i32, ecmdqRegIdx(layout, 0, 'ECMDQ_PROD'), ECMDQ_PROD_EN | 4);
     Atomics.store(i32, ecmdqRegIdx(layout, 1, 'ECMDQ_PROD'), ECMDQ_PROD_EN | 2);
     ringDoorbell(i32, ecmdqDoorbellIdx(layout));
