@@ -6,7 +6,7 @@
 //   gcc -O2 -pthread -Wall -o bench/build/twin bench/twin.c
 //   twin per-page|batched <pages> <tlbiNs> <syncNs> <warmupMs> <ms>
 //
-// prints one JSON object: unmaps in the window and the mean time inside iommu_unmap.
+// prints one JSON object: unmaps in the window, the mean and the median time inside iommu_unmap.
 //
 // CPU thread, per unmap of <pages> pages (iommu_unmap, src/driver/iommu.ts): clear each PTE (a
 // plain 64-bit store, as io-pgtable-arm's __arm_lpae_clear_pte on a coherent walker) and issue its
@@ -203,6 +203,11 @@ static void iommu_map(int pages, uint64_t ppn) {
   for (int i = 0; i < pages; i++) atomic_store_explicit(&Q.pte[i], ppn + i + 1, memory_order_release);
 }
 
+static int cmp_i64(const void *a, const void *b) {
+  int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+  return (x > y) - (x < y);
+}
+
 int main(int argc, char **argv) {
   if (argc != 7 || (strcmp(argv[1], "per-page") != 0 && strcmp(argv[1], "batched") != 0)) {
     fprintf(stderr, "usage: twin per-page|batched <pages> <tlbiNs> <syncNs> <warmupMs> <ms>\n");
@@ -221,8 +226,11 @@ int main(int argc, char **argv) {
   pthread_t t;
   pthread_create(&t, NULL, smmu, &r);
   const int64_t start = now(), measure = start + warmup, end = measure + window;
-  uint64_t unmaps = 0, ppn = 0;
+  uint64_t unmaps = 0, ppn = 0, cap = 1 << 16;
   int64_t total = 0, t1 = start;
+  // Every measured unmap's time, for the median: robust where a loaded host preempts a spinner.
+  int64_t *times = malloc(cap * sizeof *times);
+  if (times == NULL) return 1;
   while (t1 < end) {
     iommu_map(pages, ppn);
     ppn = (ppn + pages) & 0xfffff;
@@ -230,8 +238,9 @@ int main(int argc, char **argv) {
     iommu_unmap(VA_BASE_PAGE, pages, per_page);
     t1 = now();
     if (t0 >= measure) {
+      if (unmaps == cap && (times = realloc(times, (cap *= 2) * sizeof *times)) == NULL) return 1;
+      times[unmaps++] = t1 - t0;
       total += t1 - t0;
-      unmaps++;
     }
   }
   atomic_store(&Q.stop, 1);
@@ -242,9 +251,12 @@ int main(int argc, char **argv) {
             (unsigned long long)r.consumed, (unsigned long long)per_unmap);
     return 1;
   }
+  qsort(times, unmaps, sizeof *times, cmp_i64);
   printf("{\"strategy\":\"%s\",\"pages\":%d,\"tlbiNs\":%lld,\"syncNs\":%lld,\"unmaps\":%llu,"
-         "\"commandsPerUnmap\":%llu,\"meanUnmapNs\":%.1f}\n",
+         "\"commandsPerUnmap\":%llu,\"meanUnmapNs\":%.1f,\"p50UnmapNs\":%lld}\n",
          argv[1], pages, (long long)tlbi_ns, (long long)sync_ns, (unsigned long long)unmaps,
-         (unsigned long long)per_unmap, unmaps > 0 ? (double)total / (double)unmaps : 0.0);
+         (unsigned long long)per_unmap, unmaps > 0 ? (double)total / (double)unmaps : 0.0,
+         unmaps > 0 ? (long long)times[(unmaps - 1) / 2] : 0ll);
+  free(times);
   return 0;
 }

@@ -15,6 +15,7 @@ export function buildTwin(): string {
 
 export interface TwinRun {
   meanUnmapNs: number;
+  p50UnmapNs: number;
   unmaps: number;
   commandsPerUnmap: number;
   othersCores: number;

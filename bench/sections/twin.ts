@@ -25,6 +25,8 @@ const P = DEFAULTS.pages;
 /** One side's figures for one strategy at one latency setting. */
 export interface TwinSide {
   meanUnmapNs: number | null;
+  /** The median: on a loaded host a spinner preempted for a time slice drags the mean, not it. */
+  p50UnmapNs: number | null;
   /** (mean unmap time - modelled SMMU time) / commands per unmap, as runs[].overhead. */
   nsPerCommand: number | null;
   othersCores: number;
@@ -47,6 +49,10 @@ export interface TwinRow {
   emuUnmapNs: Summary | null;
   /** C mean unmap time / emulator mean unmap time, per repetition. */
   cOverEmu: Summary | null;
+  cP50Ns: Summary | null;
+  emuP50Ns: Summary | null;
+  /** The same ratio of the medians. */
+  cOverEmuP50: Summary | null;
   cNsPerCommand: Summary | null;
   emuNsPerCommand: Summary | null;
   target: Target | null;
@@ -74,12 +80,20 @@ export interface TwinResult {
 const modelledNs = (s: Strategy, tlbiNs: number, syncNs: number): number =>
   s === 'per-page' ? P * (tlbiNs + syncNs) : P * tlbiNs + syncNs;
 
-function side(s: Strategy, tlbiNs: number, syncNs: number, mean: number | null, others: number): TwinSide {
+function side(
+  s: Strategy,
+  tlbiNs: number,
+  syncNs: number,
+  mean: number | null,
+  p50: number | null,
+  others: number,
+): TwinSide {
   const issued = { TLBI_NH_VA: P, CMD_SYNC: s === 'per-page' ? P : 1 };
-  // A window without a completed unmap (a descheduled thread on a loaded host) has no mean.
-  if (mean !== null && !(mean > 0)) mean = null;
+  // A window without a completed unmap (a descheduled thread on a loaded host) has no figures.
+  if (!(mean !== null && mean > 0)) mean = p50 = null;
   return {
     meanUnmapNs: mean,
+    p50UnmapNs: p50,
     nsPerCommand: unmapOverhead(issued, false, mean, tlbiNs, syncNs).nsPerCommand,
     othersCores: others,
   };
@@ -117,7 +131,7 @@ async function run(ctx: RunContext): Promise<TwinResult> {
         r.c[l.key] = {};
         for (const s of STRATEGIES) {
           const x = await retry.quietest(() => cTwin(cSpec(l, s)));
-          r.c[l.key][s] = side(s, l.tlbiNs, l.syncNs, x.meanUnmapNs, x.othersCores);
+          r.c[l.key][s] = side(s, l.tlbiNs, l.syncNs, x.meanUnmapNs, x.p50UnmapNs, x.othersCores);
         }
       };
       const runEmu = async () => {
@@ -127,6 +141,7 @@ async function run(ctx: RunContext): Promise<TwinResult> {
           const none = x.totals.unmaps === 0;
           r.emu[l.key][x.strategy] = {
             meanUnmapNs: none ? null : x.unmapLatencyNs.mean,
+            p50UnmapNs: none ? null : x.unmapLatencyNs.p50,
             nsPerCommand: none ? null : (x.overhead?.nsPerCommand ?? null),
             othersCores,
           };
@@ -155,6 +170,9 @@ async function run(ctx: RunContext): Promise<TwinResult> {
         cUnmapNs: col((r) => c(r, s)?.meanUnmapNs),
         emuUnmapNs: col((r) => e(r, s)?.meanUnmapNs),
         cOverEmu: col((r) => (c(r, s)?.meanUnmapNs ?? NaN) / (e(r, s)?.meanUnmapNs ?? NaN)),
+        cP50Ns: col((r) => c(r, s)?.p50UnmapNs),
+        emuP50Ns: col((r) => e(r, s)?.p50UnmapNs),
+        cOverEmuP50: col((r) => (c(r, s)?.p50UnmapNs ?? NaN) / (e(r, s)?.p50UnmapNs ?? NaN)),
         cNsPerCommand: col((r) => c(r, s)?.nsPerCommand),
         emuNsPerCommand: col((r) => e(r, s)?.nsPerCommand),
         target: at100(l.key) ? { what: 'C/emulator mean unmap time >= 0.9', min: 0.9 } : null,
@@ -209,6 +227,9 @@ function render(tw: TwinResult) {
       'C twin, mean in unmap',
       'emulator, mean in unmap',
       'C/emulator',
+      'C p50',
+      'emulator p50',
+      'C/emulator p50',
       'C ns/command',
       'emulator ns/command',
       'target',
@@ -228,12 +249,15 @@ function render(tw: TwinResult) {
         cell(r.cUnmapNs, fmtNs),
         cell(r.emuUnmapNs, fmtNs),
         cell(r.cOverEmu, fmtRatio),
+        cell(r.cP50Ns, fmtNs),
+        cell(r.emuP50Ns, fmtNs),
+        cell(r.cOverEmuP50, fmtRatio),
         cell(r.cNsPerCommand, fmtNs),
         cell(r.emuNsPerCommand, fmtNs),
         r.target ? `>= 0.9x: ${v}` : '',
       ];
     }),
-    'llrrrrrrl',
+    'llrrrrrrrrrl',
   );
   const ratioTable = table(
     ['tlbi/sync ns', 'C twin per-page/batched', 'emulator per-page/batched', 'emulator/C', 'target'],
