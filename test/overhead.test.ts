@@ -110,6 +110,10 @@ describe('runs[].overhead of a real run (1 CPU, --pages 4, 100/1000)', () => {
       'emulator overhead: n/a, unmap issues no commands (invalidation deferred to flushes)',
     );
     expect(text.match(/^ {2}\(efficiency: whole cycles .* unmap path: modelled SMMU time/gm)).toHaveLength(2);
+    // A result saved before the field existed (`report`, `merge`): no line, no unmap path.
+    const old = runSummary({ ...run('batched'), overhead: undefined });
+    expect(old).not.toMatch(/emulator overhead|unmap path/);
+    expect(old).toMatch(/^model bound: .*; efficiency [\d.]+%$/m);
   });
 
   it('writes overheadNsPerCommand to the CSV (empty for lazy)', () => {

@@ -77,7 +77,8 @@ export function runSummary(r: RunReport): string {
           : `, unmap path ${num(100 * unmapEff, 1)}%\n` +
             '  (efficiency: whole cycles (alloc, map, DMA, unmap, free) per second over the bound; ' +
             'unmap path: modelled SMMU time of an unmap over its mean time inside iommu_unmap)'),
-    overheadLine(r.overhead),
+    // Absent from results saved before it was reported (`report`, `merge` of old files).
+    ...(r.overhead ? [overheadLine(r.overhead)] : []),
     `unmap latency us: mean ${us(l.mean)}  p50 ${us(l.p50)}  p99 ${us(l.p99)}  p99.9 ${us(l.p999)}  max ${us(l.max)}`,
     `CMD_SYNC wait us: mean ${us(r.syncWaitNs.mean)}  p99 ${us(r.syncWaitNs.p99)}  total ${us(r.syncWaitNs.total)}`,
     `SMMU: ${int(r.smmu.commandsConsumed)} commands consumed, max queue depth ${int(r.smmu.maxQueueDepth)}, ` +
@@ -135,8 +136,7 @@ export function runSummary(r: RunReport): string {
 }
 
 /** The emulator's own time per command inside iommu_unmap (runs[].overhead). */
-export function overheadLine(o: UnmapOverhead | undefined): string {
-  if (o === undefined) return 'emulator overhead: not in this result (written before it was reported)';
+export function overheadLine(o: UnmapOverhead): string {
   const what =
     `unmap mean ${us(o.measuredUnmapNs)} us - modelled SMMU ${us(o.modelledUnmapNs)} us, ` +
     `${num(o.commandsPerUnmap)} commands per unmap`;
