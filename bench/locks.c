@@ -26,22 +26,9 @@
 #include <string.h>
 #include <time.h>
 
-#define LINE 64
+#include "clock-relax.h"
+
 #define MAX_THREADS 2
-
-static inline void cpu_relax(void) {
-#if defined(__x86_64__) || defined(__i386__)
-  __builtin_ia32_pause();
-#elif defined(__aarch64__)
-  __asm__ volatile("yield" ::: "memory");
-#endif
-}
-
-static inline uint64_t now_ns(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 /** The critical section's work: n iterations the compiler may not remove or merge. */
 static inline uint32_t busy(long n, uint32_t x) {

@@ -44,6 +44,7 @@ describe('bench rendering from bench/results/full.json', () => {
       'scaling',
       'startup',
       'profile',
+      'twin',
     ]);
     expect(md).not.toMatch(/\{\{|\}\}/);
   });
@@ -57,6 +58,7 @@ describe('bench rendering from bench/results/full.json', () => {
       '| 1. CMD_SYNC round trip (mean, latencies 0) <= 1.5x ping-pong | 1.12x (0.73x–1.43x) | met |',
       '| 2. JS ttas >= 0.7x C ttas (acquisitions/s) | 0.81x (0.61x–1.04x) | met |',
       '| 3. --stats full costs <= 5 % (full/counters >= 0.95) | 0.98x (0.82x–0.99x) | met |',
+      '| 3. --trace costs <= 20 % (full+trace/counters >= 0.80) | 0.92x (0.88x–0.94x) | met |',
       '| 4. every scaling run completes within duration + 2 s | 105/105 runs | met |',
       '| 5. process start to first measured unmap, --cpus 8 <= 500 ms | 315 ms (310 ms–317 ms) | met |',
     ]);
@@ -115,7 +117,7 @@ describe('bench options', () => {
       [['--reps', '0'], 'bench: --reps: 0 is out of range (allowed: 1 to 1000)\n'],
       [
         ['--only', 'efficiency,nope'],
-        'bench: --only: unknown value "nope" (allowed: efficiency, locks, stats, scaling, startup, profile)\n',
+        'bench: --only: unknown value "nope" (allowed: efficiency, locks, stats, scaling, startup, profile, twin)\n',
       ],
       [['--bogus'], "bench: unknown option '--bogus' (see --help)\n"],
       [
@@ -139,10 +141,49 @@ describe('bench options', () => {
       const r = parse(...argv);
       return r.kind === 'run' ? [r.options.only, r.options.reps, r.options.name] : r;
     };
-    const all = ['efficiency', 'locks', 'stats', 'scaling', 'startup', 'profile'];
+    const all = ['efficiency', 'locks', 'stats', 'scaling', 'startup', 'profile', 'twin'];
     expect(only()).toEqual([all, 5, 'full']);
-    expect(only('--quick')).toEqual([all.slice(0, 5), 3, 'quick']);
+    expect(only('--quick')).toEqual([all.filter((s) => s !== 'profile'), 3, 'quick']);
     expect(only('--quick', '--profile')).toEqual([all, 3, 'quick']);
     expect(only('--only', 'stats,efficiency', '--reps', '7')).toEqual([['stats', 'efficiency'], 7, 'full']);
+  });
+});
+
+describe('the twin section, from a fixture (bench/results/full.json predates it)', () => {
+  const doc = readResults(FULL);
+  doc.twin = JSON.parse(readFileSync(join(ROOT, 'test/fixtures/bench-twin.json'), 'utf8')) as unknown;
+  const lines = renderDoc(doc, SECTIONS).split('\n');
+
+  it('renders as section 7, after the others, with its targets last in the Targets table', () => {
+    expect(lines.filter((l) => /^### \d\. /.test(l)).map((l) => l.slice(4, 6))).toEqual([
+      '1.',
+      '2.',
+      '3.',
+      '4.',
+      '5.',
+      '6.',
+      '7.',
+    ]);
+    const head = lines.indexOf('| target | measured (median, min–max) | verdict |');
+    const rows = lines.slice(head + 2, lines.indexOf('', head));
+    expect(rows.slice(-3)).toEqual([
+      '| 7. per-page at 100/1000: C twin / emulator, mean time in iommu_unmap >= 0.9 | 0.66x (0.66x–0.80x) | MISSED |',
+      '| 7. batched at 100/1000: C twin / emulator, mean time in iommu_unmap >= 0.9 | 0.93x (0.93x–0.99x) | met |',
+      "| 7. per-page/batched unmap time at 100/1000 within 15 % of the C twin's (emulator/C 0.85-1.15) | 1.23x (1.23x–1.41x) | MISSED |",
+    ]);
+  });
+
+  it('puts C, the emulator, their ratios (mean and median) and the time per command side by side', () => {
+    expect(lines).toContain(
+      '| 100/1000 | per-page | 17.6 µs | 23.8 µs (23.8 µs–24.0 µs) | 30.0 µs (30.0 µs–36.0 µs) | 0.66x (0.66x–0.80x) | 23.6 µs (23.6 µs–23.8 µs) | 27.0 µs (27.0 µs–32.4 µs) | 0.73x (0.73x–0.88x) | 194 ns (194 ns–200 ns) | 388 ns (388 ns–575 ns) | >= 0.9x: MISSED |',
+    );
+    // A cell with a noisy sample (another process kept > 0.25 cores busy) is starred.
+    expect(lines).toContain(
+      '| 10/100 | batched | 260 ns | 1.35 µs (1.35 µs–1.40 µs) * | 2.90 µs (2.90 µs–3.00 µs) * | 0.47x (0.47x–0.47x) * | 1.15 µs (1.15 µs–1.20 µs) * | 2.61 µs (2.61 µs–2.70 µs) * | 0.44x (0.44x–0.44x) * | 64.1 ns (64.1 ns–67.1 ns) * | 155 ns (155 ns–161 ns) * |  |',
+    );
+    expect(lines).toContain(
+      '| 100/1000 | 6.23x (6.23x–6.23x) | 7.69x (7.69x–8.78x) | 1.23x (1.23x–1.41x) | 0.85x-1.15x: MISSED |',
+    );
+    expect(lines.join('\n')).not.toMatch(/\{\{|\}\}/);
   });
 });

@@ -198,6 +198,7 @@ describe('a sweep (cross product of two axes, two strategies)', () => {
       'depotWaitTotalNs',
       'depotWaitP99Ns',
       'p99UnmapLatencyNs',
+      'overheadNsPerCommand',
       'oversubscribed',
       'complete',
     ]);
@@ -540,6 +541,8 @@ describe('CSV quoting', () => {
     const h = rows[0];
     expect(rows[1][h.indexOf('cmdqWaitTotalNs')]).toBe('');
     expect(rows[1][h.indexOf('p99UnmapLatencyNs')]).toBe('');
+    expect(rows[1][h.indexOf('overheadNsPerCommand')]).toBe('');
+    expect(inv.doc.runs[0].overhead?.note).toBe('not timed (--stats counters)');
     expect(Number(rows[1][h.indexOf('unmapsPerSec')])).toBeGreaterThan(0);
   });
 });

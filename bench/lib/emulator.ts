@@ -14,9 +14,12 @@ export function cliArgs(c: RunSpec): string[] {
   const a: string[] = [];
   if (c.cpus !== undefined) a.push('--cpus', String(c.cpus));
   a.push('--strategy', c.strategies.join(','));
+  if (c.pages !== undefined) a.push('--pages', String(c.pages));
   if (c.tlbiNs !== undefined) a.push('--tlbi-ns', String(c.tlbiNs));
   if (c.syncNs !== undefined) a.push('--sync-ns', String(c.syncNs));
+  if (c.lock !== undefined) a.push('--lock', c.lock);
   if (c.wait !== undefined) a.push('--wait', c.wait);
+  if (c.syncMode !== undefined) a.push('--sync-mode', c.syncMode);
   if (c.stats !== undefined) a.push('--stats', c.stats);
   if (c.durationMs !== undefined) a.push('--duration', `${c.durationMs}ms`);
   if (c.warmupMs !== undefined) a.push('--warmup', `${c.warmupMs}ms`);

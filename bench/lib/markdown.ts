@@ -1,7 +1,7 @@
 // Small pieces the section renderers share: code blocks, target verdicts, millisecond cells.
 import type { Summary } from './stats.js';
 
-/** A target as the results JSON records it: the figure's median must be >= min or <= max. */
+/** A target as the results JSON records it: the figure's median must be >= min and <= max. */
 export interface Target {
   what: string;
   min?: number;
@@ -11,10 +11,10 @@ export interface Target {
 export type Verdict = 'met' | 'MISSED' | 'n/a';
 
 export function verdict(s: Summary | null, t: Target | null): Verdict {
-  if (!s || !t) return 'n/a';
-  if (t.min !== undefined) return s.median >= t.min ? 'met' : 'MISSED';
-  if (t.max !== undefined) return s.median <= t.max ? 'met' : 'MISSED';
-  return 'n/a';
+  if (!s || !t || (t.min === undefined && t.max === undefined)) return 'n/a';
+  if (t.min !== undefined && !(s.median >= t.min)) return 'MISSED';
+  if (t.max !== undefined && !(s.median <= t.max)) return 'MISSED';
+  return 'met';
 }
 
 /** One row of the report's Targets table: target, measured, verdict. */

@@ -21,6 +21,8 @@ export const TEMPLATES = join(ROOT, 'bench/templates');
 export const DOC = join(ROOT, 'docs/performance.md');
 export const C_SRC = join(ROOT, 'bench/locks.c');
 export const C_BIN = join(BUILD, 'locks');
+export const TWIN_SRC = join(ROOT, 'bench/twin.c');
+export const TWIN_BIN = join(BUILD, 'twin');
 
 // Everything the bench runs comes from a copy of dist/ taken at start: other people rebuilding
 // dist/ while the bench runs (a shared checkout) would otherwise change, or break, the code under

@@ -7,6 +7,7 @@ import { scaling } from './scaling.js';
 import type { BenchSection } from './section.js';
 import { startup } from './startup.js';
 import { stats } from './stats.js';
+import { twin } from './twin.js';
 
 export const SECTIONS: readonly BenchSection<unknown>[] = [
   efficiency,
@@ -15,4 +16,5 @@ export const SECTIONS: readonly BenchSection<unknown>[] = [
   scaling,
   startup,
   profile,
+  twin,
 ];

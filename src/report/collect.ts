@@ -23,6 +23,7 @@ import { SPIN } from '../sync/wait.js';
 import { nowNs } from '../sync/clock.js';
 import { performance } from 'node:perf_hooks';
 import { readSafety } from '../safety/oracle.js';
+import { modelledNs, unmapOverhead } from './overhead.js';
 import type { StrategyRun } from '../workload/orchestrator.js';
 import type { Dist, EcmdqReport, LockReport, PerCpuReport, RunReport } from './types.js';
 
@@ -127,8 +128,7 @@ function modelBound(
   syncNs: number,
   unmapsPerSec: number,
 ): RunReport['modelBound'] {
-  let ns = 0;
-  for (const [op, n] of Object.entries(issuedPerUnmap)) ns += n * (op === 'CMD_SYNC' ? syncNs : tlbiNs);
+  const ns = modelledNs(issuedPerUnmap, tlbiNs, syncNs);
   if (ns <= 0) return { unmapsPerSec: null, efficiency: null };
   const bound = 1e9 / ns;
   return { unmapsPerSec: bound, efficiency: unmapsPerSec / bound };
@@ -341,6 +341,13 @@ export function collectRun(run: StrategyRun, ctx: RunContext): RunReport {
     commands: { total: consumed, byOpcode },
     syncsPerUnmap: unmaps > 0 ? byOpcode.CMD_SYNC / unmaps : 0,
     modelBound: modelBound(issuedPerUnmap, ctx.tlbiNs, ctx.syncNs, unmapsPerSec),
+    overhead: unmapOverhead(
+      issuedPerUnmap,
+      getStrategy(run.strategy).deferred === true,
+      unmapLatencyNs.mean,
+      ctx.tlbiNs,
+      ctx.syncNs,
+    ),
     commandsPerUnmap,
     unmapLatencyNs,
     syncWaitNs,

@@ -42,6 +42,7 @@ export function csvColumns(doc: ResultDocument): string[] {
     'syncsPerUnmap',
     ...lockNames(doc.runs).flatMap((n) => [`${n}WaitTotalNs`, `${n}WaitP99Ns`]),
     'p99UnmapLatencyNs',
+    'overheadNsPerCommand',
     'oversubscribed',
     'complete',
   ];
@@ -70,6 +71,7 @@ export function toCsv(doc: ResultDocument): string {
       r.syncsPerUnmap,
       ...locks.flatMap((n) => [lock(n)?.waitNs.total, lock(n)?.waitNs.p99]),
       r.unmapLatencyNs.p99,
+      r.overhead?.nsPerCommand,
       r.oversubscribed,
       r.complete,
     ];

@@ -3,6 +3,7 @@
 import type { Config, HostInfo } from '../config/config.js';
 import { comparisonMetrics } from './compare-strategies.js';
 import { formatTable, int, num, ratio, us } from './table.js';
+import type { UnmapOverhead } from './overhead.js';
 import type { Comparison, RunReport } from './types.js';
 
 export function hostLine(cfg: Config, host: HostInfo): string {
@@ -64,6 +65,7 @@ export function runSummary(r: RunReport): string {
     .join(', ');
   const l = r.unmapLatencyNs;
   const perUnmap = (n: number): number => (r.totals.unmaps > 0 ? n / r.totals.unmaps : 0);
+  const unmapEff = r.overhead?.unmapEfficiency ?? null;
   const lines = [
     `unmaps/s ${int(r.totals.unmapsPerSec)}   pages/s ${int(r.totals.pagesPerSec)}   unmaps ${int(r.totals.unmaps)} in ${num(r.durationMs / 1000)} s`,
     `commands per unmap: ${ops}   (syncs/unmap ${num(r.syncsPerUnmap)})`,
@@ -71,7 +73,14 @@ export function runSummary(r: RunReport): string {
     r.modelBound.unmapsPerSec === null
       ? 'model bound: none (every modelled latency is 0)'
       : `model bound: ${int(r.modelBound.unmapsPerSec)} unmaps/s if the modelled SMMU were the only cost; ` +
-        `efficiency ${num(100 * (r.modelBound.efficiency ?? 0), 1)}%`,
+        `efficiency ${num(100 * (r.modelBound.efficiency ?? 0), 1)}%` +
+        (unmapEff === null
+          ? ''
+          : `, unmap path ${num(100 * unmapEff, 1)}%\n` +
+            '  (efficiency: whole cycles (alloc, map, DMA, unmap, free) per second over the bound; ' +
+            'unmap path: modelled SMMU time of an unmap over its mean time inside iommu_unmap)'),
+    // Absent from results saved before it was reported (`report`, `merge` of old files).
+    ...(r.overhead ? [overheadLine(r.overhead)] : []),
     `unmap latency us: mean ${us(l.mean)}  p50 ${us(l.p50)}  p99 ${us(l.p99)}  p99.9 ${us(l.p999)}  max ${us(l.max)}`,
     `CMD_SYNC wait us: mean ${us(r.syncWaitNs.mean)}  p50 ${us(r.syncWaitNs.p50)}  p99 ${us(r.syncWaitNs.p99)}  total ${us(r.syncWaitNs.total)}`,
     `registers per unmap: CONS reads ${num(perUnmap(r.driver.mmioReads))}, PROD writes ${num(perUnmap(r.driver.mmioWrites))}; ` +
@@ -128,6 +137,16 @@ export function runSummary(r: RunReport): string {
   lines.push(`per CPU unmaps: min ${int(Math.min(...unmapsPerCpu))}, max ${int(Math.max(...unmapsPerCpu))}`);
   if (!r.complete) lines.push(`INCOMPLETE: ${r.errors.join('; ')}`);
   return lines.join('\n');
+}
+
+/** The emulator's own time per command inside iommu_unmap (runs[].overhead). */
+export function overheadLine(o: UnmapOverhead): string {
+  const what =
+    `unmap mean ${us(o.measuredUnmapNs)} us - modelled SMMU ${us(o.modelledUnmapNs)} us, ` +
+    `${num(o.commandsPerUnmap)} commands per unmap`;
+  return o.nsPerCommand === null
+    ? `emulator overhead: n/a, ${o.note} (${what})`
+    : `emulator overhead: ${int(o.nsPerCommand)} ns per command (${what})`;
 }
 
 /** Human label and formatting of a comparison metric (see comparisonMetrics). */

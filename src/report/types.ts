@@ -2,6 +2,7 @@
 // changes meaning or goes away; new fields may be added without a bump.
 
 import type { SafetySummary } from '../safety/oracle.js';
+import type { UnmapOverhead } from './overhead.js';
 
 export const SCHEMA_VERSION = 1;
 
@@ -72,6 +73,11 @@ export interface RunReport {
    * measured rate over that bound (null when every latency is 0).
    */
   modelBound: { unmapsPerSec: number | null; efficiency: number | null };
+  /**
+   * The emulator's own time per command inside iommu_unmap: mean unmap time minus the modelled SMMU
+   * time of the commands the unmap issued, per command (overhead.ts). Absent in files written before it.
+   */
+  overhead?: UnmapOverhead;
   commandsPerUnmap: Record<string, number>;
   unmapLatencyNs: {
     mean: number | null;

@@ -20,6 +20,7 @@ export const lazy: StrategyDef = {
   summary:
     'non-strict: unmap issues nothing; flush queue with domain-wide flush counts and timer, TLBI_NH_ASID + CMD_SYNC per flush (iova.c fq)',
   cmdq: 'locked',
+  deferred: true,
   counters: FQ_COUNTERS,
   histogram: 'staleWindowNs',
   // The queued IOVAs plus the buffer being mapped.

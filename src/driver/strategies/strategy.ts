@@ -57,6 +57,8 @@ export interface StrategyDef {
   readonly cmdq: CmdqDesign;
   /** Its name selects the design (the aliases lockfree, ecmdq): --cmdq may not change it. */
   readonly designFixed?: boolean;
+  /** Its iommu_unmap issues no commands: invalidation waits for a later flush (lazy). */
+  readonly deferred?: boolean;
   /** Needs the SMMU to advertise SMMUv3.2 range invalidation (IDR3.RIL). */
   readonly ril?: boolean;
   /** Names of its per-CPU counters in Cpu.STRATEGY_EXTRA0... (reported under runs[].extra). */
