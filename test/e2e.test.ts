@@ -41,8 +41,11 @@ function syncWaitsVsCmdqHolds(
   let overlapping = 0;
   for (const w of spans) {
     if (w.name !== 'CMD_SYNC wait') continue;
-    waits++;
     const list = holds.get(w.tid) ?? [];
+    // At the trace window's leading edge a wait can be kept while the hold around it, which began
+    // earlier, is not: only waits after the thread's first traced hold began are judged.
+    if (list.length === 0 || w.ts! < list[0].ts!) continue;
+    waits++;
     // The last hold that starts before the wait ends is the only one that can overlap it.
     let lo = 0;
     let hi = list.length;
