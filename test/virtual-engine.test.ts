@@ -43,7 +43,6 @@ describe('determinism', () => {
       expect(r.unmaps).toBeGreaterThan(0);
       expect(r.commands.tlbiNhVa).toBe(r.params.pages * r.unmaps);
       expect(r.commands.cmdSync).toBe(r.unmaps);
-      expect(r.lockfree!.cmpxchgSuccesses).toBeLessThanOrEqual(r.lockfree!.cmpxchgAttempts);
     }
   });
 });

@@ -16,6 +16,7 @@ import {
   RANGE_OPS,
   TG_16K,
   declaredBits,
+  opcodeOf,
   syncCs,
   tlbiNum,
   tlbiScale,
@@ -73,7 +74,7 @@ export class CommandChecker {
 
   /** Ill.OK, or why the SMMU must raise CERROR_ILL for the entry at int32 index w. */
   check(i32: Int32Array, w: number): Ill {
-    const op = i32[w] & 0xff;
+    const op = opcodeOf(i32, w);
     if (this.defined[op] === 0) return Ill.UNDEFINED_OPCODE;
     const m = this.res0;
     const b = op * 4;
@@ -104,7 +105,7 @@ export class CommandChecker {
   /** A one-line reason for a command check() refused, citing the spec section. */
   reason(i32: Int32Array, w: number): string {
     const code = this.check(i32, w);
-    const op = i32[w] & 0xff;
+    const op = opcodeOf(i32, w);
     const name = OPCODE_NAMES[op] ?? `opcode 0x${op.toString(16).padStart(2, '0')}`;
     switch (code) {
       case Ill.OK:

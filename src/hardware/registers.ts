@@ -96,33 +96,99 @@ export const REG: Readonly<Record<RegName, RegisterDef>> = Object.fromEntries(
 ) as Record<RegName, RegisterDef>;
 
 // ---- Field definitions --------------------------------------------------------------------
+// Every register field the model uses, declared once (QEMU's FIELD(reg, name, shift, length)):
+// the constants below are derived from this table, and tools (the diagnostics, the tests) can
+// decode any register value through it. Sources: spec 6.3.1 (IDR0), 6.3.2 (IDR1), 6.3.4 (IDR3),
+// 6.3.6 (IDR5), 6.3.7 (AIDR), 6.3.9 (CR0), 6.3.17 (GERROR), 6.3.25-27 (CMDQ_BASE/PROD/CONS);
+// Linux's IDR0_*, IDR1_*, CR0_*, GERROR_*, Q_BASE_*, CMDQ_CONS_ERR.
+
+export interface FieldDef {
+  readonly reg: RegName;
+  readonly name: string;
+  /** Lowest bit (of the 64-bit value for 64-bit registers) and width in bits. */
+  readonly lo: number;
+  readonly width: number;
+}
+
+export const REGISTER_FIELDS = [
+  { reg: 'IDR0', name: 'S2P', lo: 0, width: 1 },
+  { reg: 'IDR0', name: 'S1P', lo: 1, width: 1 },
+  { reg: 'IDR0', name: 'TTF', lo: 2, width: 2 },
+  { reg: 'IDR0', name: 'COHACC', lo: 4, width: 1 },
+  { reg: 'IDR0', name: 'HYP', lo: 9, width: 1 },
+  { reg: 'IDR0', name: 'ATS', lo: 10, width: 1 },
+  { reg: 'IDR0', name: 'ASID16', lo: 12, width: 1 },
+  { reg: 'IDR0', name: 'MSI', lo: 13, width: 1 },
+  { reg: 'IDR0', name: 'SEV', lo: 14, width: 1 },
+  { reg: 'IDR0', name: 'PRI', lo: 16, width: 1 },
+  { reg: 'IDR0', name: 'STALL_MODEL', lo: 24, width: 2 },
+  { reg: 'IDR1', name: 'CMDQS', lo: 21, width: 5 },
+  { reg: 'IDR1', name: 'ECMDQ', lo: 31, width: 1 },
+  { reg: 'IDR3', name: 'RIL', lo: 10, width: 1 },
+  { reg: 'IDR5', name: 'OAS', lo: 0, width: 3 },
+  { reg: 'IDR5', name: 'GRAN4K', lo: 4, width: 1 },
+  { reg: 'IDR5', name: 'GRAN16K', lo: 5, width: 1 },
+  { reg: 'IDR5', name: 'GRAN64K', lo: 6, width: 1 },
+  { reg: 'AIDR', name: 'ArchMinorRev', lo: 0, width: 4 },
+  { reg: 'CR0', name: 'SMMUEN', lo: 0, width: 1 },
+  { reg: 'CR0', name: 'PRIQEN', lo: 1, width: 1 },
+  { reg: 'CR0', name: 'EVTQEN', lo: 2, width: 1 },
+  { reg: 'CR0', name: 'CMDQEN', lo: 3, width: 1 },
+  { reg: 'GERROR', name: 'CMDQ_ERR', lo: 0, width: 1 },
+  { reg: 'GERROR', name: 'CMDQP_ERR', lo: 9, width: 1 },
+  { reg: 'CMDQ_BASE', name: 'LOG2SIZE', lo: 0, width: 5 },
+  { reg: 'CMDQ_BASE', name: 'ADDR', lo: 5, width: 47 },
+  { reg: 'CMDQ_BASE', name: 'RA', lo: 62, width: 1 },
+  { reg: 'CMDQ_CONS', name: 'ERR', lo: 24, width: 7 },
+] as const satisfies readonly FieldDef[];
+
+type FieldKey = `${(typeof REGISTER_FIELDS)[number]['reg']}.${(typeof REGISTER_FIELDS)[number]['name']}`;
+
+const FIELD_BY_KEY = new Map<string, FieldDef>(REGISTER_FIELDS.map((f) => [`${f.reg}.${f.name}`, f]));
+
+/** A field of the table, by `REG.NAME`. */
+export function field(key: FieldKey): FieldDef {
+  return FIELD_BY_KEY.get(key)!;
+}
+
+/** The mask of a field below bit 32, in place (a one-bit field: its flag). */
+function bits32(key: FieldKey): number {
+  const f = field(key);
+  return f.width === 32 ? -1 : (((1 << f.width) - 1) << f.lo) | 0;
+}
+
+/** A field's value in a register value (below 2^53; 64-bit registers as JS numbers). */
+export function getField(value: number, f: FieldDef): number {
+  return Math.floor(value / 2 ** f.lo) % 2 ** f.width;
+}
+
 // IDR0 (spec 6.3.1; Linux IDR0_*).
-export const IDR0_S2P = 1 << 0;
-export const IDR0_S1P = 1 << 1;
-export const IDR0_TTF_SHIFT = 2; // [3:2]
+export const IDR0_S2P = bits32('IDR0.S2P');
+export const IDR0_S1P = bits32('IDR0.S1P');
+export const IDR0_TTF_SHIFT = field('IDR0.TTF').lo; // [3:2]
 export const IDR0_TTF_AARCH64 = 2;
-export const IDR0_COHACC = 1 << 4;
-export const IDR0_HYP = 1 << 9;
-export const IDR0_ATS = 1 << 10;
-export const IDR0_ASID16 = 1 << 12;
-export const IDR0_MSI = 1 << 13;
-export const IDR0_SEV = 1 << 14;
-export const IDR0_PRI = 1 << 16;
+export const IDR0_COHACC = bits32('IDR0.COHACC');
+export const IDR0_HYP = bits32('IDR0.HYP');
+export const IDR0_ATS = bits32('IDR0.ATS');
+export const IDR0_ASID16 = bits32('IDR0.ASID16');
+export const IDR0_MSI = bits32('IDR0.MSI');
+export const IDR0_SEV = bits32('IDR0.SEV');
+export const IDR0_PRI = bits32('IDR0.PRI');
 /** STALL_MODEL [25:24]: 0b00 = stall and terminate models both supported (RESUME, STALL_TERM legal). */
-export const IDR0_STALL_MODEL_SHIFT = 24;
+export const IDR0_STALL_MODEL_SHIFT = field('IDR0.STALL_MODEL').lo;
 
 /** SMMUv3.3: Enhanced Command queue interfaces present, described in IDR6 (spec 6.3.2; Linux
  *  IDR1_ECMDQ). Implies IDR0.MSI and IDR0.COHACC. */
-export const IDR1_ECMDQ = 1 << 31;
-export const IDR1_CMDQS_SHIFT = 21; // [25:21] log2 of the maximum command queue entries
-export const IDR1_CMDQS_MASK = 0x1f;
+export const IDR1_ECMDQ = bits32('IDR1.ECMDQ');
+export const IDR1_CMDQS_SHIFT = field('IDR1.CMDQS').lo; // [25:21] log2 of the maximum command queue entries
+export const IDR1_CMDQS_MASK = 2 ** field('IDR1.CMDQS').width - 1;
 
-export const IDR3_RIL = 1 << 10; // range invalidation (SMMUv3.2)
+export const IDR3_RIL = bits32('IDR3.RIL'); // range invalidation (SMMUv3.2)
 
 /** IDR5 (spec 6.3.6; Linux IDR5_*): translation granules and output address size. */
-export const IDR5_GRAN4K = 1 << 4;
-export const IDR5_GRAN16K = 1 << 5;
-export const IDR5_GRAN64K = 1 << 6;
+export const IDR5_GRAN4K = bits32('IDR5.GRAN4K');
+export const IDR5_GRAN16K = bits32('IDR5.GRAN16K');
+export const IDR5_GRAN64K = bits32('IDR5.GRAN64K');
 export const IDR5_OAS_48_BIT = 5; // OAS [2:0]
 
 /** AIDR ArchMinorRev [3:0] (ArchMajorRev [7:4] = 0 for SMMUv3.x): 2 = v3.2 (RIL), 3 = v3.3 (ECMDQ). */
@@ -130,26 +196,27 @@ export const AIDR_V3_0 = 0;
 export const AIDR_V3_2 = 2;
 export const AIDR_V3_3 = 3;
 
-export const CR0_SMMUEN = 1 << 0;
-export const CR0_PRIQEN = 1 << 1;
-export const CR0_EVTQEN = 1 << 2;
-export const CR0_CMDQEN = 1 << 3;
+export const CR0_SMMUEN = bits32('CR0.SMMUEN');
+export const CR0_PRIQEN = bits32('CR0.PRIQEN');
+export const CR0_EVTQEN = bits32('CR0.EVTQEN');
+export const CR0_CMDQEN = bits32('CR0.CMDQEN');
 
-export const GERROR_CMDQ_ERR = 1 << 0;
+export const GERROR_CMDQ_ERR = bits32('GERROR.CMDQ_ERR');
 /** An ECMDQ reported an error in its ECMDQ_CONS.ERR (spec 3.5.6.3; Linux GERROR_CMDQP_ERR). */
-export const GERROR_CMDQP_ERR = 1 << 9;
+export const GERROR_CMDQP_ERR = bits32('GERROR.CMDQP_ERR');
 
-export const CMDQ_BASE_LOG2SIZE_MASK = 0x1f; // [4:0]
-export const CMDQ_BASE_ADDR_SHIFT = 5; // ADDR [51:5]
+export const CMDQ_BASE_LOG2SIZE_MASK = bits32('CMDQ_BASE.LOG2SIZE'); // [4:0]
+export const CMDQ_BASE_ADDR_SHIFT = field('CMDQ_BASE.ADDR').lo; // ADDR [51:5]
 /** ADDR's bits in the high half: [51:32] for CMDQ_BASE, [55:32] for ECMDQ_BASE. Bit 62 is RA, which
  *  Linux sets (Q_BASE_RWA); it and every bit above ADDR must not move the queue. */
-export const CMDQ_BASE_ADDR_HI_MASK = 0xfffff;
+export const CMDQ_BASE_ADDR_HI_MASK =
+  2 ** (field('CMDQ_BASE.ADDR').lo + field('CMDQ_BASE.ADDR').width - 32) - 1;
 export const ECMDQ_BASE_ADDR_HI_MASK = 0xffffff;
-export const Q_BASE_RA = 2 ** 62;
+export const Q_BASE_RA = 2 ** field('CMDQ_BASE.RA').lo;
 
 /** CMDQ_CONS.ERR [30:24]. */
-export const CMDQ_CONS_ERR_SHIFT = 24;
-export const CMDQ_CONS_ERR_MASK = 0x7f;
+export const CMDQ_CONS_ERR_SHIFT = field('CMDQ_CONS.ERR').lo;
+export const CMDQ_CONS_ERR_MASK = 2 ** field('CMDQ_CONS.ERR').width - 1;
 export const CMDQ_ERR_NONE = 0;
 export const CMDQ_ERR_ILL = 1;
 export const CMDQ_ERR_ABT = 2;

@@ -3,6 +3,7 @@
 // prints, per CPU count, the per-CPU map+unmap rate, its ratio to 8 CPUs against Garry's, the
 // cmpxchg success rate, the issue-path share of CPU time, and events per second of wall time.
 import { performance } from 'node:perf_hooks';
+import { formatTable } from '../report/table.js';
 import { VALIDATION_PARAMS } from './params.js';
 import { runVirtual } from './run.js';
 
@@ -12,7 +13,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   const ms = Number(process.argv[2] ?? 20);
   const service = process.argv[3] === 'fifo' ? 'fifo' : 'random';
   let base = 0;
-  console.log('cpus  per-CPU/s  ratio  Garry  cmpxchg  issue  events  events/s  wall s');
+  const rows: string[][] = [];
   for (const cpus of [8, 16, 32, 64]) {
     const t0 = performance.now();
     const r = runVirtual({
@@ -27,20 +28,22 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     const wall = (performance.now() - t0) / 1000;
     if (cpus === 8) base = r.perCpuOpsPerSec;
     const lf = r.lockfree!;
-    console.log(
-      [
-        String(cpus).padStart(4),
-        Math.round(r.perCpuOpsPerSec).toString().padStart(10),
-        (r.perCpuOpsPerSec / base).toFixed(3).padStart(6),
-        (GARRY[cpus] / GARRY[8]).toFixed(3).padStart(6),
-        `1/${(1 / lf.cmpxchgSuccessRate).toFixed(1)}`.padStart(8),
-        r.issueFraction.toFixed(3).padStart(6),
-        String(r.events).padStart(7),
-        Math.round(r.events / wall)
-          .toString()
-          .padStart(9),
-        wall.toFixed(1).padStart(7),
-      ].join(' '),
-    );
+    rows.push([
+      String(cpus),
+      String(Math.round(r.perCpuOpsPerSec)),
+      (r.perCpuOpsPerSec / base).toFixed(3),
+      (GARRY[cpus] / GARRY[8]).toFixed(3),
+      `1/${(1 / lf.cmpxchgSuccessRate).toFixed(1)}`,
+      r.issueFraction.toFixed(3),
+      String(r.events),
+      String(Math.round(r.events / wall)),
+      wall.toFixed(1),
+    ]);
   }
+  console.log(
+    formatTable(
+      ['cpus', 'per-CPU/s', 'ratio', 'Garry', 'cmpxchg', 'issue', 'events', 'events/s', 'wall s'],
+      rows,
+    ),
+  );
 }

@@ -9,6 +9,7 @@
 //   word 0  state: 0 free, 1 held, 2 held and waiters may be parked
 //   word 1  unused (state 2 plays the waiter count's role: the protocol is Drepper's)
 //   word 2  holder (cpu + 1, instrumentation)   word 3  last holder
+import { LINE } from '../../hardware/region.js';
 import type { Lock, LockAlgorithm } from '../lock.js';
 import { nowNs } from '../clock.js';
 import type { WaitPolicy } from '../wait.js';
@@ -70,6 +71,6 @@ class SpinParkLock implements Lock {
 export const spinPark: LockAlgorithm = {
   name: 'spin-park',
   summary: 'spin briefly, then park (Drepper futex mutex: 0 free, 1 held, 2 contended)',
-  bytes: () => 64,
+  bytes: () => LINE,
   create: (i32, byteOffset, _cpus, policy) => new SpinParkLock(i32, byteOffset, policy),
 };

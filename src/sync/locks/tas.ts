@@ -6,6 +6,7 @@
 //   word 0  state: 0 free, 1 held
 //   word 1  waiter count (sync/wait.ts protocol)
 //   word 2  holder (cpu + 1, instrumentation)   word 3  last holder
+import { LINE } from '../../hardware/region.js';
 import type { Lock, LockAlgorithm } from '../lock.js';
 import { nowNs } from '../clock.js';
 import { DRAIN_SPIN_NS, draining, PARK_AT_ONCE, waitForChange, wake, type WaitPolicy } from '../wait.js';
@@ -66,6 +67,6 @@ class TasLock implements Lock {
 export const tas: LockAlgorithm = {
   name: 'tas',
   summary: 'test-and-set spinlock (Atomics.exchange on every poll)',
-  bytes: () => 64,
+  bytes: () => LINE,
   create: (i32, byteOffset, _cpus, policy) => new TasLock(i32, byteOffset, policy),
 };

@@ -10,6 +10,7 @@
 //   word 1   waiter count of `serving` (sync/wait.ts protocol)
 //   word 2   holder (cpu + 1, instrumentation)   word 3  last holder
 //   word 16  next: next ticket to hand out
+import { LINE } from '../../hardware/region.js';
 import type { Lock, LockAlgorithm } from '../lock.js';
 import { waitForChange, storeAndWake, type WaitPolicy } from '../wait.js';
 
@@ -56,6 +57,6 @@ class TicketLock implements Lock {
 export const ticket: LockAlgorithm = {
   name: 'ticket',
   summary: 'FIFO ticket lock (next/serving on separate lines)',
-  bytes: () => 128,
+  bytes: () => 2 * LINE,
   create: (i32, byteOffset, _cpus, policy) => new TicketLock(i32, byteOffset, policy),
 };

@@ -10,6 +10,7 @@
 //   word 0  state: 0 free, 1 held
 //   word 1  waiter count (sync/wait.ts protocol)
 //   word 2  holder (cpu + 1, instrumentation)   word 3  last holder
+import { LINE } from '../../hardware/region.js';
 import type { Lock, LockAlgorithm } from '../lock.js';
 import { waitForChange, storeAndWake, type WaitPolicy } from '../wait.js';
 
@@ -70,6 +71,6 @@ class TtasLock implements Lock {
 export const ttas: LockAlgorithm = {
   name: 'ttas',
   summary: 'test-and-test-and-set spinlock with bounded exponential backoff',
-  bytes: () => 64,
+  bytes: () => LINE,
   create: (i32, byteOffset, _cpus, policy) => new TtasLock(i32, byteOffset, policy),
 };
