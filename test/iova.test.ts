@@ -11,6 +11,7 @@ import { parseArgs } from '../src/cli/args.js';
 import { DEFAULTS, type Config, type IovaMode } from '../src/config/config.js';
 import { buildIovaAllocator } from '../src/driver/iova-alloc.js';
 import { IovaDomain, initIovaDomain, type IovaAllocator } from '../src/driver/iova.js';
+import { iovaOf } from '../src/driver/strategies/index.js';
 import {
   initIovaRcache,
   IOVA_MAG_SIZE as M,
@@ -186,9 +187,12 @@ describe('IOVA rcache, one thread, exact lock counts', () => {
 });
 
 describe('--iova flag', () => {
-  it('defaults to rcache, takes rbtree, and refuses anything else in one line with exit 2', () => {
+  it("defaults to each strategy's own (rcache; rbtree for the unsafe self-test), takes rbtree, and refuses anything else in one line with exit 2", () => {
     const ok = parseArgs([]);
-    expect(ok.kind === 'run' && ok.config.iova).toBe('rcache');
+    expect(ok.kind === 'run' && ok.config.iova).toBeNull();
+    expect(iovaOf(DEFAULTS, 'batched')).toBe('rcache');
+    expect(iovaOf(DEFAULTS, 'unsafe-free-before-sync')).toBe('rbtree');
+    expect(iovaOf({ iova: 'rcache' }, 'unsafe-free-before-sync')).toBe('rcache');
     const rb = parseArgs(['--iova', 'rbtree']);
     expect(rb.kind === 'run' && rb.config.iova).toBe('rbtree');
     for (const argv of [
@@ -255,7 +259,8 @@ describe('--sweep iova=rcache,rbtree on real runs', () => {
         expect(lock(r, 'rcache'), at).toBeUndefined();
       }
     }
-    expect(doc.config.iova).toBe('rcache');
+    expect(doc.config.iova).toBeNull();
+    expect(doc.runs.map((r) => r.iova)).toEqual(doc.runs.map((r) => r.params.iova));
     const [header, ...rows] = readFileSync(csv, 'utf8')
       .trimEnd()
       .split('\r\n')
