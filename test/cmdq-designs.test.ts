@@ -45,7 +45,7 @@ import { layoutParamsFor } from '../src/workload/params.js';
 import { workerFile } from '../src/workload/paths.js';
 import { LOCK_CLASSES } from '../src/workload/task.js';
 import type { SmmuMessage, SmmuWorkerData } from '../src/workload/smmu-messages.js';
-import { shortRun } from './helpers/runs.js';
+import { config } from './helpers/runs.js';
 
 const RUN = resolve(__dirname, '../dist/run.js');
 const dir = mkdtempSync(join(tmpdir(), 'tlbsync-cmdq-'));
@@ -57,7 +57,7 @@ const RANGE_CMDS = tlbiRangePlan(0, PAGES).length;
 function cfgFor(cmdq: CmdqDesign | null, cpus: number, over: Partial<Config> = {}): Config {
   // A lazy flush queue of 16 flushes several times per run (the timeout alone would be ~10 ms);
   // parking waits, so that a 1-CPU run ("a core per thread": spin) progresses on a loaded host.
-  return shortRun({
+  return config({
     cpus,
     pages: PAGES,
     cmdq,

@@ -147,6 +147,29 @@ describe('matching and ratios', () => {
       /^compare: no run of A matches a run of B: they differ in lock \("ttas" in A, "mcs" in B\)$/,
     );
   });
+
+  it.each([
+    ['mmioReadNs', 2000],
+    ['mmioWriteNs', 0],
+    ['sev', false],
+    ['consPoll', 'spin'],
+  ] as const)('runs that differ in %s are not matched', (key, value) => {
+    const other = clone();
+    (other.config as Record<string, unknown>)[key] = value;
+    expect(() => compareDocs(base, other)).toThrow(new RegExp(`they differ in ${key} `));
+  });
+
+  it('a file from before --mmio-*-ns, --cons-poll and --iova matches a run with their old behaviour', () => {
+    const old = clone();
+    for (const k of ['mmioReadNs', 'mmioWriteNs', 'consPoll', 'iova'])
+      delete (old.config as Record<string, unknown>)[k];
+    for (const r of old.runs) delete r.iova;
+    const now = clone();
+    Object.assign(now.config, { mmioReadNs: 0, mmioWriteNs: 0, consPoll: 'spin' });
+    for (const r of now.runs) r.iova = 'rbtree';
+    expect(compareDocs(old, now).matched).toBe(2);
+    expect(() => compareDocs(old, base)).toThrow(/they differ in mmioReadNs /);
+  });
 });
 
 describe('the command', () => {

@@ -12,7 +12,7 @@ import { Cpu, CpuStats, cpuStatsSlots, initCpuStats, SYNC_HIST } from '../src/sy
 import { quantile } from '../src/sync/histogram.js';
 import { SPIN } from '../src/sync/wait.js';
 import type { RunReport } from '../src/report/types.js';
-import { shortRun } from './helpers/runs.js';
+import { config } from './helpers/runs.js';
 
 const PAGES = 8;
 /** PROD writes per unmap, by strategy: the 2017 lock writes PROD per command, the others per batch. */
@@ -35,7 +35,7 @@ describe('register accesses per unmap (1 CPU)', () => {
   for (const syncMode of ['poll', 'msi'] as const) {
     it(`${syncMode} mode: exact PROD writes per design; CONS reads once per wait and once per WFE (poll)`, async () => {
       const { doc } = await runConfig(
-        shortRun({ ...LOADED_HOST, pages: PAGES, strategies: Object.keys(PROD_WRITES), syncMode, sev: true }),
+        config({ ...LOADED_HOST, pages: PAGES, strategies: Object.keys(PROD_WRITES), syncMode, sev: true }),
         () => {},
       );
       for (const r of doc.runs) {
@@ -61,7 +61,7 @@ describe('CONS poll loop without IDR0.SEV (--sev off)', () => {
   it('backs off with udelay 1, 2, 4 ... us after every 10 failed reads: waits land on the steps', async () => {
     // A 50 us CMD_SYNC: 1+2+4+8+16 = 31 us of udelay is not enough, the 6th step ends at 63 us.
     const { doc } = await runConfig(
-      shortRun({
+      config({
         ...LOADED_HOST,
         strategies: ['batched'],
         syncMode: 'poll',
@@ -152,8 +152,8 @@ describe('CONS poll loop without IDR0.SEV (--sev off)', () => {
 
   it('with IDR0.SEV waits in WFE instead, and --cons-poll spin neither backs off nor WFEs', async () => {
     const base = { ...LOADED_HOST, strategies: ['batched'], syncMode: 'poll', syncNs: 50_000 } as const;
-    const { doc: wfe } = await runConfig(shortRun({ ...base, sev: true, consPoll: 'linux' }), () => {});
-    const { doc: spin } = await runConfig(shortRun({ ...base, sev: false, consPoll: 'spin' }), () => {});
+    const { doc: wfe } = await runConfig(config({ ...base, sev: true, consPoll: 'linux' }), () => {});
+    const { doc: spin } = await runConfig(config({ ...base, sev: false, consPoll: 'spin' }), () => {});
     const w = wfe.runs[0];
     const s = spin.runs[0];
     complete(w);
@@ -169,7 +169,7 @@ describe('MMIO costs', () => {
   it('are spent by the accessing CPU on every PROD write and CONS read', async () => {
     const cost = 100_000; // 100 us: far above anything else in a 1-CPU unmap
     const { doc } = await runConfig(
-      shortRun({
+      config({
         ...LOADED_HOST,
         strategies: ['batched'],
         syncMode: 'poll',

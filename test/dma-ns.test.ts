@@ -8,7 +8,7 @@ import { parseArgs } from '../src/cli/args.js';
 import { parseSweeps, sweepPoints } from '../src/config/sweep.js';
 import { DEFAULTS } from '../src/config/config.js';
 import { toCsv } from '../src/report/csv.js';
-import { shortRun } from './helpers/runs.js';
+import { config } from './helpers/runs.js';
 
 // 1 ms rather than dma_map_benchmark's usual 100 us: on the loaded 2-core box one CPU without the
 // spin managed only ~770 lazy unmaps in 300 ms (load average 16), which 100 us (3,002) would not catch.
@@ -27,12 +27,12 @@ describe('--dma-ns', () => {
       expect(out.kind).toBe('run');
       if (out.kind === 'run') expect(out.config.dmaNs).toBe(ns);
     }
-    const pts = sweepPoints(shortRun({}), parseSweeps('--sweep', ['dma-ns=0,1us']));
+    const pts = sweepPoints(config({}), parseSweeps('--sweep', ['dma-ns=0,1us']));
     expect(pts.map((p) => p.cfg.dmaNs)).toEqual([0, 1000]);
   });
 
   it('1ms per iteration: unmaps x 1ms fit in the measured window; recorded in JSON and CSV', async () => {
-    const cfg = shortRun({ cpus: 1, strategies: ['lazy'], dmaNs: DMA_NS });
+    const cfg = config({ cpus: 1, strategies: ['lazy'], dmaNs: DMA_NS });
     const { doc } = await runConfig(cfg, () => {});
     const r = doc.runs[0];
     expect(r.errors).toEqual([]);

@@ -9,7 +9,7 @@ import { unmapOverhead } from '../src/report/overhead.js';
 import { int } from '../src/report/table.js';
 import { runSummary } from '../src/report/text.js';
 import type { ResultDocument, RunReport } from '../src/report/types.js';
-import { shortRun } from './helpers/runs.js';
+import { config } from './helpers/runs.js';
 
 const PAGES = 4;
 const TLBI_NS = 100;
@@ -57,7 +57,7 @@ describe('runs[].overhead of a real run (1 CPU, --pages 4, 100/1000)', () => {
   let doc: ResultDocument;
   beforeAll(async () => {
     ({ doc } = await runConfig(
-      shortRun({
+      config({
         cpus: 1,
         pages: PAGES,
         tlbiNs: TLBI_NS,

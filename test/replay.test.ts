@@ -14,7 +14,7 @@ import { CS_SEV, encode, OP, TG_4K, type Command } from '../src/hardware/command
 import { replayStream, type ReplayOptions } from '../src/run/replay.js';
 import { STRATEGY_NAMES } from '../src/driver/strategies/index.js';
 import type { ResultDocument } from '../src/report/types.js';
-import { shortRun } from './helpers/runs.js';
+import { config } from './helpers/runs.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tlbsync-replay-'));
 let fileNo = 0;
@@ -100,11 +100,11 @@ describe('replay of every strategy’s own command log', () => {
   let doc: ResultDocument;
   let msiDoc: ResultDocument;
   beforeAll(async () => {
-    doc = (await runConfig(shortRun({ strategies: [...STRATEGY_NAMES], cmdLog: base }), () => {})).doc;
+    doc = (await runConfig(config({ strategies: [...STRATEGY_NAMES], cmdLog: base }), () => {})).doc;
     // MSI-mode CMD_SYNCs carry addresses of the run's buffer: the replay must redirect them.
     msiDoc = (
       await runConfig(
-        shortRun({ strategies: ['batched', 'lockfree', 'ecmdq'], syncMode: 'msi', cmdLog: msiBase }),
+        config({ strategies: ['batched', 'lockfree', 'ecmdq'], syncMode: 'msi', cmdLog: msiBase }),
         () => {},
       )
     ).doc;

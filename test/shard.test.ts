@@ -115,9 +115,11 @@ describe('--shard', () => {
     expect(read('part.json').complete).toBe(false);
   });
 
-  it('merge refuses clashing versions, settings and overlapping runs', () => {
+  it('merge refuses clashing versions, settings, slicings and overlapping runs', { timeout: 180_000 }, () => {
     expect(cli([...SWEEP, '--sweep=pages=1,2', '--json=a.json']).code).toBe(0);
     expect(cli([...SWEEP, '--sweep=pages=4', '--tlbi-ns=50', '--json=b.json']).code).toBe(0);
+    expect(cli([...SWEEP, '--sweep=pages=1,2,4', '--shard=1/3', '--json=h1.json']).code).toBe(0);
+    expect(cli([...SWEEP, '--sweep=pages=1,2,4', '--shard=2/2', '--json=h2.json']).code).toBe(0);
     const a = read('a.json');
     writeFileSync(join(dir, 'old.json'), JSON.stringify({ ...a, tool: { ...a.tool, version: '0.0.1' } }));
     for (const [args, msg] of [
@@ -130,6 +132,10 @@ describe('--shard', () => {
         /^tlbsync-emu: merge: b\.json does not fit a\.json: settings differ \(tlbiNs 100 vs 50\)$/,
       ],
       [['a.json', 'a.json'], /both hold the run per-page \{"pages":1\} rep 0$/],
+      [
+        ['h1.json', 'h2.json'],
+        /^tlbsync-emu: merge: h2\.json does not fit h1\.json: sliced differently \(3 shards vs 2 shards\)$/,
+      ],
       [['a.json', 'nope.json'], /^tlbsync-emu: merge: cannot read nope\.json: no such file or directory$/],
       [[], /missing required argument/],
     ] as [string[], RegExp][]) {

@@ -8,7 +8,7 @@ import { runVirtual, type VirtualDesign, type VirtualResult } from '../src/virtu
 import type { VirtualStrategy } from '../src/virtual/cpu.js';
 import { VALIDATION_PARAMS } from '../src/virtual/params.js';
 import { cmdLogPath } from '../src/index.js';
-import { decodeLog, shortRun } from './helpers/runs.js';
+import { decodeLog, config } from './helpers/runs.js';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -123,7 +123,7 @@ describe('1 CPU: the same command stream as the threads engine', () => {
   for (const k of combos)
     it(`${k.strategy} (${k.design} queue, ${k.syncMode})`, async () => {
       const base = join(mkdtempSync(join(tmpdir(), 'virt-')), 'log');
-      const cfg = shortRun({
+      const cfg = config({
         cpus: 1,
         pages: 4,
         strategies: [k.strategy],

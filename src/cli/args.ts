@@ -147,8 +147,8 @@ export function buildProgram(): Command {
     .option('--domains <mode>', 'shared (one ASID for all CPUs) or per-cpu (ASID = cpu + 1)', d.domains)
     .option(
       '--iova <mode>',
-      'IOVA allocator: rcache (per-CPU magazines + depot, rbtree lock on a miss) or rbtree (lock per alloc/free)',
-      d.iova,
+      'IOVA allocator: rcache (per-CPU magazines + depot, rbtree lock on a miss) or rbtree (lock per alloc/free) ' +
+        '(default: rcache; rbtree for unsafe-free-before-sync)',
     )
     .option(
       '--iotlb-entries <n>',
@@ -318,7 +318,7 @@ export function toConfig(o: RawOptions, ctx: ConfigContext = FLAG_CONTEXT): Conf
     fqTimeoutMs: at('fqTimeout', (l) => parseDuration(l, str('fqTimeout'), 0.001, 10_000)),
     dmaNs: at('dmaNs', (l) => parseNs(l, str('dmaNs'), MAX_LATENCY_NS)),
     domains: at('domains', (l) => parseChoice(l, str('domains'), ['shared', 'per-cpu'] as const)),
-    iova: at('iova', (l) => parseChoice(l, str('iova'), IOVA_MODES)),
+    iova: o.iova === undefined ? null : at('iova', (l) => parseChoice(l, str('iova'), IOVA_MODES)),
     iotlbEntries: at('iotlbEntries', (l) => parsePowerOfTwo(l, str('iotlbEntries'), IOTLB_WAYS, 1 << 20)),
     stats: at('stats', (l) => parseChoice<StatsMode>(l, str('stats'), ['full', 'counters'])),
     holdSample: at('holdSample', (l) => parsePowerOfTwo(l, str('holdSample'), 1, 1024)),

@@ -48,7 +48,8 @@ export interface Config {
   readonly mmioReadNs: number;
   readonly mmioWriteNs: number;
   readonly domains: DomainsMode;
-  readonly iova: IovaMode;
+  /** null: each strategy's own (rcache; rbtree for unsafe-free-before-sync). */
+  readonly iova: IovaMode | null;
   /** lazy: per-CPU flush queue entries and timeout (Linux's IOVA_FQ_SIZE, IOVA_FQ_TIMEOUT). */
   readonly fqSize: number;
   readonly fqTimeoutMs: number;
@@ -122,7 +123,7 @@ export const DEFAULTS: Config = {
   mmioReadNs: 500,
   mmioWriteNs: 100,
   domains: 'shared',
-  iova: 'rcache',
+  iova: null,
   fqSize: 256,
   fqTimeoutMs: 10,
   dmaNs: 0,

@@ -389,6 +389,7 @@ export function collectRun(run: StrategyRun, ctx: RunContext): RunReport {
     diagnostics: [...run.diagnostics],
     faults: { syncTimeouts: sum(Cpu.SYNC_TIMEOUTS), cmdqErrorsHandled: run.cmdqErrorsHandled },
     cmdq: run.cmdq,
+    iova: run.iova,
     extra: extraStats(run, sum, minOf, maxOf, merged),
     startup: startupOf(run, firstUnmapNs),
     endState: { iotlbEntries: new Iotlb(views.i32, layout, SPIN).entries().length, iovasOutstanding },

@@ -16,6 +16,10 @@ export const IDENTITY_KEYS = [
   'queueEntries',
   'tlbiNs',
   'syncNs',
+  'mmioReadNs',
+  'mmioWriteNs',
+  'sev',
+  'consPoll',
   'lock',
   'syncMode',
   'syncCoalesce',
@@ -33,9 +37,16 @@ export const IDENTITY_KEYS = [
 
 /**
  * What a file that predates a setting ran with, where that is not the setting's default: the
- * allocator was the rbtree before --iova. Other new settings default to the old behaviour.
+ * rbtree allocator, free registers, a tight CONS poll. (IDR0.SEV then followed the host's wait
+ * policy, which the file does not record per run: such files count as --sev on, the default.)
+ * Other new settings default to the old behaviour.
  */
-const PREDATED: Partial<Record<(typeof IDENTITY_KEYS)[number], unknown>> = { iova: 'rbtree' };
+const PREDATED: Partial<Record<(typeof IDENTITY_KEYS)[number], unknown>> = {
+  iova: 'rbtree',
+  mmioReadNs: 0,
+  mmioWriteNs: 0,
+  consPoll: 'spin',
+};
 
 /** Changes smaller than this (relative) are float noise, never marked. */
 const EPS = 1e-9;
@@ -111,9 +122,11 @@ export function runIdentity(doc: ResultDocument, r: RunReport): Identity {
         ? r.cpus
         : k === 'cmdq'
           ? r.cmdq
-          : r.params && k in r.params
-            ? r.params[k]
-            : (doc.config[k] ?? PREDATED[k] ?? DEFAULTS[k] ?? null);
+          : k === 'iova'
+            ? (r.iova ?? PREDATED.iova)
+            : r.params && k in r.params
+              ? r.params[k]
+              : (doc.config[k] ?? PREDATED[k] ?? DEFAULTS[k] ?? null);
   return id;
 }
 

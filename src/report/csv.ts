@@ -53,6 +53,8 @@ export function runParam(doc: ResultDocument, r: RunReport, key: string): string
   if (key === 'cpus') return r.cpus;
   // The design the run used, whether swept, set by --cmdq or the strategy's default.
   if (key === 'cmdq') return r.cmdq;
+  // Likewise the IOVA allocator (files from before --iova ran the rbtree).
+  if (key === 'iova') return r.iova ?? 'rbtree';
   if (r.params && key in r.params) return r.params[key];
   const v = doc.config[key];
   return typeof v === 'string' || typeof v === 'number' ? v : undefined;

@@ -47,6 +47,9 @@ export function mergeDocs(inputs: readonly MergeInput[]): ResultDocument {
     if (axisNames(doc) !== axisNames(first.doc))
       throw clash(`swept settings differ (${axisNames(first.doc) || 'none'} vs ${axisNames(doc) || 'none'})`);
     if (doc.repeat !== first.doc.repeat) throw clash(`--repeat ${first.doc.repeat} vs ${doc.repeat}`);
+    const shards = (d: ResultDocument) => (d.shard ? `${d.shard.count} shards` : 'not sharded');
+    if ((doc.shard?.count ?? 0) !== (first.doc.shard?.count ?? 0))
+      throw clash(`sliced differently (${shards(first.doc)} vs ${shards(doc)})`);
     for (const r of doc.runs) {
       const k = runKey(r);
       const other = owner.get(k);

@@ -19,7 +19,7 @@ export function configLine(cfg: Config): string {
     `config: --strategy ${cfg.strategies.join(',')}${cfg.cmdq === null ? '' : ` --cmdq ${cfg.cmdq}`} --cpus ${cfg.cpus} --pages ${cfg.pages} ` +
     `--queue-entries ${cfg.queueEntries} --tlbi-ns ${cfg.tlbiNs} --sync-ns ${cfg.syncNs} --lock ${cfg.lock} ` +
     `--mmio-read-ns ${cfg.mmioReadNs} --mmio-write-ns ${cfg.mmioWriteNs} --sev ${cfg.sev ? 'on' : 'off'} --cons-poll ${cfg.consPoll} ` +
-    `--sync-mode ${cfg.syncMode}${cfg.syncCoalesce !== 'off' ? ` --sync-coalesce ${cfg.syncCoalesce}` : ''} --domains ${cfg.domains} --iova ${cfg.iova} ` +
+    `--sync-mode ${cfg.syncMode}${cfg.syncCoalesce !== 'off' ? ` --sync-coalesce ${cfg.syncCoalesce}` : ''} --domains ${cfg.domains}${cfg.iova === null ? '' : ` --iova ${cfg.iova}`} ` +
     `--iotlb-entries ${cfg.iotlbEntries} --duration ${cfg.durationMs}ms --warmup ${cfg.warmupMs}ms ` +
     `--spin-ns ${cfg.spinNs} --stats ${cfg.stats} --dma-ns ${cfg.dmaNs}`
   );
@@ -69,7 +69,7 @@ export function runSummary(r: RunReport): string {
   const lines = [
     `unmaps/s ${int(r.totals.unmapsPerSec)}   pages/s ${int(r.totals.pagesPerSec)}   unmaps ${int(r.totals.unmaps)} in ${num(r.durationMs / 1000)} s`,
     `commands per unmap: ${ops}   (syncs/unmap ${num(r.syncsPerUnmap)})`,
-    `command queue: ${r.cmdq}`,
+    `command queue: ${r.cmdq}; IOVA allocator: ${r.iova ?? 'rbtree'}`,
     r.modelBound.unmapsPerSec === null
       ? 'model bound: none (every modelled latency is 0)'
       : `model bound: ${int(r.modelBound.unmapsPerSec)} unmaps/s if the modelled SMMU were the only cost; ` +

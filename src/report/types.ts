@@ -126,6 +126,8 @@ export interface RunReport {
   faults: { syncTimeouts: number; cmdqErrorsHandled: number };
   /** The command-queue design the strategy ran on. */
   cmdq: string;
+  /** The IOVA allocator it ran with (--iova, or the strategy's default); absent before --iova. */
+  iova?: string;
   /**
    * Counters and one distribution that only some strategies or command-queue designs keep, by the
    * names their modules give (docs/cli.md lists them).

@@ -6,7 +6,7 @@ import { CMDQ_DESIGNS } from '../driver/cmdq-designs.js';
 import { asidOf, IommuDomain } from '../driver/iommu.js';
 import { buildIovaAllocator } from '../driver/iova-alloc.js';
 import { printkTo } from '../driver/printk.js';
-import { designOf, getStrategy } from '../driver/strategies/index.js';
+import { designOf, getStrategy, iovaOf } from '../driver/strategies/index.js';
 import { FAULT, Iotlb } from '../hardware/iotlb.js';
 import {
   cmdqLockOff,
@@ -103,7 +103,7 @@ export function runCpu(task: CpuTask): CpuResult {
   });
   const IOVA_CLASS = { rbtree: CLS_IOVA, rcache: CLS_RCACHE, depot: CLS_DEPOT } as const;
   const { allocator: iova, locks: iovaLocks } = buildIovaAllocator(
-    cfg.iova,
+    iovaOf(cfg, task.strategy),
     i32,
     layout,
     cpu,

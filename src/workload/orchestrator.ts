@@ -5,11 +5,11 @@
 // the SharedArrayBuffer for reporting, whatever happened to the workers.
 import { BroadcastChannel, threadId, Worker } from 'node:worker_threads';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Config, HostInfo } from '../config/config.js';
+import type { Config, HostInfo, IovaMode } from '../config/config.js';
 import { probeSmmu, type ProbeResult } from '../driver/probe.js';
 import { initIovaDomain } from '../driver/iova.js';
 import { initIovaRcache } from '../driver/iova-rcache.js';
-import { designOf, getStrategy } from '../driver/strategies/index.js';
+import { designOf, getStrategy, iovaOf } from '../driver/strategies/index.js';
 import { CMDQ_DESIGNS } from '../driver/cmdq-designs.js';
 import type { CmdqDesign } from '../driver/cmdq.js';
 import { skipCmdqErr } from '../driver/cmdq-skip-err.js';
@@ -56,6 +56,8 @@ export interface StrategyRun {
   readonly strategy: string;
   /** The command-queue design it ran on (--cmdq, or the strategy's default). */
   readonly cmdq: CmdqDesign;
+  /** The IOVA allocator it ran with (--iova, or the strategy's default). */
+  readonly iova: IovaMode;
   readonly layout: Layout;
   readonly views: SharedViews;
   readonly probe: ProbeResult | null;
@@ -126,7 +128,7 @@ export async function runStrategy(
   }
   for (let d = 0; d < layout.domains; d++) {
     initIovaDomain(i32, layout, d);
-    if (cfg.iova === 'rcache') initIovaRcache(i32, layout, d);
+    if (iovaOf(cfg, strategy) === 'rcache') initIovaRcache(i32, layout, d);
   }
 
   const policy = waitPolicyFor(cfg, host, ctlIdx(layout, Ctl.PHASE));
@@ -360,6 +362,7 @@ export async function runStrategy(
   return {
     strategy,
     cmdq: designOf(cfg, strategy),
+    iova: iovaOf(cfg, strategy),
     layout,
     views,
     probe,

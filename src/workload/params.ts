@@ -5,7 +5,7 @@ import type { LayoutParams } from '../hardware/layout.js';
 import { log2Exact } from '../hardware/queue.js';
 import { getLockAlgorithm } from '../sync/locks/index.js';
 import { lockClassesFor } from './task.js';
-import { designOf, getStrategy } from '../driver/strategies/index.js';
+import { designOf, getStrategy, iovaOf } from '../driver/strategies/index.js';
 import { TRACE_DECL } from '../trace/ring.js';
 import { CMDQ_DESIGNS } from '../driver/cmdq-designs.js';
 import { IOVA_RCACHE_DECL } from '../driver/iova-rcache.js';
@@ -30,13 +30,13 @@ export function layoutParamsFor(cfg: Config, strategy: string): LayoutParams {
     slotPages: nextPow2(cfg.pages),
     iotlbSets: cfg.iotlbEntries / IOTLB_WAYS,
     lockBytes: getLockAlgorithm(cfg.lock).bytes(cfg.cpus),
-    lockClasses: lockClassesFor(cfg.iova),
+    lockClasses: lockClassesFor(iovaOf(cfg, strategy)),
     fqSize: cfg.fqSize,
   };
   const optional = [
     ...CMDQ_DESIGNS[designOf(cfg, strategy)].regions,
     ...(def.regions ?? []),
-    ...(cfg.iova === 'rcache' ? [IOVA_RCACHE_DECL] : []),
+    ...(iovaOf(cfg, strategy) === 'rcache' ? [IOVA_RCACHE_DECL] : []),
     ...(cfg.trace !== null ? [TRACE_DECL] : []),
   ];
   return layoutParamsOf(

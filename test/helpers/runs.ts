@@ -19,9 +19,6 @@ export function config(over: Partial<Config> = {}): Config {
   return { ...DEFAULTS, cpus: 2, pages: 8, durationMs: 300, warmupMs: 50, quiet: true, ...over };
 }
 
-/** config()'s former name, for tests written on branches before the two were one. */
-export const shortRun = config;
-
 /** config() with a file's own defaults on top (a design, a CPU count), still overridable per test. */
 export function configWith(defaults: Partial<Config>): (over?: Partial<Config>) => Config {
   return (over = {}) => config({ ...defaults, ...over });

@@ -1,4 +1,5 @@
 // Every --strategy value, in the order --help lists them.
+import type { IovaMode } from '../../config/config.js';
 import { batched } from './batched.js';
 import { ecmdq } from './ecmdq.js';
 import { lazy } from './lazy.js';
@@ -26,6 +27,11 @@ export function getStrategy(name: string): StrategyDef {
   const s = STRATEGIES.find((d) => d.name === name);
   if (!s) throw new Error(`unknown strategy "${name}" (allowed: ${STRATEGY_NAMES.join(', ')})`);
   return s;
+}
+
+/** The IOVA allocator a strategy runs with: --iova if given, else its default (rcache). */
+export function iovaOf(cfg: { readonly iova: IovaMode | null }, name: string): IovaMode {
+  return cfg.iova ?? getStrategy(name).iova ?? 'rcache';
 }
 
 /** The design a strategy runs on: --cmdq if given, else its default. */

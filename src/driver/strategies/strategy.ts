@@ -2,7 +2,7 @@
 // the hooks Linux grew for exactly this (the seed's unmap_tlb_sync, 2017; struct
 // iommu_iotlb_gather, 2019): one call per page as its PTE is cleared, one at the end of the unmap,
 // and the decision of when the IOVA may be freed (at once, or after a deferred flush).
-import type { Config } from '../../config/config.js';
+import type { IovaMode, Config } from '../../config/config.js';
 import type { Layout, LayoutGeometry, SharedViews } from '../../hardware/layout.js';
 import type { RegionDecl } from '../../hardware/region.js';
 import type { CpuStats } from '../../sync/counters.js';
@@ -55,6 +55,8 @@ export interface StrategyDef {
   readonly summary: string;
   /** The command-queue design it runs on without --cmdq: the one of its era in Linux. */
   readonly cmdq: CmdqDesign;
+  /** The IOVA allocator it runs with without --iova (default: rcache, dma-iommu's since Linux 4.7). */
+  readonly iova?: IovaMode;
   /** Its name selects the design (the aliases lockfree, ecmdq): --cmdq may not change it. */
   readonly designFixed?: boolean;
   /** Its iommu_unmap issues no commands: invalidation waits for a later flush (lazy). */

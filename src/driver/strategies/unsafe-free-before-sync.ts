@@ -9,5 +9,9 @@ export const unsafeFreeBeforeSync: StrategyDef = {
   name: 'unsafe-free-before-sync',
   summary: 'UNSAFE on purpose: batched, but frees the IOVA before its CMD_SYNC completes (oracle self-test)',
   cmdq: 'locked',
+  // With per-CPU rcaches a freed IOVA comes back only to the CPU that freed it, after that CPU's
+  // own CMD_SYNC, so the early free could not be observed (as in Linux): the shared rbtree hands it
+  // to another CPU at once.
+  iova: 'rbtree',
   create: (ctx) => onePerIssue(ctx, false, true),
 };
