@@ -241,7 +241,9 @@ describe('--sweep cmdq=locked,lockfree,ecmdq', () => {
     );
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/^config: --strategy per-page,lockfree --cmdq lockfree /m);
-    const designs = [...r.stdout.matchAll(/^command queue: (\S+)$/gm)].map((m) => m[1]);
+    const designs = [...r.stdout.matchAll(/^command queue: (\w+); IOVA allocator: rcache$/gm)].map(
+      (m) => m[1],
+    );
     expect(designs).toEqual(['lockfree', 'lockfree']);
   });
 

@@ -69,8 +69,7 @@ export function runSummary(r: RunReport): string {
   const lines = [
     `unmaps/s ${int(r.totals.unmapsPerSec)}   pages/s ${int(r.totals.pagesPerSec)}   unmaps ${int(r.totals.unmaps)} in ${num(r.durationMs / 1000)} s`,
     `commands per unmap: ${ops}   (syncs/unmap ${num(r.syncsPerUnmap)})`,
-    `command queue: ${r.cmdq}`,
-    `IOVA allocator: ${r.iova ?? 'rbtree'}`,
+    `command queue: ${r.cmdq}; IOVA allocator: ${r.iova ?? 'rbtree'}`,
     r.modelBound.unmapsPerSec === null
       ? 'model bound: none (every modelled latency is 0)'
       : `model bound: ${int(r.modelBound.unmapsPerSec)} unmaps/s if the modelled SMMU were the only cost; ` +
