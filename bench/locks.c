@@ -13,7 +13,7 @@
 //   locks handoff <commands> stream|sync  2 threads, a CPU hands 16-byte commands to an SMMU
 //                                         through a 256-entry ring, PROD/CONS and a cmdq lock
 //
-// The critical section is the JS one (bench/workers/lock-worker.ts): a plain read-modify-write of
+// The critical section is the JS one (bench/workers/bench-worker.ts): a plain read-modify-write of
 // a shared counter, a hand-off count (the owner word changed since this thread last held it) and
 // a calibrated busy loop. Spin loops use the x86 PAUSE hint, as Linux and glibc do; JavaScript has
 // no equivalent, which is one of the differences this comparison shows.

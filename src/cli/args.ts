@@ -1,7 +1,7 @@
 // Flags -> Config. Commander only splits the command line; every value is validated here, before
 // any worker starts, and a bad one becomes a UsageError naming the flag and what is allowed.
 // A --config job file fills in what the command line leaves unset (config-file.ts), and --sweep /
-// --repeat become the Plan around the Config (sweep-spec.ts); both are checked here too.
+// --repeat become the Plan around the Config (config/sweep.ts); both are checked here too.
 import { Command, CommanderError, Option } from 'commander';
 import {
   DEFAULTS,
@@ -213,7 +213,7 @@ export function buildProgram(): Command {
         '                    one result document from several (e.g. the shards of a sweep)\n' +
         '  report RESULTS.json [--report F] [--csv F]\n' +
         '                    print and render a saved result without running anything\n' +
-        '  replay FILE [--tlbi-ns N] [--sync-ns N] [--no-ril] [--json OUT]\n' +
+        '  replay FILE [--tlbi-ns N] [--sync-ns N] [--queue-entries N] [--no-ril] [--no-msi] [--no-sev] [--json OUT]\n' +
         '                    feed a raw command stream (--cmd-log format) through the SMMU engine\n' +
         '                    (see tlbsync-emu replay --help)',
     );

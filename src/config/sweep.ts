@@ -1,6 +1,6 @@
 // --sweep and --repeat: which parameters can be swept, how each value is validated (by the same
 // parser as the flag it stands for, so the same ranges and messages), and the list of points.
-// Parsing only; src/cli/sweep.ts runs a plan.
+// Parsing only; src/run/run-plan.ts runs a plan.
 import {
   CMDQ_DESIGN_NAMES,
   IOVA_MODES,
