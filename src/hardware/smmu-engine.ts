@@ -77,6 +77,9 @@ const IDLE_RECHECK_NS = 20e6;
 const IDLE_TURNS_PER_CHECK = 64;
 /** Single-queue engine: doorbell looks before the going-idle bookkeeping (about 0.3-0.5 us). */
 const IDLE_FAST_POLLS = 256;
+/** 2^k for a range TLBI's SCALE (<= 31) plus its granule's log2 of 4K pages (<= 4): `**` on the
+ *  engine's hot path is a Math.pow call. */
+const POW2 = Float64Array.from({ length: 64 }, (_, k) => 2 ** k);
 
 export interface SmmuTiming {
   /** Modelled time to perform one TLBI (and any other non-SYNC command), ns. */
@@ -564,7 +567,7 @@ export class SmmuEngine {
   private tlbiPages(w: number): number {
     const tg = tlbiTg(this.i32, w);
     if (tg === 0) return 1;
-    return (tlbiNum(this.i32, w) + 1) * 2 ** (tlbiScale(this.i32, w) + 2 * (tg - 1));
+    return (tlbiNum(this.i32, w) + 1) * POW2[tlbiScale(this.i32, w) + 2 * (tg - 1)];
   }
 
   /** Records a CERROR_ILL (cold path: the reason string is built here). */
