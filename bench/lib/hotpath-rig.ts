@@ -26,6 +26,7 @@ import {
   ctlIdx,
   Phase,
   pteIdx,
+  type Layout,
   regIdx,
   VA_BASE_PAGE,
 } from '../../src/hardware/layout.js';
@@ -48,14 +49,21 @@ export interface CpuRig {
   readonly count: (f: Cpu) => number;
 }
 
-export function cpuRig(timed: boolean): CpuRig {
-  const cfg: Config = { ...DEFAULTS, cpus: 1 } as Config;
-  const layout = computeLayout(layoutParamsFor(cfg, 'batched'));
-  const { i32, f64 } = allocate(layout);
-  const stats = new CpuStats(f64, cpuStatsBase(layout, 0, false));
-  initCpuStats(f64, stats.base, layout.lockClasses.length);
+/**
+ * CPU 0's 2017 locked command queue over free registers, CONS re-read until it changes: the
+ * emulator's own issue path with nothing modelled around it (also bench/lib/sync-rtt.ts's).
+ */
+export function bareLockedCmdq(
+  i32: Int32Array,
+  layout: Layout,
+  stats: CpuStats,
+  lockName: string,
+  timed: boolean,
+  pollCs: number,
+  syncTimeoutNs: number,
+): { cmdq: LockedCmdq; lock: InstrumentedLock } {
   const lock = new InstrumentedLock(
-    getLockAlgorithm('ttas').create(i32, cmdqLockOff(layout), 1, SPIN),
+    getLockAlgorithm(lockName).create(i32, cmdqLockOff(layout), 1, SPIN),
     i32,
     0,
     0,
@@ -70,12 +78,21 @@ export function cpuRig(timed: boolean): CpuRig {
     poll: new ConsPoller(i32, mmio, SPIN, 'spin', false, false),
     cpu: 0,
     syncMode: 'poll' as const,
-    syncTimeoutNs: 1e9,
-    pollCs: CS_SEV,
+    syncTimeoutNs,
+    pollCs,
     syncCoalesce: false,
     timed,
   };
-  const cmdq = new LockedCmdq(i32, layout, lock, SPIN, opts, stats);
+  return { cmdq: new LockedCmdq(i32, layout, lock, SPIN, opts, stats), lock };
+}
+
+export function cpuRig(timed: boolean): CpuRig {
+  const cfg: Config = { ...DEFAULTS, cpus: 1 } as Config;
+  const layout = computeLayout(layoutParamsFor(cfg, 'batched'));
+  const { i32, f64 } = allocate(layout);
+  const stats = new CpuStats(f64, cpuStatsBase(layout, 0, false));
+  initCpuStats(f64, stats.base, layout.lockClasses.length);
+  const { cmdq } = bareLockedCmdq(i32, layout, stats, 'ttas', timed, CS_SEV, 1e9);
   const strategy = onePerIssue({ cpu: 0, cmdq, freeIova: () => {}, cfg, stats: () => stats }, false);
   const prod = regIdx(layout, 'CMDQ_PROD');
   const cons = regIdx(layout, 'CMDQ_CONS');
