@@ -10,29 +10,17 @@
 import { Worker } from 'node:worker_threads';
 import { DEFAULTS } from '../../src/config/config.js';
 import { CmdBatch } from '../../src/driver/cmd-batch.js';
-import { LockedCmdq } from '../../src/driver/cmdq-locked.js';
-import { ConsPoller } from '../../src/driver/cons-poll.js';
-import { Mmio, MMIO_FREE } from '../../src/driver/mmio.js';
 import { probeSmmu } from '../../src/driver/probe.js';
-import {
-  allocate,
-  cmdqLockOff,
-  computeLayout,
-  layoutFingerprint,
-  cpuStateIdx,
-  cpuStatsBase,
-  CpuState,
-} from '../../src/hardware/layout.js';
+import { allocate, computeLayout, layoutFingerprint, cpuStatsBase } from '../../src/hardware/layout.js';
 import { RegisterFile } from '../../src/hardware/regfile.js';
 import { resetSmmu } from '../../src/hardware/smmu-reset.js';
 import { Cpu, CpuStats, initCpuStats, SYNC_HIST } from '../../src/sync/counters.js';
 import { quantile } from '../../src/sync/histogram.js';
-import { InstrumentedLock } from '../../src/sync/lockstat.js';
-import { getLockAlgorithm } from '../../src/sync/locks/index.js';
 import { SPIN } from '../../src/sync/wait.js';
 import { layoutParamsFor } from '../../src/workload/params.js';
 import { workerFile } from '../../src/workload/paths.js';
 import type { SmmuWorkerData } from '../../src/workload/smmu-messages.js';
+import { bareLockedCmdq } from './hotpath-rig.js';
 
 export interface SyncRoundTrip {
   /** Mean and median `syncWaitNs` (from right after the doorbell write until CONS is seen). */
@@ -70,31 +58,16 @@ export async function measureSyncRoundTrip(syncs: number, warmup: number): Promi
     const measured = new CpuStats(f64, cpuStatsBase(layout, 0, false));
     initCpuStats(f64, scratch.base, lockClasses);
     initCpuStats(f64, measured.base, lockClasses);
-    const waiting = cpuStateIdx(layout, 0, CpuState.WAITING);
-    const algo = getLockAlgorithm(DEFAULTS.lock);
-    const lock = new InstrumentedLock(
-      algo.create(i32, cmdqLockOff(layout), 1, SPIN),
-      i32,
-      0,
-      0,
-      scratch,
-      true,
-      waiting,
-      DEFAULTS.holdSample,
-    );
     // The emulator's own floor: free registers, CONS re-read until it changes.
-    const mmio = new Mmio(i32, MMIO_FREE);
-    const opts = {
-      mmio,
-      poll: new ConsPoller(i32, mmio, SPIN, 'spin', false, false),
-      cpu: 0,
-      syncMode: 'poll' as const,
-      syncTimeoutNs: DEFAULTS.syncTimeoutMs * 1e6,
-      pollCs: 0,
-      syncCoalesce: false,
-      timed: true,
-    };
-    const cmdq = new LockedCmdq(i32, layout, lock, SPIN, opts, scratch);
+    const { cmdq, lock } = bareLockedCmdq(
+      i32,
+      layout,
+      scratch,
+      DEFAULTS.lock,
+      true,
+      0,
+      DEFAULTS.syncTimeoutMs * 1e6,
+    );
     const empty = new CmdBatch();
     for (let i = 0; i < warmup; i++) cmdq.issue(empty, true);
     cmdq.stats = measured;

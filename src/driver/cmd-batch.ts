@@ -1,8 +1,7 @@
 // A batch of commands built before issue, as Linux's struct arm_smmu_cmdq_batch (v5.4+): strategies
 // gather invalidations here; the command-queue design decides how they reach the queue (one lock
 // round trip each in the 2017 design, one slot reservation for the whole batch in the lock-free one).
-import { opcodeOf, writeTlbiNhAsid, writeTlbiNhVa } from '../hardware/commands.js';
-import { PAGE_BYTES } from '../hardware/region.js';
+import { opcodeOf, writeTlbiNhAsid, writeTlbiNhVaPage } from '../hardware/commands.js';
 
 /** Linux's CMDQ_BATCH_ENTRIES: a batch holds up to 64 commands (plus the CMD_SYNC issued with it). */
 export const CMDQ_BATCH_ENTRIES = 64;
@@ -29,7 +28,7 @@ export class CmdBatch {
     tg: number,
     ttl: number,
   ): void {
-    writeTlbiNhVa(this.words, this.num++ * 4, asid, 0, vaPage * PAGE_BYTES, leaf, num, scale, tg, ttl);
+    writeTlbiNhVaPage(this.words, this.num++ * 4, asid, 0, vaPage, leaf, num, scale, tg, ttl);
   }
 
   tlbiNhAsid(asid: number): void {

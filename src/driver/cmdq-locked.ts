@@ -11,13 +11,14 @@
 import { CS_IRQ, OP, opcodeOf, SYNC_MSH_ISH, SYNC_MSIATTR_OIWB, writeCmdSync } from '../hardware/commands.js';
 import { cmdqEntryIdx, cpuStateIdx, CpuState, Ctl, ctlIdx, regIdx, type Layout } from '../hardware/layout.js';
 import { SyncWaiter } from './sync-waiter.js';
-import { queueEmpty, queueHasSpace, queueIncN, qIdx } from '../hardware/queue.js';
+import { queueEmpty, queueHasSpace, queueIncN } from '../hardware/queue.js';
 import { nowNs } from '../sync/clock.js';
 import { Cpu, type CpuStats } from '../sync/counters.js';
 import type { InstrumentedLock } from '../sync/lockstat.js';
 import type { WaitPolicy } from '../sync/wait.js';
 import { clearWaiting, setWaiting, Waiting } from '../sync/waiting.js';
 import type { CmdBatch } from './cmd-batch.js';
+import type { Mmio } from './mmio.js';
 import { countIssued, type CmdqIssuer, type RegisterAccess, type SyncMode } from './cmdq.js';
 
 export interface LockedCmdqOptions extends RegisterAccess {
@@ -43,6 +44,10 @@ export class LockedCmdq implements CmdqIssuer {
   private readonly msiAddr: number;
   private readonly waiter: SyncWaiter;
   private readonly waitingIdx: number;
+  /** Int32 index of entry 0, and the entry-index mask: a slot's address without the layout. */
+  private readonly entry0: number;
+  private readonly idxMask: number;
+  private readonly mmio: Mmio;
   /** The CMD_SYNC's prod (poll mode) for the completion predicate, without a closure per call. */
   private syncProd = 0;
   private syncNrWanted = 0;
@@ -58,6 +63,9 @@ export class LockedCmdq implements CmdqIssuer {
     public stats: CpuStats,
   ) {
     this.shift = layout.queueShift;
+    this.entry0 = cmdqEntryIdx(layout, 0);
+    this.idxMask = (1 << layout.queueShift) - 1;
+    this.mmio = opts.mmio;
     this.prodIdx = regIdx(layout, 'CMDQ_PROD');
     this.consIdx = regIdx(layout, 'CMDQ_CONS');
     this.llqProd = ctlIdx(layout, Ctl.LLQ_PROD);
@@ -120,7 +128,7 @@ export class LockedCmdq implements CmdqIssuer {
       }
       i32[this.llqCons] = cons;
     }
-    return cmdqEntryIdx(this.layout, qIdx(shift, prod));
+    return this.entry0 + (prod & this.idxMask) * 4;
   }
 
   /** Caller holds the lock: advance the shadow prod and ring the doorbell. */
@@ -128,7 +136,7 @@ export class LockedCmdq implements CmdqIssuer {
     const prod = queueIncN(this.shift, this.i32[this.llqProd], 1) | 0;
     this.i32[this.llqProd] = prod;
     this.i32[this.prevOp] = op;
-    this.opts.mmio.write(this.prodIdx, prod, this.stats);
+    this.mmio.write(this.prodIdx, prod, this.stats);
     return prod;
   }
 

@@ -10,7 +10,7 @@
 // [63:32], i32[w+2] = word1 [31:0], i32[w+3] = word1 [63:32]. 64-bit fields are kept as two 32-bit
 // halves so the hot path never allocates a BigInt. Plain loads and stores are enough here: the
 // producer publishes entries by a later Atomics store of PROD, which orders these writes.
-import { PAGE_SHIFT } from './region.js';
+import { PAGE_BYTES, PAGE_SHIFT } from './region.js';
 
 export const CMD_BYTES = 16;
 export const CMD_WORDS = 4; // int32 words per entry
@@ -216,6 +216,8 @@ const MSIADDR_HI_MASK = 2 ** (MSIADDR.lo + MSIADDR.width - 32) - 1; // w1 [51:32
 const VA_LO_MASK = ((2 ** (32 - VA.lo) - 1) * 2 ** VA.lo) | 0; // w1 [31:12]
 
 const TWO_32 = 2 ** 32;
+/** 4K pages in 4 GiB: a constant, not `2 ** n` on the engine's hot path (V8 calls Math.pow). */
+const PAGES_PER_4G = 2 ** (32 - PAGE_SHIFT);
 /** Byte addresses are JS numbers: a 52-bit VA (arm64's largest) stays exact. */
 const ADDR_LIMIT = 2 ** 52;
 
@@ -295,10 +297,32 @@ export function writeTlbiNhVa(
   tg: number,
   ttl: number,
 ): void {
+  writeTlbiNhVaPage(i32, w, asid, vmid, addr / PAGE_BYTES, leaf, num, scale, tg, ttl);
+}
+
+/**
+ * writeTlbiNhVa() with the address as a 4K page number, as the driver has it. A byte address above
+ * 2 GiB is not a small integer in V8: passed to a call that is not inlined it is boxed, one heap
+ * number per command issued; the page number is, and the words are built from it in int32 arithmetic.
+ */
+export function writeTlbiNhVaPage(
+  i32: Int32Array,
+  w: number,
+  asid: number,
+  vmid: number,
+  vaPage: number,
+  leaf: boolean,
+  num: number,
+  scale: number,
+  tg: number,
+  ttl: number,
+): void {
   i32[w] = OP.TLBI_NH_VA | (num << F_NUM.sh) | (scale << F_SCALE.sh);
   i32[w + 1] = (vmid << F_VMID.sh) | (asid << F_ASID.sh);
-  i32[w + 2] = (leaf ? 1 << F_LEAF.sh : 0) | (ttl << F_TTL.sh) | (tg << F_TG.sh) | (addr & VA_LO_MASK);
-  i32[w + 3] = (addr / TWO_32) | 0; // < 2^20 for a valid (52-bit) address
+  // `<<` takes vaPage modulo 2^32 first, so the low word is exact for every 52-bit address.
+  i32[w + 2] =
+    (leaf ? 1 << F_LEAF.sh : 0) | (ttl << F_TTL.sh) | (tg << F_TG.sh) | ((vaPage << PAGE_SHIFT) & VA_LO_MASK);
+  i32[w + 3] = (vaPage / PAGES_PER_4G) | 0; // < 2^20 for a valid (52-bit) address
 }
 
 export function writeTlbiNhAsid(i32: Int32Array, w: number, asid: number, vmid: number): void {
@@ -374,7 +398,7 @@ export function tlbiVmid(i32: Int32Array, w: number): number {
 
 /** ADDR [63:12] as a 4K page number; exact for every 52-bit value, so it may exceed 2^32. */
 export function tlbiAddrPage(i32: Int32Array, w: number): number {
-  return (i32[w + 3] >>> 0) * 2 ** (32 - PAGE_SHIFT) + (i32[w + 2] >>> PAGE_SHIFT);
+  return (i32[w + 3] >>> 0) * PAGES_PER_4G + (i32[w + 2] >>> PAGE_SHIFT);
 }
 
 export function tlbiNum(i32: Int32Array, w: number): number {

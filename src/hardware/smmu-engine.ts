@@ -76,6 +76,9 @@ const IDLE_RECHECK_NS = 20e6;
 const IDLE_TURNS_PER_CHECK = 64;
 /** Single-queue engine: doorbell looks before the going-idle bookkeeping (about 0.3-0.5 us). */
 const IDLE_FAST_POLLS = 256;
+/** 2^k for a range TLBI's SCALE (<= 31) plus its granule's log2 of 4K pages (<= 4): `**` on the
+ *  engine's hot path is a Math.pow call. */
+const POW2 = Float64Array.from({ length: 64 }, (_, k) => 2 ** k);
 
 export interface SmmuTiming {
   /** Modelled time to perform one TLBI (and any other non-SYNC command), ns. */
@@ -235,12 +238,17 @@ export class SmmuEngine {
     let cons = Atomics.load(i32, this.consIdx) >>> 0;
     let due = -1; // modelled completion time of the previous command; -1 after idling
     let sinceWake = 0;
+    const tlbiNs = this.timing.tlbiNs;
+    const syncNs = this.timing.syncNs;
+    const sink = this.sink;
+    let measuring = false;
     Atomics.store(i32, this.stateIdx, SmmuActivity.CONSUMING);
     let prod = cons;
     for (;;) {
       // PROD is only re-read once the commands already seen are consumed: the doorbell line is
       // written by every CPU, and each read of it is a cache-line transfer.
-      if (queueEmpty(shift, prod, cons)) {
+      const refreshed = queueEmpty(shift, prod, cons);
+      if (refreshed) {
         // Going idle costs a clock read and two state stores, more than the gap between two
         // commands a CPU issues back to back, so look at the doorbell a while longer first. Each
         // look also reads the entry at CONS: the CPU writes it just before the doorbell, and its
@@ -266,27 +274,32 @@ export class SmmuEngine {
         due = -1;
         continue;
       }
-      if (Atomics.load(i32, this.stallIdx) !== 0) {
-        this.stall();
-        due = -1;
-        continue;
-      }
-      const measuring = Atomics.load(i32, this.phaseIdx) === Phase.MEASURE;
-      if (measuring) {
-        const depth = queueDepth(shift, prod, cons);
-        if (depth > f[st + Smmu.MAX_QUEUE_DEPTH]) f[st + Smmu.MAX_QUEUE_DEPTH] = depth;
+      if (refreshed) {
+        // The stall and the phase are looked at once per PROD read, not per command: two loads
+        // per command on the engine's critical path otherwise. The depth is largest right after
+        // PROD was read (it only shrinks while the commands seen are consumed).
+        if (Atomics.load(i32, this.stallIdx) !== 0) {
+          this.stall();
+          due = -1;
+        }
+        measuring = Atomics.load(i32, this.phaseIdx) === Phase.MEASURE;
+        if (measuring) {
+          const depth = queueDepth(shift, prod, cons);
+          if (depth > f[st + Smmu.MAX_QUEUE_DEPTH]) f[st + Smmu.MAX_QUEUE_DEPTH] = depth;
+        }
       }
       const w = this.qBase + qIdx(shift, cons) * 4;
       const op = opcodeOf(i32, w);
-      const lat = op === OP.CMD_SYNC ? this.timing.syncNs : this.timing.tlbiNs;
+      const lat = op === OP.CMD_SYNC ? syncNs : tlbiNs;
       due = this.serve(lat, due);
       // Logged as read from the queue, before any effect: an MSI aimed at the command's own slot
       // (the lock-free design's completion word) overwrites word 0 only. An illegal command is
       // not consumed and so not logged.
-      const w0 = i32[w];
-      const w1 = i32[w + 1];
-      const w2 = i32[w + 2];
-      const w3 = i32[w + 3];
+      const logged = measuring && sink !== null;
+      const w0 = logged ? i32[w] : 0;
+      const w1 = logged ? i32[w + 1] : 0;
+      const w2 = logged ? i32[w + 2] : 0;
+      const w3 = logged ? i32[w + 3] : 0;
       const removed = this.execute(w, op, measuring);
       if (removed < 0) {
         if (measuring) f[st + Smmu.CMDQ_ERRORS]++;
@@ -300,7 +313,7 @@ export class SmmuEngine {
         f[st + Smmu.BY_OPCODE + op]++;
         f[st + Smmu.IOTLB_INVALIDATIONS] += removed;
         f[st + Smmu.BUSY_NS] += lat;
-        if (this.sink) this.sink.append(w0, w1, w2, w3);
+        if (logged) sink.append(w0, w1, w2, w3);
       }
       if (this.ring !== null) this.traceCommand(op, lat, due);
       cons = queueIncN(shift, cons, 1);
@@ -553,7 +566,7 @@ export class SmmuEngine {
   private tlbiPages(w: number): number {
     const tg = tlbiTg(this.i32, w);
     if (tg === 0) return 1;
-    return (tlbiNum(this.i32, w) + 1) * 2 ** (tlbiScale(this.i32, w) + 2 * (tg - 1));
+    return (tlbiNum(this.i32, w) + 1) * POW2[tlbiScale(this.i32, w) + 2 * (tg - 1)];
   }
 
   /** Records a CERROR_ILL (cold path: the reason string is built here). */

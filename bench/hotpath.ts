@@ -1,0 +1,48 @@
+// The emulator's own cost per command, each side alone in one thread (bench/lib/hotpath-rig.ts):
+// a figure that does not depend on how two threads share the host's cores, for comparing builds
+// side by side (docs/performance.md, "Hot path").
+// Usage: node dist/bench/hotpath.js [--trials N] [--side cpu|smmu|both] [--stats full|counters]
+// Prints the median and minimum ns per command over the trials.
+import { nowNs } from '../src/sync/clock.js';
+import { cpuRig, smmuRig } from './lib/hotpath-rig.js';
+
+function arg(name: string, dflt: string): string {
+  const i = process.argv.indexOf(name);
+  return i >= 0 && i + 1 < process.argv.length ? process.argv[i + 1] : dflt;
+}
+
+function trial(trials: number, run: () => number): number[] {
+  const out: number[] = [];
+  for (let t = 0; t < trials; t++) {
+    const t0 = nowNs();
+    const n = run();
+    out.push((nowNs() - t0) / n);
+  }
+  return out;
+}
+
+function summary(name: string, xs: number[]): string {
+  const s = [...xs].sort((a, b) => a - b);
+  return `${name}: median ${s[s.length >> 1].toFixed(1)} ns/command, min ${s[0].toFixed(1)} (${xs.length} trials)`;
+}
+
+const trials = Number(arg('--trials', '31'));
+const side = arg('--side', 'both');
+if (side !== 'smmu') {
+  const rig = cpuRig(arg('--stats', 'full') === 'full');
+  console.log(
+    summary(
+      'cpu issue (locked, ttas)',
+      trial(trials, () => rig.issue(2000)),
+    ),
+  );
+}
+if (side !== 'cpu') {
+  const rig = smmuRig(2000);
+  console.log(
+    summary(
+      'smmu consume (latencies 0)',
+      trial(trials, () => rig.consume()),
+    ),
+  );
+}

@@ -1,0 +1,151 @@
+// The emulator's per-command work, each side alone in the calling thread, so that its cost can be
+// measured (bench/hotpath.ts) and its allocations checked (test/hotpath.test.ts) without two
+// threads sharing the host's cores:
+// - cpu: the 2017 locked issue path as the batched strategy drives it (a CmdBatch per page, the
+//   cmdq lock through InstrumentedLock, the entry copy, the CMDQ_PROD doorbell, the counts). No
+//   SMMU: after each unmap's 16 commands CMDQ_CONS is set to PROD, as a consumer would;
+// - smmu: the engine's run() over a queue already holding rounds of 16 TLBI_NH_VA + CMD_SYNC,
+//   every latency 0, in the measured phase (every statistic counted). The IOTLB holds the 16 pages
+//   when each pass starts (the first round's TLBIs remove entries, the rest find none).
+import { DEFAULTS, type Config } from '../../src/config/config.js';
+import { LockedCmdq } from '../../src/driver/cmdq-locked.js';
+import { ConsPoller } from '../../src/driver/cons-poll.js';
+import { Mmio, MMIO_FREE } from '../../src/driver/mmio.js';
+import { onePerIssue } from '../../src/driver/strategies/gather.js';
+import { CS_SEV, writeCmdSync, writeTlbiNhVaPage } from '../../src/hardware/commands.js';
+import { Iotlb } from '../../src/hardware/iotlb.js';
+import {
+  allocate,
+  cmdqEntryIdx,
+  cmdqLockOff,
+  computeLayout,
+  cpuStateIdx,
+  cpuStatsBase,
+  CpuState,
+  Ctl,
+  ctlIdx,
+  Phase,
+  pteIdx,
+  type Layout,
+  regIdx,
+  VA_BASE_PAGE,
+} from '../../src/hardware/layout.js';
+import { RegisterFile } from '../../src/hardware/regfile.js';
+import { CR0_CMDQEN } from '../../src/hardware/registers.js';
+import { SmmuEngine } from '../../src/hardware/smmu-engine.js';
+import { resetSmmu } from '../../src/hardware/smmu-reset.js';
+import { Cpu, CpuStats, initCpuStats } from '../../src/sync/counters.js';
+import { InstrumentedLock } from '../../src/sync/lockstat.js';
+import { getLockAlgorithm } from '../../src/sync/locks/index.js';
+import { SPIN } from '../../src/sync/wait.js';
+import { layoutParamsFor } from '../../src/workload/params.js';
+
+export const RIG_PAGES = 16;
+
+export interface CpuRig {
+  /** Issues `unmaps` x 16 TLBI_NH_VA; returns the commands issued. */
+  issue(unmaps: number): number;
+  /** The CPU's counters so far. */
+  readonly count: (f: Cpu) => number;
+}
+
+/**
+ * CPU 0's 2017 locked command queue over free registers, CONS re-read until it changes: the
+ * emulator's own issue path with nothing modelled around it (also bench/lib/sync-rtt.ts's).
+ */
+export function bareLockedCmdq(
+  i32: Int32Array,
+  layout: Layout,
+  stats: CpuStats,
+  lockName: string,
+  timed: boolean,
+  pollCs: number,
+  syncTimeoutNs: number,
+): { cmdq: LockedCmdq; lock: InstrumentedLock } {
+  const lock = new InstrumentedLock(
+    getLockAlgorithm(lockName).create(i32, cmdqLockOff(layout), 1, SPIN),
+    i32,
+    0,
+    0,
+    stats,
+    timed,
+    cpuStateIdx(layout, 0, CpuState.WAITING),
+    DEFAULTS.holdSample,
+  );
+  const mmio = new Mmio(i32, MMIO_FREE);
+  const opts = {
+    mmio,
+    poll: new ConsPoller(i32, mmio, SPIN, 'spin', false, false),
+    cpu: 0,
+    syncMode: 'poll' as const,
+    syncTimeoutNs,
+    pollCs,
+    syncCoalesce: false,
+    timed,
+  };
+  return { cmdq: new LockedCmdq(i32, layout, lock, SPIN, opts, stats), lock };
+}
+
+export function cpuRig(timed: boolean): CpuRig {
+  const cfg: Config = { ...DEFAULTS, cpus: 1 } as Config;
+  const layout = computeLayout(layoutParamsFor(cfg, 'batched'));
+  const { i32, f64 } = allocate(layout);
+  const stats = new CpuStats(f64, cpuStatsBase(layout, 0, false));
+  initCpuStats(f64, stats.base, layout.lockClasses.length);
+  const { cmdq } = bareLockedCmdq(i32, layout, stats, 'ttas', timed, CS_SEV, 1e9);
+  const strategy = onePerIssue({ cpu: 0, cmdq, freeIova: () => {}, cfg, stats: () => stats }, false);
+  const prod = regIdx(layout, 'CMDQ_PROD');
+  const cons = regIdx(layout, 'CMDQ_CONS');
+  return {
+    issue(unmaps) {
+      for (let u = 0; u < unmaps; u++) {
+        for (let p = 0; p < RIG_PAGES; p++) strategy.tlbAddPage(1, VA_BASE_PAGE + p);
+        Atomics.store(i32, cons, Atomics.load(i32, prod));
+      }
+      return unmaps * RIG_PAGES;
+    },
+    count: (f) => f64[stats.base + f],
+  };
+}
+
+export interface SmmuRig {
+  /** Consumes the whole queue once; returns the commands consumed. */
+  consume(): number;
+  readonly engine: () => SmmuEngine;
+}
+
+export function smmuRig(rounds: number): SmmuRig {
+  const cfg: Config = { ...DEFAULTS, cpus: 1, queueEntries: 1 << 16 } as Config;
+  const layout = computeLayout(layoutParamsFor(cfg, 'batched'));
+  const views = allocate(layout);
+  const { i32 } = views;
+  const regs = new RegisterFile(i32, layout);
+  resetSmmu(regs, { msi: false, sev: true, ril: false }, layout.domains);
+  Atomics.store(i32, regs.index('CMDQ_BASE'), layout.cmdqOff + layout.queueShift);
+  Atomics.store(i32, ctlIdx(layout, Ctl.PHASE), Phase.MEASURE);
+  const per = RIG_PAGES + 1;
+  const n = Math.min(rounds, ((1 << layout.queueShift) / per) | 0) * per;
+  for (let c = 0; c < n; c++) {
+    const w = cmdqEntryIdx(layout, c);
+    const p = c % per;
+    if (p === RIG_PAGES) writeCmdSync(i32, w, CS_SEV, 0, 0);
+    else writeTlbiNhVaPage(i32, w, 1, 0, VA_BASE_PAGE + p, true, 0, 0, 0, 0);
+  }
+  const iotlb = new Iotlb(i32, layout, SPIN);
+  for (let p = 0; p < RIG_PAGES; p++) Atomics.store(i32, pteIdx(layout, 0, p), 100 + p);
+  let engine: SmmuEngine | null = null;
+  return {
+    consume() {
+      for (let p = 0; p < RIG_PAGES; p++) iotlb.translate(1, VA_BASE_PAGE + p);
+      regs.write32('CMDQ_CONS', 0);
+      regs.write32('CMDQ_PROD', n);
+      regs.write32('CR0', CR0_CMDQEN);
+      engine = new SmmuEngine(views, layout, { tlbiNs: 0, syncNs: 0 }, SPIN);
+      engine.bringUp();
+      regs.write32('CR0', 0);
+      engine.run();
+      return n;
+    },
+    engine: () => engine!,
+  };
+}
