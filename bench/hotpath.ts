@@ -3,7 +3,7 @@
 // side by side (docs/performance.md, "Hot path").
 // Usage: node dist/bench/hotpath.js [--trials N] [--side cpu|smmu|both] [--stats full|counters]
 // Prints the median and minimum ns per command over the trials.
-import { nowNs } from '../src/sync/clock.js';
+import { nowNs } from '../src/concurrency/clock.js';
 import { cpuRig, smmuRig } from './lib/hotpath-rig.js';
 
 function arg(name: string, dflt: string): string {

@@ -13,8 +13,8 @@ import { availableParallelism } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Worker, isMainThread, workerData } from 'node:worker_threads';
-import { LOCKS } from '../dist/src/sync/locks/index.js';
-import { SPIN, waitForChange } from '../dist/src/sync/wait.js';
+import { LOCKS } from '../dist/src/concurrency/locks/index.js';
+import { SPIN, waitForChange } from '../dist/src/concurrency/wait.js';
 
 const POLICIES = { spin: SPIN, park: { park: true, spinNs: 2000 } };
 const THREAD_COUNTS = [1, 2, 8];

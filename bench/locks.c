@@ -1,5 +1,5 @@
 // The machine's side of the lock and ping-pong comparisons in bench/run-bench.ts: the same lock
-// algorithms as src/sync/locks/ (tas, ttas with bounded exponential backoff, ticket, mcs) written
+// algorithms as src/concurrency/locks/ (tas, ttas with bounded exponential backoff, ticket, mcs) written
 // with C11 atomics, plus glibc's pthread_spinlock_t and pthread_mutex_t, and a bare ping-pong
 // between two threads. The bench compiles it with the system compiler:
 //

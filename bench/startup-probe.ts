@@ -1,15 +1,15 @@
 // Start-up probe, run by the bench as a child process: what `node dist/run.js --cpus N --strategy
 // batched` does for one strategy (runConfig in src/run/invocation.ts: a CPU pool, then runStrategy), after
 // which it reads the CPUs' FIRST_UNMAP_NS counters (the clock at the end of each CPU's first measured
-// unmap, src/sync/counters.ts), which the JSON report does not carry yet. Prints one JSON line:
+// unmap, src/concurrency/counters.ts), which the JSON report does not carry yet. Prints one JSON line:
 // monotonic clock readings (process.hrtime ns, the same clock in every process) of this module's
 // start, the pool's creation, the measured window's opening and the first measured unmap.
 //
 //   node dist/bench/startup-probe.js <cpus> <warmupMs> <durationMs>
 import { DEFAULTS, hostInfo, type Config } from '../src/config/config.js';
 import { cpuStatsBase } from '../src/hardware/layout.js';
-import { nowNs } from '../src/sync/clock.js';
-import { Cpu } from '../src/sync/counters.js';
+import { nowNs } from '../src/concurrency/clock.js';
+import { Cpu } from '../src/concurrency/counters.js';
 import { runStrategy } from '../src/workload/orchestrator.js';
 import { CpuPool } from '../src/workload/pool.js';
 

@@ -11,7 +11,7 @@
 // CPU thread, per unmap of <pages> pages (iommu_unmap, src/driver/iommu.ts): clear each PTE (a
 // plain 64-bit store, as io-pgtable-arm's __arm_lpae_clear_pte on a coherent walker) and issue its
 // TLBI_NH_VA; per-page issues a CMD_SYNC after each page, batched one after the last. Every command
-// is one round trip of the cmdq lock (test-and-test-and-set, as src/sync/locks/ttas.ts), inside
+// is one round trip of the cmdq lock (test-and-test-and-set, as src/concurrency/locks/ttas.ts), inside
 // which the CPU reserves a slot (refreshing CONS from the register only when the shadow says the
 // queue is full), writes the 16-byte entry, advances the shadow prod and writes CMDQ_PROD. A
 // CMD_SYNC in poll mode is waited for under the lock until CONS shows the queue drained

@@ -19,5 +19,5 @@ export { SCHEMA_VERSION } from './report/types.js';
 export type { ResultDocument, RunReport } from './report/types.js';
 export type { RunOutcome } from './workload/orchestrator.js';
 export { STRATEGY_NAMES } from './driver/strategies/index.js';
-export { LOCK_NAMES } from './sync/lock.js';
+export { LOCK_NAMES } from './concurrency/lock.js';
 export { TOOL } from './version.js';

@@ -7,10 +7,10 @@ import { runConfig } from '../src/index.js';
 import { ARM_SMMU_POLL_SPIN_COUNT, ConsPoller } from '../src/driver/cons-poll.js';
 import type { Mmio } from '../src/driver/mmio.js';
 import { SyncWaiter } from '../src/driver/sync-waiter.js';
-import { nowNs } from '../src/sync/clock.js';
-import { Cpu, CpuStats, cpuStatsSlots, initCpuStats, SYNC_HIST } from '../src/sync/counters.js';
-import { quantile } from '../src/sync/histogram.js';
-import { SPIN } from '../src/sync/wait.js';
+import { nowNs } from '../src/concurrency/clock.js';
+import { Cpu, CpuStats, cpuStatsSlots, initCpuStats, SYNC_HIST } from '../src/concurrency/counters.js';
+import { quantile } from '../src/concurrency/histogram.js';
+import { SPIN } from '../src/concurrency/wait.js';
 import type { RunReport } from '../src/report/types.js';
 import { config } from './helpers/runs.js';
 

@@ -10,7 +10,7 @@ import {
   mergeInto,
   quantile,
   record,
-} from '../src/sync/histogram.js';
+} from '../src/concurrency/histogram.js';
 
 describe('histogram', () => {
   it('puts every value in the bucket that holds it, with width <= 1/16 of the value', () => {

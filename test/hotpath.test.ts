@@ -5,7 +5,7 @@
 import { Session } from 'node:inspector/promises';
 import { describe, expect, it } from 'vitest';
 import { cpuRig, smmuRig } from '../bench/lib/hotpath-rig.js';
-import { Cpu } from '../src/sync/counters.js';
+import { Cpu } from '../src/concurrency/counters.js';
 
 interface Node {
   callFrame: { functionName: string };

@@ -27,10 +27,10 @@ import {
   type Layout,
 } from '../src/hardware/layout.js';
 import type { ResultDocument, RunReport } from '../src/report/types.js';
-import { CpuStats, cpuStatsSlots, initCpuStats, lockBase, Lk } from '../src/sync/counters.js';
-import { InstrumentedLock } from '../src/sync/lockstat.js';
-import { getLockAlgorithm } from '../src/sync/locks/index.js';
-import { SPIN } from '../src/sync/wait.js';
+import { CpuStats, cpuStatsSlots, initCpuStats, lockBase, Lk } from '../src/concurrency/counters.js';
+import { InstrumentedLock } from '../src/concurrency/lockstat.js';
+import { getLockAlgorithm } from '../src/concurrency/locks/index.js';
+import { SPIN } from '../src/concurrency/wait.js';
 import { layoutParamsFor } from '../src/workload/params.js';
 import { reevaluated } from '../src/workload/regions.js';
 import { CLS_DEPOT, CLS_IOVA, CLS_RCACHE } from '../src/workload/task.js';

@@ -26,10 +26,10 @@ import { getStrategy, STRATEGY_NAMES } from '../src/driver/strategies/index.js';
 import { decodeWords, type Command } from '../src/hardware/commands.js';
 import { allocate, computeLayout, VA_BASE_PAGE } from '../src/hardware/layout.js';
 import type { ResultDocument } from '../src/report/types.js';
-import { nowNs } from '../src/sync/clock.js';
-import { Cpu, cpuStatsSlots, CpuStats, initCpuStats } from '../src/sync/counters.js';
-import { getLockAlgorithm } from '../src/sync/locks/index.js';
-import { SPIN } from '../src/sync/wait.js';
+import { nowNs } from '../src/concurrency/clock.js';
+import { Cpu, cpuStatsSlots, CpuStats, initCpuStats } from '../src/concurrency/counters.js';
+import { getLockAlgorithm } from '../src/concurrency/locks/index.js';
+import { SPIN } from '../src/concurrency/wait.js';
 import { layoutParamsFor } from '../src/workload/params.js';
 import { checkLog, config, iovaOpAcquisitions, isPolledSync } from './helpers/runs.js';
 

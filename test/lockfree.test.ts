@@ -24,7 +24,7 @@ import {
 import { CS_IRQ, SYNC_MSH_ISH, SYNC_MSIATTR_OIWB, type Command } from '../src/hardware/commands.js';
 import { cmdqEntryIdx, computeLayout, VA_BASE_PAGE } from '../src/hardware/layout.js';
 import { queueIncN } from '../src/hardware/queue.js';
-import { SPIN } from '../src/sync/wait.js';
+import { SPIN } from '../src/concurrency/wait.js';
 import { layoutParamsFor } from '../src/workload/params.js';
 import type { ResultDocument, RunReport } from '../src/report/types.js';
 import { checkLog, configWith, iovaOpAcquisitions, isPolledSync } from './helpers/runs.js';

@@ -1,13 +1,13 @@
-// Lock algorithms (src/sync/locks): single-thread contract checks, then mutual exclusion under
+// Lock algorithms (src/concurrency/locks): single-thread contract checks, then mutual exclusion under
 // real contention (8 worker threads on whatever cores the host has) and FIFO order of the queue
 // locks. The threaded tests run test/workers/lock-hammer.mjs against the build in dist/.
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { LOCK_NAMES, type LockName } from '../src/sync/lock.js';
-import { LOCKS, getLockAlgorithm } from '../src/sync/locks/index.js';
-import { SPIN, type WaitPolicy } from '../src/sync/wait.js';
+import { LOCK_NAMES, type LockName } from '../src/concurrency/lock.js';
+import { LOCKS, getLockAlgorithm } from '../src/concurrency/locks/index.js';
+import { SPIN, type WaitPolicy } from '../src/concurrency/wait.js';
 
 const PARK: WaitPolicy = { park: true, spinNs: 2000, drainIdx: -1, drainAt: 0 };
 const POLICIES: Record<string, WaitPolicy> = { spin: SPIN, park: PARK };
@@ -44,7 +44,7 @@ const C = {
 } as const;
 
 const HAMMER = new URL('./workers/lock-hammer.mjs', import.meta.url);
-const DIST_LOCKS = fileURLToPath(new URL('../dist/src/sync/locks/index.js', import.meta.url));
+const DIST_LOCKS = fileURLToPath(new URL('../dist/src/concurrency/locks/index.js', import.meta.url));
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -257,7 +257,7 @@ describe.each(['ticket', 'mcs'] as const)('%s is FIFO', (name) => {
 });
 
 describe('waits once the run drains', () => {
-  const DIST_WAIT = fileURLToPath(new URL('../dist/src/sync/wait.js', import.meta.url));
+  const DIST_WAIT = fileURLToPath(new URL('../dist/src/concurrency/wait.js', import.meta.url));
   // A worker spins on word 0 under SPIN-with-drain (drain word 16, drainAt 3), then reports.
   const spinner = `
     const { workerData, parentPort } = require('node:worker_threads');

@@ -15,7 +15,7 @@ import { decodeWords, TG_4K, type Command } from '../src/hardware/commands.js';
 import { rangePages, tlbiRangePlan } from '../src/driver/tlbi-range.js';
 import { VA_BASE_PAGE } from '../src/hardware/layout.js';
 import type { ResultDocument, RunReport } from '../src/report/types.js';
-import { cpuStatsSlots, CpuStats } from '../src/sync/counters.js';
+import { cpuStatsSlots, CpuStats } from '../src/concurrency/counters.js';
 import { checkLog, config, iovaOpAcquisitions, isPolledSync } from './helpers/runs.js';
 
 // ---- Helpers (the small ones of test/e2e.test.ts, copied) ---------------------------------------

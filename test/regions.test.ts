@@ -19,9 +19,9 @@ import {
 import { alignUp, checkRegion, LINE, REGION } from '../src/hardware/region.js';
 import { RegisterFile } from '../src/hardware/regfile.js';
 import { Oracle } from '../src/safety/oracle.js';
-import { CpuStats } from '../src/sync/counters.js';
-import { LOCKS } from '../src/sync/locks/index.js';
-import { SPIN } from '../src/sync/wait.js';
+import { CpuStats } from '../src/concurrency/counters.js';
+import { LOCKS } from '../src/concurrency/locks/index.js';
+import { SPIN } from '../src/concurrency/wait.js';
 import { TraceRing, traceCapacity, TRACE_REGION } from '../src/trace/ring.js';
 import { layoutParamsFor } from '../src/workload/params.js';
 import { workerFile } from '../src/workload/paths.js';

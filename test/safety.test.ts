@@ -7,7 +7,7 @@ import { runConfig } from '../src/index.js';
 import { DEFAULTS, type Config, type WaitMode } from '../src/config/config.js';
 import { STRATEGY_NAMES } from '../src/driver/strategies/index.js';
 import type { SafetySummary } from '../src/safety/oracle.js';
-import { LOCK_NAMES } from '../src/sync/lock.js';
+import { LOCK_NAMES } from '../src/concurrency/lock.js';
 import { configWith } from './helpers/runs.js';
 
 const UNSAFE = 'unsafe-free-before-sync';

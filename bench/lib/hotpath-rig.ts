@@ -34,10 +34,10 @@ import { RegisterFile } from '../../src/hardware/regfile.js';
 import { CR0_CMDQEN } from '../../src/hardware/registers.js';
 import { SmmuEngine } from '../../src/hardware/smmu-engine.js';
 import { resetSmmu } from '../../src/hardware/smmu-reset.js';
-import { Cpu, CpuStats, initCpuStats } from '../../src/sync/counters.js';
-import { InstrumentedLock } from '../../src/sync/lockstat.js';
-import { getLockAlgorithm } from '../../src/sync/locks/index.js';
-import { SPIN } from '../../src/sync/wait.js';
+import { Cpu, CpuStats, initCpuStats } from '../../src/concurrency/counters.js';
+import { InstrumentedLock } from '../../src/concurrency/lockstat.js';
+import { getLockAlgorithm } from '../../src/concurrency/locks/index.js';
+import { SPIN } from '../../src/concurrency/wait.js';
 import { layoutParamsFor } from '../../src/workload/params.js';
 
 export const RIG_PAGES = 16;

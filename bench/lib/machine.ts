@@ -7,7 +7,7 @@ import { mkdirSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Worker } from 'node:worker_threads';
-import type { LockName } from '../../src/sync/lock.js';
+import type { LockName } from '../../src/concurrency/lock.js';
 import {
   handoffSink,
   SAB_BYTES,

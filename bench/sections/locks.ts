@@ -1,7 +1,7 @@
-// Section 2, locks: 2 threads, ~100 ns critical section: each JS lock (src/sync/locks) against the
+// Section 2, locks: 2 threads, ~100 ns critical section: each JS lock (src/concurrency/locks) against the
 // same algorithm in C (bench/locks.c, compiled with gcc -O2 -pthread), and the C locks that have
 // no JS twin (pthread spinlock and mutex).
-import { LOCK_NAMES, type LockName } from '../../src/sync/lock.js';
+import { LOCK_NAMES, type LockName } from '../../src/concurrency/lock.js';
 import { cCalibrate, cLock, jsCalibrate, jsLock, type Calibration, type LockSample } from '../lib/machine.js';
 import { codeBlock, verdict, type Target, type TargetRow } from '../lib/markdown.js';
 import { log } from '../lib/retry.js';
@@ -110,7 +110,7 @@ async function run(ctx: RunContext): Promise<LocksResult> {
     commands: [
       ctx.gccCommand,
       `bench/build/locks calibrate 100; bench/build/locks lock <name> ${t.lockMs} <iters>   # C, 2 threads`,
-      `# JS: 2 worker threads over src/sync/locks, SPIN policy, ${t.lockWarmupMs} ms warm-up, ${t.lockMs} ms window`,
+      `# JS: 2 worker threads over src/concurrency/locks, SPIN policy, ${t.lockWarmupMs} ms warm-up, ${t.lockMs} ms window`,
       `# ${t.lockRounds} round(s) per repetition, JS and C alternating lock by lock, the order flipping each round; a repetition's figure is the mean over its rounds`,
     ],
     calibration: {

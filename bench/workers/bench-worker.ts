@@ -1,15 +1,15 @@
 // Worker threads for the bench's machine measurements (bench/run-bench.ts starts them):
 //   calibrate  iterations of busy() that take ~100 ns, as the critical section calls it
-//   lock       one of two threads taking a JS lock (src/sync/locks) around that critical section
+//   lock       one of two threads taking a JS lock (src/concurrency/locks) around that critical section
 //   ping/pong  the two ends of a bare Atomics ping-pong
 //   handoff-cpu/handoff-smmu  the two ends of a command hand-off: 16-byte commands through a ring
 //              with PROD/CONS words and an (uncontended) cmdq lock, without the emulator
 // The C counterparts of all four are in bench/locks.c; the critical section is the same there.
 import { parentPort, workerData } from 'node:worker_threads';
 import { performance } from 'node:perf_hooks';
-import { LOCKS } from '../../src/sync/locks/index.js';
-import type { LockName } from '../../src/sync/lock.js';
-import { SPIN } from '../../src/sync/wait.js';
+import { LOCKS } from '../../src/concurrency/locks/index.js';
+import type { LockName } from '../../src/concurrency/lock.js';
+import { SPIN } from '../../src/concurrency/wait.js';
 
 /** Int32 indexes into the shared buffer; the lock itself lives at byte 0 (up to LOCK_BYTES). */
 export const LOCK_BYTES = 1024;

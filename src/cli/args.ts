@@ -28,7 +28,7 @@ import { IOTLB_WAYS } from '../hardware/iotlb.js';
 import { Q_MAX_SHIFT } from '../hardware/queue.js';
 import { STRATEGY_NAMES } from '../driver/strategies/index.js';
 import { CMDQ_DESIGN_NAMES } from '../driver/cmdq.js';
-import { LOCK_NAMES, type LockName } from '../sync/lock.js';
+import { LOCK_NAMES, type LockName } from '../concurrency/lock.js';
 import { checkWritable } from '../report/atomic-write.js';
 import { TOOL } from '../version.js';
 import { checkCombinations } from '../run/combinations.js';

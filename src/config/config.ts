@@ -1,7 +1,7 @@
 // The effective configuration of an invocation: every setting, with its default, in one object.
 // The CLI builds it from flags (cli/args.ts); everything downstream reads only this.
 import os from 'node:os';
-import type { LockName } from '../sync/lock.js';
+import type { LockName } from '../concurrency/lock.js';
 import type { Injection } from './inject.js';
 
 export type WaitMode = 'spin' | 'park' | 'auto';

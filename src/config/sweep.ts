@@ -12,7 +12,7 @@ import {
 } from './config.js';
 import { parseChoice, parseCount, parseNs, parsePowerOfTwo, UsageError } from './parse.js';
 import { Q_MAX_SHIFT } from '../hardware/queue.js';
-import { LOCK_NAMES } from '../sync/lock.js';
+import { LOCK_NAMES } from '../concurrency/lock.js';
 import type { Shard } from './shard.js';
 
 /** Longest modelled latency per command, and --dma-ns's bound (dma_map_benchmark's

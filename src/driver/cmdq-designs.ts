@@ -3,10 +3,10 @@
 // owns the format of its region.
 import type { Layout, LayoutGeometry, SharedViews } from '../hardware/layout.js';
 import type { RegionDecl } from '../hardware/region.js';
-import type { CpuStats } from '../sync/counters.js';
-import type { InstrumentedLock } from '../sync/lockstat.js';
-import type { LockAlgorithm } from '../sync/lock.js';
-import type { WaitPolicy } from '../sync/wait.js';
+import type { CpuStats } from '../concurrency/counters.js';
+import type { InstrumentedLock } from '../concurrency/lockstat.js';
+import type { LockAlgorithm } from '../concurrency/lock.js';
+import type { WaitPolicy } from '../concurrency/wait.js';
 import type { CmdqDesign, CmdqIssuer, SyncMode } from './cmdq.js';
 import { ConsPoller, type ConsPollMode } from './cons-poll.js';
 import { Mmio, type MmioCosts } from './mmio.js';

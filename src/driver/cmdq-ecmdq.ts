@@ -43,8 +43,8 @@ import {
   ECMDQ_PROD_ERRACK,
   GERROR_CMDQP_ERR,
 } from '../hardware/registers.js';
-import { Cpu, type CpuStats } from '../sync/counters.js';
-import type { WaitPolicy } from '../sync/wait.js';
+import { Cpu, type CpuStats } from '../concurrency/counters.js';
+import type { WaitPolicy } from '../concurrency/wait.js';
 import {
   initLockfreeState,
   LOCKFREE_COUNTERS,

@@ -12,11 +12,11 @@ import { CS_IRQ, OP, opcodeOf, SYNC_MSH_ISH, SYNC_MSIATTR_OIWB, writeCmdSync } f
 import { cmdqEntryIdx, cpuStateIdx, CpuState, Ctl, ctlIdx, regIdx, type Layout } from '../hardware/layout.js';
 import { SyncWaiter } from './sync-waiter.js';
 import { queueEmpty, queueHasSpace, queueIncN } from '../hardware/queue.js';
-import { nowNs } from '../sync/clock.js';
-import { Cpu, type CpuStats } from '../sync/counters.js';
-import type { InstrumentedLock } from '../sync/lockstat.js';
-import type { WaitPolicy } from '../sync/wait.js';
-import { clearWaiting, setWaiting, Waiting } from '../sync/waiting.js';
+import { nowNs } from '../concurrency/clock.js';
+import { Cpu, type CpuStats } from '../concurrency/counters.js';
+import type { InstrumentedLock } from '../concurrency/lockstat.js';
+import type { WaitPolicy } from '../concurrency/wait.js';
+import { clearWaiting, setWaiting, Waiting } from '../concurrency/waiting.js';
 import type { CmdBatch } from './cmd-batch.js';
 import type { Mmio } from './mmio.js';
 import { countIssued, type CmdqIssuer, type RegisterAccess, type SyncMode } from './cmdq.js';

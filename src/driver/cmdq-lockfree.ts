@@ -25,7 +25,7 @@
 //                           +4: waiters. Cold: read once per CPU.
 //   256  pairs  VALID       the valid bitmap, one bit per queue entry: for entries [32k, 32k+32)
 //                           the int32 at 256 + 8k holds the bits (entry 32k + b is bit b) and
-//                           the int32 at 260 + 8k its waiter count (sync/wait.ts protocol).
+//                           the int32 at 260 + 8k its waiter count (concurrency/wait.ts protocol).
 //                           A writer toggles the bits of its entries once per lap; an entry is
 //                           valid when its bit is 1 in a lap with the wrap bit clear and 0 in a
 //                           lap with it set (Linux: "the valid bit is the inverse of the wrap bit").
@@ -57,11 +57,18 @@ import {
 import { checkRegion, LINE, type RegionDecl } from '../hardware/region.js';
 import { queueConsumed, queueDepth, queueHasSpace, queueIncN, qIdx, qWrp } from '../hardware/queue.js';
 import { Q_OVERFLOW_FLAG } from '../hardware/registers.js';
-import { nowNs } from '../sync/clock.js';
-import { Cpu, type CpuStats } from '../sync/counters.js';
+import { nowNs } from '../concurrency/clock.js';
+import { Cpu, type CpuStats } from '../concurrency/counters.js';
 import { printk } from './printk.js';
-import { DRAIN_SPIN_NS, draining, storeAndWake, wake, waitForChange, type WaitPolicy } from '../sync/wait.js';
-import { clearWaiting, setWaiting, Waiting } from '../sync/waiting.js';
+import {
+  DRAIN_SPIN_NS,
+  draining,
+  storeAndWake,
+  wake,
+  waitForChange,
+  type WaitPolicy,
+} from '../concurrency/wait.js';
+import { clearWaiting, setWaiting, Waiting } from '../concurrency/waiting.js';
 import { CMDQ_BATCH_ENTRIES, type CmdBatch } from './cmd-batch.js';
 import { countIssued, type CmdqIssuer, type RegisterAccess, type SyncMode } from './cmdq.js';
 import { SyncWaiter } from './sync-waiter.js';

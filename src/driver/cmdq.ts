@@ -1,7 +1,7 @@
 // What every command-queue design offers the strategies above it: issue a batch of commands,
 // optionally followed by a CMD_SYNC that is waited for (Linux arm_smmu_cmdq_issue_cmdlist()).
 import { OP } from '../hardware/commands.js';
-import { Cpu, type CpuStats } from '../sync/counters.js';
+import { Cpu, type CpuStats } from '../concurrency/counters.js';
 import type { CmdBatch } from './cmd-batch.js';
 import type { ConsPoller } from './cons-poll.js';
 import type { Mmio } from './mmio.js';

@@ -8,9 +8,9 @@
 //
 // This is the modelled kernel's loop. How the host thread passes the time (spin, or spin then
 // park) is still the wait policy's (--wait): it applies to WFE and to long udelays alike.
-import { nowNs, spinUntil } from '../sync/clock.js';
-import { Cpu, type CpuStats } from '../sync/counters.js';
-import { DRAIN_SPIN_NS, draining, waitForChange, type WaitPolicy } from '../sync/wait.js';
+import { nowNs, spinUntil } from '../concurrency/clock.js';
+import { Cpu, type CpuStats } from '../concurrency/counters.js';
+import { DRAIN_SPIN_NS, draining, waitForChange, type WaitPolicy } from '../concurrency/wait.js';
 import type { Mmio } from './mmio.js';
 
 /** `linux`: the kernel's poll loop above; `spin`: re-read until CONS changes, no back-off. */

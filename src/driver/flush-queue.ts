@@ -25,10 +25,10 @@
 // The counts are int32 compared wrap-safe (Linux: atomic64): only differences of live entries matter.
 import { regionOff, type LayoutGeometry } from '../hardware/layout.js';
 import { alignUp, checkRegion, LINE, type RegionDecl } from '../hardware/region.js';
-import { nowNs } from '../sync/clock.js';
-import { Cpu } from '../sync/counters.js';
-import type { Lock } from '../sync/lock.js';
-import { wake, waitForChange, type WaitPolicy } from '../sync/wait.js';
+import { nowNs } from '../concurrency/clock.js';
+import { Cpu } from '../concurrency/counters.js';
+import type { Lock } from '../concurrency/lock.js';
+import { wake, waitForChange, type WaitPolicy } from '../concurrency/wait.js';
 import { CmdBatch } from './cmd-batch.js';
 import type { StrategyContext, StrategyMemory } from './strategies/strategy.js';
 
@@ -39,7 +39,7 @@ const ENTRY_BYTES = 16;
 const enum Dom {
   START_CNT = 0,
   FINISH_CNT = 1,
-  /** Waiters of FINISH_CNT (sync/wait.ts protocol): CPUs whose ring is still full. */
+  /** Waiters of FINISH_CNT (concurrency/wait.ts protocol): CPUs whose ring is still full. */
   FINISH_WAITERS = 2,
   TIMER_ON = 3,
   TIMER_SEQ = 4,

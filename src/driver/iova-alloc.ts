@@ -2,7 +2,7 @@
 // per-CPU rcache in front of it (alloc_iova_fast/free_iova_fast), with every lock it takes.
 import type { IovaMode } from '../config/config.js';
 import { iovaLockOff, type Layout } from '../hardware/layout.js';
-import type { InstrumentedLock } from '../sync/lockstat.js';
+import type { InstrumentedLock } from '../concurrency/lockstat.js';
 import { IovaDomain, type IovaAllocator } from './iova.js';
 import { IovaRcache, rcacheCpus, rcacheLockOff, rcacheSlotOf } from './iova-rcache.js';
 

@@ -23,7 +23,7 @@
 //   magazines: word 0 size, then IOVA_MAG_SIZE pfns (first VA page of the IOVA)
 import { regionOff, type Layout, type LayoutGeometry } from '../hardware/layout.js';
 import { alignUp, checkRegion, LINE, type RegionDecl } from '../hardware/region.js';
-import type { InstrumentedLock } from '../sync/lockstat.js';
+import type { InstrumentedLock } from '../concurrency/lockstat.js';
 import type { IovaDomain } from './iova.js';
 
 export const IOVA_MAG_SIZE = 128;

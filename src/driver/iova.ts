@@ -10,7 +10,7 @@
 // Shared memory (iovaAllocIdx): word 0 = number of free slots, then the free-slot stack.
 import { iovaAllocIdx, VA_BASE_PAGE, type Layout, type LayoutGeometry } from '../hardware/layout.js';
 import { alignUp, checkRegion, LINE, REGION, type RegionDecl } from '../hardware/region.js';
-import type { InstrumentedLock } from '../sync/lockstat.js';
+import type { InstrumentedLock } from '../concurrency/lockstat.js';
 
 /** One allocator per domain, each on lines of its own (layout.ts finds domain d's by division). */
 export const IOVA_DECL: RegionDecl<LayoutGeometry> = {

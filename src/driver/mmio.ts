@@ -4,9 +4,9 @@
 // are cacheable shared memory, so each access spends --mmio-read-ns / --mmio-write-ns on the
 // accessing thread, busy-waiting as the SMMU engine spends its modelled latencies. Every design's
 // register accesses go through here, so the costs and the access counts mean the same for all.
-import { nowNs, spinUntil } from '../sync/clock.js';
-import { Cpu, type CpuStats } from '../sync/counters.js';
-import { storeAndWake } from '../sync/wait.js';
+import { nowNs, spinUntil } from '../concurrency/clock.js';
+import { Cpu, type CpuStats } from '../concurrency/counters.js';
+import { storeAndWake } from '../concurrency/wait.js';
 
 export interface MmioCosts {
   readonly readNs: number;
@@ -37,7 +37,7 @@ export class Mmio {
 
   /**
    * writel(): the barrier's cost first (the queue entries must be visible before the doorbell),
-   * then the store. `wake`: the register has a waiter count beside it (sync/wait.ts); ECMDQ_PROD
+   * then the store. `wake`: the register has a waiter count beside it (concurrency/wait.ts); ECMDQ_PROD
    * does not (its doorbell is hardware/ecmdq.ts's).
    */
   write(idx: number, v: number, stats: CpuStats, wake = true): void {

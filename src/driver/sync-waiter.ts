@@ -2,12 +2,12 @@
 // --sync-timeout reports "CMD_SYNC timeout" with its CPU and the queue state, counts it, and keeps
 // waiting (giving up would free an IOVA whose invalidation has not completed: the emulator keeps
 // the safety argument and reports instead). Shared by every command-queue design.
-import { nowNs } from '../sync/clock.js';
+import { nowNs } from '../concurrency/clock.js';
 import { printk } from './printk.js';
-import { Cpu, type CpuStats } from '../sync/counters.js';
-import { waitForChange, type WaitPolicy } from '../sync/wait.js';
+import { Cpu, type CpuStats } from '../concurrency/counters.js';
+import { waitForChange, type WaitPolicy } from '../concurrency/wait.js';
 import type { ConsPoller } from './cons-poll.js';
-import { clearWaiting, setWaiting, Waiting } from '../sync/waiting.js';
+import { clearWaiting, setWaiting, Waiting } from '../concurrency/waiting.js';
 
 export class SyncWaiter {
   constructor(

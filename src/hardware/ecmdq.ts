@@ -19,7 +19,7 @@
 // write the same line on the fast path.
 import { CMD_BYTES } from './commands.js';
 import { IDR6_LOG2NUM_MAX } from './registers.js';
-import { WAITERS } from '../sync/wait.js';
+import { WAITERS } from '../concurrency/wait.js';
 import { LINE, type LayoutGeometry, type RegionDecl } from './region.js';
 
 /** Name of the layout region (placed when the ecmdq command-queue design's regions list it). */

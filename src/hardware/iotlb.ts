@@ -12,7 +12,7 @@
 // oracle can tell an entry filled from an earlier mapping of the same IOVA.
 import { pteGenIdx, pteIdx, VA_BASE_PAGE, type Layout, type LayoutGeometry } from './layout.js';
 import { checkRegion, LINE, REGION, type RegionDecl } from './region.js';
-import { waitForChange, storeAndWake, type WaitPolicy } from '../sync/wait.js';
+import { waitForChange, storeAndWake, type WaitPolicy } from '../concurrency/wait.js';
 
 export const IOTLB_WAYS = 4;
 export const IOTLB_SET_BYTES = 128;

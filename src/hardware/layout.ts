@@ -74,7 +74,7 @@ export const enum Phase {
 export const enum CpuState {
   ACTIVITY = 0, // Activity code (what the CPU is doing now)
   UNMAPS = 1, // unmaps completed (any phase): the watchdog's progress counter
-  WAITING = 2, // Waiting code (sync/lockstat.ts, driver): what the CPU is blocked on, 0 = nothing
+  WAITING = 2, // Waiting code (concurrency/lockstat.ts, driver): what the CPU is blocked on, 0 = nothing
   WAIT_ARG = 3, // lock class, or the queue index / sync number being waited for
   WORDS = 16,
 }

@@ -45,7 +45,7 @@ export class RegisterFile {
   /**
    * Cold-path wait (bring-up, error acknowledgement) until pred(value) holds; false on timeout.
    * Cold registers have no waiter-count word beside them, so this parks in short Atomics.wait
-   * slices instead of using sync/wait.ts; write32() always notifies.
+   * slices instead of using concurrency/wait.ts; write32() always notifies.
    */
   waitFor(name: RegName, pred: (v: number) => boolean, timeoutMs = Infinity): boolean {
     const i = regIdx(this.layout, name);

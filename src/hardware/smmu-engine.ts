@@ -15,8 +15,8 @@
 // An SMMUv3.3 built with Enhanced Command queues (ECMDQ runs) has one more queue per CPU, each with
 // its own ECMDQ_BASE/PROD/CONS: the engine then services the normal queue and every enabled ECMDQ
 // round-robin (runQueues()); every other run keeps the single-queue loop (run()) untouched.
-import { nowNs, spinUntil } from '../sync/clock.js';
-import { waitForChange, wake, WAITERS, type WaitPolicy } from '../sync/wait.js';
+import { nowNs, spinUntil } from '../concurrency/clock.js';
+import { waitForChange, wake, WAITERS, type WaitPolicy } from '../concurrency/wait.js';
 import {
   CMD_BYTES,
   OP,

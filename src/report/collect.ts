@@ -15,12 +15,12 @@ import {
   LOCK_WAIT_HIST,
   SYNC_HIST,
   UNMAP_HIST,
-} from '../sync/counters.js';
+} from '../concurrency/counters.js';
 import { getStrategy } from '../driver/strategies/index.js';
 import { CMDQ_DESIGNS } from '../driver/cmdq-designs.js';
-import { bucketLow, HIST_BUCKETS, mergeInto, quantile } from '../sync/histogram.js';
-import { SPIN } from '../sync/wait.js';
-import { nowNs } from '../sync/clock.js';
+import { bucketLow, HIST_BUCKETS, mergeInto, quantile } from '../concurrency/histogram.js';
+import { SPIN } from '../concurrency/wait.js';
+import { nowNs } from '../concurrency/clock.js';
 import { performance } from 'node:perf_hooks';
 import { readSafety } from '../safety/oracle.js';
 import { modelledNs, unmapOverhead } from './overhead.js';

@@ -45,7 +45,7 @@ import { CMDQ_ERR_ABT, CMDQ_ERR_ATC_INV_SYNC, CMDQ_ERR_ILL } from '../hardware/r
 import { resetSmmu, type SmmuFeatures } from '../hardware/smmu-reset.js';
 import { Smmu } from '../hardware/smmu-stats.js';
 import { checkerFor, type CommandChecker } from '../hardware/command-check.js';
-import { PARK_AT_ONCE, WAITERS } from '../sync/wait.js';
+import { PARK_AT_ONCE, WAITERS } from '../concurrency/wait.js';
 import { workerFile } from '../workload/paths.js';
 import { layoutParamsOf } from '../workload/regions.js';
 import { activeCmdqError, skipCmdqErr, type SkippedCommand } from '../driver/cmdq-skip-err.js';

@@ -13,7 +13,7 @@
 //   per CPU, one line      float64 counters (Sf below), written only by that CPU's thread
 //   per CPU, one line      int32 live buffer: [0] first VA page (0 = none), [1] ASID — read by devices
 //   per domain and slot    float64 clock of the slot's last unmap (for "how long after the unmap")
-import { nowNs } from '../sync/clock.js';
+import { nowNs } from '../concurrency/clock.js';
 import { VA_BASE_PAGE, type LayoutGeometry } from '../hardware/layout.js';
 import { alignUp, checkRegion, LINE, PAGE_SHIFT, REGION, type RegionDecl } from '../hardware/region.js';
 

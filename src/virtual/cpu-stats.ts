@@ -1,4 +1,4 @@
-// One emulated CPU's counts in the virtual engine: the threads engine's names (sync/counters.ts,
+// One emulated CPU's counts in the virtual engine: the threads engine's names (concurrency/counters.ts,
 // LOCKFREE_COUNTERS) for what both engines count.
 export class VCpuStats {
   maps = 0;

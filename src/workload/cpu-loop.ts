@@ -23,11 +23,11 @@ import {
 import { Ev, TraceRing, traceCapacity, traceRingOff, TRACE_REGION } from '../trace/ring.js';
 import { DeviceAgents, OWN_DMA } from '../safety/devices.js';
 import { Oracle } from '../safety/oracle.js';
-import { nowNs, spinUntil } from '../sync/clock.js';
-import { Cpu, CpuStats } from '../sync/counters.js';
-import { InstrumentedLock } from '../sync/lockstat.js';
-import { getLockAlgorithm } from '../sync/locks/index.js';
-import { PARK_AT_ONCE, waitForChange } from '../sync/wait.js';
+import { nowNs, spinUntil } from '../concurrency/clock.js';
+import { Cpu, CpuStats } from '../concurrency/counters.js';
+import { InstrumentedLock } from '../concurrency/lockstat.js';
+import { getLockAlgorithm } from '../concurrency/locks/index.js';
+import { PARK_AT_ONCE, waitForChange } from '../concurrency/wait.js';
 import { devicesOf } from '../config/config.js';
 import { workerLayout } from './regions.js';
 import { CLS_CMDQ, CLS_DEPOT, CLS_IOVA, CLS_RCACHE, domainOf, type CpuResult, type CpuTask } from './task.js';
@@ -77,7 +77,7 @@ export function runCpu(task: CpuTask): CpuResult {
       scratch,
       timed,
       waitingIdx,
-      // Holds are sampled (see sync/lockstat.ts); a trace adds every contended hold.
+      // Holds are sampled (see concurrency/lockstat.ts); a trace adds every contended hold.
       cfg.holdSample,
     );
   const cmdqLock = lock(cmdqLockOff(layout), CLS_CMDQ);

@@ -12,9 +12,9 @@ import {
   type Layout,
 } from '../hardware/layout.js';
 import { RegisterFile } from '../hardware/regfile.js';
-import { getLockAlgorithm } from '../sync/locks/index.js';
-import { SPIN } from '../sync/wait.js';
-import { Waiting } from '../sync/waiting.js';
+import { getLockAlgorithm } from '../concurrency/locks/index.js';
+import { SPIN } from '../concurrency/wait.js';
+import { Waiting } from '../concurrency/waiting.js';
 import { IOVA_RCACHE_REGION, rcacheCpus, rcacheLockOff } from '../driver/iova-rcache.js';
 import { ACTIVITY_NAMES } from './cpu-loop.js';
 import { LOCK_CLASSES } from './task.js';

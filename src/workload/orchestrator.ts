@@ -32,9 +32,9 @@ import {
 import { RegisterFile } from '../hardware/regfile.js';
 import { GERROR_CMDQ_ERR } from '../hardware/registers.js';
 import { resetSmmu } from '../hardware/smmu-reset.js';
-import { nowNs } from '../sync/clock.js';
-import { initCpuStats } from '../sync/counters.js';
-import { SPIN, storeAndWake, type WaitPolicy } from '../sync/wait.js';
+import { nowNs } from '../concurrency/clock.js';
+import { initCpuStats } from '../concurrency/counters.js';
+import { SPIN, storeAndWake, type WaitPolicy } from '../concurrency/wait.js';
 import type { SmmuMessage, SmmuWorkerData } from './smmu-messages.js';
 import { describeCpu, describeState } from './diagnostics.js';
 import { layoutParamsFor } from './params.js';

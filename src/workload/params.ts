@@ -3,7 +3,7 @@ import type { Config } from '../config/config.js';
 import { IOTLB_WAYS } from '../hardware/iotlb.js';
 import type { LayoutParams } from '../hardware/layout.js';
 import { log2Exact } from '../hardware/queue.js';
-import { getLockAlgorithm } from '../sync/locks/index.js';
+import { getLockAlgorithm } from '../concurrency/locks/index.js';
 import { lockClassesFor } from './task.js';
 import { designOf, getStrategy, iovaOf } from '../driver/strategies/index.js';
 import { TRACE_DECL } from '../trace/ring.js';

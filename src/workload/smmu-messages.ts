@@ -2,7 +2,7 @@
 // started with and what it posts back. Declared here so that src/ never imports from workers/.
 import type { SmmuTiming } from '../hardware/smmu-engine.js';
 import type { LayoutParams } from '../hardware/layout.js';
-import type { WaitPolicy } from '../sync/wait.js';
+import type { WaitPolicy } from '../concurrency/wait.js';
 
 export interface SmmuWorkerData {
   readonly sab: SharedArrayBuffer;

@@ -1,7 +1,7 @@
 // What the orchestrator hands each CPU worker (structured-cloned; the SharedArrayBuffer is shared).
 import type { Config } from '../config/config.js';
 import type { LayoutParams } from '../hardware/layout.js';
-import type { WaitPolicy } from '../sync/wait.js';
+import type { WaitPolicy } from '../concurrency/wait.js';
 
 /**
  * Lock classes the statistics are kept for, by index (lockstat "class name"): `iova` is the

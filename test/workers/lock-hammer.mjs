@@ -5,8 +5,8 @@
 //   which it got the lock.
 // lock 'none' runs the hammer without a lock: the control that shows the harness sees races.
 import { workerData } from 'node:worker_threads';
-import { getLockAlgorithm } from '../../dist/src/sync/locks/index.js';
-import { PARK_AT_ONCE, waitForChange } from '../../dist/src/sync/wait.js';
+import { getLockAlgorithm } from '../../dist/src/concurrency/locks/index.js';
+import { PARK_AT_ONCE, waitForChange } from '../../dist/src/concurrency/wait.js';
 
 // C: control word offsets (relative to ctl), declared in the test next to their meaning.
 const { sab, lockName, policy, lockOff, cpus, cpu, iters, ctl, C, mode } = workerData;

@@ -11,7 +11,7 @@
 // Differences from Linux: --fq-size entries are usable (Linux's 256-slot ring holds 255); the
 // timer fires at the next loop iteration of a CPU of the domain (no softirq); a ring still full
 // after its flush (an older flush still in flight) is flushed again rather than overrun.
-import { nowNs } from '../../sync/clock.js';
+import { nowNs } from '../../concurrency/clock.js';
 import { FlushQueue, FQ_COUNTERS, FQ_DECL } from '../flush-queue.js';
 import type { StrategyDef } from './strategy.js';
 

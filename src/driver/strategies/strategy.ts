@@ -5,9 +5,9 @@
 import type { IovaMode, Config } from '../../config/config.js';
 import type { Layout, LayoutGeometry, SharedViews } from '../../hardware/layout.js';
 import type { RegionDecl } from '../../hardware/region.js';
-import type { CpuStats } from '../../sync/counters.js';
-import type { LockAlgorithm } from '../../sync/lock.js';
-import type { WaitPolicy } from '../../sync/wait.js';
+import type { CpuStats } from '../../concurrency/counters.js';
+import type { LockAlgorithm } from '../../concurrency/lock.js';
+import type { WaitPolicy } from '../../concurrency/wait.js';
 import type { CmdqDesign, CmdqIssuer } from '../cmdq.js';
 
 export interface StrategyContext {

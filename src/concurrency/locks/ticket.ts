@@ -7,7 +7,7 @@
 // Shared memory (two 64-byte lines; `next` is on its own line so that ticket takers don't bounce
 // the line the holder releases on and the waiters poll):
 //   word 0   serving: ticket now allowed in
-//   word 1   waiter count of `serving` (sync/wait.ts protocol)
+//   word 1   waiter count of `serving` (concurrency/wait.ts protocol)
 //   word 2   holder (cpu + 1, instrumentation)   word 3  last holder
 //   word 16  next: next ticket to hand out
 import { LINE } from '../../hardware/region.js';

@@ -18,7 +18,7 @@ import type { WaitPolicy } from '../wait.js';
 const DEFAULT_SPIN_NS = 10_000;
 /** Polls between clock reads while spinning (a clock read costs about 50 ns). */
 const POLLS_PER_CLOCK_READ = 64;
-/** Same bound as sync/wait.ts: a parker re-checks at least this often, so a lost wake-up costs at most this. */
+/** Same bound as concurrency/wait.ts: a parker re-checks at least this often, so a lost wake-up costs at most this. */
 const MAX_PARK_MS = 20;
 
 class SpinParkLock implements Lock {

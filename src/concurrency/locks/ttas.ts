@@ -8,7 +8,7 @@
 //
 // Shared memory (one 64-byte line):
 //   word 0  state: 0 free, 1 held
-//   word 1  waiter count (sync/wait.ts protocol)
+//   word 1  waiter count (concurrency/wait.ts protocol)
 //   word 2  holder (cpu + 1, instrumentation)   word 3  last holder
 import { LINE } from '../../hardware/region.js';
 import type { Lock, LockAlgorithm } from '../lock.js';

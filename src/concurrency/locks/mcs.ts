@@ -9,7 +9,7 @@
 //            word 2  holder (cpu + 1, instrumentation)   word 3  last holder
 //   line 1+c node of CPU c, written by c and by its neighbours in the queue:
 //            word 0  locked: 1 while c waits, 0 once its predecessor hands over
-//            word 1  waiter count of `locked` (sync/wait.ts protocol)
+//            word 1  waiter count of `locked` (concurrency/wait.ts protocol)
 //            word 2  next: cpu + 1 of the successor, 0 until it links itself
 //            word 3  waiter count of `next` (a releaser waits for its successor to link)
 import type { Lock, LockAlgorithm } from '../lock.js';

@@ -1,4 +1,4 @@
-// The contract every lock algorithm (sync/locks/*) meets. A lock instance is a region of shared
+// The contract every lock algorithm (concurrency/locks/*) meets. A lock instance is a region of shared
 // memory whose size and alignment its algorithm declares (after js-lock-and-condition): the
 // orchestrator's layout reserves `bytes(cpus)` at a 64-byte aligned offset and every thread builds
 // its own Lock object over the same bytes.
