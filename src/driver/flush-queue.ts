@@ -254,7 +254,11 @@ export class FlushQueue {
    */
   private awaitFlushes(r: RingView, untilEmpty: boolean): void {
     const idx = this.dom + Dom.FINISH_CNT;
+    // Free with a finish count read no earlier than the one waited on: a flush that completed
+    // after the caller's last ringFree() must not be waited for a second time (at the end of a
+    // run, no later flush would come to wake us).
     let finish = Atomics.load(this.i32, idx);
+    this.ringFree(r);
     while (untilEmpty ? !this.empty(r) : this.full(r)) {
       finish = waitForChange(this.i32, idx, finish, this.policy);
       this.ringFree(r);
