@@ -33,17 +33,30 @@ export function* smmuProcess(m: Machine, agent: number, c: SmmuCosts, rec: SmmuR
   for (;;) {
     yield waitReg(CMDQ_PROD_REG, (v) => (v & ptrMask) !== cons);
     while ((m.reg(CMDQ_PROD_REG) & ptrMask) !== cons) {
-      const a = QUEUE_BASE + 16 * qIdx(shift, cons);
-      for (let i = 0; i < CMD_WORDS; i++) w[i] = m.mem.peek(a + 4 * i);
-      if (rec.log !== null) for (let i = 0; i < CMD_WORDS; i++) rec.log.push(w[i]);
-      const op = opcodeOf(w, 0);
-      rec.byOpcode.set(op, (rec.byOpcode.get(op) ?? 0) + 1);
-      yield delay(op === OP.CMD_SYNC ? c.syncNs : c.tlbiNs);
-      // Posted: the SMMU goes on while the MSI write takes the line from its waiter.
-      if (op === OP.CMD_SYNC && syncCs(w, 0) === CS_IRQ)
-        m.mem.access(agent, store(syncMsiAddr(w, 0), syncMsiData(w, 0) | 0), ignore);
+      yield* serveCommand(m, agent, c, rec, QUEUE_BASE + 16 * qIdx(shift, cons), w);
       cons = queueIncN(shift, cons, 1);
       yield mmioWrite(CMDQ_CONS_REG, cons);
     }
   }
+}
+
+/**
+ * Consumes the entry at `a`: logs it, spends its latency, and for a CMD_SYNC with CS=IRQ writes
+ * MSIDATA to MSIADDR (posted: the SMMU goes on while the write takes the line from its waiter).
+ */
+export function* serveCommand(
+  m: Machine,
+  agent: number,
+  c: SmmuCosts,
+  rec: SmmuRecord,
+  a: number,
+  w: Int32Array,
+): Proc {
+  for (let i = 0; i < CMD_WORDS; i++) w[i] = m.mem.peek(a + 4 * i);
+  if (rec.log !== null) for (let i = 0; i < CMD_WORDS; i++) rec.log.push(w[i]);
+  const op = opcodeOf(w, 0);
+  rec.byOpcode.set(op, (rec.byOpcode.get(op) ?? 0) + 1);
+  yield delay(op === OP.CMD_SYNC ? c.syncNs : c.tlbiNs);
+  if (op === OP.CMD_SYNC && syncCs(w, 0) === CS_IRQ)
+    m.mem.access(agent, store(syncMsiAddr(w, 0), syncMsiData(w, 0) | 0), ignore);
 }
