@@ -104,6 +104,7 @@ describe('8 and 64 CPUs: the invariants', () => {
     expect(r.commands.cmdSync).toBe(s * r.unmaps);
     // Drained: every issued command was consumed, every queue is empty.
     expect(r.drained?.idle).toBe(true);
+    expect(r.drained!.stopped, 'CPUs that finished').toBe(r.cpus);
     expect(r.consumed.TLBI_NH_VA).toBe(r.issued.tlbiNhVa);
     expect(r.consumed.CMD_SYNC).toBe(r.issued.cmdSync);
     const mask = (2 << r.params.queueShift) - 1;

@@ -17,6 +17,7 @@ import { VCpuStats } from './cpu-stats.js';
 import { Machine } from './machine.js';
 import { DEFAULT_VIRTUAL_PARAMS, type VirtualParams } from './params.js';
 import { smmuProcess, type SmmuRecord } from './smmu.js';
+import type { Proc } from './requests.js';
 
 /** Where bring-up leaves PROD and CONS: CFGI_ALL + CMD_SYNC, TLBI_NSNH_ALL (driver/probe.ts). */
 export const BRINGUP_PROD = 3;
@@ -46,6 +47,8 @@ export interface VirtualRunOptions {
 export interface VirtualDrained {
   /** Nothing was left to run (false: still busy 10 s of virtual time after the window). */
   readonly idle: boolean;
+  /** CPUs that finished their last unmap and stopped (all, unless one waits forever). */
+  readonly stopped: number;
   /** Every queue's PROD and CONS registers (index and wrap bits). */
   readonly queues: readonly { readonly prod: number; readonly cons: number }[];
 }
@@ -135,6 +138,11 @@ export function runVirtual(o: VirtualRunOptions): VirtualResult {
           (c) => stats[c].cmdqLock,
         )
       : null;
+  let stopped = 0;
+  const counted = function* (proc: Proc): Proc {
+    yield* proc;
+    stopped++;
+  };
   const poll: ConsPollOptions = { mode: p.consPoll, sev: p.sev, costlyReads: p.mmioReadNs > 0 };
   const work = {
     mapNs: p.mapNs,
@@ -154,7 +162,11 @@ export function runVirtual(o: VirtualRunOptions): VirtualResult {
           ? new VEcmdqCmdq(c, p.queueShift, p.syncMode, stats[c], poll)
           : new VLockedCmdq(p.queueShift, p.syncMode, stats[c], c, cmdqLock!, poll);
     // A random start within one map time, so that CPUs do not march in lockstep.
-    m.spawn(c, cpuProcess(m, c, work, cmdq, stats[c]), o.cpus > 1 ? m.rng.below(Math.max(1, p.mapNs)) : 0);
+    m.spawn(
+      c,
+      counted(cpuProcess(m, c, work, cmdq, stats[c])),
+      o.cpus > 1 ? m.rng.below(Math.max(1, p.mapNs)) : 0,
+    );
   }
   // The measured window starts with fresh protocol counters (maps and unmaps count from there too).
   m.at(o.warmupNs, () => {
@@ -178,6 +190,7 @@ export function runVirtual(o: VirtualRunOptions): VirtualResult {
     m.run(end + DRAIN_LIMIT_NS);
     drained = {
       idle: m.heap.size === 0,
+      stopped,
       queues: queues
         .slice(o.design === 'ecmdq' ? 1 : 0)
         .map((q) => ({ prod: m.reg(q.addrs.prodReg), cons: m.reg(q.addrs.consReg) })),
