@@ -100,6 +100,10 @@ describe('the CONS poll loop (poll-mode CMD_SYNC, 1 CPU, per-page)', () => {
     expect(s.consPollUdelays).toBe(0);
     expect(s.consPollWfes).toBeGreaterThanOrEqual(r.issued.cmdSync - 1);
     expect(s.consPollWfes).toBeLessThanOrEqual(r.issued.cmdSync);
+    // A read before and after each WFE; one CMDQ_PROD write per command (the 2017 driver).
+    expect(s.mmioReads).toBeGreaterThanOrEqual(2 * (r.issued.cmdSync - 1));
+    expect(s.mmioReads).toBeLessThanOrEqual(2 * r.issued.cmdSync);
+    expect(s.mmioWrites).toBe(r.issued.tlbiNhVa + r.issued.cmdSync);
   });
 
   it('without SEV: 10 reads of 500 ns, udelay 1 us, 10 reads, 2 us, 10 reads, 4 us: three per 20 us CMD_SYNC', () => {

@@ -108,6 +108,7 @@ export class VLockedCmdq {
     const prod = yield load(Q_PROD);
     let cons = yield load(Q_CONS);
     if (!queueHasSpace(shift, prod, cons, 1)) {
+      this.stats.mmioReads++;
       cons = yield mmioRead(CMDQ_CONS_REG);
       if (!queueHasSpace(shift, prod, cons, 1)) {
         this.stats.queueFullWaits++;
@@ -123,6 +124,7 @@ export class VLockedCmdq {
   private *publish(prod: number): Generator<Req, number, number> {
     const next = queueIncN(this.shift, prod, 1);
     yield store(Q_PROD, next);
+    this.stats.mmioWrites++;
     yield mmioWrite(CMDQ_PROD_REG, next);
     return next;
   }

@@ -169,6 +169,7 @@ export class VLockfreeCmdq {
       yield waitUntil(this.q.ownerProd, (v) => v === prod);
       const gathered = llqProdN(yield rmw(this.q.llq, clearOwned)) & this.ptrMask;
       yield* this.validMap(prod, gathered, false);
+      st.mmioWrites++;
       yield mmioWrite(this.q.prodReg, gathered | this.prodFlags);
       yield store(this.q.ownerProd, gathered);
       st.ownerElections++;
@@ -235,6 +236,7 @@ export class VLockfreeCmdq {
   private *pollUntilNotFull(seen: number, need: number): Generator<Req, number, number> {
     // arm_smmu_cmdq_exclusive_trylock_irqsave: only when no CMD_SYNC waiter holds it shared.
     if ((yield cmpxchg(this.q.lock, 0, LOCK_EXCLUSIVE)) === 0) {
+      this.stats.mmioReads++;
       const reg = (yield mmioRead(this.q.consReg)) & this.ptrMask;
       yield rmw(this.q.llq, (v) => llqPackN(llqProdN(v), reg));
       yield store(this.q.lock, 0);

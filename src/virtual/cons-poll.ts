@@ -29,12 +29,19 @@ export function* pollReg(
   pred: (v: number) => boolean,
   first?: number,
 ): Generator<Req, number, number> {
-  let v = first ?? (yield mmioRead(reg));
+  let v: number;
+  if (first === undefined) {
+    st.mmioReads++;
+    v = yield mmioRead(reg);
+  } else v = first;
   if (pred(v)) return v;
   if (o.mode === 'spin') {
     // Free re-reads would loop in zero time: then the spin is a wait for the next write.
     if (!o.costlyReads) return yield waitReg(reg, pred);
-    while (!pred(v)) v = yield mmioRead(reg);
+    while (!pred(v)) {
+      st.mmioReads++;
+      v = yield mmioRead(reg);
+    }
     return v;
   }
   let delayNs = UDELAY_FIRST_NS;
@@ -50,6 +57,7 @@ export function* pollReg(
       spinCnt = 0;
     }
     // cpu_relax(): nothing to model.
+    st.mmioReads++;
     v = yield mmioRead(reg);
   }
   return v;

@@ -22,6 +22,9 @@ export class VCpuStats {
   consRefreshes = 0;
   lastReaderConsUpdates = 0;
   queueFullWaits = 0;
+  /** Register accesses of the issue path (Cpu.MMIO_READS, Cpu.MMIO_WRITES; free reads not counted). */
+  mmioReads = 0;
+  mmioWrites = 0;
   /** The CONS poll loop's WFEs and udelays (Cpu.CONS_POLL_WFES, Cpu.CONS_POLL_UDELAYS). */
   consPollWfes = 0;
   consPollUdelays = 0;

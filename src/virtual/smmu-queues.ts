@@ -6,14 +6,14 @@
 // Each command costs --tlbi-ns / --sync-ns of the one command processor the queues share; a
 // CMD_SYNC orders its own queue only. With every queue empty the SMMU idles until any PROD is
 // written (free: the threads engine's doorbell is a host device, not hardware). CONS is published
-// after each command, as the single-queue process does (smmu.ts).
+// lazily, by the single-queue rule (smmu.ts publishCons).
 import { CMD_WORDS } from '../hardware/commands.js';
 import { queueIncN, qIdx } from '../hardware/queue.js';
 import { ECMDQ_CONS_ENACK } from '../hardware/registers.js';
 import type { VQueueAddrs } from './cmdq-lockfree.js';
 import type { Machine } from './machine.js';
 import { mmioWrite, waitRegs, type Proc } from './requests.js';
-import { serveCommand, type SmmuCosts, type SmmuRecord } from './smmu.js';
+import { consEvery, publishCons, serveCommand, type SmmuCosts, type SmmuRecord } from './smmu.js';
 
 export interface SmmuQueue {
   readonly addrs: VQueueAddrs;
@@ -34,6 +34,8 @@ export function* smmuQueuesProcess(
   const n = queues.length;
   const prods = new Int32Array(n);
   const conss = new Int32Array(n);
+  const since = new Int32Array(n);
+  const wakeEvery = consEvery(shift);
   for (let k = 0; k < n; k++) {
     conss[k] = m.reg(queues[k].addrs.consReg) & ptrMask;
     prods[k] = conss[k];
@@ -45,10 +47,13 @@ export function* smmuQueuesProcess(
       const q = queues[k].addrs;
       if (prods[k] === conss[k]) prods[k] = m.reg(q.prodReg) & ptrMask;
       if (prods[k] === conss[k]) continue;
-      yield* serveCommand(m, agent, c, rec, q.entries + 16 * qIdx(shift, conss[k]), w);
+      const op = yield* serveCommand(m, agent, c, rec, q.entries + 16 * qIdx(shift, conss[k]), w);
       conss[k] = queueIncN(shift, conss[k], 1);
       consumed++;
-      yield mmioWrite(q.consReg, conss[k] | queues[k].consFlags);
+      if (publishCons(op, conss[k], prods[k], ++since[k], wakeEvery)) {
+        since[k] = 0;
+        yield mmioWrite(q.consReg, conss[k] | queues[k].consFlags);
+      }
     }
     if (consumed === 0) yield waitRegs(prodRegs);
   }
