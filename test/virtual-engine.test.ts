@@ -1,17 +1,12 @@
-// The virtual-time engine's foundation (src/virtual/): determinism, exact command counts per unmap,
-// the same command stream as the threads engine at 1 CPU, and the published v5.4 scaling shape.
+// The virtual-time engine's foundation (src/virtual/): determinism, exact command counts per unmap
+// and the published v5.4 scaling shape. The comparison with the threads engine over every strategy
+// x design x lock is virtual-conformance.test.ts.
 import { describe, expect, it } from 'vitest';
-import { runConfig } from '../src/index.js';
-import { CS_SEV, decode, encode, type Command } from '../src/hardware/commands.js';
 import { VA_BASE_PAGE } from '../src/hardware/layout.js';
 import { runVirtual, type VirtualDesign, type VirtualResult } from '../src/virtual/run.js';
 import type { VirtualStrategy } from '../src/virtual/cpu.js';
 import { VALIDATION_PARAMS } from '../src/virtual/params.js';
-import { cmdLogPath } from '../src/index.js';
-import { decodeLog, config } from './helpers/runs.js';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { decodeWords } from './helpers/virtual.js';
 
 function run(
   cpus: number,
@@ -20,16 +15,6 @@ function run(
   over: Partial<Parameters<typeof runVirtual>[0]> = {},
 ): VirtualResult {
   return runVirtual({ cpus, design, strategy, seed: 1, durationNs: 300_000, warmupNs: 50_000, ...over });
-}
-
-/** The consumed stream, decoded by the real decoder (16-byte little-endian entries). */
-function decodeWords(words: readonly number[]): Command[] {
-  const bytes = new Uint8Array(words.length * 4);
-  const view = new DataView(bytes.buffer);
-  words.forEach((w, i) => view.setInt32(i * 4, w, true));
-  const out: Command[] = [];
-  for (let o = 0; o < bytes.length; o += 16) out.push(decode(bytes, o));
-  return out;
 }
 
 describe('determinism', () => {
@@ -87,77 +72,6 @@ describe('exact commands per unmap', () => {
       expect(cmds[i + 16].op).toBe('CMD_SYNC');
     }
   });
-});
-
-/**
- * A stream with the addresses that depend on where each engine keeps its memory replaced by their
- * steps: a CMD_SYNC's MSIADDR by its distance from the previous one (in queue entries, wrapped),
- * its MSIDATA by the step from the previous one. Everything else is compared as decoded.
- */
-function canonical(cmds: Command[], queueEntries: number): string[] {
-  let lastAddr = -1;
-  let lastData = -1;
-  return cmds.map((c) => {
-    if (c.op !== 'CMD_SYNC') return JSON.stringify(c);
-    const addrStep =
-      lastAddr < 0 ? 'first' : ((((c.msiaddr - lastAddr) / 16) % queueEntries) + queueEntries) % queueEntries;
-    const dataStep = lastData < 0 ? 'first' : c.msidata - lastData;
-    lastAddr = c.msiaddr;
-    lastData = c.msidata;
-    return JSON.stringify({ ...c, msiaddr: addrStep, msidata: dataStep });
-  });
-}
-
-describe('1 CPU: the same command stream as the threads engine', () => {
-  const combos: {
-    strategy: string;
-    design: VirtualDesign;
-    vstrategy: VirtualStrategy;
-    syncMode: 'msi' | 'poll';
-  }[] = [
-    { strategy: 'lockfree', design: 'lockfree', vstrategy: 'batched', syncMode: 'msi' },
-    { strategy: 'lockfree', design: 'lockfree', vstrategy: 'batched', syncMode: 'poll' },
-    { strategy: 'batched', design: 'locked', vstrategy: 'batched', syncMode: 'msi' },
-    { strategy: 'per-page', design: 'locked', vstrategy: 'per-page', syncMode: 'poll' },
-  ];
-  for (const k of combos)
-    it(`${k.strategy} (${k.design} queue, ${k.syncMode})`, async () => {
-      const base = join(mkdtempSync(join(tmpdir(), 'virt-')), 'log');
-      const cfg = config({
-        cpus: 1,
-        pages: 4,
-        strategies: [k.strategy],
-        syncMode: k.syncMode,
-        cmdLog: base,
-      });
-      await runConfig(cfg, () => {});
-      // The log may begin inside an unmap: start both at an unmap's first TLBI.
-      const log = decodeLog(cmdLogPath(base, k.strategy));
-      const threads = log.slice(
-        log.findIndex((c) => c.op === 'TLBI_NH_VA' && c.addr === VA_BASE_PAGE * 4096),
-      );
-      const v = run(1, k.design, k.vstrategy, {
-        recordCommands: true,
-        durationNs: 2e6,
-        params: { pages: 4, syncMode: k.syncMode, queueShift: Math.log2(cfg.queueEntries) },
-      });
-      const virtual = decodeWords(v.commandWords!);
-      // Linux's polled CMD_SYNC asks for SEV (driver/probe.ts), in both engines.
-      if (k.syncMode === 'poll')
-        expect(virtual.find((c) => c.op === 'CMD_SYNC')).toMatchObject({ cs: CS_SEV });
-      // Up to 40 whole unmaps, at least 3.
-      const per = k.strategy === 'per-page' ? 8 : 5;
-      const n = Math.floor(Math.min(threads.length, virtual.length, 40 * per) / per) * per;
-      expect(
-        n,
-        `threads ${threads.length} (log ${log.length}), virtual ${virtual.length}`,
-      ).toBeGreaterThanOrEqual(3 * per);
-      expect(canonical(virtual.slice(0, n), cfg.queueEntries)).toEqual(
-        canonical(threads.slice(0, n), cfg.queueEntries),
-      );
-      // The encoders agree with the decoder on every entry (the stream is well-formed).
-      for (const c of virtual.slice(0, per)) expect(decode(encode(c))).toEqual(c);
-    });
 });
 
 describe("v5.4 lock-free queue against Garry's 2020 measurements (validation parameters, one set)", () => {

@@ -25,8 +25,10 @@ export const VALID_MAP = 0x2000;
 /** 2017: cmdq->q.prod and cmdq->q.cons (the driver's shadow indexes). */
 export const Q_PROD = 0x8000;
 export const Q_CONS = Q_PROD + 4;
-/** 2017: cmdq->lock, an arm64 ticket spinlock {owner [15:0], next [31:16]}. */
+/** 2017: cmdq->lock, the --lock algorithm's first line (ticket: `next` on the line after). */
 export const SPINLOCK = Q_PROD + 64;
+/** The mcs lock's per-CPU nodes, a line each. */
+export const LOCK_NODES = 0x400000;
 /** 2017 MSI: smmu->sync_nr and smmu->sync_count. */
 export const SYNC_NR = 0x9000;
 export const SYNC_COUNT = 0x9040;
@@ -37,3 +39,16 @@ export const QUEUE_BASE = 0x100000;
 /** The SMMU's registers, at their page-0 offsets. */
 export const CMDQ_PROD_REG = REG.CMDQ_PROD.offset;
 export const CMDQ_CONS_REG = REG.CMDQ_CONS.offset;
+
+/**
+ * SMMUv3.3 ECMDQ n: its lock-free protocol state (llq, then the valid_map/owner_prod/lock line,
+ * then the valid bitmap), as the shared queue's at LLQ but one block per queue; its entries; its
+ * PROD and CONS registers (ECMDQ_PROD/ECMDQ_CONS of control page 0, 0x20 apart, spec 6.2.5).
+ */
+export const ECMDQ_STATE = 0x800000;
+export const ECMDQ_STATE_BYTES = 0x1000;
+export const ECMDQ_ENTRIES = 0x10000000;
+export const ECMDQ_REGS = 0x100000;
+export const ECMDQ_REG_STRIDE = 0x20;
+export const ECMDQ_PROD_OFF = 0x08;
+export const ECMDQ_CONS_OFF = 0x0c;

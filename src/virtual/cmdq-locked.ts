@@ -1,7 +1,7 @@
 // The 2017 driver's command issue (arm_smmu_cmdq_issue_cmd under cmdq->lock, v4.14/v4.15) on the
 // virtual machine, as the threads engine's driver/cmdq-locked.ts runs it: every command is its own
-// round trip of the global spinlock (an arm64 ticket lock: fetch-add a ticket, spin on the owner
-// half, release by storing owner + 1); a full queue is waited out by polling CONS under the lock.
+// round trip of the global cmdq lock (the --lock algorithm, locks.ts); a full queue is waited out
+// by polling CONS under the lock (Linux's poll loop, cons-poll.ts).
 // CMD_SYNC in poll mode holds the lock until CONS shows the queue drained; with MSIs it carries
 // ++sync_nr, the SMMU writes that to sync_count and the waiter spins on it outside the lock.
 import type { CmdBatch } from '../driver/cmd-batch.js';
@@ -21,31 +21,28 @@ import {
   Q_CONS,
   Q_PROD,
   QUEUE_BASE,
-  SPINLOCK,
   SYNC_COUNT,
   SYNC_NR,
 } from './address-map.js';
 import type { VCpuStats } from './cpu-stats.js';
 import type { Machine } from './machine.js';
+import { pollReg, type ConsPollOptions } from './cons-poll.js';
+import type { VInstrumentedLock } from './locks.js';
 import {
   load,
   mmioRead,
   mmioWrite,
   rmw,
   store,
-  waitReg,
   waitUntil,
   writeWords,
   type Proc,
   type Req,
 } from './requests.js';
 
-const TICKET = 0x10000;
-
 export function initLocked(m: Machine, p: number): void {
   m.mem.poke(Q_PROD, p);
   m.mem.poke(Q_CONS, p);
-  m.mem.poke(SPINLOCK, 0);
   m.mem.poke(SYNC_NR, 0);
   m.mem.poke(SYNC_COUNT, 0);
   m.setReg(CMDQ_PROD_REG, p);
@@ -59,6 +56,9 @@ export class VLockedCmdq {
     private readonly shift: number,
     private readonly syncMode: SyncMode,
     private readonly stats: VCpuStats,
+    private readonly cpu: number,
+    private readonly cmdqLock: VInstrumentedLock,
+    private readonly poll: ConsPollOptions,
   ) {}
 
   *issue(batch: CmdBatch, sync: boolean): Proc {
@@ -85,7 +85,7 @@ export class VLockedCmdq {
     writeCmdSync(this.entry, 0, CS_SEV, 0, 0);
     yield writeWords(QUEUE_BASE + 16 * qIdx(shift, prod), Array.from(this.entry));
     const next = yield* this.publish(prod);
-    const cons = yield waitReg(CMDQ_CONS_REG, (c) => queueEmpty(shift, next, c));
+    const cons = yield* pollReg(this.poll, this.stats, CMDQ_CONS_REG, (c) => queueEmpty(shift, next, c));
     yield store(Q_CONS, cons);
     yield* this.unlock();
   }
@@ -108,10 +108,12 @@ export class VLockedCmdq {
     const prod = yield load(Q_PROD);
     let cons = yield load(Q_CONS);
     if (!queueHasSpace(shift, prod, cons, 1)) {
+      this.stats.mmioReads++;
       cons = yield mmioRead(CMDQ_CONS_REG);
       if (!queueHasSpace(shift, prod, cons, 1)) {
         this.stats.queueFullWaits++;
-        cons = yield waitReg(CMDQ_CONS_REG, (c) => queueHasSpace(shift, prod, c, 1));
+        const space = (c: number): boolean => queueHasSpace(shift, prod, c, 1);
+        cons = yield* pollReg(this.poll, this.stats, CMDQ_CONS_REG, space, cons);
       }
       yield store(Q_CONS, cons);
     }
@@ -122,16 +124,16 @@ export class VLockedCmdq {
   private *publish(prod: number): Generator<Req, number, number> {
     const next = queueIncN(this.shift, prod, 1);
     yield store(Q_PROD, next);
+    this.stats.mmioWrites++;
     yield mmioWrite(CMDQ_PROD_REG, next);
     return next;
   }
 
   private *lock(): Proc {
-    const t = (yield rmw(SPINLOCK, (v) => (v + TICKET) >>> 0)) >>> 16;
-    yield waitUntil(SPINLOCK, (v) => (v & 0xffff) === t);
+    yield* this.cmdqLock.acquire(this.cpu);
   }
 
   private *unlock(): Proc {
-    yield rmw(SPINLOCK, (v) => ((v & 0xffff0000) | ((v + 1) & 0xffff)) >>> 0);
+    yield* this.cmdqLock.release(this.cpu);
   }
 }

@@ -37,15 +37,39 @@ import {
   mmioWrite,
   rmw,
   store,
-  waitReg,
   waitUntil,
   writeWords,
   type Proc,
   type Req,
 } from './requests.js';
 import type { SyncMode } from '../config/config.js';
+import { pollReg, type ConsPollOptions } from './cons-poll.js';
 
 const OWNED = Q_OVERFLOW_FLAG >>> 0;
+
+/** Where one command queue's words live: the shared queue's, or an ECMDQ's (cmdq-ecmdq.ts). */
+export interface VQueueAddrs {
+  readonly llq: number;
+  readonly validMapPtr: number;
+  readonly ownerProd: number;
+  readonly lock: number;
+  readonly validMap: number;
+  readonly entries: number;
+  readonly prodReg: number;
+  readonly consReg: number;
+}
+
+/** The SMMU's one command queue (v5.4's struct arm_smmu_cmdq, address-map.ts). */
+export const SHARED_QUEUE: VQueueAddrs = {
+  llq: LLQ,
+  validMapPtr: VALID_MAP_PTR,
+  ownerProd: OWNER_PROD,
+  lock: CMDQ_LOCK,
+  validMap: VALID_MAP,
+  entries: QUEUE_BASE,
+  prodReg: CMDQ_PROD_REG,
+  consReg: CMDQ_CONS_REG,
+};
 const TWO_32 = 0x100000000;
 const LOCK_EXCLUSIVE = -0x80000000;
 
@@ -55,27 +79,32 @@ export const llqProdN = (v: number): number => v % TWO_32;
 export const llqConsN = (v: number): number => Math.floor(v / TWO_32);
 
 /** Initial state: the queue as bring-up left it (PROD = CONS = p), entries before p valid. */
-export function initLockfree(m: Machine, shift: number, p: number): void {
-  m.mem.poke(LLQ, llqPackN(p, p));
-  m.mem.poke(OWNER_PROD, p);
-  m.mem.poke(CMDQ_LOCK, 0);
+export function initLockfree(m: Machine, shift: number, p: number, q: VQueueAddrs = SHARED_QUEUE): void {
+  m.mem.poke(q.llq, llqPackN(p, p));
+  m.mem.poke(q.ownerProd, p);
+  m.mem.poke(q.lock, 0);
   // The threads engine's bitmap initialisation, on a scratch copy of its [bits, waiters] pairs.
   const words = Math.ceil((1 << shift) / 32);
   const pairs = new Int32Array(2 * words);
   new ValidMap(pairs, 0, shift).init(p);
-  for (let word = 0; word < words; word++) m.mem.poke(VALID_MAP + 4 * word, pairs[2 * word]);
-  m.setReg(CMDQ_PROD_REG, p);
-  m.setReg(CMDQ_CONS_REG, p);
+  for (let word = 0; word < words; word++) m.mem.poke(q.validMap + 4 * word, pairs[2 * word]);
+  m.setReg(q.prodReg, p);
+  m.setReg(q.consReg, p);
 }
 
 export class VLockfreeCmdq {
   private readonly ptrMask: number;
   private readonly entry = new Int32Array(CMD_WORDS);
 
+  /** What the owner's PROD write carries beside the index (ECMDQ: PROD_EN). */
+  protected prodFlags = 0;
+
   constructor(
     private readonly shift: number,
     private readonly syncMode: SyncMode,
     private readonly stats: VCpuStats,
+    private readonly poll: ConsPollOptions,
+    private readonly q: VQueueAddrs = SHARED_QUEUE,
   ) {
     this.ptrMask = (2 << shift) - 1;
   }
@@ -88,7 +117,7 @@ export class VLockfreeCmdq {
     if (total === 0) return;
 
     // 1. Reserve: cmpxchg {prod, cons} -> {prod + total | OWNED, cons}.
-    let old = yield load(LLQ);
+    let old = yield load(this.q.llq);
     let prod = 0;
     let owner = false;
     let waited = false;
@@ -104,7 +133,7 @@ export class VLockfreeCmdq {
       }
       const head = llqPackN(queueIncN(shift, prod, total) | OWNED, cons);
       st.cmpxchgAttempts++;
-      const seen = yield cmpxchg(LLQ, old, head);
+      const seen = yield cmpxchg(this.q.llq, old, head);
       if (seen === old) {
         owner = (raw & OWNED) === 0;
         break;
@@ -122,7 +151,7 @@ export class VLockfreeCmdq {
     for (let i = 0; i < n; i++)
       for (let k = 0; k < CMD_WORDS; k++) words.push(batch.words[i * CMD_WORDS + k]);
     if (sync) {
-      const slot = QUEUE_BASE + 16 * qIdx(shift, syncProd);
+      const slot = this.q.entries + 16 * qIdx(shift, syncProd);
       // v5.4 with MSIs: the SMMU writes MSIDATA = 0 over word 0 of this very slot.
       if (this.syncMode === 'msi')
         writeCmdSync(this.entry, 0, CS_IRQ, 0, slot, SYNC_MSH_ISH, SYNC_MSIATTR_OIWB);
@@ -137,11 +166,12 @@ export class VLockfreeCmdq {
 
     // 4. The owner publishes everything gathered behind it.
     if (owner) {
-      yield waitUntil(OWNER_PROD, (v) => v === prod);
-      const gathered = llqProdN(yield rmw(LLQ, clearOwned)) & this.ptrMask;
+      yield waitUntil(this.q.ownerProd, (v) => v === prod);
+      const gathered = llqProdN(yield rmw(this.q.llq, clearOwned)) & this.ptrMask;
       yield* this.validMap(prod, gathered, false);
-      yield mmioWrite(CMDQ_PROD_REG, gathered);
-      yield store(OWNER_PROD, gathered);
+      st.mmioWrites++;
+      yield mmioWrite(this.q.prodReg, gathered | this.prodFlags);
+      yield store(this.q.ownerProd, gathered);
       st.ownerElections++;
       st.ownerPublishedCmds += queueDepth(shift, gathered, prod);
     }
@@ -150,17 +180,17 @@ export class VLockfreeCmdq {
     if (sync) {
       let cons: number;
       if (this.syncMode === 'msi') {
-        yield waitUntil(QUEUE_BASE + 16 * qIdx(shift, syncProd), (v) => v === 0);
+        yield waitUntil(this.q.entries + 16 * qIdx(shift, syncProd), (v) => v === 0);
         cons = syncProd;
       } else {
-        cons =
-          (yield waitReg(CMDQ_CONS_REG, (c) => queueConsumed(shift, c & this.ptrMask, syncProd))) &
-          this.ptrMask;
+        const mask = this.ptrMask;
+        const consumed = (c: number): boolean => queueConsumed(shift, c & mask, syncProd);
+        cons = (yield* pollReg(this.poll, st, this.q.consReg, consumed)) & mask;
       }
       if (!(yield* this.sharedTryUnlock())) {
-        yield rmw(LLQ, (v) => llqPackN(llqProdN(v), cons));
+        yield rmw(this.q.llq, (v) => llqPackN(llqProdN(v), cons));
         st.lastReaderConsUpdates++;
-        yield rmw(CMDQ_LOCK, (v) => v - 1);
+        yield rmw(this.q.lock, (v) => v - 1);
       }
     }
   }
@@ -172,7 +202,7 @@ export class VLockfreeCmdq {
     while (i < total) {
       const idx = qIdx(shift, queueIncN(shift, prod, i));
       const inLine = Math.min(total - i, 4 - (idx & 3), (1 << shift) - idx);
-      yield writeWords(QUEUE_BASE + 16 * idx, words.slice(i * CMD_WORDS, (i + inLine) * CMD_WORDS));
+      yield writeWords(this.q.entries + 16 * idx, words.slice(i * CMD_WORDS, (i + inLine) * CMD_WORDS));
       i += inLine;
     }
   }
@@ -184,7 +214,7 @@ export class VLockfreeCmdq {
    */
   private *validMap(sprod: number, eprod: number, set: boolean): Proc {
     const shift = this.shift;
-    yield load(VALID_MAP_PTR);
+    yield load(this.q.validMapPtr);
     for (let p = sprod; p !== eprod;) {
       const idx = qIdx(shift, p);
       const eidx = qIdx(shift, eprod);
@@ -192,7 +222,7 @@ export class VLockfreeCmdq {
       const sbit = idx & 31;
       const limit = eidx >>> 5 === word && sbit < (eidx & 31) ? eidx & 31 : 32;
       const mask = (limit === 32 ? -1 : (1 << limit) - 1) & ~((1 << sbit) - 1);
-      const addr = VALID_MAP + 4 * word;
+      const addr = this.q.validMap + 4 * word;
       if (set) yield rmw(addr, (v) => v ^ mask);
       else {
         const want = qWrp(shift, p) !== 0 ? 0 : mask;
@@ -205,35 +235,36 @@ export class VLockfreeCmdq {
   /** Linux arm_smmu_cmdq_poll_until_not_full. Returns a fresh {prod, cons}. */
   private *pollUntilNotFull(seen: number, need: number): Generator<Req, number, number> {
     // arm_smmu_cmdq_exclusive_trylock_irqsave: only when no CMD_SYNC waiter holds it shared.
-    if ((yield cmpxchg(CMDQ_LOCK, 0, LOCK_EXCLUSIVE)) === 0) {
-      const reg = (yield mmioRead(CMDQ_CONS_REG)) & this.ptrMask;
-      yield rmw(LLQ, (v) => llqPackN(llqProdN(v), reg));
-      yield store(CMDQ_LOCK, 0);
+    if ((yield cmpxchg(this.q.lock, 0, LOCK_EXCLUSIVE)) === 0) {
+      this.stats.mmioReads++;
+      const reg = (yield mmioRead(this.q.consReg)) & this.ptrMask;
+      yield rmw(this.q.llq, (v) => llqPackN(llqProdN(v), reg));
+      yield store(this.q.lock, 0);
       this.stats.consRefreshes++;
-      return yield load(LLQ);
+      return yield load(this.q.llq);
     }
     // Someone holds it: their unlock (the last CMD_SYNC waiter out refreshes cons) changes llq.
     const shift = this.shift;
     const mask = this.ptrMask;
     return yield waitUntil(
-      LLQ,
+      this.q.llq,
       (v) => v !== seen || queueHasSpace(shift, llqProdN(v) & mask, llqConsN(v), need),
     );
   }
 
   private *sharedLock(): Proc {
     // The exclusive holder's INT_MIN keeps the incremented count negative: wait, then cmpxchg.
-    if ((yield rmw(CMDQ_LOCK, (v) => v + 1)) >= 0) return;
+    if ((yield rmw(this.q.lock, (v) => v + 1)) >= 0) return;
     for (;;) {
-      const v = yield waitUntil(CMDQ_LOCK, (x) => x >= 0);
-      if ((yield cmpxchg(CMDQ_LOCK, v, v + 1)) === v) return;
+      const v = yield waitUntil(this.q.lock, (x) => x >= 0);
+      if ((yield cmpxchg(this.q.lock, v, v + 1)) === v) return;
     }
   }
 
   /** Fails, keeping the lock, if we are its only holder: then we update the cached cons. */
   private *sharedTryUnlock(): Generator<Req, boolean, number> {
-    if ((yield load(CMDQ_LOCK)) === 1) return false;
-    yield rmw(CMDQ_LOCK, (v) => v - 1);
+    if ((yield load(this.q.lock)) === 1) return false;
+    yield rmw(this.q.lock, (v) => v - 1);
     return true;
   }
 }

@@ -108,11 +108,34 @@ export class Coherence {
     if (!line.busy) this.startNext(line);
   }
 
-  /** Spins until pred holds for the word at addr; done(value that satisfied it). */
-  waitUntil(agent: number, addr: number, pred: (v: number) => boolean, done: Done): void {
+  /**
+   * Spins until pred holds for the word at addr; done(value that satisfied it). With timeoutNs the
+   * spin gives up once that much time has passed: done(the last value seen, failing pred). A
+   * re-read already under way then completes unseen (the spinner had issued it).
+   */
+  waitUntil(
+    agent: number,
+    addr: number,
+    pred: (v: number) => boolean,
+    done: Done,
+    timeoutNs = Infinity,
+  ): void {
     const loadReq: Req = { op: Op.LOAD, addr, v: 0 };
+    let over = false;
+    let last = 0;
+    if (timeoutNs < Infinity)
+      this.after(timeoutNs, () => {
+        if (over) return;
+        over = true;
+        done(last);
+      });
     const check = (v: number): void => {
-      if (pred(v)) return done(v);
+      if (over) return;
+      last = v;
+      if (pred(v)) {
+        over = true;
+        return done(v);
+      }
       const line = this.line(addr);
       // Our copy is still valid: spin in our cache until someone's write takes it away.
       if (line.has[agent] === 1)
@@ -120,6 +143,17 @@ export class Coherence {
       else this.access(agent, loadReq, check);
     };
     this.access(agent, loadReq, check);
+  }
+
+  /**
+   * done() once `agent` no longer owns addr's line exclusively: at once if it does not, else when
+   * another agent's write or RMW invalidates its copy. (A read by another agent only downgrades
+   * it and is not noticed: no lock algorithm here reads the line a TAS spinner exchanges.)
+   */
+  waitLost(agent: number, addr: number, done: () => void): void {
+    const line = this.line(addr);
+    if (line.owner !== agent || line.has[agent] !== 1) return done();
+    line.watchers.push({ agent, retry: done });
   }
 
   /** May `agent` write the line without a transaction (it holds the only copy, or nobody does)? */

@@ -1,5 +1,7 @@
 // One emulated CPU's counts in the virtual engine: the threads engine's names (concurrency/counters.ts,
 // LOCKFREE_COUNTERS) for what both engines count.
+import { VLockStats } from './locks.js';
+
 export class VCpuStats {
   maps = 0;
   unmaps = 0;
@@ -20,4 +22,12 @@ export class VCpuStats {
   consRefreshes = 0;
   lastReaderConsUpdates = 0;
   queueFullWaits = 0;
+  /** Register accesses of the issue path (Cpu.MMIO_READS, Cpu.MMIO_WRITES; free reads not counted). */
+  mmioReads = 0;
+  mmioWrites = 0;
+  /** The CONS poll loop's WFEs and udelays (Cpu.CONS_POLL_WFES, Cpu.CONS_POLL_UDELAYS). */
+  consPollWfes = 0;
+  consPollUdelays = 0;
+  /** The global cmdq lock (the locked design), lockstat's counts (Lk, lock class 0 'cmdq'). */
+  cmdqLock = new VLockStats();
 }

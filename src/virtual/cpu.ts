@@ -2,11 +2,13 @@
 // strategy's commands through the command-queue design), until the run's end. The commands per
 // unmap are the threads engine's (driver/strategies/gather.ts): per-page issues TLBI_NH_VA +
 // CMD_SYNC for every page; batched on the locked queue issues one command per lock round trip and
-// one CMD_SYNC; batched on the lock-free queue gathers cmdlists of 64, the last with the CMD_SYNC.
+// one CMD_SYNC; batched on the lock-free queue and ECMDQs gathers cmdlists of 64, the last with the
+// CMD_SYNC; range issues its planned range TLBIs and the CMD_SYNC as one batch (range.ts).
 import { CmdBatch } from '../driver/cmd-batch.js';
 import { VA_BASE_PAGE } from '../hardware/layout.js';
 import type { VCpuStats } from './cpu-stats.js';
 import type { Machine } from './machine.js';
+import { RangePlanner } from './range.js';
 import { delay, type Proc } from './requests.js';
 
 /** The ASID of the shared domain (driver/iommu.ts asidOf(0)). */
@@ -16,7 +18,7 @@ export interface CmdqProcs {
   issue(batch: CmdBatch, sync: boolean): Proc;
 }
 
-export type VirtualStrategy = 'per-page' | 'batched';
+export type VirtualStrategy = 'per-page' | 'batched' | 'range';
 
 export interface CpuWork {
   readonly mapNs: number;
@@ -28,6 +30,8 @@ export interface CpuWork {
   readonly gather: boolean;
   /** Counting starts here (end of warm-up), virtual ns. */
   readonly measureFrom: number;
+  /** If set, the CPU stops before a map that would start at or after this time (a drained run). */
+  readonly stopAt?: number;
 }
 
 export function* cpuProcess(m: Machine, cpu: number, w: CpuWork, cmdq: CmdqProcs, st: VCpuStats): Proc {
@@ -35,7 +39,9 @@ export function* cpuProcess(m: Machine, cpu: number, w: CpuWork, cmdq: CmdqProcs
   // Every CPU reuses one IOVA, as the rcache hands a 1-CPU run the buffer it just freed; CPUs'
   // buffers differ (the IOVA changes no cost here, only what the command stream shows).
   const vaPage = VA_BASE_PAGE + cpu * w.pages;
+  const ranges = w.strategy === 'range' ? new RangePlanner() : null;
   for (;;) {
+    if (w.stopAt !== undefined && m.now >= w.stopAt) return;
     yield delay(w.mapNs);
     const measuring = m.now >= w.measureFrom;
     if (measuring) st.maps++;
@@ -51,7 +57,11 @@ export function* cpuProcess(m: Machine, cpu: number, w: CpuWork, cmdq: CmdqProcs
       issueNs += m.now - t;
       batch.reset();
     };
-    for (let i = 0; i < w.pages; i++) {
+    if (ranges !== null) {
+      yield* ranges.fill(batch, ASID, vaPage, w.pages, () => issue(false));
+      yield* issue(true);
+    }
+    for (let i = 0; ranges === null && i < w.pages; i++) {
       if (w.strategy === 'per-page' || !w.gather) batch.reset();
       else if (batch.full()) yield* issue(false);
       batch.tlbiNhVa(ASID, vaPage + i, true, 0, 0, 0, 0);

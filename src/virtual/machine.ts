@@ -15,6 +15,13 @@ export interface MachineParams extends CoherenceCosts {
   readonly mmioWriteNs: number;
   /** Agents whose register accesses cost nothing (the SMMU reading its own registers). */
   readonly freeMmioAgents: ReadonlySet<number>;
+  /** A parked agent runs again this long after FUTEX_WAKE (futex wake-up and reschedule). */
+  readonly futexWakeNs?: number;
+}
+
+interface Parker {
+  readonly done: (v: number) => void;
+  woken: boolean;
 }
 
 interface RegWatch {
@@ -30,6 +37,8 @@ export class Machine {
   readonly mem: Coherence;
   private readonly regs = new Map<number, number>();
   private readonly regWatchers = new Map<number, RegWatch[]>();
+  /** Agents parked by FUTEX_WAIT, by address, in arrival order (futex_wake takes the oldest). */
+  private readonly futexQueues = new Map<number, Parker[]>();
   /** Events executed so far (the engine's speed is reported in events per second). */
   events = 0;
 
@@ -94,7 +103,19 @@ export class Machine {
         this.mem.access(agent, req, done);
         return;
       case Op.WAIT:
-        this.mem.waitUntil(agent, req.addr, req.pred!, done);
+        this.mem.waitUntil(agent, req.addr, req.pred!, done, req.t);
+        return;
+      case Op.WAIT_LOST:
+        this.mem.waitLost(agent, req.addr, () => done(0));
+        return;
+      case Op.FUTEX_WAIT:
+        this.futexWait(req.addr, req.v, req.t ?? Infinity, done);
+        return;
+      case Op.FUTEX_WAKE:
+        done(this.futexWake(req.addr, req.v));
+        return;
+      case Op.WAIT_REGS:
+        this.waitRegs(agent, req.words!, done);
         return;
       case Op.MMIO_READ:
         // The value is the one the register holds when the read completes.
@@ -110,6 +131,66 @@ export class Machine {
       case Op.WAIT_REG:
         this.pollReg(agent, req.addr, req.pred!, done);
         return;
+    }
+  }
+
+  /** Atomics.wait: the value check is free (the waiter has just written the word itself). */
+  private futexWait(addr: number, expected: number, timeoutNs: number, done: (v: number) => void): void {
+    if (this.mem.peek(addr) !== expected) {
+      this.at(this.now, () => done(0));
+      return;
+    }
+    const p: Parker = { done, woken: false };
+    let q = this.futexQueues.get(addr);
+    if (q === undefined) this.futexQueues.set(addr, (q = []));
+    q.push(p);
+    if (timeoutNs < Infinity)
+      this.at(this.now + timeoutNs, () => {
+        if (p.woken) return;
+        p.woken = true;
+        const list = this.futexQueues.get(addr)!;
+        list.splice(list.indexOf(p), 1);
+        done(0);
+      });
+  }
+
+  /** Atomics.notify: returns the number woken. */
+  private futexWake(addr: number, count: number): number {
+    const q = this.futexQueues.get(addr);
+    let n = 0;
+    while (q !== undefined && q.length > 0 && n < count) {
+      const p = q.shift()!;
+      p.woken = true;
+      n++;
+      this.at(this.now + (this.p.futexWakeNs ?? 0), () => p.done(1));
+    }
+    return n;
+  }
+
+  /** Until any of `addrs` is set; resumes with its index. Meant for the SMMU (free reads). */
+  private waitRegs(agent: number, addrs: ArrayLike<number>, done: (v: number) => void): void {
+    const mine: RegWatch[] = [];
+    let fired = false;
+    for (let i = 0; i < addrs.length; i++) {
+      const w: RegWatch = {
+        agent,
+        pred: () => true,
+        done: () => {
+          // The first register set wins; the others' watches go.
+          if (fired) return;
+          fired = true;
+          for (let k = 0; k < addrs.length; k++) {
+            const ws = this.regWatchers.get(addrs[k]);
+            const at = ws === undefined ? -1 : ws.indexOf(mine[k]);
+            if (at >= 0) ws!.splice(at, 1);
+          }
+          done(i);
+        },
+      };
+      mine.push(w);
+      let ws = this.regWatchers.get(addrs[i]);
+      if (ws === undefined) this.regWatchers.set(addrs[i], (ws = []));
+      ws.push(w);
     }
   }
 

@@ -1,7 +1,7 @@
 // The virtual engine's cost parameters: the defaults (the tool's own SMMU costs, a large server's
 // coherence costs) and the validation set that reproduces John Garry's 2020 measurements (the
 // SMMU he measured was fast; notes lesson 4). docs/virtual-time.md gives every value's source.
-import { DEFAULTS, type SyncMode } from '../config/config.js';
+import { DEFAULTS, type ConsPollMode, type SyncMode } from '../config/config.js';
 import type { ServicePolicy } from './coherence.js';
 
 export interface VirtualParams {
@@ -13,9 +13,18 @@ export interface VirtualParams {
   /** A load or store the agent's own copy serves. */
   readonly hitNs: number;
   readonly service: ServicePolicy;
-  /** Uncached SMMU register accesses (placeholders until the fidelity issue's --mmio-*-ns land). */
+  /** Uncached SMMU register accesses (--mmio-read-ns, --mmio-write-ns). */
   readonly mmioReadNs: number;
   readonly mmioWriteNs: number;
+  /** How a CPU polls a CONS register (--cons-poll) and whether it may WFE (--sev). */
+  readonly consPoll: ConsPollMode;
+  readonly sev: boolean;
+  /** ttas's backoff unit, one relax() (concurrency/locks/ttas.ts: ~ an x86 PAUSE, docs/locks.md). */
+  readonly relaxNs: number;
+  /** spin-park's spin phase before it parks (its 10 us under a spinning wait policy). */
+  readonly lockSpinNs: number;
+  /** A parked spin-park waiter runs again this long after the release's wake (futex wake-up). */
+  readonly futexWakeNs: number;
   /** CPU work of one map (IOVA alloc, page-table writes: dma_map_single without the queue). */
   readonly mapNs: number;
   /** CPU work of one unmap outside the command queue (page-table clears, IOVA free). */
@@ -38,8 +47,13 @@ export const DEFAULT_VIRTUAL_PARAMS: VirtualParams = {
   atomicNs: 10,
   hitNs: 1,
   service: 'random',
-  mmioReadNs: 500,
-  mmioWriteNs: 50,
+  mmioReadNs: DEFAULTS.mmioReadNs,
+  mmioWriteNs: DEFAULTS.mmioWriteNs,
+  consPoll: DEFAULTS.consPoll,
+  sev: DEFAULTS.sev,
+  relaxNs: 48,
+  lockSpinNs: 10_000,
+  futexWakeNs: 25_000,
   mapNs: 1100,
   unmapNs: 0,
   dmaNs: DEFAULTS.dmaNs,

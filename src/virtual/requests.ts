@@ -20,6 +20,15 @@ export const enum Op {
   MMIO_WRITE,
   /** Poll SMMU register addr until pred(value): one MMIO read per change of the register. */
   WAIT_REG,
+  /** Until another agent takes away this agent's exclusive copy of addr's line (a TAS spinner
+   *  re-exchanging a line it owns changes nothing; its next exchange goes out when it loses it). */
+  WAIT_LOST,
+  /** Atomics.wait: park on addr if it holds v (free check), until FUTEX_WAKE or req.t ns pass. */
+  FUTEX_WAIT,
+  /** Atomics.notify: wake up to v parkers of addr (FIFO); each runs again after the wake latency. */
+  FUTEX_WAKE,
+  /** Until any register in words is set (the SMMU idling on every queue's PROD; free). */
+  WAIT_REGS,
 }
 
 export interface Req {
@@ -29,6 +38,8 @@ export interface Req {
   readonly words?: ArrayLike<number>;
   readonly f?: (old: number) => number;
   readonly pred?: (v: number) => boolean;
+  /** WAIT: give up after this many ns (resumes with the value last seen); FUTEX_WAIT: timeout. */
+  readonly t?: number;
 }
 
 /** A process: yields requests, is resumed with their results. */
@@ -50,6 +61,24 @@ export const waitUntil = (addr: number, pred: (v: number) => boolean): Req => ({
   v: 0,
   pred,
 });
+/** As waitUntil, giving up after timeoutNs (resumes with the last value seen, failing pred). */
+export const waitUntilFor = (addr: number, pred: (v: number) => boolean, timeoutNs: number): Req => ({
+  op: Op.WAIT,
+  addr,
+  v: 0,
+  pred,
+  t: timeoutNs,
+});
+export const waitLost = (addr: number): Req => ({ op: Op.WAIT_LOST, addr, v: 0 });
+export const futexWait = (addr: number, expected: number, timeoutNs: number): Req => ({
+  op: Op.FUTEX_WAIT,
+  addr,
+  v: expected,
+  t: timeoutNs,
+});
+export const futexWake = (addr: number, count: number): Req => ({ op: Op.FUTEX_WAKE, addr, v: count });
+/** Resumes with the index in `regs` of the first register set. */
+export const waitRegs = (regs: readonly number[]): Req => ({ op: Op.WAIT_REGS, addr: 0, v: 0, words: regs });
 export const mmioRead = (addr: number): Req => ({ op: Op.MMIO_READ, addr, v: 0 });
 export const mmioWrite = (addr: number, v: number): Req => ({ op: Op.MMIO_WRITE, addr, v });
 export const waitReg = (addr: number, pred: (v: number) => boolean): Req => ({

@@ -4,19 +4,25 @@
 // gives a byte-identical result.
 import { OP } from '../hardware/commands.js';
 import { LINE_SHIFT } from './coherence.js';
-import { LLQ, OWNER_PROD, SPINLOCK } from './address-map.js';
+import { DEFAULTS } from '../config/config.js';
+import { LLQ, LOCK_NODES, OWNER_PROD, SPINLOCK } from './address-map.js';
 import { VLockedCmdq, initLocked } from './cmdq-locked.js';
-import { VLockfreeCmdq, initLockfree } from './cmdq-lockfree.js';
+import { VLockfreeCmdq, initLockfree, SHARED_QUEUE } from './cmdq-lockfree.js';
+import { ecmdqAddrs, initEcmdqs, VEcmdqCmdq } from './cmdq-ecmdq.js';
+import type { ConsPollOptions } from './cons-poll.js';
+import { makeVLock, VInstrumentedLock, type LockName } from './locks.js';
+import { ECMDQ_CONS_FLAGS, smmuQueuesProcess } from './smmu-queues.js';
 import { cpuProcess, type VirtualStrategy } from './cpu.js';
 import { VCpuStats } from './cpu-stats.js';
 import { Machine } from './machine.js';
 import { DEFAULT_VIRTUAL_PARAMS, type VirtualParams } from './params.js';
 import { smmuProcess, type SmmuRecord } from './smmu.js';
+import type { Proc } from './requests.js';
 
 /** Where bring-up leaves PROD and CONS: CFGI_ALL + CMD_SYNC, TLBI_NSNH_ALL (driver/probe.ts). */
 export const BRINGUP_PROD = 3;
 
-export type VirtualDesign = 'locked' | 'lockfree';
+export type VirtualDesign = 'locked' | 'lockfree' | 'ecmdq';
 
 export interface VirtualRunOptions {
   readonly cpus: number;
@@ -28,6 +34,23 @@ export interface VirtualRunOptions {
   readonly params?: Partial<VirtualParams>;
   /** Keep every consumed command's words (result.commandWords). */
   readonly recordCommands?: boolean;
+  /** The cmdq lock's algorithm on the locked design (--lock; default the threads engine's). */
+  readonly lock?: LockName;
+  /**
+   * After the window, let every CPU finish the unmap it is in and stop, and run until nothing is
+   * left to do (result.drained): for the invariants. The unmaps finished after the window count.
+   */
+  readonly drain?: boolean;
+}
+
+/** The state a drained run ends in, for the invariants. */
+export interface VirtualDrained {
+  /** Nothing was left to run (false: still busy 10 s of virtual time after the window). */
+  readonly idle: boolean;
+  /** CPUs that finished their last unmap and stopped (all, unless one waits forever). */
+  readonly stopped: number;
+  /** Every queue's PROD and CONS registers (index and wrap bits). */
+  readonly queues: readonly { readonly prod: number; readonly cons: number }[];
 }
 
 export interface VirtualResult {
@@ -69,7 +92,20 @@ export interface VirtualResult {
   readonly perCpuUnmaps: readonly number[];
   /** Every consumed entry's four int32 words (recordCommands). */
   readonly commandWords?: readonly number[];
+  /** The cmdq lock (locked design): its algorithm and whole-run acquisitions and releases. */
+  readonly cmdqLock: {
+    readonly name: LockName;
+    readonly acquired: number;
+    readonly released: number;
+    readonly heldBy: number;
+  } | null;
+  /** Every CPU's counts (the measured window; lock stats in cmdqLock). */
+  readonly perCpu: readonly VCpuStats[];
+  readonly drained?: VirtualDrained;
 }
+
+/** Virtual ns a drained run may take after its window before it is declared hung. */
+const DRAIN_LIMIT_NS = 10e9;
 
 export function runVirtual(o: VirtualRunOptions): VirtualResult {
   const p: VirtualParams = { ...DEFAULT_VIRTUAL_PARAMS, ...o.params };
@@ -81,26 +117,56 @@ export function runVirtual(o: VirtualRunOptions): VirtualResult {
     freeMmioAgents: new Set([smmuAgent]),
   });
   const stats = Array.from({ length: o.cpus }, () => new VCpuStats());
-  if (o.design === 'lockfree') initLockfree(m, p.queueShift, BRINGUP_PROD);
-  else initLocked(m, BRINGUP_PROD);
+  const end = o.warmupNs + o.durationNs;
+  if (o.design === 'locked') initLocked(m, BRINGUP_PROD);
+  else initLockfree(m, p.queueShift, BRINGUP_PROD);
   const rec: SmmuRecord = { byOpcode: new Map(), log: o.recordCommands === true ? [] : null };
-  m.spawn(smmuAgent, smmuProcess(m, smmuAgent, p, rec));
+  const queues = [{ addrs: SHARED_QUEUE, consFlags: 0 }];
+  if (o.design === 'ecmdq') {
+    initEcmdqs(m, o.cpus, p.queueShift);
+    for (let c = 0; c < o.cpus; c++)
+      queues.push({ addrs: ecmdqAddrs(c, p.queueShift), consFlags: ECMDQ_CONS_FLAGS });
+    m.spawn(smmuAgent, smmuQueuesProcess(m, smmuAgent, p, rec, queues));
+  } else m.spawn(smmuAgent, smmuProcess(m, smmuAgent, p, rec));
+  const lockName = o.lock ?? DEFAULTS.lock;
+  const cmdqLock =
+    o.design === 'locked'
+      ? new VInstrumentedLock(
+          lockName,
+          makeVLock(lockName, m, SPINLOCK, LOCK_NODES, o.cpus, p),
+          m,
+          (c) => stats[c].cmdqLock,
+        )
+      : null;
+  let stopped = 0;
+  const counted = function* (proc: Proc): Proc {
+    yield* proc;
+    stopped++;
+  };
+  const poll: ConsPollOptions = { mode: p.consPoll, sev: p.sev, costlyReads: p.mmioReadNs > 0 };
   const work = {
     mapNs: p.mapNs,
     unmapNs: p.unmapNs,
     dmaNs: p.dmaNs,
     pages: p.pages,
     strategy: o.strategy,
-    gather: o.design === 'lockfree',
+    gather: o.design !== 'locked',
     measureFrom: o.warmupNs,
+    ...(o.drain === true ? { stopAt: end } : {}),
   };
   for (let c = 0; c < o.cpus; c++) {
     const cmdq =
       o.design === 'lockfree'
-        ? new VLockfreeCmdq(p.queueShift, p.syncMode, stats[c])
-        : new VLockedCmdq(p.queueShift, p.syncMode, stats[c]);
+        ? new VLockfreeCmdq(p.queueShift, p.syncMode, stats[c], poll)
+        : o.design === 'ecmdq'
+          ? new VEcmdqCmdq(c, p.queueShift, p.syncMode, stats[c], poll)
+          : new VLockedCmdq(p.queueShift, p.syncMode, stats[c], c, cmdqLock!, poll);
     // A random start within one map time, so that CPUs do not march in lockstep.
-    m.spawn(c, cpuProcess(m, c, work, cmdq, stats[c]), o.cpus > 1 ? m.rng.below(Math.max(1, p.mapNs)) : 0);
+    m.spawn(
+      c,
+      counted(cpuProcess(m, c, work, cmdq, stats[c])),
+      o.cpus > 1 ? m.rng.below(Math.max(1, p.mapNs)) : 0,
+    );
   }
   // The measured window starts with fresh protocol counters (maps and unmaps count from there too).
   m.at(o.warmupNs, () => {
@@ -118,7 +184,18 @@ export function runVirtual(o: VirtualRunOptions): VirtualResult {
       });
     }
   });
-  m.run(o.warmupNs + o.durationNs);
+  m.run(end);
+  let drained: VirtualDrained | undefined;
+  if (o.drain === true) {
+    m.run(end + DRAIN_LIMIT_NS);
+    drained = {
+      idle: m.heap.size === 0,
+      stopped,
+      queues: queues
+        .slice(o.design === 'ecmdq' ? 1 : 0)
+        .map((q) => ({ prod: m.reg(q.addrs.prodReg), cons: m.reg(q.addrs.consReg) })),
+    };
+  }
 
   const sum = (f: (s: VCpuStats) => number): number => stats.reduce((a, s) => a + f(s), 0);
   const unmaps = sum((s) => s.unmaps);
@@ -131,7 +208,7 @@ export function runVirtual(o: VirtualRunOptions): VirtualResult {
     consumed[Object.keys(OP).find((k) => OP[k as keyof typeof OP] === op) ?? `0x${op.toString(16)}`] = n;
   const lineOf = (a: number): number => (a >> LINE_SHIFT) << LINE_SHIFT;
   const hot: Record<string, number> =
-    o.design === 'lockfree' ? { llq: LLQ, 'owner_prod+lock': OWNER_PROD } : { 'cmdq.lock': SPINLOCK };
+    o.design === 'locked' ? { 'cmdq.lock': SPINLOCK } : { llq: LLQ, 'owner_prod+lock': OWNER_PROD };
   const lineTransfers: Record<string, number> = {};
   for (const [name, a] of Object.entries(hot))
     lineTransfers[name] = m.mem.lineStats.get(lineOf(a))?.transfers ?? 0;
@@ -142,7 +219,7 @@ export function runVirtual(o: VirtualRunOptions): VirtualResult {
     design: o.design,
     seed: o.seed,
     params: p,
-    virtualNs: o.warmupNs + o.durationNs,
+    virtualNs: end,
     events: m.events,
     unmaps,
     maps: sum((s) => s.maps),
@@ -154,7 +231,7 @@ export function runVirtual(o: VirtualRunOptions): VirtualResult {
     issued: { tlbiNhVa: sum((s) => s.issuedTlbi), cmdSync: sum((s) => s.issuedSync) },
     consumed,
     lockfree:
-      o.design === 'lockfree'
+      o.design !== 'locked'
         ? {
             cmpxchgAttempts: attempts,
             cmpxchgSuccesses: successes,
@@ -169,5 +246,16 @@ export function runVirtual(o: VirtualRunOptions): VirtualResult {
     lineTransfers,
     perCpuUnmaps: stats.map((s) => s.unmaps),
     ...(rec.log !== null ? { commandWords: rec.log } : {}),
+    cmdqLock:
+      cmdqLock !== null
+        ? {
+            name: cmdqLock.name,
+            acquired: cmdqLock.acquired,
+            released: cmdqLock.released,
+            heldBy: cmdqLock.heldBy,
+          }
+        : null,
+    perCpu: stats,
+    ...(drained !== undefined ? { drained } : {}),
   };
 }

@@ -1,14 +1,15 @@
 // The SMMU as a process of the virtual engine: consumes the command queue from CONS to PROD,
 // spending --tlbi-ns per TLBI (and any other command) and --sync-ns per CMD_SYNC, completes a
 // CMD_SYNC with CS=IRQ by writing MSIDATA to MSIADDR (a coherent write by the SMMU, which takes
-// the line from the waiter spinning on it), and publishes CONS after each command. It fetches
+// the line from the waiter spinning on it), and publishes CONS lazily as the threads engine's SMMU
+// does: after a CMD_SYNC, when the commands seen are drained, or every 1/8 of the queue. It fetches
 // entries without coherence cost (a simplification: a real coherent SMMU's reads would pull the
 // lines from the writers' caches; here that time is part of --tlbi-ns / --sync-ns).
 import { CS_IRQ, CMD_WORDS, OP, opcodeOf, syncCs, syncMsiAddr, syncMsiData } from '../hardware/commands.js';
 import { queueIncN, qIdx } from '../hardware/queue.js';
 import { CMDQ_CONS_REG, CMDQ_PROD_REG, QUEUE_BASE } from './address-map.js';
 import type { Machine } from './machine.js';
-import { delay, mmioWrite, store, waitReg, type Proc } from './requests.js';
+import { delay, mmioWrite, store, waitReg, type Proc, type Req } from './requests.js';
 
 export interface SmmuCosts {
   readonly tlbiNs: number;
@@ -29,21 +30,53 @@ export function* smmuProcess(m: Machine, agent: number, c: SmmuCosts, rec: SmmuR
   const shift = c.queueShift;
   const ptrMask = (2 << shift) - 1;
   const w = new Int32Array(CMD_WORDS);
+  const wakeEvery = consEvery(shift);
   let cons = m.reg(CMDQ_CONS_REG) & ptrMask;
+  let prod = cons;
+  let since = 0;
   for (;;) {
-    yield waitReg(CMDQ_PROD_REG, (v) => (v & ptrMask) !== cons);
-    while ((m.reg(CMDQ_PROD_REG) & ptrMask) !== cons) {
-      const a = QUEUE_BASE + 16 * qIdx(shift, cons);
-      for (let i = 0; i < CMD_WORDS; i++) w[i] = m.mem.peek(a + 4 * i);
-      if (rec.log !== null) for (let i = 0; i < CMD_WORDS; i++) rec.log.push(w[i]);
-      const op = opcodeOf(w, 0);
-      rec.byOpcode.set(op, (rec.byOpcode.get(op) ?? 0) + 1);
-      yield delay(op === OP.CMD_SYNC ? c.syncNs : c.tlbiNs);
-      // Posted: the SMMU goes on while the MSI write takes the line from its waiter.
-      if (op === OP.CMD_SYNC && syncCs(w, 0) === CS_IRQ)
-        m.mem.access(agent, store(syncMsiAddr(w, 0), syncMsiData(w, 0) | 0), ignore);
-      cons = queueIncN(shift, cons, 1);
+    // PROD is re-read only once the commands seen are consumed (hardware/smmu-engine.ts run()).
+    if (prod === cons) prod = (yield waitReg(CMDQ_PROD_REG, (v) => (v & ptrMask) !== cons)) & ptrMask;
+    const op = yield* serveCommand(m, agent, c, rec, QUEUE_BASE + 16 * qIdx(shift, cons), w);
+    cons = queueIncN(shift, cons, 1);
+    if (publishCons(op, cons, prod, ++since, wakeEvery)) {
+      since = 0;
       yield mmioWrite(CMDQ_CONS_REG, cons);
     }
   }
+}
+
+/** The threads engine's SMMU wakes queue-space waiters every 1/8 of the queue. */
+export function consEvery(queueShift: number): number {
+  return Math.max(1, (1 << queueShift) >> 3);
+}
+
+/**
+ * CONS is published lazily, as the threads engine's SMMU does (the spec allows it): after a
+ * CMD_SYNC, once the commands seen are drained, or every 1/8 of the queue for space waiters.
+ */
+export function publishCons(op: number, cons: number, prod: number, since: number, every: number): boolean {
+  return op === OP.CMD_SYNC || cons === prod || since >= every;
+}
+
+/**
+ * Consumes the entry at `a`: logs it, spends its latency, and for a CMD_SYNC with CS=IRQ writes
+ * MSIDATA to MSIADDR (posted: the SMMU goes on while the write takes the line from its waiter).
+ */
+export function* serveCommand(
+  m: Machine,
+  agent: number,
+  c: SmmuCosts,
+  rec: SmmuRecord,
+  a: number,
+  w: Int32Array,
+): Generator<Req, number, number> {
+  for (let i = 0; i < CMD_WORDS; i++) w[i] = m.mem.peek(a + 4 * i);
+  if (rec.log !== null) for (let i = 0; i < CMD_WORDS; i++) rec.log.push(w[i]);
+  const op = opcodeOf(w, 0);
+  rec.byOpcode.set(op, (rec.byOpcode.get(op) ?? 0) + 1);
+  yield delay(op === OP.CMD_SYNC ? c.syncNs : c.tlbiNs);
+  if (op === OP.CMD_SYNC && syncCs(w, 0) === CS_IRQ)
+    m.mem.access(agent, store(syncMsiAddr(w, 0), syncMsiData(w, 0) | 0), ignore);
+  return op;
 }
