@@ -37,3 +37,8 @@ export const QUEUE_BASE = 0x100000;
 /** The SMMU's registers, at their page-0 offsets. */
 export const CMDQ_PROD_REG = REG.CMDQ_PROD.offset;
 export const CMDQ_CONS_REG = REG.CMDQ_CONS.offset;
+
+/** With the driver state (state.ts): the run's real layout (hardware/layout.ts) is mapped here,
+ *  so a lock or word at layout byte offset o is at LAYOUT_BASE + o and shares lines as it does in
+ *  the threads engine's SharedArrayBuffer (e.g. adjacent rcache locks). */
+export const LAYOUT_BASE = 0x10000000;

@@ -3,11 +3,16 @@
 // unmap are the threads engine's (driver/strategies/gather.ts): per-page issues TLBI_NH_VA +
 // CMD_SYNC for every page; batched on the locked queue issues one command per lock round trip and
 // one CMD_SYNC; batched on the lock-free queue gathers cmdlists of 64, the last with the CMD_SYNC.
+// With the driver state (state.ts, VCpuState) the loop allocates and maps a real IOVA, the device
+// reads it, PTEs are cleared page by page, and the IOVA is freed (or queued: lazy, which issues
+// nothing at unmap; or freed before the CMD_SYNC: unsafe-free-before-sync, one command per issue
+// on every design as driver/strategies/gather.ts onePerIssue); the run's end lets it drain.
 import { CmdBatch } from '../driver/cmd-batch.js';
 import { VA_BASE_PAGE } from '../hardware/layout.js';
 import type { VCpuStats } from './cpu-stats.js';
 import type { Machine } from './machine.js';
 import { delay, type Proc } from './requests.js';
+import type { VCpuState } from './state.js';
 
 /** The ASID of the shared domain (driver/iommu.ts asidOf(0)). */
 const ASID = 1;
@@ -16,7 +21,7 @@ export interface CmdqProcs {
   issue(batch: CmdBatch, sync: boolean): Proc;
 }
 
-export type VirtualStrategy = 'per-page' | 'batched';
+export type VirtualStrategy = 'per-page' | 'batched' | 'lazy' | 'unsafe-free-before-sync';
 
 export interface CpuWork {
   readonly mapNs: number;
@@ -30,17 +35,35 @@ export interface CpuWork {
   readonly measureFrom: number;
 }
 
-export function* cpuProcess(m: Machine, cpu: number, w: CpuWork, cmdq: CmdqProcs, st: VCpuStats): Proc {
+export function* cpuProcess(
+  m: Machine,
+  cpu: number,
+  w: CpuWork,
+  cmdq: CmdqProcs,
+  st: VCpuStats,
+  state?: VCpuState,
+): Proc {
   const batch = new CmdBatch();
-  // Every CPU reuses one IOVA, as the rcache hands a 1-CPU run the buffer it just freed; CPUs'
-  // buffers differ (the IOVA changes no cost here, only what the command stream shows).
-  const vaPage = VA_BASE_PAGE + cpu * w.pages;
+  const perPage = w.strategy === 'per-page';
+  const lazy = w.strategy === 'lazy';
+  const unsafe = w.strategy === 'unsafe-free-before-sync';
+  const gather = w.gather && !unsafe;
+  // Without the driver state every CPU reuses one IOVA, as the rcache hands a 1-CPU run the buffer
+  // it just freed; CPUs' buffers differ (the IOVA changes no cost here, only the command stream).
+  const fixedPage = VA_BASE_PAGE + cpu * w.pages;
   for (;;) {
-    yield delay(w.mapNs);
+    if (state !== undefined) {
+      if (state.stopping) return yield* state.drain();
+      yield* state.tick();
+      yield* state.map();
+    } else yield delay(w.mapNs);
     const measuring = m.now >= w.measureFrom;
     if (measuring) st.maps++;
-    if (w.dmaNs > 0) yield delay(w.dmaNs);
+    if (state !== undefined) yield* state.dma();
+    else if (w.dmaNs > 0) yield delay(w.dmaNs);
+    const vaPage = state !== undefined ? state.vaPage : fixedPage;
     const t0 = m.now;
+    state?.unmapBegin();
     const tlbi0 = st.issuedTlbi;
     const sync0 = st.issuedSync;
     if (w.unmapNs > 0) yield delay(w.unmapNs);
@@ -52,13 +75,16 @@ export function* cpuProcess(m: Machine, cpu: number, w: CpuWork, cmdq: CmdqProcs
       batch.reset();
     };
     for (let i = 0; i < w.pages; i++) {
-      if (w.strategy === 'per-page' || !w.gather) batch.reset();
+      state?.clearPte(i);
+      if (lazy) continue;
+      if (perPage || !gather) batch.reset();
       else if (batch.full()) yield* issue(false);
       batch.tlbiNhVa(ASID, vaPage + i, true, 0, 0, 0, 0);
-      if (w.strategy === 'per-page') yield* issue(true);
-      else if (!w.gather) yield* issue(false);
+      if (perPage) yield* issue(true);
+      else if (!gather) yield* issue(false);
     }
-    if (w.strategy === 'batched') yield* issue(true);
+    if (unsafe) yield* state!.freeEarly();
+    if (!perPage && !lazy) yield* issue(true);
     if (measuring) {
       st.unmaps++;
       st.tlbiNhVa += st.issuedTlbi - tlbi0;
@@ -66,5 +92,6 @@ export function* cpuProcess(m: Machine, cpu: number, w: CpuWork, cmdq: CmdqProcs
       st.unmapNs += m.now - t0;
       st.issueNs += issueNs;
     }
+    if (state !== undefined) yield* state.release();
   }
 }

@@ -12,6 +12,9 @@ import { VCpuStats } from './cpu-stats.js';
 import { Machine } from './machine.js';
 import { DEFAULT_VIRTUAL_PARAMS, type VirtualParams } from './params.js';
 import { smmuProcess, type SmmuRecord } from './smmu.js';
+import { stateResult, type VirtualStateResult } from './state-result.js';
+import { stateConfig, VCpuState, VirtualState, type StateConfig } from './state.js';
+import type { Layout, SharedViews } from '../hardware/layout.js';
 
 /** Where bring-up leaves PROD and CONS: CFGI_ALL + CMD_SYNC, TLBI_NSNH_ALL (driver/probe.ts). */
 export const BRINGUP_PROD = 3;
@@ -28,6 +31,14 @@ export interface VirtualRunOptions {
   readonly params?: Partial<VirtualParams>;
   /** Keep every consumed command's words (result.commandWords). */
   readonly recordCommands?: boolean;
+  /**
+   * Run the driver's state (state.ts): IOVA allocator, page tables, IOTLB, device reads and the
+   * safety oracle on the run's real layout; true, or the threads Config settings it takes (--iova,
+   * --fq-size, --fq-timeout, --iotlb-entries, --devices, --lock for the layout's lock size).
+   * Required by lazy and unsafe-free-before-sync. The result then has `state`, and `layout`,
+   * `views` and `cpuStats` (not enumerable: JSON.stringify leaves them out).
+   */
+  readonly state?: boolean | StateConfig;
 }
 
 export interface VirtualResult {
@@ -69,7 +80,17 @@ export interface VirtualResult {
   readonly perCpuUnmaps: readonly number[];
   /** Every consumed entry's four int32 words (recordCommands). */
   readonly commandWords?: readonly number[];
+  /** With `state`: the oracle, end state, IOTLB and IOVA lock counts (state-result.ts). */
+  readonly state: VirtualStateResult | null;
+  /** With `state` (not enumerable): the run's layout and views, the CPUs' counts at the end of the
+   *  measured window (what a collector writes into the views' Cpu/Lk slots). */
+  readonly layout?: Layout;
+  readonly views?: SharedViews;
+  readonly cpuStats?: readonly VCpuStats[];
 }
+
+/** Virtual time the CPUs get after the window to finish their iteration and drain. */
+const DRAIN_LIMIT_NS = 1e9;
 
 export function runVirtual(o: VirtualRunOptions): VirtualResult {
   const p: VirtualParams = { ...DEFAULT_VIRTUAL_PARAMS, ...o.params };
@@ -80,10 +101,25 @@ export function runVirtual(o: VirtualRunOptions): VirtualResult {
     seed: o.seed,
     freeMmioAgents: new Set([smmuAgent]),
   });
-  const stats = Array.from({ length: o.cpus }, () => new VCpuStats());
+  let stats = Array.from({ length: o.cpus }, () => new VCpuStats());
+  const needsState = o.strategy === 'lazy' || o.strategy === 'unsafe-free-before-sync';
+  if (needsState && o.state === undefined)
+    throw new Error(`virtual engine: ${o.strategy} needs the driver state (option state)`);
+  const state =
+    o.state === undefined || o.state === false
+      ? null
+      : new VirtualState(
+          stateConfig(o.cpus, o.strategy, o.design, p, o.state === true ? {} : o.state),
+          o.strategy,
+          m.clock,
+        );
   if (o.design === 'lockfree') initLockfree(m, p.queueShift, BRINGUP_PROD);
   else initLocked(m, BRINGUP_PROD);
-  const rec: SmmuRecord = { byOpcode: new Map(), log: o.recordCommands === true ? [] : null };
+  const rec: SmmuRecord = {
+    byOpcode: new Map(),
+    log: o.recordCommands === true ? [] : null,
+    ...(state !== null ? { execute: (w: Int32Array) => state.execute(w) } : {}),
+  };
   m.spawn(smmuAgent, smmuProcess(m, smmuAgent, p, rec));
   const work = {
     mapNs: p.mapNs,
@@ -100,7 +136,9 @@ export function runVirtual(o: VirtualRunOptions): VirtualResult {
         ? new VLockfreeCmdq(p.queueShift, p.syncMode, stats[c])
         : new VLockedCmdq(p.queueShift, p.syncMode, stats[c]);
     // A random start within one map time, so that CPUs do not march in lockstep.
-    m.spawn(c, cpuProcess(m, c, work, cmdq, stats[c]), o.cpus > 1 ? m.rng.below(Math.max(1, p.mapNs)) : 0);
+    const st = stats[c];
+    const cs = state !== null ? new VCpuState(state, c, p, m.clock, cmdq, () => st) : undefined;
+    m.spawn(c, cpuProcess(m, c, work, cmdq, st, cs), o.cpus > 1 ? m.rng.below(Math.max(1, p.mapNs)) : 0);
   }
   // The measured window starts with fresh protocol counters (maps and unmaps count from there too).
   m.at(o.warmupNs, () => {
@@ -119,6 +157,19 @@ export function runVirtual(o: VirtualRunOptions): VirtualResult {
     }
   });
   m.run(o.warmupNs + o.durationNs);
+  let drainNs = 0;
+  if (state !== null) {
+    // The window's counts; then every CPU finishes its iteration and drains, as after STOP.
+    stats = stats.map((s) => structuredClone(s));
+    const end = m.now;
+    state.stopping = true;
+    while (state.stopped < o.cpus) {
+      if (m.heap.peekTime() === Infinity || m.now - end > DRAIN_LIMIT_NS)
+        throw new Error(`virtual engine: ${o.cpus - state.stopped} CPU(s) did not stop after the run`);
+      m.run(Math.min(m.heap.peekTime() + 1e5, end + DRAIN_LIMIT_NS + 1));
+    }
+    drainNs = state.lastStopNs - end;
+  }
 
   const sum = (f: (s: VCpuStats) => number): number => stats.reduce((a, s) => a + f(s), 0);
   const unmaps = sum((s) => s.unmaps);
@@ -135,7 +186,7 @@ export function runVirtual(o: VirtualRunOptions): VirtualResult {
   const lineTransfers: Record<string, number> = {};
   for (const [name, a] of Object.entries(hot))
     lineTransfers[name] = m.mem.lineStats.get(lineOf(a))?.transfers ?? 0;
-  return {
+  const result: VirtualResult = {
     engine: 'virtual',
     cpus: o.cpus,
     strategy: o.strategy,
@@ -169,5 +220,13 @@ export function runVirtual(o: VirtualRunOptions): VirtualResult {
     lineTransfers,
     perCpuUnmaps: stats.map((s) => s.unmaps),
     ...(rec.log !== null ? { commandWords: rec.log } : {}),
+    state: state !== null ? stateResult(state, stats, drainNs) : null,
   };
+  if (state !== null)
+    Object.defineProperties(result, {
+      layout: { value: state.layout, enumerable: false },
+      views: { value: state.views, enumerable: false },
+      cpuStats: { value: stats, enumerable: false },
+    });
+  return result;
 }
