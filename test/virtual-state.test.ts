@@ -16,6 +16,7 @@ import {
   type VirtualRunOptions,
 } from '../src/virtual/run.js';
 import type { VirtualStrategy } from '../src/virtual/cpu.js';
+import { VA_BASE_PAGE } from '../src/hardware/layout.js';
 import { config, decodeLog, decodeWords } from './helpers/runs.js';
 
 function run(
@@ -81,6 +82,17 @@ describe('safe strategies: oracle clean, every IOVA freed, no IOTLB entry left',
     expect(r.consumed.TLBI_NH_VA).toBe(16 * s.totals.iterations);
   });
 
+  it('1 CPU: the rcache hands back the IOVA just freed, so the stream is the stateless one', () => {
+    const r = run(1, 'batched', 'lockfree', { recordCommands: true });
+    const cmds = decodeWords(r.commandWords!);
+    expect(cmds.length).toBe(17 * r.state!.totals.iterations);
+    for (let i = 0; i < cmds.length; i += 17) {
+      for (let p = 0; p < 16; p++)
+        expect(cmds[i + p]).toMatchObject({ op: 'TLBI_NH_VA', asid: 1, addr: (VA_BASE_PAGE + p) * 4096 });
+      expect(cmds[i + 16].op).toBe('CMD_SYNC');
+    }
+  });
+
   it('one seed gives a byte-identical result with the state; another seed a different one', () => {
     const a = run(8, 'lazy', 'lockfree', { seed: 3 });
     const b = run(8, 'lazy', 'lockfree', { seed: 3 });
@@ -116,6 +128,16 @@ describe('unsafe-free-before-sync is caught in every run (deterministic: 1 of 1 
 
   it('the same settings with the safe ordering (batched) are clean', () => {
     for (const seed of [1, 2]) expect(unsafe(seed, 'batched').state!.safety.staleTranslationUses).toBe(0);
+  });
+
+  it('with per-CPU rcaches the early free is not observed (the IOVA comes back to its own CPU only)', () => {
+    const r = run(2, 'unsafe-free-before-sync', 'lockfree', {
+      params: { tlbiNs: 300 },
+      state: { iova: 'rcache' },
+    });
+    expect(r.state!.iova).toBe('rcache');
+    expect(r.state!.safety.staleTranslationUses).toBe(0);
+    expect(r.state!.safety.peerReads).toBeGreaterThan(0);
   });
 
   it('the 2017 queue with polled CMD_SYNC masks the early free at 2 CPUs (the sync drains the queue under the cmdq lock)', () => {
