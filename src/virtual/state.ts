@@ -41,10 +41,9 @@ const PPN_PER_CPU = 1 << 20;
 /** The strategies the virtual engine runs with the driver state, by their threads-engine names. */
 export type StateStrategy = 'per-page' | 'batched' | 'lazy' | 'unsafe-free-before-sync';
 
-/** What the caller may set of the threads Config (the rest follows the virtual run's own options). */
-export type StateConfig = Partial<
-  Pick<Config, 'iova' | 'fqSize' | 'fqTimeoutMs' | 'iotlbEntries' | 'devices' | 'lock'>
->;
+/** What the state takes of the threads Config (the rest follows the virtual run's own options). */
+const STATE_KEYS = ['iova', 'fqSize', 'fqTimeoutMs', 'iotlbEntries', 'devices', 'lock'] as const;
+export type StateConfig = Partial<Pick<Config, (typeof STATE_KEYS)[number]>>;
 
 interface IssueProcs {
   issue(batch: CmdBatch, sync: boolean): Proc;
@@ -70,7 +69,8 @@ export function stateConfig(
     syncMode: p.syncMode,
     dmaNs: p.dmaNs,
     domains: 'shared',
-    ...over,
+    // Only these keys: a whole threads Config may be passed without overriding the run's own.
+    ...Object.fromEntries(STATE_KEYS.filter((k) => over[k] !== undefined).map((k) => [k, over[k]])),
   };
 }
 
