@@ -16,7 +16,7 @@ import {
   type VirtualRunOptions,
 } from '../src/virtual/run.js';
 import type { VirtualStrategy } from '../src/virtual/cpu.js';
-import { DEFAULTS } from '../src/config/config.js';
+import { DEFAULTS, type Config } from '../src/config/config.js';
 import { VA_BASE_PAGE } from '../src/hardware/layout.js';
 import { config, decodeLog, decodeWords } from './helpers/runs.js';
 
@@ -174,7 +174,8 @@ describe('IOVA lock acquisitions at 1 CPU, against the threads engine', () => {
     const t = await threads('rbtree');
     expect(lockOf(t, 'iova')).toBe(2 * t.totals.unmaps);
     // A whole threads Config may be given: the state takes only its own settings from it.
-    const s = run(1, 'batched', 'locked', { state: { ...DEFAULTS, cpus: 8, iova: 'rbtree' } }).state!;
+    const cfg: Config = { ...DEFAULTS, cpus: 8, iova: 'rbtree' };
+    const s = run(1, 'batched', 'locked', { state: cfg }).state!;
     expect(s.totals.lockAcquisitions).toEqual({ iova: 2 * s.totals.iterations });
     expect(s.locks.iova.holdTotal).toBe(s.locks.iova.acquisitions * 150); // iovaRbtreeNs
   });
