@@ -103,7 +103,7 @@ export function runVirtual(o: VirtualRunOptions): VirtualResult {
   });
   let stats = Array.from({ length: o.cpus }, () => new VCpuStats());
   const needsState = o.strategy === 'lazy' || o.strategy === 'unsafe-free-before-sync';
-  if (needsState && o.state === undefined)
+  if (needsState && (o.state === undefined || o.state === false))
     throw new Error(`virtual engine: ${o.strategy} needs the driver state (option state)`);
   const state =
     o.state === undefined || o.state === false
@@ -113,6 +113,7 @@ export function runVirtual(o: VirtualRunOptions): VirtualResult {
           o.strategy,
           m.clock,
         );
+  if (state !== null) state.window = [o.warmupNs, o.warmupNs + o.durationNs];
   if (o.design === 'lockfree') initLockfree(m, p.queueShift, BRINGUP_PROD);
   else initLocked(m, BRINGUP_PROD);
   const rec: SmmuRecord = {

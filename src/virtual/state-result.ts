@@ -20,8 +20,9 @@ export interface VirtualStateResult {
     readonly hits: number;
     readonly misses: number;
     readonly faults: number;
-    /** Entries the SMMU's TLBIs removed (whole run). */
+    /** Entries the SMMU's TLBIs removed: whole run, and in the measured window. */
     readonly invalidations: number;
+    readonly invalidationsMeasured: number;
   };
   /** Whole run (warm-up and drain included): loop iterations, and lock acquisitions by class. */
   readonly totals: { readonly iterations: number; readonly lockAcquisitions: Record<string, number> };
@@ -80,6 +81,7 @@ export function stateResult(
       misses: sum((s) => s.iotlbMisses),
       faults: sum((s) => s.translationFaults),
       invalidations: state.iotlbInvalidations,
+      invalidationsMeasured: state.iotlbInvalidationsMeasured,
     },
     totals: { iterations: state.iterations, lockAcquisitions: state.lockTotals() },
     locks,

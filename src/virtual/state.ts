@@ -90,8 +90,12 @@ export class VirtualState {
   readonly iova: IovaMode;
   /** The SMMU's view of the IOTLB (its TLBIs remove entries). */
   readonly iotlb: Iotlb;
-  /** Entries the SMMU's TLBIs removed. */
+  /** Entries the SMMU's TLBIs removed: over the whole run, and in the measured window (the
+   *  threads engine's Smmu.IOTLB_INVALIDATIONS). */
   iotlbInvalidations = 0;
+  iotlbInvalidationsMeasured = 0;
+  /** The measured window [from, to), virtual ns (set by runVirtual). */
+  window: readonly [number, number] = [0, Infinity];
   /** Lock statistics of the flush queues' fq->lock (no report class in the threads engine). */
   readonly fqLocks = new VLockStats();
   /** Set at the end of the measured window: CPUs finish their iteration, drain and stop. */
@@ -142,7 +146,10 @@ export class VirtualState {
 
   /** The SMMU executed a command (after its time): its effect on the IOTLB. */
   execute(w: Int32Array): void {
-    this.iotlbInvalidations += iotlbEffect(this.iotlb, w);
+    const removed = iotlbEffect(this.iotlb, w);
+    this.iotlbInvalidations += removed;
+    const t = this.clock.now;
+    if (t >= this.window[0] && t < this.window[1]) this.iotlbInvalidationsMeasured += removed;
   }
 
   safety(): SafetySummary {
