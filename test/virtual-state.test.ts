@@ -80,8 +80,9 @@ describe('safe strategies: oracle clean, every IOVA freed, no IOTLB entry left',
     expect(s.iotlb).toMatchObject({ translations: 16 * r.maps, hits: 0, misses: 16 * r.maps, faults: 0 });
     // Whole run: each consumed TLBI_NH_VA invalidated the one entry its page's read filled.
     expect(s.iotlb.invalidations).toBe(r.consumed.TLBI_NH_VA);
-    // The window's share (the threads engine's Smmu.IOTLB_INVALIDATIONS): about one per page unmapped.
-    expect(Math.abs(s.iotlb.invalidationsMeasured - 16 * r.unmaps)).toBeLessThanOrEqual(16);
+    // The window's share (the threads engine's Smmu.IOTLB_INVALIDATIONS): one per page unmapped,
+    // give or take the unmap straddling each end of the window.
+    expect(Math.abs(s.iotlb.invalidationsMeasured - 16 * r.unmaps)).toBeLessThanOrEqual(32);
     expect(r.consumed.TLBI_NH_VA).toBe(16 * s.totals.iterations);
   });
 
