@@ -7,8 +7,8 @@
 // hardware/smmu-engine.ts execute()).
 //
 // Time: a translation costs the CPU nothing (the device works while the CPU waits out the DMA time);
-// the reads take place at their instants in the DMA window (virtual-cpu-state.ts). Peer devices pick
-// their CPU with safety/devices.ts's per-CPU xorshift: deterministic, the same for every seed.
+// the reads take place at their instants in the DMA window (state.ts). Peer devices pick their CPU
+// with safety/devices.ts's per-CPU xorshift, seeded from the run's PRNG.
 import { devicesOf, type Config } from '../config/config.js';
 import {
   OP,
@@ -32,7 +32,15 @@ export class VDevices {
   private readonly iotlb: Iotlb;
   private readonly agents: DeviceAgents;
 
-  constructor(views: SharedViews, layout: Layout, cfg: Config, cpu: number, clock: { readonly now: number }) {
+  constructor(
+    views: SharedViews,
+    layout: Layout,
+    cfg: Config,
+    cpu: number,
+    clock: { readonly now: number },
+    /** From the run's PRNG: which peer buffers the devices read follows the seed. */
+    seed: number,
+  ) {
     this.iotlb = new Iotlb(views.i32, layout, SPIN);
     this.oracle = new Oracle(
       views.i32,
@@ -43,7 +51,15 @@ export class VDevices {
       cpu,
       () => clock.now,
     );
-    this.agents = new DeviceAgents(this.oracle, this.iotlb, cpu, layout.cpus, devicesOf(cfg), cfg.pages);
+    this.agents = new DeviceAgents(
+      this.oracle,
+      this.iotlb,
+      cpu,
+      layout.cpus,
+      devicesOf(cfg),
+      cfg.pages,
+      seed,
+    );
   }
 
   /** The CPU's own device reads page i of its buffer. */

@@ -138,7 +138,7 @@ export function runVirtual(o: VirtualRunOptions): VirtualResult {
         : new VLockedCmdq(p.queueShift, p.syncMode, stats[c]);
     // A random start within one map time, so that CPUs do not march in lockstep.
     const st = stats[c];
-    const cs = state !== null ? new VCpuState(state, c, p, m.clock, cmdq, () => st) : undefined;
+    const cs = state !== null ? new VCpuState(state, c, p, m.clock, cmdq, () => st, m.rng.u32()) : undefined;
     m.spawn(c, cpuProcess(m, c, work, cmdq, st, cs), o.cpus > 1 ? m.rng.below(Math.max(1, p.mapNs)) : 0);
   }
   // The measured window starts with fresh protocol counters (maps and unmaps count from there too).

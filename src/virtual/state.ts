@@ -195,6 +195,8 @@ export class VCpuState {
     private readonly clock: { readonly now: number },
     cmdq: IssueProcs,
     private readonly stats: () => VCpuStats,
+    /** Seeds the peer devices' choice (from the run's PRNG). */
+    seed: number,
   ) {
     const { i32, f64 } = s.views;
     const layout = s.layout;
@@ -214,7 +216,7 @@ export class VCpuState {
       iotlbSync() {},
       releaseIova() {},
     });
-    this.devices = new VDevices(s.views, layout, s.cfg, cpu, clock);
+    this.devices = new VDevices(s.views, layout, s.cfg, cpu, clock, seed);
     this.fq =
       s.strategy === 'lazy'
         ? new VFlushQueue({
