@@ -130,6 +130,24 @@ describe('unsafe-free-before-sync is caught in every run (deterministic: 1 of 1 
       expect(v.nsAfterUnmap).toBeLessThan(100_000);
     });
 
+  // More CPUs contend for {prod, cons}, so each inserts more slowly: the SMMU must be slower still
+  // (1 us per TLBI) to fall behind; at 64 CPUs the IOTLB must hold every CPU's buffer (64 x 16
+  // pages), or the stale entries are evicted before they are used.
+  for (const [cpus, seeds, iotlbEntries] of [
+    [8, [1, 2, 3], 256],
+    [64, [1, 2], 4096],
+  ] as const)
+    it(`${cpus} CPUs, 1 us per TLBI, seeds ${seeds.join(', ')}`, () => {
+      for (const seed of seeds) {
+        const s = run(cpus, 'unsafe-free-before-sync', 'lockfree', {
+          seed,
+          params: { tlbiNs: 1000, dmaNs: 1000 },
+          state: { iotlbEntries },
+        }).state!;
+        expect(s.safety.staleTranslationUses, `seed ${seed}`).toBeGreaterThan(0);
+      }
+    });
+
   it('the same settings with the safe ordering (batched) are clean', () => {
     for (const seed of [1, 2]) expect(unsafe(seed, 'batched').state!.safety.staleTranslationUses).toBe(0);
   });
