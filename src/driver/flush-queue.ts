@@ -34,9 +34,9 @@ import type { StrategyContext, StrategyMemory } from './strategies/strategy.js';
 
 export const FQ_REGION = 'iova-fq';
 
-const ENTRY_BYTES = 16;
+export const ENTRY_BYTES = 16;
 
-const enum Dom {
+export const enum Dom {
   START_CNT = 0,
   FINISH_CNT = 1,
   /** Waiters of FINISH_CNT (concurrency/wait.ts protocol): CPUs whose ring is still full. */
@@ -45,9 +45,9 @@ const enum Dom {
   TIMER_SEQ = 4,
 }
 /** The timer's expiry (ns): float64 slot of the domain line, bytes 24-31 (after the int32 words). */
-const EXPIRES_F64 = 3;
+export const EXPIRES_F64 = 3;
 
-const enum Ring {
+export const enum Ring {
   HEAD = 0,
   TAIL = 1,
 }
@@ -82,8 +82,8 @@ export interface FqGeometry {
 }
 
 /** Ring slots: Linux's ring keeps one slot empty to tell full from empty; fqSize stay usable. */
-const slotsOf = (g: FqGeometry): number => g.fqSize + 1;
-const ringBytes = (g: FqGeometry): number => g.lockBytes + LINE + alignUp(slotsOf(g) * ENTRY_BYTES);
+export const slotsOf = (g: FqGeometry): number => g.fqSize + 1;
+export const ringBytes = (g: FqGeometry): number => g.lockBytes + LINE + alignUp(slotsOf(g) * ENTRY_BYTES);
 
 export function fqRegionBytes(g: FqGeometry): number {
   return g.domains * LINE + g.cpus * ringBytes(g);

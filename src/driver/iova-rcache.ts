@@ -23,8 +23,7 @@
 //   magazines: word 0 size, then IOVA_MAG_SIZE pfns (first VA page of the IOVA)
 import { regionOff, type Layout, type LayoutGeometry } from '../hardware/layout.js';
 import { alignUp, checkRegion, LINE, type RegionDecl } from '../hardware/region.js';
-import type { InstrumentedLock } from '../concurrency/lockstat.js';
-import type { IovaDomain } from './iova.js';
+import type { IovaDomain, IovaLock } from './iova.js';
 
 export const IOVA_MAG_SIZE = 128;
 export const MAX_GLOBAL_MAGS = 32;
@@ -128,10 +127,10 @@ export function rcacheCachedPfns(i32: Int32Array, l: Layout, domain: number): nu
 
 export interface RcacheLocks {
   /** rcache->lock, which guards the depot. */
-  readonly depot: InstrumentedLock;
+  readonly depot: IovaLock;
   /** Every CPU's cpu_rcache->lock of the domain, by slot: a CPU takes its own, and all of them
    *  when an allocation fails and it flushes the caches. */
-  readonly cpu: readonly InstrumentedLock[];
+  readonly cpu: readonly IovaLock[];
 }
 
 /** One CPU's alloc_iova_fast / free_iova_fast over a domain's rcache and rbtree. */
@@ -140,7 +139,7 @@ export class IovaRcache {
   private readonly depot: number;
   private readonly mags: number;
   private readonly lines: number;
-  private readonly cpuLock: InstrumentedLock;
+  private readonly cpuLock: IovaLock;
   private readonly serves: boolean;
 
   constructor(

@@ -10,7 +10,6 @@
 // Shared memory (iovaAllocIdx): word 0 = number of free slots, then the free-slot stack.
 import { iovaAllocIdx, VA_BASE_PAGE, type Layout, type LayoutGeometry } from '../hardware/layout.js';
 import { alignUp, checkRegion, LINE, REGION, type RegionDecl } from '../hardware/region.js';
-import type { InstrumentedLock } from '../concurrency/lockstat.js';
 
 /** One allocator per domain, each on lines of its own (layout.ts finds domain d's by division). */
 export const IOVA_DECL: RegionDecl<LayoutGeometry> = {
@@ -28,6 +27,13 @@ export function initIovaDomain(i32: Int32Array, layout: Layout, domain: number):
   for (let k = 0; k < n; k++) i32[base + 1 + k] = n - 1 - k;
 }
 
+/** What the allocator needs of a lock: concurrency/lockstat.ts InstrumentedLock in the threads
+ *  engine; the virtual engine passes one that records the acquisitions (src/virtual/iova.ts). */
+export interface IovaLock {
+  acquire(): void;
+  release(): void;
+}
+
 /** What the CPU loop allocates through: alloc_iova_fast/free_iova_fast or alloc_iova/free_iova. */
 export interface IovaAllocator {
   /** The first VA page of a free IOVA, or -1 if the domain's IOVA space is exhausted. */
@@ -42,7 +48,7 @@ export class IovaDomain implements IovaAllocator {
     private readonly i32: Int32Array,
     private readonly layout: Layout,
     domain: number,
-    private readonly lock: InstrumentedLock,
+    private readonly lock: IovaLock,
   ) {
     checkRegion(i32.buffer, REGION.IOVA, layout.iovaOff, layout.domains * layout.iovaBytesPerDomain);
     this.base = iovaAllocIdx(layout, domain);

@@ -23,9 +23,11 @@ export class DeviceAgents {
     private readonly cpus: number,
     devices: number,
     private readonly pages: number,
+    /** Mixed into the peer-choice generator (the virtual engine's run seed); 0 in the threads engine. */
+    seed = 0,
   ) {
     for (let d = cpu; d < devices; d += cpus) this.hosted.push(d);
-    this.rng = (cpu + 1) * 0x9e3779b1;
+    this.rng = ((cpu + 1) * 0x9e3779b1) ^ seed || 1;
   }
 
   /** One checked DMA read through the IOTLB; returns the PPN or FAULT. */

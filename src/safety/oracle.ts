@@ -93,6 +93,8 @@ export class Oracle {
     private readonly g: OracleGeometry,
     private readonly slotPages: number,
     cpu: number,
+    /** The clock unmap times are on: the host's, or the virtual engine's (virtual ns). */
+    private readonly clock: () => number = nowNs,
   ) {
     checkRegion(i32.buffer, REGION.SAFETY, regionOff, oracleBytes(g));
     this.i32 = i32;
@@ -160,7 +162,7 @@ export class Oracle {
     f[r + Viol.ASID] = asid;
     f[r + Viol.VA_PAGE] = vaPage;
     f[r + Viol.PPN] = ppn;
-    f[r + Viol.NS_AFTER_UNMAP] = t > 0 ? nowNs() - t : -1;
+    f[r + Viol.NS_AFTER_UNMAP] = t > 0 ? this.clock() - t : -1;
     f[r + Viol.ENTRY_GEN] = entryGen;
     f[r + Viol.CURRENT_GEN] = gen;
   }

@@ -52,3 +52,8 @@ export const ECMDQ_REGS = 0x100000;
 export const ECMDQ_REG_STRIDE = 0x20;
 export const ECMDQ_PROD_OFF = 0x08;
 export const ECMDQ_CONS_OFF = 0x0c;
+
+/** With the driver state (state.ts): the run's real layout (hardware/layout.ts) is mapped here,
+ *  so a lock or word at layout byte offset o is at LAYOUT_BASE + o and shares lines as it does in
+ *  the threads engine's SharedArrayBuffer (e.g. adjacent rcache locks). */
+export const LAYOUT_BASE = 0x40000000;

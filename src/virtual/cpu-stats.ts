@@ -1,6 +1,11 @@
 // One emulated CPU's counts in the virtual engine: the threads engine's names (concurrency/counters.ts,
 // LOCKFREE_COUNTERS) for what both engines count.
+import { HIST_BUCKETS } from '../concurrency/histogram.js';
 import { VLockStats } from './locks.js';
+
+/** The IOVA allocator's lock classes, by the report's names (workload/task.ts LOCK_CLASSES). */
+export const IOVA_LOCK_CLASSES = ['iova', 'rcache', 'depot'] as const;
+export type IovaLockClass = (typeof IOVA_LOCK_CLASSES)[number];
 
 export class VCpuStats {
   maps = 0;
@@ -30,4 +35,32 @@ export class VCpuStats {
   consPollUdelays = 0;
   /** The global cmdq lock (the locked design), lockstat's counts (Lk, lock class 0 'cmdq'). */
   cmdqLock = new VLockStats();
+  /** With the driver state (src/virtual/state.ts), the threads engine's Cpu.* counters: */
+  translations = 0;
+  iotlbHits = 0;
+  iotlbMisses = 0;
+  translationFaults = 0;
+  /** TLBI_NH_ASID inserted (lazy flushes; Cpu.ISSUED_TLBI_NH_ASID); not in issuedTlbi. */
+  issuedTlbiAsid = 0;
+  /** Lazy (driver/flush-queue.ts FQ_COUNTERS). */
+  flushes = 0;
+  flushesFull = 0;
+  flushesTimeout = 0;
+  iovasFlushed = 0;
+  iovasFreedOthersFlush = 0;
+  iovasFreedPeerRings = 0;
+  fullRingWaits = 0;
+  /** Lazy: stale windows (unmap to free), ns: samples and total (the threads engine's extra histogram). */
+  staleWindowN = 0;
+  staleWindowTotal = 0;
+  staleWindowMin = Infinity;
+  staleWindowMax = 0;
+  /** Their distribution, buckets of concurrency/histogram.ts (`record`). */
+  readonly staleWindowHist = new Float64Array(HIST_BUCKETS);
+  /** The IOVA allocator's locks (concurrency/counters.ts Lk), by lockstat class. */
+  readonly iovaLocks: Record<IovaLockClass, VLockStats> = {
+    iova: new VLockStats(),
+    rcache: new VLockStats(),
+    depot: new VLockStats(),
+  };
 }

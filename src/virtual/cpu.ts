@@ -4,12 +4,17 @@
 // CMD_SYNC for every page; batched on the locked queue issues one command per lock round trip and
 // one CMD_SYNC; batched on the lock-free queue and ECMDQs gathers cmdlists of 64, the last with the
 // CMD_SYNC; range issues its planned range TLBIs and the CMD_SYNC as one batch (range.ts).
+// With the driver state (state.ts, VCpuState) the loop allocates and maps a real IOVA, the device
+// reads it, PTEs are cleared page by page, and the IOVA is freed (or queued: lazy, which issues
+// nothing at unmap; or freed before the CMD_SYNC: unsafe-free-before-sync, one command per issue
+// on every design as driver/strategies/gather.ts onePerIssue); the run's end lets it drain.
 import { CmdBatch } from '../driver/cmd-batch.js';
 import { VA_BASE_PAGE } from '../hardware/layout.js';
 import type { VCpuStats } from './cpu-stats.js';
 import type { Machine } from './machine.js';
 import { RangePlanner } from './range.js';
 import { delay, type Proc } from './requests.js';
+import type { VCpuState } from './state.js';
 
 /** The ASID of the shared domain (driver/iommu.ts asidOf(0)). */
 const ASID = 1;
@@ -18,7 +23,7 @@ export interface CmdqProcs {
   issue(batch: CmdBatch, sync: boolean): Proc;
 }
 
-export type VirtualStrategy = 'per-page' | 'batched' | 'range';
+export type VirtualStrategy = 'per-page' | 'batched' | 'range' | 'lazy' | 'unsafe-free-before-sync';
 
 export interface CpuWork {
   readonly mapNs: number;
@@ -34,19 +39,39 @@ export interface CpuWork {
   readonly stopAt?: number;
 }
 
-export function* cpuProcess(m: Machine, cpu: number, w: CpuWork, cmdq: CmdqProcs, st: VCpuStats): Proc {
+export function* cpuProcess(
+  m: Machine,
+  cpu: number,
+  w: CpuWork,
+  cmdq: CmdqProcs,
+  st: VCpuStats,
+  state?: VCpuState,
+): Proc {
   const batch = new CmdBatch();
-  // Every CPU reuses one IOVA, as the rcache hands a 1-CPU run the buffer it just freed; CPUs'
-  // buffers differ (the IOVA changes no cost here, only what the command stream shows).
-  const vaPage = VA_BASE_PAGE + cpu * w.pages;
+  const perPage = w.strategy === 'per-page';
+  const lazy = w.strategy === 'lazy';
+  const unsafe = w.strategy === 'unsafe-free-before-sync';
+  const gather = w.gather && !unsafe;
+  // Without the driver state every CPU reuses one IOVA, as the rcache hands a 1-CPU run the buffer
+  // it just freed; CPUs' buffers differ (the IOVA changes no cost here, only the command stream).
+  const fixedPage = VA_BASE_PAGE + cpu * w.pages;
   const ranges = w.strategy === 'range' ? new RangePlanner() : null;
   for (;;) {
-    if (w.stopAt !== undefined && m.now >= w.stopAt) return;
-    yield delay(w.mapNs);
+    if (state !== undefined) {
+      if (state.stopping) return yield* state.drain();
+      yield* state.tick();
+      yield* state.map();
+    } else {
+      if (w.stopAt !== undefined && m.now >= w.stopAt) return;
+      yield delay(w.mapNs);
+    }
     const measuring = m.now >= w.measureFrom;
     if (measuring) st.maps++;
-    if (w.dmaNs > 0) yield delay(w.dmaNs);
+    if (state !== undefined) yield* state.dma();
+    else if (w.dmaNs > 0) yield delay(w.dmaNs);
+    const vaPage = state !== undefined ? state.vaPage : fixedPage;
     const t0 = m.now;
+    state?.unmapBegin();
     const tlbi0 = st.issuedTlbi;
     const sync0 = st.issuedSync;
     if (w.unmapNs > 0) yield delay(w.unmapNs);
@@ -58,17 +83,20 @@ export function* cpuProcess(m: Machine, cpu: number, w: CpuWork, cmdq: CmdqProcs
       batch.reset();
     };
     if (ranges !== null) {
+      for (let i = 0; i < w.pages; i++) state?.clearPte(i);
       yield* ranges.fill(batch, ASID, vaPage, w.pages, () => issue(false));
-      yield* issue(true);
     }
     for (let i = 0; ranges === null && i < w.pages; i++) {
-      if (w.strategy === 'per-page' || !w.gather) batch.reset();
+      state?.clearPte(i);
+      if (lazy) continue;
+      if (perPage || !gather) batch.reset();
       else if (batch.full()) yield* issue(false);
       batch.tlbiNhVa(ASID, vaPage + i, true, 0, 0, 0, 0);
-      if (w.strategy === 'per-page') yield* issue(true);
-      else if (!w.gather) yield* issue(false);
+      if (perPage) yield* issue(true);
+      else if (!gather) yield* issue(false);
     }
-    if (w.strategy === 'batched') yield* issue(true);
+    if (unsafe) yield* state!.freeEarly();
+    if (!perPage && !lazy) yield* issue(true);
     if (measuring) {
       st.unmaps++;
       st.tlbiNhVa += st.issuedTlbi - tlbi0;
@@ -76,5 +104,6 @@ export function* cpuProcess(m: Machine, cpu: number, w: CpuWork, cmdq: CmdqProcs
       st.unmapNs += m.now - t0;
       st.issueNs += issueNs;
     }
+    if (state !== undefined) yield* state.release();
   }
 }

@@ -39,6 +39,14 @@ export interface VirtualParams {
   readonly queueShift: number;
   /** 4 KiB pages per buffer (per map and unmap). */
   readonly pages: number;
+  /** With the driver state (runVirtual `state`): one rbtree insert or erase under
+   *  iova_rbtree_lock (alloc_iova/free_iova; a magazine going back costs one per IOVA). */
+  readonly iovaRbtreeNs: number;
+  /** With the driver state: one magazine step under a cpu_rcache or the depot lock (push, pop,
+   *  or a magazine swap). */
+  readonly iovaMagazineNs: number;
+  /** With the driver state, lazy: one flush-queue ring entry queued or freed under fq->lock. */
+  readonly fqEntryNs: number;
 }
 
 /** Defaults: the tool's SMMU costs and workload, a large server's coherence costs. */
@@ -62,6 +70,9 @@ export const DEFAULT_VIRTUAL_PARAMS: VirtualParams = {
   syncMode: DEFAULTS.syncMode,
   queueShift: Math.log2(DEFAULTS.queueEntries),
   pages: DEFAULTS.pages,
+  iovaRbtreeNs: 150,
+  iovaMagazineNs: 10,
+  fqEntryNs: 10,
 };
 
 /**

@@ -18,6 +18,9 @@ import { Machine } from './machine.js';
 import { DEFAULT_VIRTUAL_PARAMS, type VirtualParams } from './params.js';
 import { smmuProcess, type SmmuRecord } from './smmu.js';
 import type { Proc } from './requests.js';
+import { stateResult, type VirtualStateResult } from './state-result.js';
+import { stateConfig, VCpuState, VirtualState, type StateConfig } from './state.js';
+import type { Layout, SharedViews } from '../hardware/layout.js';
 
 /** Where bring-up leaves PROD and CONS: CFGI_ALL + CMD_SYNC, TLBI_NSNH_ALL (driver/probe.ts). */
 export const BRINGUP_PROD = 3;
@@ -41,6 +44,14 @@ export interface VirtualRunOptions {
    * left to do (result.drained): for the invariants. The unmaps finished after the window count.
    */
   readonly drain?: boolean;
+  /**
+   * Run the driver's state (state.ts): IOVA allocator, page tables, IOTLB, device reads and the
+   * safety oracle on the run's real layout; true, or the threads Config settings it takes (--iova,
+   * --fq-size, --fq-timeout, --iotlb-entries, --devices, --lock for the layout's lock size).
+   * Required by lazy and unsafe-free-before-sync. The result then has `state`, and `layout`,
+   * `views` and `cpuStats` (not enumerable: JSON.stringify leaves them out).
+   */
+  readonly state?: boolean | StateConfig;
 }
 
 /** The state a drained run ends in, for the invariants. */
@@ -102,10 +113,19 @@ export interface VirtualResult {
   /** Every CPU's counts (the measured window; lock stats in cmdqLock). */
   readonly perCpu: readonly VCpuStats[];
   readonly drained?: VirtualDrained;
+  /** With `state`: the oracle, end state, IOTLB and IOVA lock counts (state-result.ts). */
+  readonly state: VirtualStateResult | null;
+  /** With `state` (not enumerable): the run's layout and views, the CPUs' counts at the end of the
+   *  measured window (what a collector writes into the views' Cpu/Lk slots). */
+  readonly layout?: Layout;
+  readonly views?: SharedViews;
+  readonly cpuStats?: readonly VCpuStats[];
 }
 
 /** Virtual ns a drained run may take after its window before it is declared hung. */
 const DRAIN_LIMIT_NS = 10e9;
+/** Virtual time the CPUs get after the window to finish their iteration and drain (driver state). */
+const STATE_DRAIN_LIMIT_NS = 1e9;
 
 export function runVirtual(o: VirtualRunOptions): VirtualResult {
   const p: VirtualParams = { ...DEFAULT_VIRTUAL_PARAMS, ...o.params };
@@ -116,11 +136,27 @@ export function runVirtual(o: VirtualRunOptions): VirtualResult {
     seed: o.seed,
     freeMmioAgents: new Set([smmuAgent]),
   });
-  const stats = Array.from({ length: o.cpus }, () => new VCpuStats());
+  let stats = Array.from({ length: o.cpus }, () => new VCpuStats());
+  const needsState = o.strategy === 'lazy' || o.strategy === 'unsafe-free-before-sync';
+  if (needsState && (o.state === undefined || o.state === false))
+    throw new Error(`virtual engine: ${o.strategy} needs the driver state (option state)`);
+  const state =
+    o.state === undefined || o.state === false
+      ? null
+      : new VirtualState(
+          stateConfig(o.cpus, o.strategy, o.design, p, o.state === true ? {} : o.state),
+          o.strategy,
+          m.clock,
+        );
+  if (state !== null) state.window = [o.warmupNs, o.warmupNs + o.durationNs];
   const end = o.warmupNs + o.durationNs;
   if (o.design === 'locked') initLocked(m, BRINGUP_PROD);
   else initLockfree(m, p.queueShift, BRINGUP_PROD);
-  const rec: SmmuRecord = { byOpcode: new Map(), log: o.recordCommands === true ? [] : null };
+  const rec: SmmuRecord = {
+    byOpcode: new Map(),
+    log: o.recordCommands === true ? [] : null,
+    ...(state !== null ? { execute: (w: Int32Array) => state.execute(w) } : {}),
+  };
   const queues = [{ addrs: SHARED_QUEUE, consFlags: 0 }];
   if (o.design === 'ecmdq') {
     initEcmdqs(m, o.cpus, p.queueShift);
@@ -162,9 +198,11 @@ export function runVirtual(o: VirtualRunOptions): VirtualResult {
           ? new VEcmdqCmdq(c, p.queueShift, p.syncMode, stats[c], poll)
           : new VLockedCmdq(p.queueShift, p.syncMode, stats[c], c, cmdqLock!, poll);
     // A random start within one map time, so that CPUs do not march in lockstep.
+    const st = stats[c];
+    const cs = state !== null ? new VCpuState(state, c, p, m.clock, cmdq, () => st, m.rng.u32()) : undefined;
     m.spawn(
       c,
-      counted(cpuProcess(m, c, work, cmdq, stats[c])),
+      counted(cpuProcess(m, c, work, cmdq, st, cs)),
       o.cpus > 1 ? m.rng.below(Math.max(1, p.mapNs)) : 0,
     );
   }
@@ -185,9 +223,21 @@ export function runVirtual(o: VirtualRunOptions): VirtualResult {
     }
   });
   m.run(end);
+  let drainNs = 0;
+  if (state !== null) {
+    // The window's counts; then every CPU finishes its iteration and drains, as after STOP.
+    stats = stats.map((s) => structuredClone(s));
+    state.stopping = true;
+    while (state.stopped < o.cpus) {
+      if (m.heap.peekTime() === Infinity || m.now - end > STATE_DRAIN_LIMIT_NS)
+        throw new Error(`virtual engine: ${o.cpus - state.stopped} CPU(s) did not stop after the run`);
+      m.run(Math.min(m.heap.peekTime() + 1e5, end + STATE_DRAIN_LIMIT_NS + 1));
+    }
+    drainNs = state.lastStopNs - end;
+  }
   let drained: VirtualDrained | undefined;
   if (o.drain === true) {
-    m.run(end + DRAIN_LIMIT_NS);
+    m.run(m.now + DRAIN_LIMIT_NS);
     drained = {
       idle: m.heap.size === 0,
       stopped,
@@ -212,7 +262,7 @@ export function runVirtual(o: VirtualRunOptions): VirtualResult {
   const lineTransfers: Record<string, number> = {};
   for (const [name, a] of Object.entries(hot))
     lineTransfers[name] = m.mem.lineStats.get(lineOf(a))?.transfers ?? 0;
-  return {
+  const result: VirtualResult = {
     engine: 'virtual',
     cpus: o.cpus,
     strategy: o.strategy,
@@ -257,5 +307,13 @@ export function runVirtual(o: VirtualRunOptions): VirtualResult {
         : null,
     perCpu: stats,
     ...(drained !== undefined ? { drained } : {}),
+    state: state !== null ? stateResult(state, stats, drainNs) : null,
   };
+  if (state !== null)
+    Object.defineProperties(result, {
+      layout: { value: state.layout, enumerable: false },
+      views: { value: state.views, enumerable: false },
+      cpuStats: { value: stats, enumerable: false },
+    });
+  return result;
 }

@@ -22,6 +22,9 @@ export interface SmmuRecord {
   readonly byOpcode: Map<number, number>;
   /** Every consumed entry's four words, when a command stream is asked for (tests, --cmd-log). */
   readonly log: number[] | null;
+  /** The command's effect on the driver state (state.ts: TLBIs remove IOTLB entries), once its
+   *  time has passed, as hardware/smmu-engine.ts executes after serving. */
+  readonly execute?: (w: Int32Array) => void;
 }
 
 const ignore = (): void => {};
@@ -76,6 +79,7 @@ export function* serveCommand(
   const op = opcodeOf(w, 0);
   rec.byOpcode.set(op, (rec.byOpcode.get(op) ?? 0) + 1);
   yield delay(op === OP.CMD_SYNC ? c.syncNs : c.tlbiNs);
+  rec.execute?.(w);
   if (op === OP.CMD_SYNC && syncCs(w, 0) === CS_IRQ)
     m.mem.access(agent, store(syncMsiAddr(w, 0), syncMsiData(w, 0) | 0), ignore);
   return op;

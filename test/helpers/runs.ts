@@ -33,6 +33,16 @@ export function decodeLog(path: string): Command[] {
   return out;
 }
 
+/** A stream of int32 words (the virtual engine's commandWords), decoded 16 bytes at a time. */
+export function decodeWords(words: readonly number[]): Command[] {
+  const bytes = new Uint8Array(words.length * 4);
+  const view = new DataView(bytes.buffer);
+  words.forEach((w, i) => view.setInt32(i * 4, w, true));
+  const out: Command[] = [];
+  for (let o = 0; o < bytes.length; o += 16) out.push(decode(bytes, o));
+  return out;
+}
+
 /** The log decodes to exactly the counts the JSON reports. */
 export function checkLogCounts(r: RunReport, cmds: Command[]): void {
   expect(cmds.length).toBe(r.commands.total);

@@ -1,0 +1,250 @@
+// The virtual engine's driver state (src/virtual/state.ts): the IOVA allocator, page tables, IOTLB,
+// device reads and safety oracle run on the run's real layout. Every safe strategy is clean at 1, 8
+// and 64 CPUs and leaves nothing behind; unsafe-free-before-sync is caught in every run; the IOVA
+// locks are taken exactly as often as in the threads engine; lazy's flushes are exact at 1 CPU and
+// its command stream is the threads engine's.
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { cmdLogPath, runConfig } from '../src/index.js';
+import type { RunReport } from '../src/report/types.js';
+import {
+  runVirtual,
+  type VirtualDesign,
+  type VirtualResult,
+  type VirtualRunOptions,
+} from '../src/virtual/run.js';
+import type { VirtualStrategy } from '../src/virtual/cpu.js';
+import { DEFAULTS, type Config } from '../src/config/config.js';
+import { VA_BASE_PAGE } from '../src/hardware/layout.js';
+import { config, decodeLog, decodeWords } from './helpers/runs.js';
+
+function run(
+  cpus: number,
+  strategy: VirtualStrategy,
+  design: VirtualDesign,
+  over: Partial<VirtualRunOptions> = {},
+): VirtualResult {
+  return runVirtual({
+    cpus,
+    strategy,
+    design,
+    seed: 1,
+    durationNs: 300_000,
+    warmupNs: 50_000,
+    // Small rings and a short timer, so that lazy flushes inside a short window.
+    state: { fqSize: 8, fqTimeoutMs: 0.1 },
+    // Buffers stay mapped for a while, so that peer devices find live buffers to read.
+    params: { dmaNs: 1000 },
+    ...over,
+  });
+}
+
+const lockOf = (r: RunReport, name: string): number =>
+  r.locks.find((l) => l.name === name)?.acquisitions ?? 0;
+
+describe('safe strategies: oracle clean, every IOVA freed, no IOTLB entry left', () => {
+  const cases: [VirtualStrategy, VirtualDesign][] = [
+    ['per-page', 'locked'],
+    ['batched', 'locked'],
+    ['batched', 'lockfree'],
+    ['lazy', 'locked'],
+  ];
+  for (const cpus of [1, 8, 64])
+    for (const [strategy, design] of cases)
+      it(`${cpus} CPU(s), ${strategy} on ${design}`, () => {
+        // At 64 CPUs an iteration takes tens of microseconds (the IOVA locks' hand-offs): a longer
+        // DMA keeps buffers live long enough for peer devices to find some.
+        const r = run(cpus, strategy, design, { params: { dmaNs: cpus === 64 ? 10_000 : 1000 } });
+        const s = r.state!;
+        expect(s.safety.staleTranslationUses).toBe(0);
+        expect(s.safety.firstViolation).toBeNull();
+        expect(s.totals.iterations).toBeGreaterThanOrEqual(cpus);
+        // Every device read was checked: the CPUs' own pages, and their peers' reads.
+        expect(s.safety.checkedTranslations).toBeGreaterThanOrEqual(s.totals.iterations * r.params.pages);
+        if (cpus > 1) expect(s.safety.peerReads).toBeGreaterThan(0);
+        expect(s.endState).toEqual({ iotlbEntries: 0, iotlbEntriesUnmapped: 0, iovasOutstanding: 0 });
+        if (strategy === 'lazy') {
+          expect(s.lazy!.flushes).toBeGreaterThan(0);
+          expect(s.issuedTlbiAsid).toBe(s.lazy!.flushes);
+          expect(r.consumed.TLBI_NH_ASID).toBe(r.consumed.CMD_SYNC);
+          expect(r.consumed.TLBI_NH_VA).toBeUndefined();
+        }
+      });
+
+  it('1 CPU: every own read misses (a fresh mapping) and every TLBI removes the entry it read', () => {
+    const r = run(1, 'batched', 'locked', { params: { dmaNs: 0 } });
+    const s = r.state!;
+    expect(r.maps).toBeGreaterThan(10);
+    expect(s.iotlb).toMatchObject({ translations: 16 * r.maps, hits: 0, misses: 16 * r.maps, faults: 0 });
+    // Whole run: each consumed TLBI_NH_VA invalidated the one entry its page's read filled.
+    expect(s.iotlb.invalidations).toBe(r.consumed.TLBI_NH_VA);
+    // The window's share (the threads engine's Smmu.IOTLB_INVALIDATIONS): one per page unmapped,
+    // give or take the unmap straddling each end of the window.
+    expect(Math.abs(s.iotlb.invalidationsMeasured - 16 * r.unmaps)).toBeLessThanOrEqual(32);
+    expect(r.consumed.TLBI_NH_VA).toBe(16 * s.totals.iterations);
+  });
+
+  it('1 CPU: the rcache hands back the IOVA just freed, so the stream is the stateless one', () => {
+    const r = run(1, 'batched', 'lockfree', { recordCommands: true });
+    const cmds = decodeWords(r.commandWords!);
+    expect(cmds.length).toBe(17 * r.state!.totals.iterations);
+    for (let i = 0; i < cmds.length; i += 17) {
+      for (let p = 0; p < 16; p++)
+        expect(cmds[i + p]).toMatchObject({ op: 'TLBI_NH_VA', asid: 1, addr: (VA_BASE_PAGE + p) * 4096 });
+      expect(cmds[i + 16].op).toBe('CMD_SYNC');
+    }
+  });
+
+  it('one seed gives a byte-identical result with the state; another seed a different one', () => {
+    const a = run(8, 'lazy', 'lockfree', { seed: 3 });
+    const b = run(8, 'lazy', 'lockfree', { seed: 3 });
+    const c = run(8, 'lazy', 'lockfree', { seed: 4 });
+    expect(JSON.stringify(b)).toBe(JSON.stringify(a));
+    expect(JSON.stringify(c)).not.toBe(JSON.stringify(a));
+  });
+});
+
+describe('unsafe-free-before-sync is caught in every run (deterministic: 1 of 1 per seed)', () => {
+  // The lock-free queue at 2 CPUs with an SMMU slower per TLBI (300 ns) than the CPU inserts one:
+  // the freeing CPU's TLBIs pile up behind the other CPU's CMD_SYNC, the other CPU's sync completes,
+  // it allocates the IOVA just freed (the rbtree's free list is LIFO), maps it and its device reads
+  // the pages before their TLBIs have run: the entries filled from the old mapping are still there.
+  const unsafe = (
+    seed: number,
+    strategy: VirtualStrategy = 'unsafe-free-before-sync',
+    design: VirtualDesign = 'lockfree',
+  ) => run(2, strategy, design, { seed, params: { tlbiNs: 300 } });
+  for (const seed of [1, 2, 3, 4, 5])
+    it(`seed ${seed}`, () => {
+      const s = unsafe(seed).state!;
+      expect(s.iova).toBe('rbtree');
+      expect(s.safety.staleTranslationUses).toBeGreaterThan(0);
+      const v = s.safety.firstViolation!;
+      expect(v.asid).toBe(1);
+      expect(v.currentGeneration).toBeGreaterThan(v.entryGeneration);
+      expect(v.iova).toMatch(/^0x[0-9a-f]+000$/);
+      // Virtual ns from the IOVA's unmap to the stale use: after the map, before the TLBIs ran.
+      expect(v.nsAfterUnmap).toBeGreaterThan(0);
+      expect(v.nsAfterUnmap).toBeLessThan(100_000);
+    });
+
+  // More CPUs contend for {prod, cons}, so each inserts more slowly: the SMMU must be slower still
+  // (1 us per TLBI) to fall behind; at 64 CPUs the IOTLB must hold every CPU's buffer (64 x 16
+  // pages), or the stale entries are evicted before they are used.
+  for (const [cpus, seeds, iotlbEntries] of [
+    [8, [1, 2, 3], 256],
+    [64, [1, 2], 4096],
+  ] as const)
+    it(`${cpus} CPUs, 1 us per TLBI, seeds ${seeds.join(', ')}`, () => {
+      for (const seed of seeds) {
+        const s = run(cpus, 'unsafe-free-before-sync', 'lockfree', {
+          seed,
+          params: { tlbiNs: 1000, dmaNs: 1000 },
+          state: { iotlbEntries },
+        }).state!;
+        expect(s.safety.staleTranslationUses, `seed ${seed}`).toBeGreaterThan(0);
+      }
+    });
+
+  it('the same settings with the safe ordering (batched) are clean', () => {
+    for (const seed of [1, 2]) expect(unsafe(seed, 'batched').state!.safety.staleTranslationUses).toBe(0);
+  });
+
+  it('with per-CPU rcaches the early free is not observed (the IOVA comes back to its own CPU only)', () => {
+    const r = run(2, 'unsafe-free-before-sync', 'lockfree', {
+      params: { tlbiNs: 300 },
+      state: { iova: 'rcache' },
+    });
+    expect(r.state!.iova).toBe('rcache');
+    expect(r.state!.safety.staleTranslationUses).toBe(0);
+    expect(r.state!.safety.peerReads).toBeGreaterThan(0);
+  });
+
+  it('the 2017 queue with polled CMD_SYNC masks the early free at 2 CPUs (the sync drains the queue under the cmdq lock)', () => {
+    expect(unsafe(1, 'unsafe-free-before-sync', 'locked').state!.safety.staleTranslationUses).toBe(0);
+  });
+});
+
+describe('IOVA lock acquisitions at 1 CPU, against the threads engine', () => {
+  const threads = async (iova: 'rcache' | 'rbtree'): Promise<RunReport> =>
+    (
+      await runConfig(
+        config({ cpus: 1, strategies: ['batched'], iova, durationMs: 100, warmupMs: 20 }),
+        () => {},
+      )
+    ).doc.runs[0];
+
+  it('rcache: the CPU lock twice per unmap (alloc, free), the depot and rbtree once at the first miss', async () => {
+    const t = await threads('rcache');
+    expect(t.totals.unmaps).toBeGreaterThan(0);
+    expect(lockOf(t, 'rcache')).toBe(2 * t.totals.unmaps);
+    expect(lockOf(t, 'depot')).toBe(0);
+    expect(lockOf(t, 'iova')).toBe(0);
+    const s = run(1, 'batched', 'locked').state!;
+    expect(s.totals.lockAcquisitions).toEqual({ iova: 1, depot: 1, rcache: 2 * s.totals.iterations });
+    // The measured window: after the warm-up's miss, only the CPU lock, uncontended.
+    expect(s.locks.iova.acquisitions).toBe(0);
+    expect(s.locks.depot.acquisitions).toBe(0);
+    expect(s.locks.rcache.contentions).toBe(0);
+    expect(s.locks.rcache.holdTotal).toBe(s.locks.rcache.acquisitions * 10); // iovaMagazineNs
+  });
+
+  it('rbtree: the rbtree lock twice per unmap', async () => {
+    const t = await threads('rbtree');
+    expect(lockOf(t, 'iova')).toBe(2 * t.totals.unmaps);
+    // A whole threads Config may be given: the state takes only its own settings from it.
+    const cfg: Config = { ...DEFAULTS, cpus: 8, iova: 'rbtree' };
+    const s = run(1, 'batched', 'locked', { state: cfg }).state!;
+    expect(s.totals.lockAcquisitions).toEqual({ iova: 2 * s.totals.iterations });
+    expect(s.locks.iova.holdTotal).toBe(s.locks.iova.acquisitions * 150); // iovaRbtreeNs
+  });
+});
+
+describe('lazy', () => {
+  it('1 CPU, ring of 8, no timer: one flush per 8 unmaps and one at the drain; every IOVA freed', () => {
+    const r = run(1, 'lazy', 'locked', { state: { fqSize: 8, fqTimeoutMs: 1000 } });
+    const s = r.state!;
+    const n = s.totals.iterations;
+    expect(n).toBeGreaterThan(50);
+    expect(r.consumed.TLBI_NH_ASID).toBe(Math.floor((n - 1) / 8) + 1);
+    expect(s.lazy!.flushesTimeout).toBe(0);
+    expect(s.lazy!.flushesFull).toBe(s.lazy!.flushes);
+    expect(s.endState.iovasOutstanding).toBe(0);
+    expect(s.endState.iotlbEntries).toBe(0);
+  });
+
+  it('1 CPU, ring of 256, 20 us timer: the timer flushes, claimed by the CPU', () => {
+    const s = run(1, 'lazy', 'locked', { state: { fqTimeoutMs: 0.02 } }).state!;
+    expect(s.lazy!.flushesTimeout).toBeGreaterThan(5);
+    expect(s.lazy!.flushesFull).toBe(0);
+    expect(s.lazy!.staleWindowMaxNs).toBeGreaterThan(20_000);
+    expect(s.endState.iovasOutstanding).toBe(0);
+  });
+
+  it("8 CPUs: other CPUs' flushes free a ring's entries; the one domain timer fires", () => {
+    const s = run(8, 'lazy', 'locked').state!;
+    expect(s.lazy!.iovasFreedOthersFlush).toBeGreaterThan(0);
+    expect(s.lazy!.flushesTimeout).toBeGreaterThan(0);
+    // One timer per domain: at most one timeout flush per period of the window (300 us / 100 us).
+    expect(s.lazy!.flushesTimeout).toBeLessThanOrEqual(4);
+  });
+
+  it("1 CPU: the command stream is the threads engine's --cmd-log (TLBI_NH_ASID + CMD_SYNC per flush)", async () => {
+    const base = join(mkdtempSync(join(tmpdir(), 'vstate-')), 'log');
+    await runConfig(config({ cpus: 1, pages: 4, strategies: ['lazy'], fqSize: 8, cmdLog: base }), () => {});
+    const log = decodeLog(cmdLogPath(base, 'lazy'));
+    const threads = log.slice(log.findIndex((c) => c.op === 'TLBI_NH_ASID'));
+    const v = run(1, 'lazy', 'locked', {
+      recordCommands: true,
+      state: { fqSize: 8, fqTimeoutMs: 1000 },
+      params: { pages: 4 },
+    });
+    const virtual = decodeWords(v.commandWords!);
+    const n = Math.min(threads.length, virtual.length, 40) & ~1;
+    expect(n).toBeGreaterThanOrEqual(6);
+    expect(virtual.slice(0, n)).toEqual(threads.slice(0, n));
+    expect(virtual[0]).toMatchObject({ op: 'TLBI_NH_ASID', asid: 1 });
+  });
+});
