@@ -180,8 +180,10 @@ describe('IOVA lock acquisitions at 1 CPU, against the threads engine', () => {
     const t = await threads('rcache');
     expect(t.totals.unmaps).toBeGreaterThan(0);
     expect(lockOf(t, 'rcache')).toBe(2 * t.totals.unmaps);
-    expect(lockOf(t, 'depot')).toBe(0);
-    expect(lockOf(t, 'iova')).toBe(0);
+    // The first miss (depot, then rbtree) falls in the warm-up unless a loaded host let the
+    // warm-up end before the first unmap: then it is in the window, once each.
+    expect(lockOf(t, 'depot')).toBeLessThanOrEqual(1);
+    expect(lockOf(t, 'iova')).toBe(lockOf(t, 'depot'));
     const s = run(1, 'batched', 'locked').state!;
     expect(s.totals.lockAcquisitions).toEqual({ iova: 1, depot: 1, rcache: 2 * s.totals.iterations });
     // The measured window: after the warm-up's miss, only the CPU lock, uncontended.
