@@ -16,7 +16,10 @@ export interface CmdqProcs {
   issue(batch: CmdBatch, sync: boolean): Proc;
 }
 
-export type VirtualStrategy = 'per-page' | 'batched';
+/** The strategies this engine runs; a strategy is added here and nowhere else (the type follows),
+ *  so that the validation and the CLI can ask whether one exists rather than run it wrongly. */
+export const VIRTUAL_STRATEGIES = ['per-page', 'batched'] as const;
+export type VirtualStrategy = (typeof VIRTUAL_STRATEGIES)[number];
 
 export interface CpuWork {
   readonly mapNs: number;

@@ -7,7 +7,7 @@ import { LINE_SHIFT } from './coherence.js';
 import { LLQ, OWNER_PROD, SPINLOCK } from './address-map.js';
 import { VLockedCmdq, initLocked } from './cmdq-locked.js';
 import { VLockfreeCmdq, initLockfree } from './cmdq-lockfree.js';
-import { cpuProcess, type VirtualStrategy } from './cpu.js';
+import { cpuProcess, VIRTUAL_STRATEGIES, type VirtualStrategy } from './cpu.js';
 import { VCpuStats } from './cpu-stats.js';
 import { Machine } from './machine.js';
 import { DEFAULT_VIRTUAL_PARAMS, type VirtualParams } from './params.js';
@@ -16,7 +16,17 @@ import { smmuProcess, type SmmuRecord } from './smmu.js';
 /** Where bring-up leaves PROD and CONS: CFGI_ALL + CMD_SYNC, TLBI_NSNH_ALL (driver/probe.ts). */
 export const BRINGUP_PROD = 3;
 
-export type VirtualDesign = 'locked' | 'lockfree';
+/** The command-queue designs this engine runs (as VIRTUAL_STRATEGIES: the type follows the list). */
+export const VIRTUAL_DESIGNS = ['locked', 'lockfree'] as const;
+export type VirtualDesign = (typeof VIRTUAL_DESIGNS)[number];
+
+/** Whether this engine runs a strategy on a design (names as the CLI spells them). */
+export function virtualSupports(strategy: string, design: string): boolean {
+  return (
+    (VIRTUAL_STRATEGIES as readonly string[]).includes(strategy) &&
+    (VIRTUAL_DESIGNS as readonly string[]).includes(design)
+  );
+}
 
 export interface VirtualRunOptions {
   readonly cpus: number;
@@ -72,6 +82,9 @@ export interface VirtualResult {
 }
 
 export function runVirtual(o: VirtualRunOptions): VirtualResult {
+  // A name the engine does not know would otherwise run as some other strategy or design.
+  if (!virtualSupports(o.strategy, o.design))
+    throw new Error(`the virtual engine does not run ${o.strategy} on the ${o.design} queue`);
   const p: VirtualParams = { ...DEFAULT_VIRTUAL_PARAMS, ...o.params };
   const smmuAgent = o.cpus;
   const m = new Machine({
@@ -99,8 +112,11 @@ export function runVirtual(o: VirtualRunOptions): VirtualResult {
       o.design === 'lockfree'
         ? new VLockfreeCmdq(p.queueShift, p.syncMode, stats[c])
         : new VLockedCmdq(p.queueShift, p.syncMode, stats[c]);
-    // A random start within one map time, so that CPUs do not march in lockstep.
-    m.spawn(c, cpuProcess(m, c, work, cmdq, stats[c]), o.cpus > 1 ? m.rng.below(Math.max(1, p.mapNs)) : 0);
+    // A random start within one cycle outside the queue (map, then the buffer's time mapped), so
+    // that CPUs do not march in lockstep: with a long dmaNs, starts within one map time would
+    // bring every CPU to the queue at the same instant, cycle after cycle.
+    const cycle = Math.max(1, p.mapNs + p.dmaNs);
+    m.spawn(c, cpuProcess(m, c, work, cmdq, stats[c]), o.cpus > 1 ? m.rng.below(cycle) : 0);
   }
   // The measured window starts with fresh protocol counters (maps and unmaps count from there too).
   m.at(o.warmupNs, () => {
