@@ -68,8 +68,8 @@ export function seedTable(points: readonly SeedPoint[], syncMode: SyncMode): Val
     title: `The seed: per-page vs batched on the 2017 locked queue (${syncMode} CMD_SYNC, P = ${points[0].perPage.params.pages})`,
     headers: [
       'CPUs',
-      'per-page unmaps/s',
-      'batched unmaps/s',
+      'per-page unmaps/s (all CPUs)',
+      'batched unmaps/s (all CPUs)',
       'batched / per-page',
       'syncs per unmap (published P -> 1)',
       'syncs goal',
