@@ -7,7 +7,7 @@ import { LINE_SHIFT } from './coherence.js';
 import { LLQ, OWNER_PROD, SPINLOCK } from './address-map.js';
 import { VLockedCmdq, initLocked } from './cmdq-locked.js';
 import { VLockfreeCmdq, initLockfree } from './cmdq-lockfree.js';
-import { cpuProcess, VIRTUAL_STRATEGIES, type VirtualStrategy } from './cpu.js';
+import { cpuProcess, type VirtualStrategy } from './cpu.js';
 import { VCpuStats } from './cpu-stats.js';
 import { Machine } from './machine.js';
 import { DEFAULT_VIRTUAL_PARAMS, type VirtualParams } from './params.js';
@@ -16,17 +16,7 @@ import { smmuProcess, type SmmuRecord } from './smmu.js';
 /** Where bring-up leaves PROD and CONS: CFGI_ALL + CMD_SYNC, TLBI_NSNH_ALL (driver/probe.ts). */
 export const BRINGUP_PROD = 3;
 
-/** The command-queue designs this engine runs (as VIRTUAL_STRATEGIES: the type follows the list). */
-export const VIRTUAL_DESIGNS = ['locked', 'lockfree'] as const;
-export type VirtualDesign = (typeof VIRTUAL_DESIGNS)[number];
-
-/** Whether this engine runs a strategy on a design (names as the CLI spells them). */
-export function virtualSupports(strategy: string, design: string): boolean {
-  return (
-    (VIRTUAL_STRATEGIES as readonly string[]).includes(strategy) &&
-    (VIRTUAL_DESIGNS as readonly string[]).includes(design)
-  );
-}
+export type VirtualDesign = 'locked' | 'lockfree';
 
 export interface VirtualRunOptions {
   readonly cpus: number;
@@ -82,9 +72,6 @@ export interface VirtualResult {
 }
 
 export function runVirtual(o: VirtualRunOptions): VirtualResult {
-  // A name the engine does not know would otherwise run as some other strategy or design.
-  if (!virtualSupports(o.strategy, o.design))
-    throw new Error(`the virtual engine does not run ${o.strategy} on the ${o.design} queue`);
   const p: VirtualParams = { ...DEFAULT_VIRTUAL_PARAMS, ...o.params };
   const smmuAgent = o.cpus;
   const m = new Machine({

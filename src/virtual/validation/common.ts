@@ -18,6 +18,9 @@ export interface Point {
   readonly durationNs: number;
   readonly warmupNs: number;
   readonly workload: Workload;
+  /** Run the driver's state (IOVA allocator, IOTLB, oracle), which lazy's flush queue needs: the
+   *  engine's `state` option, spread in so that an engine without it ignores it. */
+  readonly driverState?: boolean;
 }
 
 export function measure(p: Point): VirtualResult {
@@ -29,6 +32,7 @@ export function measure(p: Point): VirtualResult {
     durationNs: p.durationNs,
     warmupNs: p.warmupNs,
     params: { ...VALIDATION_PARAMS, ...p.workload },
+    ...(p.driverState === true ? { state: true } : {}),
   });
 }
 

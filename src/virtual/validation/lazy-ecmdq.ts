@@ -4,21 +4,74 @@
 // every CPU count for lazy, at 32 CPUs and more for ECMDQ. A strategy or design the engine does
 // not run yet gives a "not yet available" row, so the code is ready before the engine is.
 import type { VirtualStrategy } from '../cpu.js';
-import { virtualSupports, type VirtualDesign, type VirtualResult } from '../run.js';
-import { fixed, int, measure, verdict, type ValidationTable } from './common.js';
+import type { VirtualDesign, VirtualResult } from '../run.js';
+import { fixed, int, measure, verdict, type Point, type ValidationTable } from './common.js';
 import { GARRY_WORKLOAD } from './garry.js';
 
 export const LAZY_ECMDQ_CPUS = [8, 16, 32, 64] as const;
 /** ECMDQ must win from here up ("at high CPU counts"). */
 export const ECMDQ_FROM_CPUS = 32;
 
+/** A strategy and design by the CLI's names; the engine's types learn 'lazy' and 'ecmdq' later. */
+interface Setup {
+  readonly strategy: string;
+  readonly design: string;
+}
+
+function point(s: Setup, cpus: number, durationNs: number, warmupNs: number, driverState: boolean): Point {
+  return {
+    cpus,
+    strategy: s.strategy as VirtualStrategy,
+    design: s.design as VirtualDesign,
+    durationNs,
+    warmupNs,
+    workload: GARRY_WORKLOAD,
+    driverState,
+  };
+}
+
+/**
+ * Whether the engine runs lazy, by what lazy is: a lazy unmap issues no TLBI_NH_VA (its IOVA
+ * waits in a flush queue). An engine without lazy refuses the name or invalidates at unmap.
+ */
+export const lazyAvailable = once((): boolean => {
+  const r = probe({ strategy: 'lazy', design: 'lockfree' }, 1, true);
+  return r !== null && r.unmaps > 0 && r.commands.tlbiNhVa === 0;
+});
+
+/**
+ * Whether the engine runs ECMDQ, by what it is: two CPUs reserve slots by cmpxchg in queues of
+ * their own, so the one shared queue's {prod, cons} line never moves. An engine without it
+ * refuses the name or runs both on one queue.
+ */
+export const ecmdqAvailable = once((): boolean => {
+  const r = probe({ strategy: 'batched', design: 'ecmdq' }, 2, false);
+  return r !== null && r.unmaps > 0 && (r.lockfree?.cmpxchgAttempts ?? 0) > 0 && r.lineTransfers.llq === 0;
+});
+
+function probe(s: Setup, cpus: number, driverState: boolean): VirtualResult | null {
+  try {
+    return measure(point(s, cpus, 2e5, 0, driverState));
+  } catch {
+    return null;
+  }
+}
+
+function once<T>(f: () => T): () => T {
+  let v: { value: T } | null = null;
+  return () => (v ??= { value: f() }).value;
+}
+
+const available = (s: Setup): boolean =>
+  s.strategy === 'lazy' ? lazyAvailable() : s.design === 'ecmdq' ? ecmdqAvailable() : true;
+
 interface Comparison {
   readonly name: string;
   readonly published: string;
   /** The published candidate / baseline. */
   readonly publishedRatio: number;
-  readonly baseline: { readonly strategy: string; readonly design: string };
-  readonly candidate: { readonly strategy: string; readonly design: string };
+  readonly baseline: Setup;
+  readonly candidate: Setup;
   readonly judgedFrom: number;
 }
 
@@ -55,18 +108,9 @@ export interface LazyEcmdqOptions {
 }
 
 export function lazyEcmdqPoints(o: LazyEcmdqOptions): ComparisonPoint[] {
-  const run = (cpus: number, s: { strategy: string; design: string }): VirtualResult | null =>
-    virtualSupports(s.strategy, s.design)
-      ? measure({
-          cpus,
-          // Checked just above: the names are the engine's.
-          strategy: s.strategy as VirtualStrategy,
-          design: s.design as VirtualDesign,
-          durationNs: o.ms * 1e6,
-          warmupNs: 1e6,
-          workload: GARRY_WORKLOAD,
-        })
-      : null;
+  const run = (cpus: number, s: Setup): VirtualResult | null =>
+    // With lazy, strict runs with the driver state too, so that both pay the same IOVA allocator.
+    available(s) ? measure(point(s, cpus, o.ms * 1e6, 1e6, lazyAvailable())) : null;
   const baselines = new Map<string, VirtualResult>();
   return COMPARISONS.flatMap((comparison) =>
     (o.cpus ?? LAZY_ECMDQ_CPUS).map((cpus) => {
