@@ -1,6 +1,7 @@
 // What every validation experiment shares: one seed, the validation parameter set with only the
 // experiment's stated workload on top, and a table of published value against the engine's value
 // with a verdict per row. The experiments never set a cost parameter (docs/validation.md).
+import type { LockName } from '../../concurrency/lock.js';
 import type { VirtualStrategy } from '../cpu.js';
 import { VALIDATION_PARAMS, type VirtualParams } from '../params.js';
 import { runVirtual, type VirtualDesign, type VirtualResult } from '../run.js';
@@ -21,6 +22,9 @@ export interface Point {
   /** Run the driver's state (IOVA allocator, IOTLB, oracle), which lazy's flush queue needs: the
    *  engine's `state` option, spread in so that an engine without it ignores it. */
   readonly driverState?: boolean;
+  /** The locked queue's spinlock, as the experiment's era had it (the engine's `lock` option, spread
+   *  in like driverState: an engine with only the ticket lock ignores it). */
+  readonly lock?: LockName;
 }
 
 export function measure(p: Point): VirtualResult {
@@ -33,6 +37,7 @@ export function measure(p: Point): VirtualResult {
     warmupNs: p.warmupNs,
     params: { ...VALIDATION_PARAMS, ...p.workload },
     ...(p.driverState === true ? { state: true } : {}),
+    ...(p.lock !== undefined ? { lock: p.lock } : {}),
   });
 }
 

@@ -12,6 +12,9 @@ import { factorOff, fixed, int, measure, verdict, type ValidationTable, type Wor
  *  range), no time between map and unmap (a map/unmap loop, as dma_map_benchmark and Garry ran). */
 export const SEED_WORKLOAD: Workload = { pages: 16, dmaNs: 0 };
 
+/** arm64's spinlock in 2017 (v4.12): a ticket lock (queued spinlocks came in v4.19). */
+export const SEED_LOCK = 'ticket';
+
 export const SEED_CPUS = [1, 2, 4, 8, 16, 32, 64] as const;
 
 export interface SeedPoint {
@@ -35,7 +38,15 @@ export function seedPoints(o: SeedOptions): SeedPoint[] {
     const durationNs = o.ms * 1e6 * Math.max(1, cpus / 8);
     const workload: Workload = { ...SEED_WORKLOAD, ...(o.syncMode ? { syncMode: o.syncMode } : {}) };
     const at = (strategy: 'per-page' | 'batched'): VirtualResult =>
-      measure({ cpus, design: 'locked', strategy, durationNs, warmupNs: durationNs / 10, workload });
+      measure({
+        cpus,
+        design: 'locked',
+        strategy,
+        durationNs,
+        warmupNs: durationNs / 10,
+        workload,
+        lock: SEED_LOCK,
+      });
     const perPage = at('per-page');
     const batched = at('batched');
     return { cpus, perPage, batched, ratio: batched.unmapsPerSec / perPage.unmapsPerSec };

@@ -23,6 +23,8 @@ import {
 export const THUNDERX2_WORKLOAD: Workload = { pages: 1 };
 
 export const THUNDERX2_CPUS = 64;
+/** arm64's spinlock in v5.3: the queued spinlock, an MCS queue (one hand-off per release). */
+export const THUNDERX2_LOCK = 'mcs';
 /** Published ranges, as fractions of CPU time. */
 export const LOCKED_PUBLISHED = [0.15, 0.2] as const;
 export const LOCKFREE_PUBLISHED = [0.01, 0.02] as const;
@@ -62,6 +64,7 @@ export function thunderx2Points(o: ThunderX2Options): ThunderX2Point[] {
       durationNs,
       warmupNs: durationNs / 10,
       workload: { ...THUNDERX2_WORKLOAD, dmaNs },
+      lock: THUNDERX2_LOCK,
     });
   const idle = issueNsPerUnmap(at('lockfree', IDLE_WORK_NS), durationNs);
   return (o.fractions ?? DERIVE_FROM).map((from) => {
