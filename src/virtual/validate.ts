@@ -24,7 +24,10 @@ interface Args {
 const EXPERIMENTS: Record<string, { ms: number; run: (a: Args, ms: number) => ValidationTable[] }> = {
   seed: { ms: 20, run: (a, ms) => a.syncModes.map((s) => seedTable(seedPoints({ ms, syncMode: s }), s)) },
   garry: { ms: 20, run: (a, ms) => [garryTable(garryPoints({ ms, service: a.service ?? 'random' }))] },
-  thunderx2: { ms: 50, run: (_a, ms) => [thunderx2Table(thunderx2Points({ ms }))] },
+  thunderx2: {
+    ms: 50,
+    run: (a, ms) => a.syncModes.map((s) => thunderx2Table(thunderx2Points({ ms, syncMode: s }))),
+  },
   'lazy-ecmdq': { ms: 20, run: (_a, ms) => [lazyEcmdqTable(lazyEcmdqPoints({ ms }))] },
 };
 

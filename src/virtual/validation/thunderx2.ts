@@ -6,6 +6,7 @@
 // W. It is not published, and nothing is tuned to the locked value: W is fitted to the lock-free
 // datum alone (the W at which the lock-free queue takes share f of CPU time at 64 CPUs, for f
 // across 1-2%), and the locked queue's share at that W is the prediction. Rows span that range.
+import type { SyncMode } from '../../config/config.js';
 import type { VirtualResult } from '../run.js';
 import { VALIDATION_PARAMS } from '../params.js';
 import {
@@ -33,6 +34,8 @@ export const DERIVE_FROM = [0.02, 0.0175, 0.015, 0.0125, 0.01] as const;
 
 export interface ThunderX2Options {
   readonly ms: number;
+  /** CMD_SYNC completion (default: the parameter set's). */
+  readonly syncMode?: SyncMode;
   readonly fractions?: readonly number[];
 }
 
@@ -63,7 +66,7 @@ export function thunderx2Points(o: ThunderX2Options): ThunderX2Point[] {
       strategy: 'batched',
       durationNs,
       warmupNs: durationNs / 10,
-      workload: { ...THUNDERX2_WORKLOAD, dmaNs },
+      workload: { ...THUNDERX2_WORKLOAD, dmaNs, ...(o.syncMode ? { syncMode: o.syncMode } : {}) },
       lock: THUNDERX2_LOCK,
     });
   const idle = issueNsPerUnmap(at('lockfree', IDLE_WORK_NS), durationNs);
@@ -83,6 +86,7 @@ const offRange = (v: number, [lo, hi]: readonly [number, number]): number =>
   v < lo ? factorOff(v, lo) : v > hi ? factorOff(v, hi) : 1;
 
 export function thunderx2Table(points: readonly ThunderX2Point[]): ValidationTable {
+  const syncMode = points[0].locked.params.syncMode;
   let pass = true;
   const rows = points.map((p) => {
     const l = p.locked.issueFraction;
@@ -111,8 +115,8 @@ export function thunderx2Table(points: readonly ThunderX2Point[]): ValidationTab
     ];
   });
   return {
-    id: 'thunderx2',
-    title: `ThunderX2, ${THUNDERX2_CPUS} CPUs: share of CPU time in the command-queue issue path`,
+    id: `thunderx2-${syncMode}`,
+    title: `ThunderX2, ${THUNDERX2_CPUS} CPUs: share of CPU time in the command-queue issue path (${syncMode} CMD_SYNC)`,
     headers: [
       'W, us per unmap',
       'W fitted to lock-free share',
