@@ -53,6 +53,8 @@ export interface ValidationTable {
   readonly rows: readonly (readonly string[])[];
   /** Every judged row met its goal; null when nothing could be judged (pending rows only). */
   readonly pass: boolean | null;
+  /** Rows the engine cannot produce yet. */
+  readonly pending?: number;
 }
 
 /** A row's verdict: pass, or how far it missed. */

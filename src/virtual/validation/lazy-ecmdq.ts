@@ -149,5 +149,6 @@ export function lazyEcmdqTable(points: readonly ComparisonPoint[]): ValidationTa
     headers: ['comparison', 'CPUs', 'published', 'baseline, virtual', 'candidate, virtual', 'ratio', 'goal'],
     rows,
     pass: judged > 0 ? pass : null,
+    pending: points.filter((p) => p.candidate === null).length,
   };
 }
