@@ -197,14 +197,13 @@ export function runVirtual(o: VirtualRunOptions): VirtualResult {
         : o.design === 'ecmdq'
           ? new VEcmdqCmdq(c, p.queueShift, p.syncMode, stats[c], poll)
           : new VLockedCmdq(p.queueShift, p.syncMode, stats[c], c, cmdqLock!, poll);
-    // A random start within one map time, so that CPUs do not march in lockstep.
+    // A random start within one cycle outside the queue (map, then the buffer's time mapped), so
+    // that CPUs do not march in lockstep: with a long dmaNs, starts within one map time would
+    // bring every CPU to the queue at the same instant, cycle after cycle.
+    const cycle = Math.max(1, p.mapNs + p.dmaNs);
     const st = stats[c];
     const cs = state !== null ? new VCpuState(state, c, p, m.clock, cmdq, () => st, m.rng.u32()) : undefined;
-    m.spawn(
-      c,
-      counted(cpuProcess(m, c, work, cmdq, st, cs)),
-      o.cpus > 1 ? m.rng.below(Math.max(1, p.mapNs)) : 0,
-    );
+    m.spawn(c, counted(cpuProcess(m, c, work, cmdq, st, cs)), o.cpus > 1 ? m.rng.below(cycle) : 0);
   }
   // The measured window starts with fresh protocol counters (maps and unmaps count from there too).
   m.at(o.warmupNs, () => {

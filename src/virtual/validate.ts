@@ -1,49 +1,94 @@
-// The Garry 2020 reproduction and the engine's speed, until `--engine virtual` exists:
-//   node dist/src/virtual/validate.js [ms of virtual time per point, default 20] [fifo]
-// prints, per CPU count, the per-CPU map+unmap rate, its ratio to 8 CPUs against Garry's, the
-// cmpxchg success rate, the issue-path share of CPU time, and events per second of wall time.
+// The tables of docs/validation.md, until `--engine virtual` reaches the CLI:
+//   node dist/src/virtual/validate.js [--experiment seed|garry|thunderx2|lazy-ecmdq|all] [--ms N]
+//                                     [--service random|fifo] [--sync-mode msi|poll]
+// Every point runs from VALIDATION_PARAMS and one seed; each experiment adds only its stated
+// workload (src/virtual/validation/*.ts). Prints Markdown tables, each followed by its verdict
+// and the simulated events and wall time it took.
 import { performance } from 'node:perf_hooks';
-import { formatTable } from '../report/table.js';
-import { VALIDATION_PARAMS } from './params.js';
-import { runVirtual } from './run.js';
+import type { SyncMode } from '../config/config.js';
+import type { ServicePolicy } from './coherence.js';
+import type { ValidationTable } from './validation/common.js';
+import { garryPoints, garryTable } from './validation/garry.js';
+import { lazyEcmdqPoints, lazyEcmdqTable } from './validation/lazy-ecmdq.js';
+import { seedPoints, seedTable } from './validation/seed.js';
+import { thunderx2Points, thunderx2Table } from './validation/thunderx2.js';
 
-const GARRY: Record<number, number> = { 8: 282e3, 16: 115e3, 32: 36e3, 64: 11e3 };
+interface Args {
+  readonly experiments: readonly string[];
+  readonly ms: number | null;
+  readonly service: ServicePolicy | null;
+  readonly syncModes: readonly SyncMode[];
+}
+
+/** Each experiment's measured window by default, ms (seed: at up to 8 CPUs; it grows beyond). */
+const EXPERIMENTS: Record<string, { ms: number; run: (a: Args, ms: number) => ValidationTable[] }> = {
+  seed: { ms: 20, run: (a, ms) => a.syncModes.map((s) => seedTable(seedPoints({ ms, syncMode: s }), s)) },
+  garry: { ms: 20, run: (a, ms) => [garryTable(garryPoints({ ms, service: a.service ?? 'random' }))] },
+  thunderx2: {
+    ms: 30,
+    run: (a, ms) => a.syncModes.map((s) => thunderx2Table(thunderx2Points({ ms, syncMode: s }))),
+  },
+  'lazy-ecmdq': { ms: 20, run: (_a, ms) => [lazyEcmdqTable(lazyEcmdqPoints({ ms }))] },
+};
+
+class UsageError extends Error {}
+
+function parse(argv: readonly string[]): Args {
+  let experiments: string[] = Object.keys(EXPERIMENTS);
+  let ms: number | null = null;
+  let service: ServicePolicy | null = null;
+  let syncModes: SyncMode[] = ['msi', 'poll'];
+  for (let i = 0; i < argv.length; i++) {
+    const flag = argv[i];
+    const value = argv[i + 1];
+    if (value === undefined) throw new UsageError(`${flag} needs a value`);
+    i++;
+    if (flag === '--experiment') {
+      if (value !== 'all' && !(value in EXPERIMENTS))
+        throw new UsageError(
+          `--experiment: unknown '${value}' (${Object.keys(EXPERIMENTS).join(', ')}, all)`,
+        );
+      experiments = value === 'all' ? Object.keys(EXPERIMENTS) : [value];
+    } else if (flag === '--ms') {
+      ms = Number(value);
+      if (!Number.isFinite(ms) || ms <= 0 || ms > 10_000)
+        throw new UsageError(`--ms: expected a number of ms in (0, 10000], got '${value}'`);
+    } else if (flag === '--service') {
+      if (value !== 'random' && value !== 'fifo')
+        throw new UsageError(`--service: expected random or fifo, got '${value}'`);
+      service = value;
+    } else if (flag === '--sync-mode') {
+      if (value !== 'msi' && value !== 'poll')
+        throw new UsageError(`--sync-mode: expected msi or poll, got '${value}'`);
+      syncModes = [value];
+    } else throw new UsageError(`unknown option '${flag}'`);
+  }
+  return { experiments, ms, service, syncModes };
+}
+
+function markdown(t: ValidationTable): string {
+  const line = (cells: readonly string[]): string => `| ${cells.join(' | ')} |`;
+  return [line(t.headers), line(t.headers.map(() => '---')), ...t.rows.map(line)].join('\n');
+}
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const ms = Number(process.argv[2] ?? 20);
-  const service = process.argv[3] === 'fifo' ? 'fifo' : 'random';
-  let base = 0;
-  const rows: string[][] = [];
-  for (const cpus of [8, 16, 32, 64]) {
-    const t0 = performance.now();
-    const r = runVirtual({
-      cpus,
-      design: 'lockfree',
-      strategy: 'batched',
-      seed: 1,
-      durationNs: ms * 1e6,
-      warmupNs: 1e6,
-      params: { ...VALIDATION_PARAMS, service },
-    });
-    const wall = (performance.now() - t0) / 1000;
-    if (cpus === 8) base = r.perCpuOpsPerSec;
-    const lf = r.lockfree!;
-    rows.push([
-      String(cpus),
-      String(Math.round(r.perCpuOpsPerSec)),
-      (r.perCpuOpsPerSec / base).toFixed(3),
-      (GARRY[cpus] / GARRY[8]).toFixed(3),
-      `1/${(1 / lf.cmpxchgSuccessRate).toFixed(1)}`,
-      r.issueFraction.toFixed(3),
-      String(r.events),
-      String(Math.round(r.events / wall)),
-      wall.toFixed(1),
-    ]);
+  let args: Args;
+  try {
+    args = parse(process.argv.slice(2));
+  } catch (e) {
+    if (!(e instanceof UsageError)) throw e;
+    console.error(`validate: ${e.message}`);
+    process.exit(2);
   }
-  console.log(
-    formatTable(
-      ['cpus', 'per-CPU/s', 'ratio', 'Garry', 'cmpxchg', 'issue', 'events', 'events/s', 'wall s'],
-      rows,
-    ),
-  );
+  for (const name of args.experiments) {
+    const e = EXPERIMENTS[name];
+    const t0 = performance.now();
+    for (const t of e.run(args, args.ms ?? e.ms)) {
+      const judged =
+        t.pass === null ? 'nothing judged' : t.pass ? 'every judged row meets its goal' : 'some rows miss';
+      const goal = (t.pending ?? 0) > 0 ? `${judged}; ${t.pending} rows pending` : judged;
+      console.log(`### ${t.title}\n\n${markdown(t)}\n\n${t.id}: ${goal}\n`);
+    }
+    console.log(`(${name}: ${((performance.now() - t0) / 1000).toFixed(1)} s of wall time)\n`);
+  }
 }
