@@ -118,7 +118,7 @@ const BAD: [string[], RegExp][] = [
   [['--sweep', 'cpus'], /^--sweep: expected PARAM=V1,V2,\.\.\. \(e\.g\. cpus=1,2,4\), got "cpus"$/],
   [
     ['--sweep', 'threads=1,2'],
-    /^--sweep: cannot sweep "threads" \(allowed: cpus, pages, queue-entries, tlbi-ns, sync-ns, mmio-read-ns, mmio-write-ns, lock, sync-mode, wait, domains, iova, cmdq, dma-ns\)$/,
+    /^--sweep: cannot sweep "threads" \(allowed: cpus, pages, queue-entries, tlbi-ns, sync-ns, mmio-read-ns, mmio-write-ns, lock, sync-mode, wait, domains, iova, cmdq, dma-ns, engine, seed\)$/,
   ],
   [['--sweep', 'cpus=1,0'], /^--sweep cpus: 0 is out of range \(allowed: 1 to 256\)$/],
   [['--sweep', 'cpus=1,2.5'], /^--sweep cpus: expected a whole number from 1 to 256, got "2\.5"$/],

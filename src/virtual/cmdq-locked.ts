@@ -25,7 +25,8 @@ import {
   SYNC_COUNT,
   SYNC_NR,
 } from './address-map.js';
-import type { VCpuStats } from './cpu-stats.js';
+import { VCLS_CMDQ, type VCpuStats } from './cpu-stats.js';
+import { syncWaited, VLockStat, type VProbe } from './instrument.js';
 import type { Machine } from './machine.js';
 import {
   load,
@@ -54,12 +55,17 @@ export function initLocked(m: Machine, p: number): void {
 
 export class VLockedCmdq {
   private readonly entry = new Int32Array(CMD_WORDS);
+  private readonly lockStat: VLockStat | null;
 
   constructor(
     private readonly shift: number,
     private readonly syncMode: SyncMode,
     private readonly stats: VCpuStats,
-  ) {}
+    /** Times lock acquisitions and CMD_SYNC waits (absent: counts only). */
+    private readonly probe: VProbe | null = null,
+  ) {
+    this.lockStat = probe === null ? null : new VLockStat(probe, stats, VCLS_CMDQ);
+  }
 
   *issue(batch: CmdBatch, sync: boolean): Proc {
     for (let i = 0; i < batch.num; i++) {
@@ -85,7 +91,10 @@ export class VLockedCmdq {
     writeCmdSync(this.entry, 0, CS_SEV, 0, 0);
     yield writeWords(QUEUE_BASE + 16 * qIdx(shift, prod), Array.from(this.entry));
     const next = yield* this.publish(prod);
+    const t0 = this.probe?.clock.now ?? 0;
     const cons = yield waitReg(CMDQ_CONS_REG, (c) => queueEmpty(shift, next, c));
+    // Timed before the release, as the threads engine: in poll mode the wait lies inside the hold.
+    if (this.probe !== null) syncWaited(this.probe, this.stats.counters, t0, prod);
     yield store(Q_CONS, cons);
     yield* this.unlock();
   }
@@ -99,7 +108,9 @@ export class VLockedCmdq {
     yield writeWords(QUEUE_BASE + 16 * qIdx(shift, prod), Array.from(this.entry));
     yield* this.publish(prod);
     yield* this.unlock();
+    const t0 = this.probe?.clock.now ?? 0;
     yield waitUntil(SYNC_COUNT, (v) => ((v - nr) | 0) >= 0);
+    if (this.probe !== null) syncWaited(this.probe, this.stats.counters, t0, nr);
   }
 
   /** Under the lock: a free slot at q.prod, polling CONS (still under the lock) while full. */
@@ -127,11 +138,15 @@ export class VLockedCmdq {
   }
 
   private *lock(): Proc {
-    const t = (yield rmw(SPINLOCK, (v) => (v + TICKET) >>> 0)) >>> 16;
+    const old = yield rmw(SPINLOCK, (v) => (v + TICKET) >>> 0);
+    const t = old >>> 16;
+    const t0 = this.probe?.clock.now ?? 0;
     yield waitUntil(SPINLOCK, (v) => (v & 0xffff) === t);
+    this.lockStat?.acquired(t0, (old & 0xffff) !== t);
   }
 
   private *unlock(): Proc {
+    this.lockStat?.released();
     yield rmw(SPINLOCK, (v) => ((v & 0xffff0000) | ((v + 1) & 0xffff)) >>> 0);
   }
 }

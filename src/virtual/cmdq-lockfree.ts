@@ -29,6 +29,7 @@ import {
   VALID_MAP_PTR,
 } from './address-map.js';
 import type { VCpuStats } from './cpu-stats.js';
+import { syncWaited, type VProbe } from './instrument.js';
 import type { Machine } from './machine.js';
 import {
   cmpxchg,
@@ -76,6 +77,8 @@ export class VLockfreeCmdq {
     private readonly shift: number,
     private readonly syncMode: SyncMode,
     private readonly stats: VCpuStats,
+    /** Times CMD_SYNC waits (absent: counts only). */
+    private readonly probe: VProbe | null = null,
   ) {
     this.ptrMask = (2 << shift) - 1;
   }
@@ -142,12 +145,15 @@ export class VLockfreeCmdq {
       yield* this.validMap(prod, gathered, false);
       yield mmioWrite(CMDQ_PROD_REG, gathered);
       yield store(OWNER_PROD, gathered);
+      const published = queueDepth(shift, gathered, prod);
       st.ownerElections++;
-      st.ownerPublishedCmds += queueDepth(shift, gathered, prod);
+      st.ownerPublishedCmds += published;
+      st.counters.extraSample(published);
     }
 
     // 5. Wait for our CMD_SYNC, then leave the shared lock (the last one out updates cons).
     if (sync) {
+      const t0 = this.probe?.clock.now ?? 0;
       let cons: number;
       if (this.syncMode === 'msi') {
         yield waitUntil(QUEUE_BASE + 16 * qIdx(shift, syncProd), (v) => v === 0);
@@ -162,6 +168,7 @@ export class VLockfreeCmdq {
         st.lastReaderConsUpdates++;
         yield rmw(CMDQ_LOCK, (v) => v - 1);
       }
+      if (this.probe !== null) syncWaited(this.probe, st.counters, t0, syncProd);
     }
   }
 

@@ -5,6 +5,8 @@
 // one CMD_SYNC; batched on the lock-free queue gathers cmdlists of 64, the last with the CMD_SYNC.
 import { CmdBatch } from '../driver/cmd-batch.js';
 import { VA_BASE_PAGE } from '../hardware/layout.js';
+import { Cpu } from '../concurrency/counters.js';
+import { Ev } from '../trace/ring.js';
 import type { VCpuStats } from './cpu-stats.js';
 import type { Machine } from './machine.js';
 import { delay, type Proc } from './requests.js';
@@ -38,7 +40,11 @@ export function* cpuProcess(m: Machine, cpu: number, w: CpuWork, cmdq: CmdqProcs
   for (;;) {
     yield delay(w.mapNs);
     const measuring = m.now >= w.measureFrom;
-    if (measuring) st.maps++;
+    if (measuring) {
+      st.maps++;
+      st.counters.add(Cpu.MAPS, 1);
+      st.counters.add(Cpu.PAGES_MAPPED, w.pages);
+    }
     if (w.dmaNs > 0) yield delay(w.dmaNs);
     const t0 = m.now;
     const tlbi0 = st.issuedTlbi;
@@ -59,12 +65,16 @@ export function* cpuProcess(m: Machine, cpu: number, w: CpuWork, cmdq: CmdqProcs
       else if (!w.gather) yield* issue(false);
     }
     if (w.strategy === 'batched') yield* issue(true);
+    st.counters.ring?.record(Ev.UNMAP, t0, m.now - t0, w.pages);
     if (measuring) {
       st.unmaps++;
       st.tlbiNhVa += st.issuedTlbi - tlbi0;
       st.cmdSync += st.issuedSync - sync0;
       st.unmapNs += m.now - t0;
       st.issueNs += issueNs;
+      st.counters.add(Cpu.UNMAPS, 1);
+      st.counters.add(Cpu.PAGES_UNMAPPED, w.pages);
+      st.counters.unmapLatency(m.now - t0);
     }
   }
 }

@@ -12,6 +12,11 @@ import { VCpuStats } from './cpu-stats.js';
 import { Machine } from './machine.js';
 import { DEFAULT_VIRTUAL_PARAMS, type VirtualParams } from './params.js';
 import { smmuProcess, type SmmuRecord } from './smmu.js';
+import { Cpu, initCpuStats } from '../concurrency/counters.js';
+import { SMMU_STATS_SLOTS } from '../hardware/smmu-stats.js';
+import type { TraceRing } from '../trace/ring.js';
+import { VCPU_LOCK_CLASSES } from './cpu-stats.js';
+import type { VProbe } from './instrument.js';
 
 /** Where bring-up leaves PROD and CONS: CFGI_ALL + CMD_SYNC, TLBI_NSNH_ALL (driver/probe.ts). */
 export const BRINGUP_PROD = 3;
@@ -28,6 +33,21 @@ export interface VirtualRunOptions {
   readonly params?: Partial<VirtualParams>;
   /** Keep every consumed command's words (result.commandWords). */
   readonly recordCommands?: boolean;
+  /** Called with the virtual time reached every PROGRESS_EVENTS events (machine.ts). */
+  readonly progress?: (virtualNs: number) => void;
+  /** --trace: one ring per CPU, then the SMMU's; events carry virtual timestamps. */
+  readonly traceRings?: readonly TraceRing[];
+  /** Called once at the end with the counts in the threads engine's formats (collect.ts). */
+  readonly onEnd?: (end: VirtualEnd) => void;
+}
+
+/** What a run counted in the threads engine's formats, for src/virtual/collect.ts. */
+export interface VirtualEnd {
+  readonly stats: readonly VCpuStats[];
+  /** The SMMU's counters of the measured window (hardware/smmu-stats.ts slots). */
+  readonly smmu: Float64Array;
+  /** Words of result.commandWords consumed before the measured window opened (recordCommands). */
+  readonly logStart: number;
 }
 
 export interface VirtualResult {
@@ -74,16 +94,24 @@ export interface VirtualResult {
 export function runVirtual(o: VirtualRunOptions): VirtualResult {
   const p: VirtualParams = { ...DEFAULT_VIRTUAL_PARAMS, ...o.params };
   const smmuAgent = o.cpus;
+  const stats = Array.from({ length: o.cpus }, () => new VCpuStats());
   const m = new Machine({
     ...p,
     agents: o.cpus + 1,
     seed: o.seed,
     freeMmioAgents: new Set([smmuAgent]),
+    onMmio: (agent, write) => stats[agent].counters.add(write ? Cpu.MMIO_WRITES : Cpu.MMIO_READS, 1),
   });
-  const stats = Array.from({ length: o.cpus }, () => new VCpuStats());
+  const lastHolder: number[] = [];
   if (o.design === 'lockfree') initLockfree(m, p.queueShift, BRINGUP_PROD);
   else initLocked(m, BRINGUP_PROD);
-  const rec: SmmuRecord = { byOpcode: new Map(), log: o.recordCommands === true ? [] : null };
+  const rings = o.traceRings ?? null;
+  const rec: SmmuRecord = {
+    byOpcode: new Map(),
+    log: o.recordCommands === true ? [] : null,
+    window: new Float64Array(SMMU_STATS_SLOTS),
+    ring: rings?.[o.cpus] ?? null,
+  };
   m.spawn(smmuAgent, smmuProcess(m, smmuAgent, p, rec));
   const work = {
     mapNs: p.mapNs,
@@ -95,18 +123,31 @@ export function runVirtual(o: VirtualRunOptions): VirtualResult {
     measureFrom: o.warmupNs,
   };
   for (let c = 0; c < o.cpus; c++) {
+    const probe: VProbe = { clock: m.clock, cpu: c, lastHolder, ring: rings?.[c] ?? null };
+    stats[c].counters.ring = probe.ring;
     const cmdq =
       o.design === 'lockfree'
-        ? new VLockfreeCmdq(p.queueShift, p.syncMode, stats[c])
-        : new VLockedCmdq(p.queueShift, p.syncMode, stats[c]);
+        ? new VLockfreeCmdq(p.queueShift, p.syncMode, stats[c], probe)
+        : new VLockedCmdq(p.queueShift, p.syncMode, stats[c], probe);
     // A random start within one map time, so that CPUs do not march in lockstep.
     m.spawn(c, cpuProcess(m, c, work, cmdq, stats[c]), o.cpus > 1 ? m.rng.below(Math.max(1, p.mapNs)) : 0);
   }
   // The measured window starts with fresh protocol counters (maps and unmaps count from there too).
+  let logStart = 0;
   m.at(o.warmupNs, () => {
+    rec.window!.fill(0);
+    logStart = rec.log?.length ?? 0;
     for (const s of stats) {
-      const { maps, unmaps, tlbiNhVa, cmdSync, unmapNs, issueNs, issuedTlbi, issuedSync } = s;
+      const { maps, unmaps, tlbiNhVa, cmdSync, unmapNs, issueNs, issuedTlbi, issuedSync, block, counters } =
+        s;
+      // The block is zeroed in place: the queue code and the trace hold on to its writer.
+      block.fill(0);
+      initCpuStats(block, 0, VCPU_LOCK_CLASSES);
       Object.assign(s, new VCpuStats(), {
+        block,
+        counters,
+        issuedTlbiAtMeasure: issuedTlbi,
+        issuedSyncAtMeasure: issuedSync,
         maps,
         unmaps,
         tlbiNhVa,
@@ -118,7 +159,8 @@ export function runVirtual(o: VirtualRunOptions): VirtualResult {
       });
     }
   });
-  m.run(o.warmupNs + o.durationNs);
+  m.run(o.warmupNs + o.durationNs, o.progress);
+  o.onEnd?.({ stats, smmu: rec.window!, logStart });
 
   const sum = (f: (s: VCpuStats) => number): number => stats.reduce((a, s) => a + f(s), 0);
   const unmaps = sum((s) => s.unmaps);

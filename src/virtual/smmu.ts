@@ -5,9 +5,11 @@
 // entries without coherence cost (a simplification: a real coherent SMMU's reads would pull the
 // lines from the writers' caches; here that time is part of --tlbi-ns / --sync-ns).
 import { CS_IRQ, CMD_WORDS, OP, opcodeOf, syncCs, syncMsiAddr, syncMsiData } from '../hardware/commands.js';
-import { queueIncN, qIdx } from '../hardware/queue.js';
+import { queueDepth, queueIncN, qIdx } from '../hardware/queue.js';
 import { CMDQ_CONS_REG, CMDQ_PROD_REG, QUEUE_BASE } from './address-map.js';
 import type { Machine } from './machine.js';
+import { Smmu } from '../hardware/smmu-stats.js';
+import { Ev, queueDepthArg, type TraceRing } from '../trace/ring.js';
 import { delay, mmioWrite, store, waitReg, type Proc } from './requests.js';
 
 export interface SmmuCosts {
@@ -21,6 +23,13 @@ export interface SmmuRecord {
   readonly byOpcode: Map<number, number>;
   /** Every consumed entry's four words, when a command stream is asked for (tests, --cmd-log). */
   readonly log: number[] | null;
+  /**
+   * The threads engine's SMMU counters (hardware/smmu-stats.ts slots: consumed, by opcode, max
+   * queue depth, busy ns), for the measured window: the run zeroes it when the window opens.
+   */
+  readonly window?: Float64Array;
+  /** --trace: the SMMU's ring (commands as spans, queue depth samples), or null. */
+  readonly ring?: TraceRing | null;
 }
 
 const ignore = (): void => {};
@@ -29,20 +38,38 @@ export function* smmuProcess(m: Machine, agent: number, c: SmmuCosts, rec: SmmuR
   const shift = c.queueShift;
   const ptrMask = (2 << shift) - 1;
   const w = new Int32Array(CMD_WORDS);
+  const win = rec.window ?? null;
+  const ring = rec.ring ?? null;
   let cons = m.reg(CMDQ_CONS_REG) & ptrMask;
+  let seenProd = -1;
   for (;;) {
     yield waitReg(CMDQ_PROD_REG, (v) => (v & ptrMask) !== cons);
-    while ((m.reg(CMDQ_PROD_REG) & ptrMask) !== cons) {
+    for (let prod: number; (prod = m.reg(CMDQ_PROD_REG) & ptrMask) !== cons;) {
+      // The depth is largest right after PROD moved (the threads engine samples it there too).
+      if (prod !== seenProd) {
+        seenProd = prod;
+        const depth = queueDepth(shift, prod, cons);
+        if (win !== null && depth > win[Smmu.MAX_QUEUE_DEPTH]) win[Smmu.MAX_QUEUE_DEPTH] = depth;
+        if (ring !== null) ring.record(Ev.QUEUE_DEPTH, m.now, 0, queueDepthArg(0, depth));
+      }
       const a = QUEUE_BASE + 16 * qIdx(shift, cons);
       for (let i = 0; i < CMD_WORDS; i++) w[i] = m.mem.peek(a + 4 * i);
       if (rec.log !== null) for (let i = 0; i < CMD_WORDS; i++) rec.log.push(w[i]);
       const op = opcodeOf(w, 0);
       rec.byOpcode.set(op, (rec.byOpcode.get(op) ?? 0) + 1);
-      yield delay(op === OP.CMD_SYNC ? c.syncNs : c.tlbiNs);
+      const lat = op === OP.CMD_SYNC ? c.syncNs : c.tlbiNs;
+      if (win !== null) {
+        win[Smmu.COMMANDS_CONSUMED]++;
+        win[Smmu.BY_OPCODE + op]++;
+        win[Smmu.BUSY_NS] += lat;
+      }
+      if (ring !== null) ring.record(Ev.SMMU_CMD, m.now, lat, op);
+      yield delay(lat);
       // Posted: the SMMU goes on while the MSI write takes the line from its waiter.
       if (op === OP.CMD_SYNC && syncCs(w, 0) === CS_IRQ)
         m.mem.access(agent, store(syncMsiAddr(w, 0), syncMsiData(w, 0) | 0), ignore);
       cons = queueIncN(shift, cons, 1);
+      if (ring !== null && cons === seenProd) ring.record(Ev.QUEUE_DEPTH, m.now, 0, queueDepthArg(0, 0));
       yield mmioWrite(CMDQ_CONS_REG, cons);
     }
   }
