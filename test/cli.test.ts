@@ -5,7 +5,7 @@ import { mkdtempSync, readFileSync, existsSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { parseArgs } from '../src/cli/args.js';
+import { expectUsageError } from './helpers/usage.js';
 
 const RUN = resolve(__dirname, '../dist/run.js');
 const dir = mkdtempSync(join(tmpdir(), 'tlbsync-cli-'));
@@ -191,15 +191,7 @@ const BAD: [string[], RegExp][] = [
 
 describe('bad input', () => {
   for (const [argv, re] of BAD) {
-    it(`${argv.join(' ')} -> exit 2`, () => {
-      const out = parseArgs(argv);
-      expect(out.kind).toBe('exit');
-      if (out.kind !== 'exit') return;
-      expect(out.code).toBe(2);
-      expect(out.output.endsWith('\n')).toBe(true);
-      expect(out.output.trimEnd().split('\n')).toHaveLength(1);
-      expect(out.output.replace(/^tlbsync-emu: /, '').trimEnd()).toMatch(re);
-    });
+    it(`${argv.join(' ')} -> exit 2`, () => expectUsageError(argv, re));
   }
 
   it('the real binary prints one line, no stack trace, and exits 2', () => {

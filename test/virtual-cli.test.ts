@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseArgs } from '../src/cli/args.js';
+import { expectUsageError } from './helpers/usage.js';
 import {
   CALIBRATION_KIND,
   formatCalibration,
@@ -127,14 +128,7 @@ const BAD: [string[], RegExp][] = [
 
 describe('bad input for the virtual engine', () => {
   for (const [argv, re] of BAD) {
-    it(`${argv.join(' ')} -> exit 2`, () => {
-      const out = parseArgs(argv);
-      expect(out.kind).toBe('exit');
-      if (out.kind !== 'exit') return;
-      expect(out.code).toBe(2);
-      expect(out.output.trimEnd().split('\n')).toHaveLength(1);
-      expect(out.output.replace(/^tlbsync-emu: /, '').trimEnd()).toMatch(re);
-    });
+    it(`${argv.join(' ')} -> exit 2`, () => expectUsageError(argv, re));
   }
 
   it('the real binary refuses --calibration with threads in one line, exit 2', () => {
