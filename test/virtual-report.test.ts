@@ -7,6 +7,9 @@ import { DEFAULTS, runSweep, compareDocs } from '../src/index.js';
 import { chartEntries, summarize } from '../src/report/charts.js';
 import { renderCharts } from '../src/report/html.js';
 import type { ResultDocument } from '../src/report/types.js';
+import { Progress } from '../src/cli/progress.js';
+import { runLine } from '../src/run/progress-line.js';
+import type { RunInfo } from '../src/run/run-plan.js';
 
 let virtual: ResultDocument;
 let mixed: ResultDocument;
@@ -88,5 +91,48 @@ describe('virtual runs in the outputs', () => {
     expect(() => compareDocs(virtual, asThreads)).toThrow(
       'compare: no run of A matches a run of B: they differ in engine ("virtual" in A, "threads" in B)',
     );
+  });
+});
+
+describe('progress of a virtual run', () => {
+  const info: RunInfo = {
+    index: 1,
+    total: 1,
+    point: 1,
+    points: 1,
+    params: {},
+    strategy: 'lockfree',
+    repetition: 0,
+    repeat: 1,
+    cfg: { ...DEFAULTS, engine: 'virtual', strategies: ['lockfree'], durationMs: 20, warmupMs: 1 },
+    host: {} as never,
+  };
+
+  it('the start line says virtual time; the bar shows the virtual time reached', () => {
+    expect(runLine(info)).toBe('running lockfree: 8 CPUs, 20 ms after 1 ms warm-up (virtual time)');
+    let out = '';
+    let now = 0;
+    const p = new Progress('bar', { write: (s: string) => (out += s), isTTY: true, columns: 200 }, () => now);
+    p.runStart(info);
+    now += 1000;
+    p.virtualProgress(info, 10.5e6);
+    expect(out).toMatch(/\| lockfree \| virtual 10\.50\/21 ms \| 0:01 elapsed/);
+    p.done();
+  });
+
+  it('off a terminal: a line every 5 s of wall time, none sooner', () => {
+    let out = '';
+    let now = 0;
+    const p = new Progress('lines', { write: (s: string) => (out += s) }, () => now);
+    p.runStart(info);
+    out = '';
+    now = 4999;
+    p.virtualProgress(info, 3e6);
+    expect(out).toBe('');
+    now = 5000;
+    p.virtualProgress(info, 4e6);
+    now = 6000;
+    p.virtualProgress(info, 5e6);
+    expect(out).toBe('virtual time 4.00 of 21 ms (lockfree)\n');
   });
 });

@@ -18,6 +18,8 @@ export interface ProgressStream {
 /** Start-up and tear-down around each measured window (SMMU worker, bring-up, stop), a guess. */
 const RUN_OVERHEAD_MS = 400;
 const REDRAW_MS = 250;
+/** Off a terminal, a virtual run's progress line at most this often. */
+const LINE_EVERY_MS = 5000;
 const BAR_WIDTH = 24;
 
 export function progressMode(quiet: boolean, stream: ProgressStream, env = process.env): ProgressMode {
@@ -67,10 +69,17 @@ export class Progress implements RunHooks {
    * A virtual run holds this thread until it ends, so no timer fires meanwhile: the bar is redrawn
    * from here, at most every REDRAW_MS of wall-clock time.
    */
-  readonly virtualProgress = (_info: RunInfo, virtualNs: number): void => {
+  readonly virtualProgress = (info: RunInfo, virtualNs: number): void => {
     this.virtualNs = virtualNs;
     const now = this.now();
     if (this.mode === 'bar' && now - this.drawnAt >= REDRAW_MS) this.draw();
+    // Off a terminal, a long virtual run says how far it is now and then.
+    if (this.mode === 'lines' && now - Math.max(this.runStartedAt, this.drawnAt) >= LINE_EVERY_MS) {
+      this.stream.write(
+        `virtual time ${(virtualNs / 1e6).toFixed(2)} of ${info.cfg.warmupMs + info.cfg.durationMs} ms (${info.strategy})\n`,
+      );
+      this.drawnAt = now;
+    }
   };
 
   /** Off a terminal: a line once the measured window holds an unmap, which scripts can wait for. */

@@ -21,6 +21,8 @@ import {
 import type { VirtualRunReport } from '../report/types.js';
 import { TRACE_REGION, TraceRing, traceCapacity, traceRingOff } from '../trace/ring.js';
 import { readCalibration } from '../virtual/calibration.js';
+import { virtualUnsupported } from '../virtual/capabilities.js';
+import { UsageError } from '../config/parse.js';
 import { collectVirtual } from '../virtual/collect.js';
 import { virtualParamsFor } from '../virtual/config-params.js';
 import type { VirtualStrategy } from '../virtual/cpu.js';
@@ -47,6 +49,9 @@ export function runVirtualStrategy(
   control: VirtualControl = {},
 ): { run: StrategyRun; virtual: VirtualRunReport } {
   const design = designOf(cfg, strategy);
+  // Library callers (runConfig) skip the CLI's checks: never run something else than asked.
+  const why = virtualUnsupported(cfg, strategy, design);
+  if (why !== null) throw new UsageError(why);
   const layout = computeLayout(layoutParamsFor(cfg, strategy));
   const views = allocate(layout);
   initMemory(cfg, strategy, layout, views);
