@@ -16,6 +16,7 @@ import {
   type CalibrationFile,
 } from '../src/virtual/calibration.js';
 import type { ResultDocument } from '../src/report/types.js';
+import { checkLog } from './helpers/runs.js';
 
 const RUN = resolve(__dirname, '../dist/run.js');
 const dir = mkdtempSync(join(tmpdir(), 'tlbsync-virtual-cli-'));
@@ -321,5 +322,44 @@ describe('a virtual run through the CLI', () => {
       ['4', 'virtual', '3', 'batched'],
     ]);
     expect(cols[cols.length - 1]).toBe('virtualParams');
+  });
+});
+
+describe('--trace and --cmd-log in virtual time', () => {
+  it('trace spans carry virtual timestamps; the command log holds exactly the commands counted', () => {
+    const { cwd } = cli([
+      '--engine',
+      'virtual',
+      '--cpus',
+      '2',
+      '--strategy',
+      'batched',
+      '--duration',
+      '100us',
+      '--warmup',
+      '10us',
+      '--trace',
+      't.json',
+      '--cmd-log',
+      'cmds',
+      '--json',
+      'r.json',
+      '-q',
+    ]);
+    const trace = JSON.parse(readFileSync(join(cwd, 't.json'), 'utf8')) as {
+      traceEvents: { name: string; ph: string; ts?: number; dur?: number }[];
+    };
+    const spans = trace.traceEvents.filter((e) => e.ph === 'X');
+    const names = new Set(spans.map((e) => e.name));
+    for (const n of ['iommu_unmap', 'cmdq wait', 'cmdq hold', 'CMD_SYNC wait', 'TLBI_NH_VA', 'CMD_SYNC'])
+      expect(names).toContain(n);
+    // The window starts at virtual 0 and the run is 110 us of virtual time long (ts, dur in us).
+    const end = Math.max(...spans.map((e) => e.ts! + e.dur!));
+    expect(end).toBeGreaterThan(100);
+    expect(end).toBeLessThanOrEqual(111);
+    const doc = JSON.parse(readFileSync(join(cwd, 'r.json'), 'utf8')) as ResultDocument;
+    expect(doc.runs[0].commands.total).toBeGreaterThan(0);
+    // Decoded: exactly the opcodes and counts of commands{}.
+    checkLog(doc.runs[0], join(cwd, 'cmds'));
   });
 });
