@@ -225,6 +225,7 @@ describe('a sweep (cross product of two axes, two strategies)', () => {
       expect(Number(row[col('p99UnmapLatencyNs')])).toBe(x.unmapLatencyNs.p99);
       expect(row[col('oversubscribed')]).toBe(String(x.oversubscribed));
       expect(row[col('complete')]).toBe('true');
+      expect([x.engine, x.virtual]).toEqual(['threads', null]);
       expect(row[col('engine')]).toBe('threads');
       expect(row[col('seed')]).toBe('');
       expect(row[col('virtualParams')]).toBe('');
