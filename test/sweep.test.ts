@@ -184,6 +184,8 @@ describe('a sweep (cross product of two axes, two strategies)', () => {
       'iova',
       'cmdq',
       'dmaNs',
+      'engine',
+      'seed',
       'strategy',
       'repetition',
       'unmapsPerSec',
@@ -201,6 +203,7 @@ describe('a sweep (cross product of two axes, two strategies)', () => {
       'overheadNsPerCommand',
       'oversubscribed',
       'complete',
+      'virtualParams',
     ]);
     expect(rows).toHaveLength(doc.runs.length);
     const col = (name: string) => header.indexOf(name);
@@ -222,6 +225,10 @@ describe('a sweep (cross product of two axes, two strategies)', () => {
       expect(Number(row[col('p99UnmapLatencyNs')])).toBe(x.unmapLatencyNs.p99);
       expect(row[col('oversubscribed')]).toBe(String(x.oversubscribed));
       expect(row[col('complete')]).toBe('true');
+      expect([x.engine, x.virtual]).toEqual(['threads', null]);
+      expect(row[col('engine')]).toBe('threads');
+      expect(row[col('seed')]).toBe('');
+      expect(row[col('virtualParams')]).toBe('');
     });
   });
 

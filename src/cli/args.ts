@@ -5,7 +5,10 @@
 import { Command, CommanderError, Option } from 'commander';
 import {
   DEFAULTS,
+  ENGINE_NAMES,
   IOVA_MODES,
+  MAX_SEED,
+  VIRTUAL_DEFAULTS,
   MAX_CPUS,
   MAX_PAGES,
   SYNC_COALESCE_MODES,
@@ -35,6 +38,8 @@ import { checkCombinations } from '../run/combinations.js';
 import { INJECT_GRAMMAR, parseInjection } from '../config/inject.js';
 import { parseShard, shardLabel, type Shard } from '../config/shard.js';
 import { loadConfigFile, type KnownOption } from './config-file.js';
+import { CalibrationError, readCalibration } from '../virtual/calibration.js';
+import { calibratedConfig } from '../virtual/config-params.js';
 import {
   AXIS_KEYS,
   axisName,
@@ -65,6 +70,20 @@ export function buildProgram(): Command {
     .configureHelp({ helpWidth: 120 })
     .configureOutput({ writeErr: () => {} })
     .allowExcessArguments(false)
+    .option(
+      '--engine <name>',
+      'threads (worker threads on this host, real time) or virtual (one thread, virtual time: any CPU count, deterministic)',
+      d.engine,
+    )
+    .option(
+      '--seed <n>',
+      `--engine virtual: the PRNG seed (0-${MAX_SEED}); one seed, one result`,
+      String(d.seed),
+    )
+    .option(
+      '--calibration <file>',
+      '--engine virtual: parameter file written by `calibrate` (flags given on the command line win)',
+    )
     .option(
       '-t, --cpus <n>',
       `emulated CPUs, one worker thread each (1-${MAX_CPUS}); -t as dma_map_benchmark's threads`,
@@ -107,11 +126,17 @@ export function buildProgram(): Command {
     )
     .option(
       '-s, --duration <time>',
-      "measured time per strategy (e.g. 500ms, 2s; a bare number is seconds: -s 10 as dma_map_benchmark's seconds)",
-      `${d.durationMs / 1000}s`,
+      "measured time per strategy (e.g. 500ms, 2s; a bare number is seconds: -s 10 as dma_map_benchmark's seconds) " +
+        `(default: ${d.durationMs / 1000}s; ${VIRTUAL_DEFAULTS.durationMs}ms of virtual time under --engine virtual)`,
     )
-    .option('--warmup <time>', 'uncounted warm-up before each measured window', `${d.warmupMs}ms`)
-    .option('--lock <name>', `lock algorithm for cmdq and iova (${LOCK_NAMES.join(', ')})`, d.lock)
+    .option(
+      '--warmup <time>',
+      `uncounted warm-up before each measured window (default: ${d.warmupMs}ms; ${VIRTUAL_DEFAULTS.warmupMs}ms under --engine virtual)`,
+    )
+    .option(
+      '--lock <name>',
+      `lock algorithm for cmdq and iova (${LOCK_NAMES.join(', ')}) (default: ${d.lock}; ${VIRTUAL_DEFAULTS.lock} under --engine virtual)`,
+    )
     .option(
       '--wait <policy>',
       'how waits wait: spin, park (spin then Atomics.wait), auto (park if oversubscribed)',
@@ -279,9 +304,26 @@ export function toConfig(o: RawOptions, ctx: ConfigContext = FLAG_CONTEXT): Conf
     }
   };
   const str = (k: string): string => String(o[k]);
+  const engine = at('engine', (l) => parseChoice(l, str('engine'), ENGINE_NAMES));
+  const virtual = engine === 'virtual';
+  // Settings whose default depends on the engine (VIRTUAL_DEFAULTS).
+  const byEngine = (threads: string, virt: string): string => (virtual ? virt : threads);
+  if (o.duration === undefined)
+    o = { ...o, duration: byEngine(`${DEFAULTS.durationMs}ms`, `${VIRTUAL_DEFAULTS.durationMs}ms`) };
+  if (o.warmup === undefined)
+    o = { ...o, warmup: byEngine(`${DEFAULTS.warmupMs}ms`, `${VIRTUAL_DEFAULTS.warmupMs}ms`) };
   const cpus = at('cpus', (l) => parseCount(l, str('cpus'), 1, MAX_CPUS));
-  const lock = at('lock', (l) => parseChoice<LockName>(l, str('lock'), LOCK_NAMES));
-  const durationMs = at('duration', (l) => parseDuration(l, str('duration'), 10, 3_600_000));
+  // The virtual engine models Linux's ticket spinlock (src/virtual/capabilities.ts).
+  const lock =
+    o.lock === undefined
+      ? virtual
+        ? VIRTUAL_DEFAULTS.lock
+        : DEFAULTS.lock
+      : at('lock', (l) => parseChoice<LockName>(l, str('lock'), LOCK_NAMES));
+  // Virtual time costs no waiting: a window of microseconds is as exact as one of seconds.
+  const durationMs = at('duration', (l) =>
+    parseDuration(l, str('duration'), virtual ? 0.001 : 10, 3_600_000),
+  );
   const wait = at('wait', (l) => parseChoice<WaitMode>(l, str('wait'), ['spin', 'park', 'auto']));
   if (lock === 'spin-park' && wait === 'spin' && !ctx.swept.has('lock') && !ctx.swept.has('wait'))
     throw new UsageError(
@@ -290,6 +332,9 @@ export function toConfig(o: RawOptions, ctx: ConfigContext = FLAG_CONTEXT): Conf
   // With a cpus sweep, injections are checked against each point's CPUs (checkPoint).
   const injectCpus = ctx.swept.has('cpus') ? MAX_CPUS : cpus;
   return {
+    engine,
+    seed: at('seed', (l) => parseCount(l, str('seed'), 0, MAX_SEED)),
+    calibration: o.calibration === undefined ? null : String(o.calibration),
     cpus,
     strategies: at('strategy', (l) => parseChoiceList(l, str('strategy'), STRATEGY_NAMES)),
     cmdq: o.cmdq === undefined ? null : at('cmdq', (l) => parseChoice(l, str('cmdq'), CMDQ_DESIGN_NAMES)),
@@ -368,11 +413,18 @@ export function resolveOptions(program: Command): { config: Config; plan: Plan }
     return given !== 'cli';
   });
   const swept = new Set<string>(axes.map((a) => a.key));
-  const config = toConfig(o, { label, swept });
+  const config = withCalibration(toConfig(o, { label, swept }), (key) => {
+    const from = source(key);
+    return from === 'cli' || from === 'config' || swept.has(key);
+  });
   const repeat = parseCount(label('repeat'), String(o.repeat), 1, MAX_REPEAT);
   const sweep = axes.length > 0 ? axes : null;
 
   const points = sweepPoints(config, sweep);
+  if (config.calibration !== null && !points.some((p) => p.cfg.engine === 'virtual'))
+    throw new UsageError(
+      `${label('calibration')} is for --engine virtual: the threads engine measures this host and has no model parameters to calibrate`,
+    );
   const shard = shardOf(o, label, points.length);
   const runs = points.length * config.strategies.length * repeat;
   if (runs > MAX_RUNS)
@@ -410,6 +462,20 @@ export function resolveOptions(program: Command): { config: Config; plan: Plan }
           `${label(b)}: ${pb} is also the ${label(a)} file; give each output its own file`,
         );
   return { config, plan: { sweep, repeat, csv, report, shard } };
+}
+
+/**
+ * --calibration: the file read and checked now, its values applied to the settings of the tool's
+ * own model (--tlbi-ns, --sync-ns, ...) that `given` says no flag, job file or sweep set.
+ */
+function withCalibration(config: Config, given: (key: keyof Config) => boolean): Config {
+  if (config.calibration === null) return config;
+  try {
+    return calibratedConfig(config, readCalibration(config.calibration), given);
+  } catch (e) {
+    if (e instanceof CalibrationError) throw new UsageError(e.message);
+    throw e;
+  }
 }
 
 /** --shard / --shards -> the slice this invocation runs, checked against the sweep's points. */

@@ -18,6 +18,8 @@ export interface ProgressStream {
 /** Start-up and tear-down around each measured window (SMMU worker, bring-up, stop), a guess. */
 const RUN_OVERHEAD_MS = 400;
 const REDRAW_MS = 250;
+/** Off a terminal, a virtual run's progress line at most this often. */
+const LINE_EVERY_MS = 5000;
 const BAR_WIDTH = 24;
 
 export function progressMode(quiet: boolean, stream: ProgressStream, env = process.env): ProgressMode {
@@ -33,6 +35,9 @@ export class Progress implements RunHooks {
   private finishedMs = 0;
   private timer: NodeJS.Timeout | null = null;
   private shown = false;
+  /** --engine virtual: the virtual time the current run has reached (ns), and when it was drawn. */
+  private virtualNs: number | null = null;
+  private drawnAt = 0;
 
   constructor(
     private readonly mode: ProgressMode,
@@ -45,6 +50,7 @@ export class Progress implements RunHooks {
   readonly runStart = (info: RunInfo): void => {
     this.current = info;
     this.runStartedAt = this.now();
+    this.virtualNs = null;
     if (this.mode === 'lines') {
       const elapsed = this.now() - this.t0;
       this.stream.write(
@@ -56,6 +62,23 @@ export class Progress implements RunHooks {
         this.timer = setInterval(() => this.draw(), REDRAW_MS);
         this.timer.unref();
       }
+    }
+  };
+
+  /**
+   * A virtual run holds this thread until it ends, so no timer fires meanwhile: the bar is redrawn
+   * from here, at most every REDRAW_MS of wall-clock time.
+   */
+  readonly virtualProgress = (info: RunInfo, virtualNs: number): void => {
+    this.virtualNs = virtualNs;
+    const now = this.now();
+    if (this.mode === 'bar' && now - this.drawnAt >= REDRAW_MS) this.draw();
+    // Off a terminal, a long virtual run says how far it is now and then.
+    if (this.mode === 'lines' && now - Math.max(this.runStartedAt, this.drawnAt) >= LINE_EVERY_MS) {
+      this.stream.write(
+        `virtual time ${(virtualNs / 1e6).toFixed(2)} of ${info.cfg.warmupMs + info.cfg.durationMs} ms (${info.strategy})\n`,
+      );
+      this.drawnAt = now;
     }
   };
 
@@ -103,7 +126,11 @@ export class Progress implements RunHooks {
     const now = this.now();
     if (!info) return '';
     const perRun = info.cfg.warmupMs + info.cfg.durationMs + RUN_OVERHEAD_MS;
-    const inRun = Math.min(0.99, (now - this.runStartedAt) / perRun);
+    const done =
+      this.virtualNs === null
+        ? (now - this.runStartedAt) / perRun
+        : this.virtualNs / ((info.cfg.warmupMs + info.cfg.durationMs) * 1e6);
+    const inRun = Math.min(0.99, done);
     const frac = Math.min(1, (this.finished + inRun) / info.total);
     const filled = Math.round(frac * BAR_WIDTH);
     const bar = `[${'#'.repeat(filled)}${'-'.repeat(BAR_WIDTH - filled)}]`;
@@ -111,6 +138,9 @@ export class Progress implements RunHooks {
       `${bar} run ${info.index}/${info.total}`,
       info.points > 1 ? `point ${info.point}/${info.points} ${paramsLabel(info.params)}` : '',
       `${info.strategy}${info.repeat > 1 ? ` rep ${info.repetition + 1}/${info.repeat}` : ''}`,
+      this.virtualNs === null
+        ? ''
+        : `virtual ${(this.virtualNs / 1e6).toFixed(2)}/${info.cfg.warmupMs + info.cfg.durationMs} ms`,
       `${clock(now - this.t0)} elapsed`,
       `ETA ${clock(this.eta() ?? 0)}`,
     ].filter((s) => s !== '');
@@ -122,6 +152,7 @@ export class Progress implements RunHooks {
     if (this.mode !== 'bar' || !this.current) return;
     this.stream.write(`\r\x1b[2K${this.render()}`);
     this.shown = true;
+    this.drawnAt = this.now();
   }
 
   private clear(): void {

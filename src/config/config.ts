@@ -22,8 +22,19 @@ export const CONS_POLL_MODES: readonly ConsPollMode[] = ['linux', 'spin'];
 /** off; msi: MSI-mode CMD_SYNCs piggy-back (Linux 2018); ext-poll: poll mode too (this tool's extension). */
 export type SyncCoalesce = 'off' | 'msi' | 'ext-poll';
 export const SYNC_COALESCE_MODES: readonly SyncCoalesce[] = ['off', 'msi', 'ext-poll'];
+/** threads: worker threads on the host's cores (real time); virtual: one thread, a virtual clock (src/virtual). */
+export const ENGINE_NAMES = ['threads', 'virtual'] as const;
+export type EngineName = (typeof ENGINE_NAMES)[number];
+/** --seed: the virtual engine's PRNG seed, a uint32. */
+export const MAX_SEED = 0xffffffff;
 
 export interface Config {
+  /** What runs the CPUs and the SMMU (docs/virtual-time.md for virtual). */
+  readonly engine: EngineName;
+  /** The virtual engine's PRNG seed (the threads engine has no randomness to seed). */
+  readonly seed: number;
+  /** --calibration: a parameter file for the virtual engine (src/virtual/calibration.ts), or null. */
+  readonly calibration: string | null;
   readonly cpus: number;
   readonly strategies: readonly string[];
   /** Command-queue design for every strategy; null: each strategy's own default. */
@@ -93,6 +104,8 @@ export const SWEEP_KEYS = [
   'iova',
   'cmdq',
   'dmaNs',
+  'engine',
+  'seed',
 ] as const satisfies readonly (keyof Config)[];
 export type SweepKey = (typeof SWEEP_KEYS)[number];
 
@@ -100,6 +113,9 @@ export const MAX_CPUS = 256;
 export const MAX_PAGES = 4096;
 
 export const DEFAULTS: Config = {
+  engine: 'threads',
+  seed: 1,
+  calibration: null,
   cpus: 8,
   strategies: ['per-page', 'batched'],
   cmdq: null,
@@ -141,6 +157,17 @@ export const DEFAULTS: Config = {
   quiet: false,
 };
 
+/**
+ * What --engine virtual uses where no flag says otherwise: a short window of virtual time (a
+ * virtual millisecond of 64 CPUs is about a second of host time, and one seed gives one result,
+ * so there is no noise to average away) and Linux's ticket spinlock, the one the engine models.
+ */
+export const VIRTUAL_DEFAULTS = {
+  durationMs: 20,
+  warmupMs: 1,
+  lock: 'ticket',
+} as const satisfies Partial<Config>;
+
 export function devicesOf(cfg: Config): number {
   return cfg.devices ?? cfg.cpus;
 }
@@ -152,7 +179,7 @@ export interface HostInfo {
   readonly platform: string;
   readonly arch: string;
   readonly cpuModel: string;
-  /** Threads that want a core at once: the emulated CPUs plus the SMMU. */
+  /** Threads that want a core at once: the emulated CPUs plus the SMMU (1 under --engine virtual). */
   readonly threads: number;
   readonly oversubscribed: boolean;
   /** The policy that ran: 'spin' or 'spin-then-park'. */
@@ -160,7 +187,9 @@ export interface HostInfo {
 }
 
 export function hostInfo(cfg: Config, cores = os.availableParallelism()): HostInfo {
-  const threads = cfg.cpus + 1;
+  // The virtual engine runs every CPU and the SMMU in this one thread, on a virtual clock: nothing
+  // waits for a core, so nothing is oversubscribed.
+  const threads = cfg.engine === 'virtual' ? 1 : cfg.cpus + 1;
   const oversubscribed = threads > cores;
   const park = cfg.wait === 'park' || (cfg.wait === 'auto' && oversubscribed);
   return {

@@ -3,6 +3,8 @@
 // Parsing only; src/run/run-plan.ts runs a plan.
 import {
   CMDQ_DESIGN_NAMES,
+  ENGINE_NAMES,
+  MAX_SEED,
   IOVA_MODES,
   MAX_CPUS,
   MAX_PAGES,
@@ -49,6 +51,8 @@ export const AXES = {
   iova: { flag: '--iova', parse: (l, r) => parseChoice(l, r, IOVA_MODES) },
   cmdq: { flag: '--cmdq', parse: (l, r) => parseChoice(l, r, CMDQ_DESIGN_NAMES) },
   dmaNs: { flag: '--dma-ns', parse: (l, r) => parseNs(l, r, MAX_LATENCY_NS) },
+  engine: { flag: '--engine', parse: (l, r) => parseChoice(l, r, ENGINE_NAMES) },
+  seed: { flag: '--seed', parse: (l, r) => parseCount(l, r, 0, MAX_SEED) },
 } as const satisfies Record<SweepKey, AxisDef>;
 
 export type AxisKey = SweepKey;

@@ -26,6 +26,10 @@ export interface LockSummary {
 /** One (sweep point, strategy): its repetitions reduced to what the charts show. */
 export interface PointSummary {
   series: string;
+  /** The series without the engine: threads and virtual points of one configuration share it. */
+  baseSeries: string;
+  /** What ran the point (files from before --engine: threads). */
+  engine: Engine;
   strategy: string;
   params: Record<string, string | number>;
   /** The x of the vs-CPU charts. */
@@ -49,6 +53,10 @@ export interface Summary {
   points: PointSummary[];
   /** Series in the order their strategies appear in the document (the baseline first). */
   series: string[];
+  /** Series without the engine (the colours of the vs-CPU charts), in the same order. */
+  baseSeries: string[];
+  /** The engines of the points, threads first. */
+  engines: Engine[];
   /** Lock names in the order the runs report them. */
   locks: string[];
   /** Distinct x values, ascending. */
@@ -68,6 +76,9 @@ export interface ChartEntry {
 }
 
 const HOST_DOMAIN = ['a core per thread', 'threads > cores'];
+type Engine = 'threads' | 'virtual';
+/** The legend of the engine: virtual points dashed and hollow (bars faded), threads solid. */
+const ENGINE_DOMAIN: Engine[] = ['threads', 'virtual'];
 const OPCODE_ORDER = ['TLBI_NH_VA', 'TLBI_NH_ASID', 'CMD_SYNC'];
 const WIDTH = 600;
 const HEIGHT = 300;
@@ -87,8 +98,8 @@ export function xOf(run: RunReport): number {
   return run.cpus;
 }
 
-export function seriesOf(run: RunReport): string {
-  const rest = Object.entries(run.params).filter(([k]) => k !== 'cpus');
+export function seriesOf(run: RunReport, without: readonly string[] = ['cpus']): string {
+  const rest = Object.entries(run.params).filter(([k]) => !without.includes(k));
   return rest.length === 0
     ? run.strategy
     : `${run.strategy} (${rest.map(([k, v]) => `${k}=${v}`).join(', ')})`;
@@ -115,6 +126,8 @@ export function summarize(doc: ResultDocument): Summary {
     const bounds = runs.map((r) => r.modelBound.unmapsPerSec);
     points.push({
       series: seriesOf(first),
+      baseSeries: seriesOf(first, ['cpus', 'engine']),
+      engine: first.engine ?? 'threads',
       strategy: first.strategy,
       params: { ...first.params },
       cpus: xOf(first),
@@ -151,6 +164,8 @@ export function summarize(doc: ResultDocument): Summary {
   return {
     points,
     series: uniqueInOrder(points.map((p) => p.series)),
+    baseSeries: uniqueInOrder(points.map((p) => p.baseSeries)),
+    engines: ENGINE_DOMAIN.filter((e) => points.some((p) => p.engine === e)),
     locks: uniqueInOrder(doc.runs.flatMap((r) => r.locks.map((l) => l.name))),
     xs: uniqueInOrder(points.map((p) => p.cpus)).sort((a, b) => a - b),
     maxRepetitions: Math.max(0, ...points.map((p) => p.repetitions)),
@@ -206,6 +221,8 @@ function repsNote(s: Summary): string {
 
 interface XYRow {
   series: string;
+  base: string;
+  engine: Engine;
   cpus: number;
   host: string;
   value: number;
@@ -225,11 +242,20 @@ function xyChart(
   yFormat: string,
   valueFormat: string,
 ): TopLevelSpec {
+  // A strategy's colour is the same on both engines; the virtual engine's points are marked
+  // (dashed and hollow, or faded bars) so that they overlay the threads engine's configuration.
   const color = {
-    field: 'series',
+    field: 'base',
     type: 'nominal',
     title: 'strategy',
-    scale: { domain: s.series },
+    scale: { domain: s.baseSeries },
+  } as const;
+  const virtual = s.engines.includes('virtual');
+  const engineLegend = {
+    field: 'engine',
+    type: 'nominal',
+    title: 'engine',
+    scale: { domain: ENGINE_DOMAIN },
   } as const;
   const whiskers =
     s.maxRepetitions > 1
@@ -263,7 +289,15 @@ function xyChart(
         },
       },
       layer: [
-        { mark: { type: 'bar', width: { band: 0.6 } }, encoding: { color: { ...color, legend: null } } },
+        {
+          mark: { type: 'bar', width: { band: 0.6 } },
+          encoding: {
+            color: { ...color, legend: null },
+            ...(virtual
+              ? { opacity: { ...engineLegend, scale: { ...engineLegend.scale, range: [1, 0.4] } } }
+              : {}),
+          },
+        },
         ...whiskers.map((w) => ({ ...w, mark: { ...w.mark, color: '#333' } })),
         {
           mark: { type: 'text', dy: -8, fontSize: 12, baseline: 'bottom' },
@@ -303,10 +337,30 @@ function xyChart(
       color,
     },
     layer: [
-      { mark: { type: 'line', strokeWidth: 2 } },
-      ...whiskers,
       {
-        mark: { type: 'point', filled: true, size: 70, opacity: 1 },
+        mark: { type: 'line', strokeWidth: 2 },
+        encoding: {
+          detail: { field: 'series', type: 'nominal' },
+          ...(virtual
+            ? {
+                strokeDash: {
+                  ...engineLegend,
+                  scale: {
+                    ...engineLegend.scale,
+                    range: [
+                      [1, 0],
+                      [6, 4],
+                    ],
+                  },
+                },
+              }
+            : {}),
+        },
+      },
+      ...whiskers,
+      ...ENGINE_DOMAIN.filter((e) => s.engines.includes(e)).map((e) => ({
+        transform: [{ filter: { field: 'engine', equal: e } }],
+        mark: { type: 'point', filled: e === 'threads', strokeWidth: 2, size: 70, opacity: 1 },
         encoding: {
           shape: {
             field: 'host',
@@ -315,16 +369,34 @@ function xyChart(
             scale: { domain: HOST_DOMAIN, range: ['circle', 'triangle-up'] },
           },
         },
-      },
+      })),
     ],
   } as TopLevelSpec;
+}
+
+/** The captions' word on how the virtual engine's points are drawn (nothing without them). */
+function engineNote(s: Summary): string {
+  if (!s.engines.includes('virtual')) return '';
+  return single(s)
+    ? ' Faded bars are runs of the virtual-time engine (--engine virtual).'
+    : ' Dashed lines and hollow points are runs of the virtual-time engine (--engine virtual), drawn over ' +
+        "the threads engine's runs of the same configuration in the same colour.";
 }
 
 /** One row per (point, series) of a per-point statistic: its mean with min-max whiskers. */
 function statRows(s: Summary, stat: (p: PointSummary) => Stat): XYRow[] {
   return s.points.map((p) => {
     const v = stat(p);
-    return { series: p.series, cpus: p.cpus, host: hostOf(p), value: v.mean, min: v.min, max: v.max };
+    return {
+      series: p.series,
+      base: p.baseSeries,
+      engine: p.engine,
+      cpus: p.cpus,
+      host: hostOf(p),
+      value: v.mean,
+      min: v.min,
+      max: v.max,
+    };
   });
 }
 
@@ -336,10 +408,10 @@ function throughputChart(s: Summary): ChartEntry {
     title,
     caption: single(s)
       ? `Each bar is the total rate at which all CPUs together completed unmaps (each one a whole DMA buffer, ` +
-        `its TLB invalidations and syncs); taller is better${repsNote(s)}.`
+        `its TLB invalidations and syncs); taller is better${repsNote(s)}.${engineNote(s)}`
       : `Each line is one strategy's total unmap rate (all CPUs together) as CPUs are added: a line that rises ` +
         `scales, a flat or falling line means the CPUs are queueing on a shared resource; triangles mark points ` +
-        `where the emulator ran more threads than the host has cores${repsNote(s)}.`,
+        `where the emulator ran more threads than the host has cores${repsNote(s)}.${engineNote(s)}`,
     spec: xyChart(s, rows, title, 'unmaps/s, all CPUs', ',~r', ',.0f'),
   };
 }
@@ -352,10 +424,10 @@ function perCpuChart(s: Summary): ChartEntry {
     title,
     caption: single(s)
       ? `Each bar is the strategy's unmap rate divided by its ${s.xs[0]} CPUs, what one CPU gets done; ` +
-        `a sweep over CPU counts shows how it falls as CPUs are added${repsNote(s)}.`
+        `a sweep over CPU counts shows how it falls as CPUs are added${repsNote(s)}.${engineNote(s)}`
       : `Each line is the unmap rate one CPU achieves (total unmaps/s divided by CPUs): a flat line is perfect ` +
         `scaling, and a line falling as CPUs grow is the per-CPU map+unmap collapse Linux engineers measured ` +
-        `under a contended SMMU command queue${repsNote(s)}.`,
+        `under a contended SMMU command queue${repsNote(s)}.${engineNote(s)}`,
     spec: xyChart(s, rows, title, 'unmaps/s per CPU', ',~r', ',.0f'),
   };
 }

@@ -25,7 +25,7 @@ import { performance } from 'node:perf_hooks';
 import { readSafety } from '../safety/oracle.js';
 import { modelledNs, unmapOverhead } from './overhead.js';
 import type { StrategyRun } from '../workload/orchestrator.js';
-import type { Dist, EcmdqReport, LockReport, PerCpuReport, RunReport } from './types.js';
+import type { Dist, EcmdqReport, LockReport, PerCpuReport, RunReport, VirtualRunReport } from './types.js';
 
 /** Opcodes that always appear in byOpcode (0 when unused), so consumers need no existence checks. */
 const ALWAYS = [OP.TLBI_NH_VA, OP.TLBI_NH_ASID, OP.CMD_SYNC];
@@ -141,6 +141,8 @@ export interface RunContext {
   readonly oversubscribed: boolean;
   readonly params?: Record<string, string | number>;
   readonly repetition?: number;
+  /** The virtual engine's own figures (a virtual run); absent: a threads run. */
+  readonly virtual?: VirtualRunReport;
 }
 
 export function collectRun(run: StrategyRun, ctx: RunContext): RunReport {
@@ -322,6 +324,8 @@ export function collectRun(run: StrategyRun, ctx: RunContext): RunReport {
   const unmapsPerSec = seconds > 0 ? unmaps / seconds : 0;
 
   return {
+    engine: ctx.virtual ? 'virtual' : 'threads',
+    virtual: ctx.virtual ?? null,
     strategy: run.strategy,
     params: { ...(ctx.params ?? {}) },
     repetition: ctx.repetition ?? 0,

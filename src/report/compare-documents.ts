@@ -11,6 +11,8 @@ import { paramsLabel } from '../config/sweep.js';
 
 /** Settings two runs must share to be compared (besides the strategy). */
 export const IDENTITY_KEYS = [
+  // A virtual run is never matched with a threads run (files from before --engine ran threads).
+  'engine',
   'cpus',
   'pages',
   'queueEntries',
@@ -120,13 +122,15 @@ export function runIdentity(doc: ResultDocument, r: RunReport): Identity {
     id[k] =
       k === 'cpus'
         ? r.cpus
-        : k === 'cmdq'
-          ? r.cmdq
-          : k === 'iova'
-            ? (r.iova ?? PREDATED.iova)
-            : r.params && k in r.params
-              ? r.params[k]
-              : (doc.config[k] ?? PREDATED[k] ?? DEFAULTS[k] ?? null);
+        : k === 'engine'
+          ? (r.engine ?? 'threads')
+          : k === 'cmdq'
+            ? r.cmdq
+            : k === 'iova'
+              ? (r.iova ?? PREDATED.iova)
+              : r.params && k in r.params
+                ? r.params[k]
+                : (doc.config[k] ?? PREDATED[k] ?? DEFAULTS[k] ?? null);
   return id;
 }
 

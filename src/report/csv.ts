@@ -45,12 +45,16 @@ export function csvColumns(doc: ResultDocument): string[] {
     'overheadNsPerCommand',
     'oversubscribed',
     'complete',
+    'virtualParams',
   ];
 }
 
 /** A run's value of a sweepable setting: its point's value, or the document's config. */
 export function runParam(doc: ResultDocument, r: RunReport, key: string): string | number | undefined {
   if (key === 'cpus') return r.cpus;
+  // Files from before --engine ran threads; the seed means something only to the virtual engine.
+  if (key === 'engine') return r.engine ?? 'threads';
+  if (key === 'seed') return r.virtual?.seed;
   // The design the run used, whether swept, set by --cmdq or the strategy's default.
   if (key === 'cmdq') return r.cmdq;
   // Likewise the IOVA allocator (files from before --iova ran the rbtree).
@@ -76,6 +80,8 @@ export function toCsv(doc: ResultDocument): string {
       r.overhead?.nsPerCommand,
       r.oversubscribed,
       r.complete,
+      // Every parameter of a virtual run, as compact JSON (json.loads / jsonlite::fromJSON).
+      r.virtual ? JSON.stringify(r.virtual.params) : null,
     ];
   });
   return [csvLine(csvColumns(doc)), ...rows.map(csvLine)].map((l) => `${l}\r\n`).join('');

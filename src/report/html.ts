@@ -182,6 +182,7 @@ function figure(c: RenderedChart): string {
 function numbersTable(s: Summary): string {
   const head = [
     '<th class="l">strategy</th>',
+    '<th class="l">engine</th>',
     '<th>CPUs</th>',
     '<th>runs</th>',
     '<th>unmaps/s</th>',
@@ -196,6 +197,7 @@ function numbersTable(s: Summary): string {
     const cmds = Object.values(p.commandsPerUnmap).reduce((a, b) => a + b, 0);
     const cells = [
       `<td class="l">${esc(p.series)}${p.complete ? '' : ' (incomplete)'}</td>`,
+      `<td class="l">${p.engine}</td>`,
       `<td>${fmt(p.cpus)}</td>`,
       `<td>${fmt(p.repetitions)}</td>`,
       `<td>${fmt(p.unmapsPerSec.mean)}</td>`,
@@ -225,7 +227,11 @@ function configSection(doc: ResultDocument): string {
   const host: [string, string][] = [
     ['CPU model', h.cpuModel],
     ['cores', String(h.cores)],
-    ['threads wanting a core', `${h.threads}${h.oversubscribed ? ' (OVERSUBSCRIBED: more than cores)' : ''}`],
+    [
+      'threads wanting a core',
+      `${h.threads}${h.oversubscribed ? ' (OVERSUBSCRIBED: more than cores)' : ''}` +
+        (doc.runs.some((r) => r.engine === 'virtual') ? ' (virtual runs: one thread, virtual time)' : ''),
+    ],
     ['wait policy', h.waitPolicy],
     ['Node.js', h.nodeVersion],
     ['platform', `${h.platform} ${h.arch}`],

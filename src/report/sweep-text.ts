@@ -98,7 +98,10 @@ export function sweepReport(
   }
   const over = runs.some((r) => r.oversubscribed);
   const lines = [
-    `host: ${host.cpuModel}, node ${host.nodeVersion}; ${host.cores} cores; --wait ${base.wait} (resolved per point)`,
+    `host: ${host.cpuModel}, node ${host.nodeVersion}; ${host.cores} cores; --wait ${base.wait} (resolved per point)` +
+      (runs.some((r) => r.engine === 'virtual')
+        ? '; --engine virtual runs in virtual time (one thread)'
+        : ''),
     config,
     planLine(base, plan, points),
     '',

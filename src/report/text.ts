@@ -4,9 +4,14 @@ import type { Config, HostInfo } from '../config/config.js';
 import { comparisonMetrics } from './compare-strategies.js';
 import { formatTable, int, num, ratio, us } from './table.js';
 import type { UnmapOverhead } from './overhead.js';
-import type { Comparison, RunReport } from './types.js';
+import type { Comparison, RunReport, VirtualRunReport } from './types.js';
 
 export function hostLine(cfg: Config, host: HostInfo): string {
+  if (cfg.engine === 'virtual')
+    return (
+      `host: ${host.cpuModel}, node ${host.nodeVersion}; virtual time: ${cfg.cpus} CPUs and the SMMU simulated ` +
+      `in one thread (the host's ${host.cores} cores do not matter), seed ${cfg.seed}`
+    );
   const over = host.oversubscribed
     ? `OVERSUBSCRIBED: ${host.threads} threads (${cfg.cpus} CPUs + SMMU) on ${host.cores} cores; ` +
       `lock holders get preempted, so absolute rates are far below what a core per thread gives`
@@ -21,7 +26,10 @@ export function configLine(cfg: Config): string {
     `--mmio-read-ns ${cfg.mmioReadNs} --mmio-write-ns ${cfg.mmioWriteNs} --sev ${cfg.sev ? 'on' : 'off'} --cons-poll ${cfg.consPoll} ` +
     `--sync-mode ${cfg.syncMode}${cfg.syncCoalesce !== 'off' ? ` --sync-coalesce ${cfg.syncCoalesce}` : ''} --domains ${cfg.domains}${cfg.iova === null ? '' : ` --iova ${cfg.iova}`} ` +
     `--iotlb-entries ${cfg.iotlbEntries} --duration ${cfg.durationMs}ms --warmup ${cfg.warmupMs}ms ` +
-    `--spin-ns ${cfg.spinNs} --stats ${cfg.stats} --dma-ns ${cfg.dmaNs}`
+    `--spin-ns ${cfg.spinNs} --stats ${cfg.stats} --dma-ns ${cfg.dmaNs}` +
+    (cfg.engine === 'virtual'
+      ? ` --engine virtual --seed ${cfg.seed}${cfg.calibration === null ? '' : ` --calibration ${cfg.calibration}`}`
+      : '')
   );
 }
 
@@ -80,7 +88,8 @@ export function runSummary(r: RunReport): string {
             '  (efficiency: whole cycles (alloc, map, DMA, unmap, free) per second over the bound; ' +
             'unmap path: modelled SMMU time of an unmap over its mean time inside iommu_unmap)'),
     // Absent from results saved before it was reported (`report`, `merge` of old files).
-    ...(r.overhead ? [overheadLine(r.overhead)] : []),
+    ...(r.overhead ? [overheadLine(r.overhead, r.engine === 'virtual')] : []),
+    ...(r.virtual ? [virtualLine(r.virtual)] : []),
     `unmap latency us: mean ${us(l.mean)}  p50 ${us(l.p50)}  p99 ${us(l.p99)}  p99.9 ${us(l.p999)}  max ${us(l.max)}`,
     `CMD_SYNC wait us: mean ${us(r.syncWaitNs.mean)}  p50 ${us(r.syncWaitNs.p50)}  p99 ${us(r.syncWaitNs.p99)}  total ${us(r.syncWaitNs.total)}`,
     `registers per unmap: CONS reads ${num(perUnmap(r.driver.mmioReads))}, PROD writes ${num(perUnmap(r.driver.mmioWrites))}; ` +
@@ -140,13 +149,31 @@ export function runSummary(r: RunReport): string {
 }
 
 /** The emulator's own time per command inside iommu_unmap (runs[].overhead). */
-export function overheadLine(o: UnmapOverhead): string {
+/** `virtual`: the time beyond the SMMU's is the model's (coherence, MMIO), not the emulator's. */
+export function overheadLine(o: UnmapOverhead, virtual = false): string {
   const what =
     `unmap mean ${us(o.measuredUnmapNs)} us - modelled SMMU ${us(o.modelledUnmapNs)} us, ` +
     `${num(o.commandsPerUnmap)} commands per unmap`;
+  const label = virtual ? 'modelled CPU-side time (coherence, MMIO, queue waits)' : 'emulator overhead';
   return o.nsPerCommand === null
-    ? `emulator overhead: n/a, ${o.note} (${what})`
-    : `emulator overhead: ${int(o.nsPerCommand)} ns per command (${what})`;
+    ? `${label}: n/a, ${o.note} (${what})`
+    : `${label}: ${int(o.nsPerCommand)} ns per command (${what})`;
+}
+
+/** A virtual run's own figures (RunReport.virtual), one line. */
+export function virtualLine(v: VirtualRunReport): string {
+  const lines = Object.entries(v.lineTransfers)
+    .map(([k, n]) => `${k} ${int(n)}`)
+    .join(', ');
+  return (
+    `virtual: seed ${v.seed}, ${int(v.events)} events in ${num(v.virtualNs / 1e6)} ms of virtual time ` +
+    `(${int(v.eventsPerSec)} events/s on this host); issue path ${num(100 * v.issueFraction, 1)}% of CPU time` +
+    (v.cmpxchgSuccessRate === null
+      ? ''
+      : `; cmpxchg success ${v.cmpxchgSuccessRate > 0 ? `1 in ${num(1 / v.cmpxchgSuccessRate, 1)}` : 'none'}`) +
+    `; line transfers: ${lines}` +
+    (v.calibration === null ? '' : `; calibration ${v.calibration}`)
+  );
 }
 
 /** Human label and formatting of a comparison metric (see comparisonMetrics). */

@@ -45,7 +45,38 @@ export interface PerCpuReport {
   syncWaitNs: number | null;
 }
 
+/** What only a run of the virtual-time engine has (RunReport.virtual; docs/virtual-time.md). */
+export interface VirtualRunReport {
+  seed: number;
+  /** Every parameter the run used (src/virtual/params.ts VirtualParams), by name. */
+  params: Record<string, number | string | boolean>;
+  /** The --calibration file whose parameters it used, or null (the engine's defaults). */
+  calibration: string | null;
+  /** Virtual time simulated, warm-up included (ns). */
+  virtualNs: number;
+  /** Events the engine executed. */
+  events: number;
+  /** Events per second of wall-clock time: the host's speed, the one field that is not simulated. */
+  eventsPerSec: number;
+  /** Lock-free design: cmpxchg on {prod, cons} that won, per attempt (Linux at 64 CPUs: ~1/12); null otherwise. */
+  cmpxchgSuccessRate: number | null;
+  /** Share of the CPUs' measured time spent in the command-queue issue path. */
+  issueFraction: number;
+  /** Transfers of the hot words' cache lines over the whole run, by line. */
+  lineTransfers: Record<string, number>;
+  /**
+   * Commands issued by the unmaps completed in the measured window, per unmap: exact (16
+   * TLBI_NH_VA + 1 CMD_SYNC for batched at 16 pages), unlike commandsPerUnmap, which divides what
+   * the SMMU consumed in the window by the unmaps completed in it.
+   */
+  commandsPerUnmap: { TLBI_NH_VA: number; CMD_SYNC: number };
+}
+
 export interface RunReport {
+  /** What ran it (absent in files written before --engine: threads). */
+  engine?: 'threads' | 'virtual';
+  /** --engine virtual runs: the simulation's own figures; null for threads runs. */
+  virtual?: VirtualRunReport | null;
   strategy: string;
   /** Values of the swept parameters at this run's sweep point ({} without --sweep). */
   params: Record<string, string | number>;

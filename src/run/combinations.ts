@@ -4,6 +4,7 @@ import { CMDQ_DESIGNS } from '../driver/cmdq-designs.js';
 import { designOf, getStrategy } from '../driver/strategies/index.js';
 import type { Config } from '../config/config.js';
 import { UsageError } from '../config/parse.js';
+import { virtualUnsupported } from '../virtual/capabilities.js';
 
 export function checkCombinations(cfg: Config): void {
   if (cfg.lock === 'spin-park' && cfg.wait === 'spin')
@@ -28,5 +29,9 @@ export function checkCombinations(cfg: Config): void {
         `--queue-entries ${cfg.queueEntries} is too small for --strategy ${name} on --cmdq ${cmdq} ` +
           `(allowed: ${min} or more; that design reserves a whole batch of commands at once)`,
       );
+    if (cfg.engine === 'virtual') {
+      const why = virtualUnsupported(cfg, name, cmdq);
+      if (why !== null) throw new UsageError(why);
+    }
   }
 }

@@ -13,7 +13,9 @@ export function clock(ms: number): string {
 /** The line a run starts with when not on a terminal (the first form is the single-run one). */
 export function runLine(info: RunInfo, elapsedMs?: number, etaMs?: number): string {
   const c = info.cfg;
-  const what = `running ${info.strategy}: ${c.cpus} CPUs, ${c.durationMs} ms after ${c.warmupMs} ms warm-up`;
+  const what =
+    `running ${info.strategy}: ${c.cpus} CPUs, ${c.durationMs} ms after ${c.warmupMs} ms warm-up` +
+    (c.engine === 'virtual' ? ' (virtual time)' : '');
   if (info.total === c.strategies.length) return what;
   const where = [
     info.points > 1 ? `point ${info.point}/${info.points} ${paramsLabel(info.params)}` : '',

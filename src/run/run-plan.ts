@@ -6,6 +6,9 @@ import { hostInfo, type Config, type HostInfo } from '../config/config.js';
 import { collectRun } from '../report/collect.js';
 import type { RunReport } from '../report/types.js';
 import { runStrategy, type RunOutcome, type StrategyRun } from '../workload/orchestrator.js';
+import type { VirtualRunReport } from '../report/types.js';
+import { runVirtualStrategy } from './virtual-run.js';
+import { VIRTUAL_CAPABILITIES } from '../virtual/capabilities.js';
 import { CpuPool } from '../workload/pool.js';
 import { shardPoints } from '../config/shard.js';
 import { sweepPoints, type Params, type Plan, type Point } from '../config/sweep.js';
@@ -47,6 +50,8 @@ export interface RunHooks {
   readonly runEnd?: (info: RunInfo, run: StrategyRun, report: RunReport) => void;
   /** Diagnostics from the orchestrator (watchdog, CMDQ errors) for stderr. */
   readonly warn: (line: string) => void;
+  /** --engine virtual: the virtual time reached (ns), every few ten thousand events of the run. */
+  readonly virtualProgress?: (info: RunInfo, virtualNs: number) => void;
 }
 
 export interface PlanDeps {
@@ -93,7 +98,9 @@ async function runPlanNow(
   try {
     outer: for (const [pi, point] of points.entries()) {
       const cfg = point.cfg;
-      if (pool === null || pool.cpus !== cfg.cpus) {
+      // The virtual engine runs in this thread: no CPU workers.
+      const virtual = cfg.engine === 'virtual';
+      if (!virtual && (pool === null || pool.cpus !== cfg.cpus)) {
         if (pool !== null) await pool.destroy();
         pool = null; // a failed constructor must not leave the old pool to be destroyed twice
         pool = deps.createPool(cfg.cpus);
@@ -114,12 +121,19 @@ async function runPlanNow(
             host,
           };
           hooks.runStart?.(info);
-          const run = await runStrategy(cfg, host, strategy, pool, cfg.cmdLog !== null, {
-            signal,
-            warn: hooks.warn,
-            measuring: () => hooks.measureStart?.(info),
-          });
+          const ran = virtual
+            ? runVirtualPoint(cfg, strategy, info, hooks)
+            : {
+                run: await runStrategy(cfg, host, strategy, pool!, cfg.cmdLog !== null, {
+                  signal,
+                  warn: hooks.warn,
+                  measuring: () => hooks.measureStart?.(info),
+                }),
+                virtual: undefined,
+              };
+          const run = ran.run;
           const report = collectRun(run, {
+            virtual: ran.virtual,
             timed: cfg.stats === 'full',
             tlbiNs: cfg.tlbiNs,
             syncNs: cfg.syncNs,
@@ -127,6 +141,9 @@ async function runPlanNow(
             params: point.params,
             repetition,
           });
+          // Lock classes the virtual engine does not model are left out, not reported as zeros.
+          if (ran.virtual)
+            report.locks = report.locks.filter((l) => VIRTUAL_CAPABILITIES.lockClasses.includes(l.name));
           runs.push(report);
           hooks.runEnd?.(info, run, report);
           if (run.outcome !== 'complete') {
@@ -145,8 +162,33 @@ async function runPlanNow(
   return { runs, outcome, expected, points, startedAt };
 }
 
-/** The host as the document reports it: for a sweep, at its largest cpus value. */
+/**
+ * A virtual run, with the progress hooks fed from virtual time: measureStart once the clock is
+ * past the warm-up (or at the end of a run too short to report before), virtualProgress as it goes.
+ */
+function runVirtualPoint(
+  cfg: Config,
+  strategy: string,
+  info: RunInfo,
+  hooks: RunHooks,
+): { run: StrategyRun; virtual: VirtualRunReport } {
+  const warmupNs = cfg.warmupMs * 1e6;
+  let measuring = false;
+  const ran = runVirtualStrategy(cfg, strategy, cfg.cmdLog !== null, {
+    progress: (ns) => {
+      if (!measuring && ns > warmupNs) {
+        measuring = true;
+        hooks.measureStart?.(info);
+      }
+      hooks.virtualProgress?.(info, ns);
+    },
+  });
+  if (!measuring) hooks.measureStart?.(info);
+  return ran;
+}
+
+/** The host as the document reports it: at the point that wants the most threads (largest cpus). */
 export function planHost(base: Config, points: readonly Point[]): HostInfo {
-  const cpus = Math.max(...points.map((p) => p.cfg.cpus));
-  return hostInfo({ ...base, cpus });
+  const hosts = points.map((p) => hostInfo({ ...base, ...p.cfg }));
+  return hosts.reduce((a, h) => (h.threads > a.threads ? h : a), hosts[0] ?? hostInfo(base));
 }

@@ -26,7 +26,8 @@ export function collectTrace(run: StrategyRun, windowMs: number, pid: number): S
     perThread.push(evs);
     for (const e of evs) end = Math.max(end, e.startNs + e.durNs);
   }
-  const start = end - windowMs * 1e6;
+  // Not before 0: a virtual run's clock starts there (a threads run's clock is far beyond it).
+  const start = Math.max(0, end - windowMs * 1e6);
   let wrapped = false;
   for (let t = 0; t < threads; t++) {
     const evs = perThread[t];

@@ -19,6 +19,7 @@ import {
 import { initLockfree, VLockfreeCmdq, type VQueueAddrs } from './cmdq-lockfree.js';
 import type { ConsPollOptions } from './cons-poll.js';
 import type { VCpuStats } from './cpu-stats.js';
+import type { VProbe } from './instrument.js';
 import type { Machine } from './machine.js';
 import type { SyncMode } from '../config/config.js';
 
@@ -54,8 +55,15 @@ export function initEcmdqs(m: Machine, cpus: number, queueShift: number): void {
 }
 
 export class VEcmdqCmdq extends VLockfreeCmdq {
-  constructor(cpu: number, shift: number, syncMode: SyncMode, stats: VCpuStats, poll: ConsPollOptions) {
-    super(shift, syncMode, stats, poll, ecmdqAddrs(cpu, shift));
+  constructor(
+    cpu: number,
+    shift: number,
+    syncMode: SyncMode,
+    stats: VCpuStats,
+    poll: ConsPollOptions,
+    probe: VProbe | null = null,
+  ) {
+    super(shift, syncMode, stats, poll, ecmdqAddrs(cpu, shift), probe);
     this.prodFlags = ECMDQ_PROD_EN;
   }
 }

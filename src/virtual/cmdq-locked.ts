@@ -25,6 +25,7 @@ import {
   SYNC_NR,
 } from './address-map.js';
 import type { VCpuStats } from './cpu-stats.js';
+import { syncWaited, type VProbe } from './instrument.js';
 import type { Machine } from './machine.js';
 import { pollReg, type ConsPollOptions } from './cons-poll.js';
 import type { VInstrumentedLock } from './locks.js';
@@ -59,6 +60,8 @@ export class VLockedCmdq {
     private readonly cpu: number,
     private readonly cmdqLock: VInstrumentedLock,
     private readonly poll: ConsPollOptions,
+    /** Times CMD_SYNC waits (absent: counts only; the lock times itself). */
+    private readonly probe: VProbe | null = null,
   ) {}
 
   *issue(batch: CmdBatch, sync: boolean): Proc {
@@ -85,7 +88,10 @@ export class VLockedCmdq {
     writeCmdSync(this.entry, 0, CS_SEV, 0, 0);
     yield writeWords(QUEUE_BASE + 16 * qIdx(shift, prod), Array.from(this.entry));
     const next = yield* this.publish(prod);
+    const t0 = this.probe?.clock.now ?? 0;
     const cons = yield* pollReg(this.poll, this.stats, CMDQ_CONS_REG, (c) => queueEmpty(shift, next, c));
+    // Timed before the release, as the threads engine: in poll mode the wait lies inside the hold.
+    if (this.probe !== null) syncWaited(this.probe, this.stats.counters, t0, prod);
     yield store(Q_CONS, cons);
     yield* this.unlock();
   }
@@ -99,7 +105,9 @@ export class VLockedCmdq {
     yield writeWords(QUEUE_BASE + 16 * qIdx(shift, prod), Array.from(this.entry));
     yield* this.publish(prod);
     yield* this.unlock();
+    const t0 = this.probe?.clock.now ?? 0;
     yield waitUntil(SYNC_COUNT, (v) => ((v - nr) | 0) >= 0);
+    if (this.probe !== null) syncWaited(this.probe, this.stats.counters, t0, nr);
   }
 
   /** Under the lock: a free slot at q.prod, polling CONS (still under the lock) while full. */

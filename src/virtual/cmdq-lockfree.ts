@@ -29,6 +29,7 @@ import {
   VALID_MAP_PTR,
 } from './address-map.js';
 import type { VCpuStats } from './cpu-stats.js';
+import { syncWaited, type VProbe } from './instrument.js';
 import type { Machine } from './machine.js';
 import {
   cmpxchg,
@@ -105,6 +106,8 @@ export class VLockfreeCmdq {
     private readonly stats: VCpuStats,
     private readonly poll: ConsPollOptions,
     private readonly q: VQueueAddrs = SHARED_QUEUE,
+    /** Times CMD_SYNC waits (absent: counts only). */
+    private readonly probe: VProbe | null = null,
   ) {
     this.ptrMask = (2 << shift) - 1;
   }
@@ -172,12 +175,15 @@ export class VLockfreeCmdq {
       st.mmioWrites++;
       yield mmioWrite(this.q.prodReg, gathered | this.prodFlags);
       yield store(this.q.ownerProd, gathered);
+      const published = queueDepth(shift, gathered, prod);
       st.ownerElections++;
-      st.ownerPublishedCmds += queueDepth(shift, gathered, prod);
+      st.ownerPublishedCmds += published;
+      st.counters.extraSample(published);
     }
 
     // 5. Wait for our CMD_SYNC, then leave the shared lock (the last one out updates cons).
     if (sync) {
+      const t0 = this.probe?.clock.now ?? 0;
       let cons: number;
       if (this.syncMode === 'msi') {
         yield waitUntil(this.q.entries + 16 * qIdx(shift, syncProd), (v) => v === 0);
@@ -192,6 +198,7 @@ export class VLockfreeCmdq {
         st.lastReaderConsUpdates++;
         yield rmw(this.q.lock, (v) => v - 1);
       }
+      if (this.probe !== null) syncWaited(this.probe, st.counters, t0, syncProd);
     }
   }
 

@@ -6,6 +6,15 @@ import { VLockStats } from './locks.js';
 /** The IOVA allocator's lock classes, by the report's names (workload/task.ts LOCK_CLASSES). */
 export const IOVA_LOCK_CLASSES = ['iova', 'rcache', 'depot'] as const;
 export type IovaLockClass = (typeof IOVA_LOCK_CLASSES)[number];
+import { CpuStats, cpuStatsSlots, initCpuStats } from '../concurrency/counters.js';
+
+/**
+ * The lock classes a virtual CPU's block keeps, in the threads engine's order (workload/task.ts
+ * LOCK_CLASSES: cmdq, iova, rcache, depot), so that a run's layout holds a prefix of them.
+ */
+export const VCPU_LOCK_CLASSES = 4;
+/** The cmdq lock's class (workload/task.ts CLS_CMDQ). */
+export const VCLS_CMDQ = 0;
 
 export class VCpuStats {
   maps = 0;
@@ -13,6 +22,9 @@ export class VCpuStats {
   /** Commands the issuer put in the queue over the whole run (warm-up included), by kind. */
   issuedTlbi = 0;
   issuedSync = 0;
+  /** issuedTlbi / issuedSync when the measured window opened (what the window issued is the rest). */
+  issuedTlbiAtMeasure = 0;
+  issuedSyncAtMeasure = 0;
   /** Commands issued by unmaps completed in the measured window, by kind. */
   tlbiNhVa = 0;
   cmdSync = 0;
@@ -63,4 +75,18 @@ export class VCpuStats {
     rcache: new VLockStats(),
     depot: new VLockStats(),
   };
+  /**
+   * The threads engine's per-CPU block (concurrency/counters.ts: Cpu scalars, the unmap, CMD_SYNC
+   * and extra histograms, lockstat per class), written through its own CpuStats with virtual ns:
+   * unmap latencies, CMD_SYNC waits, MMIO accesses, lock acquisitions and holds, pages, the
+   * lock-free owner's batch sizes. src/virtual/collect.ts copies it into a run's layout.
+   */
+  readonly block = newBlock();
+  readonly counters = new CpuStats(this.block, 0);
+}
+
+function newBlock(): Float64Array {
+  const f = new Float64Array(cpuStatsSlots(VCPU_LOCK_CLASSES));
+  initCpuStats(f, 0, VCPU_LOCK_CLASSES);
+  return f;
 }

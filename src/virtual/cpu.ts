@@ -10,6 +10,8 @@
 // on every design as driver/strategies/gather.ts onePerIssue); the run's end lets it drain.
 import { CmdBatch } from '../driver/cmd-batch.js';
 import { VA_BASE_PAGE } from '../hardware/layout.js';
+import { Cpu } from '../concurrency/counters.js';
+import { Ev } from '../trace/ring.js';
 import type { VCpuStats } from './cpu-stats.js';
 import type { Machine } from './machine.js';
 import { RangePlanner } from './range.js';
@@ -66,7 +68,11 @@ export function* cpuProcess(
       yield delay(w.mapNs);
     }
     const measuring = m.now >= w.measureFrom;
-    if (measuring) st.maps++;
+    if (measuring) {
+      st.maps++;
+      st.counters.add(Cpu.MAPS, 1);
+      st.counters.add(Cpu.PAGES_MAPPED, w.pages);
+    }
     if (state !== undefined) yield* state.dma();
     else if (w.dmaNs > 0) yield delay(w.dmaNs);
     const vaPage = state !== undefined ? state.vaPage : fixedPage;
@@ -97,12 +103,16 @@ export function* cpuProcess(
     }
     if (unsafe) yield* state!.freeEarly();
     if (!perPage && !lazy) yield* issue(true);
+    st.counters.ring?.record(Ev.UNMAP, t0, m.now - t0, w.pages);
     if (measuring) {
       st.unmaps++;
       st.tlbiNhVa += st.issuedTlbi - tlbi0;
       st.cmdSync += st.issuedSync - sync0;
       st.unmapNs += m.now - t0;
       st.issueNs += issueNs;
+      st.counters.add(Cpu.UNMAPS, 1);
+      st.counters.add(Cpu.PAGES_UNMAPPED, w.pages);
+      st.counters.unmapLatency(m.now - t0);
     }
     if (state !== undefined) yield* state.release();
   }

@@ -20,6 +20,7 @@
 // words on the lock's first line; here they are the model's own bookkeeping and cost nothing.
 import { HIST_BUCKETS, record } from '../concurrency/histogram.js';
 import type { LockName } from '../concurrency/lock.js';
+import type { VLockStat } from './instrument.js';
 import type { Machine } from './machine.js';
 import {
   cmpxchg,
@@ -246,6 +247,8 @@ export class VInstrumentedLock {
     private readonly algo: VLockAlgo,
     private readonly m: Machine,
     private readonly statsOf: (cpu: number) => VLockStats,
+    /** The report's lockstat writer for the CPU (instrument.ts: the threads engine's block, trace). */
+    private readonly sinkOf: ((cpu: number) => VLockStat) | null = null,
   ) {}
 
   /** The CPU holding the lock, or -1. */
@@ -255,9 +258,9 @@ export class VInstrumentedLock {
 
   *acquire(cpu: number): Proc {
     let waitNs = 0;
+    const t0 = this.m.now;
     const contended = !(yield* this.algo.acquireFast(cpu));
     if (contended) {
-      const t0 = this.m.now;
       yield* this.algo.acquireSlow(cpu);
       waitNs = this.m.now - t0;
     }
@@ -279,6 +282,7 @@ export class VInstrumentedLock {
       if (waitNs > st.waitMax) st.waitMax = waitNs;
       record(st.waitHist, 0, waitNs);
     }
+    this.sinkOf?.(cpu).acquired(t0, contended);
   }
 
   *release(cpu: number): Proc {
@@ -291,6 +295,7 @@ export class VInstrumentedLock {
     if (held < st.holdMin) st.holdMin = held;
     if (held > st.holdMax) st.holdMax = held;
     record(st.holdHist, 0, held);
+    this.sinkOf?.(cpu).released();
     this.holder = -1;
     this.released++;
     yield* this.algo.release(cpu);

@@ -15,6 +15,8 @@ export interface MachineParams extends CoherenceCosts {
   readonly mmioWriteNs: number;
   /** Agents whose register accesses cost nothing (the SMMU reading its own registers). */
   readonly freeMmioAgents: ReadonlySet<number>;
+  /** Told of every costed register access as it is issued (the driver's MMIO counts). */
+  readonly onMmio?: (agent: number, write: boolean) => void;
   /** A parked agent runs again this long after FUTEX_WAKE (futex wake-up and reschedule). */
   readonly futexWakeNs?: number;
 }
@@ -23,6 +25,9 @@ interface Parker {
   readonly done: (v: number) => void;
   woken: boolean;
 }
+
+/** Machine.run's progress report: every this many events (a power of two), cheap to test. */
+export const PROGRESS_EVENTS = 1 << 16;
 
 interface RegWatch {
   readonly agent: number;
@@ -60,14 +65,17 @@ export class Machine {
     this.at(t, () => this.resume(agent, proc, 0));
   }
 
-  /** Runs events until none is left or the next one lies beyond `until`; the clock ends at `until`. */
-  run(until: number): void {
+  /**
+   * Runs events until none is left or the next one lies beyond `until`; the clock ends at `until`.
+   * `progress` is called with the virtual time reached every PROGRESS_EVENTS events.
+   */
+  run(until: number, progress?: (now: number) => void): void {
     const heap = this.heap;
     const clock = this.clock;
     while (heap.peekTime() <= until) {
       clock.now = heap.peekTime();
       heap.pop()!();
-      this.events++;
+      if ((++this.events & (PROGRESS_EVENTS - 1)) === 0 && progress !== undefined) progress(clock.now);
     }
     clock.now = until;
   }
@@ -123,7 +131,7 @@ export class Machine {
         return;
       case Op.MMIO_WRITE:
         // Posted: the writer pays its cost; the SMMU sees the value once it has crossed.
-        this.at(this.now + this.mmioCost(agent, this.p.mmioWriteNs), () => {
+        this.at(this.now + this.mmioCost(agent, this.p.mmioWriteNs, true), () => {
           this.setReg(req.addr, req.v);
           done(0);
         });
@@ -210,7 +218,9 @@ export class Machine {
     });
   }
 
-  private mmioCost(agent: number, ns: number): number {
-    return this.p.freeMmioAgents.has(agent) ? 0 : ns;
+  private mmioCost(agent: number, ns: number, write = false): number {
+    if (this.p.freeMmioAgents.has(agent)) return 0;
+    this.p.onMmio?.(agent, write);
+    return ns;
   }
 }

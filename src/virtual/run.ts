@@ -21,6 +21,11 @@ import type { Proc } from './requests.js';
 import { stateResult, type VirtualStateResult } from './state-result.js';
 import { stateConfig, VCpuState, VirtualState, type StateConfig } from './state.js';
 import type { Layout, SharedViews } from '../hardware/layout.js';
+import { Cpu, initCpuStats } from '../concurrency/counters.js';
+import { SMMU_STATS_SLOTS } from '../hardware/smmu-stats.js';
+import type { TraceRing } from '../trace/ring.js';
+import { VCLS_CMDQ, VCPU_LOCK_CLASSES } from './cpu-stats.js';
+import { VLockStat, type VProbe } from './instrument.js';
 
 /** Where bring-up leaves PROD and CONS: CFGI_ALL + CMD_SYNC, TLBI_NSNH_ALL (driver/probe.ts). */
 export const BRINGUP_PROD = 3;
@@ -52,6 +57,24 @@ export interface VirtualRunOptions {
    * `views` and `cpuStats` (not enumerable: JSON.stringify leaves them out).
    */
   readonly state?: boolean | StateConfig;
+  /** With `state`: the run's layout and views, initialised (hardware/layout.ts allocate and the
+   *  IOVA domains), for the driver state to run on instead of its own. */
+  readonly world?: { readonly layout: Layout; readonly views: SharedViews };
+  /** Called with the virtual time reached every PROGRESS_EVENTS events (machine.ts). */
+  readonly progress?: (virtualNs: number) => void;
+  /** --trace: one ring per CPU, then the SMMU's; events carry virtual timestamps. */
+  readonly traceRings?: readonly TraceRing[];
+  /** Called once at the end with the counts in the threads engine's formats (collect.ts). */
+  readonly onEnd?: (end: VirtualEnd) => void;
+}
+
+/** What a run counted in the threads engine's formats, for src/virtual/collect.ts. */
+export interface VirtualEnd {
+  readonly stats: readonly VCpuStats[];
+  /** The SMMU's counters of the measured window (hardware/smmu-stats.ts slots). */
+  readonly smmu: Float64Array;
+  /** Words of result.commandWords consumed before the measured window opened (recordCommands). */
+  readonly logStart: number;
 }
 
 /** The state a drained run ends in, for the invariants. */
@@ -130,13 +153,18 @@ const STATE_DRAIN_LIMIT_NS = 1e9;
 export function runVirtual(o: VirtualRunOptions): VirtualResult {
   const p: VirtualParams = { ...DEFAULT_VIRTUAL_PARAMS, ...o.params };
   const smmuAgent = o.cpus;
+  let stats = Array.from({ length: o.cpus }, () => new VCpuStats());
+  const live = stats;
   const m = new Machine({
     ...p,
     agents: o.cpus + 1,
     seed: o.seed,
     freeMmioAgents: new Set([smmuAgent]),
+    onMmio: (agent, write) => live[agent].counters.add(write ? Cpu.MMIO_WRITES : Cpu.MMIO_READS, 1),
   });
-  let stats = Array.from({ length: o.cpus }, () => new VCpuStats());
+  const lastHolder: number[] = [];
+  const rings = o.traceRings ?? null;
+  const cmdqLockStats: VLockStat[] = [];
   const needsState = o.strategy === 'lazy' || o.strategy === 'unsafe-free-before-sync';
   if (needsState && (o.state === undefined || o.state === false))
     throw new Error(`virtual engine: ${o.strategy} needs the driver state (option state)`);
@@ -147,6 +175,7 @@ export function runVirtual(o: VirtualRunOptions): VirtualResult {
           stateConfig(o.cpus, o.strategy, o.design, p, o.state === true ? {} : o.state),
           o.strategy,
           m.clock,
+          o.world,
         );
   if (state !== null) state.window = [o.warmupNs, o.warmupNs + o.durationNs];
   const end = o.warmupNs + o.durationNs;
@@ -155,6 +184,8 @@ export function runVirtual(o: VirtualRunOptions): VirtualResult {
   const rec: SmmuRecord = {
     byOpcode: new Map(),
     log: o.recordCommands === true ? [] : null,
+    window: new Float64Array(SMMU_STATS_SLOTS),
+    ring: rings?.[o.cpus] ?? null,
     ...(state !== null ? { execute: (w: Int32Array) => state.execute(w) } : {}),
   };
   const queues = [{ addrs: SHARED_QUEUE, consFlags: 0 }];
@@ -172,6 +203,7 @@ export function runVirtual(o: VirtualRunOptions): VirtualResult {
           makeVLock(lockName, m, SPINLOCK, LOCK_NODES, o.cpus, p),
           m,
           (c) => stats[c].cmdqLock,
+          (c) => cmdqLockStats[c],
         )
       : null;
   let stopped = 0;
@@ -191,12 +223,15 @@ export function runVirtual(o: VirtualRunOptions): VirtualResult {
     ...(o.drain === true ? { stopAt: end } : {}),
   };
   for (let c = 0; c < o.cpus; c++) {
+    const probe: VProbe = { clock: m.clock, cpu: c, lastHolder, ring: rings?.[c] ?? null };
+    stats[c].counters.ring = probe.ring;
+    cmdqLockStats[c] = new VLockStat(probe, stats[c], VCLS_CMDQ);
     const cmdq =
       o.design === 'lockfree'
-        ? new VLockfreeCmdq(p.queueShift, p.syncMode, stats[c], poll)
+        ? new VLockfreeCmdq(p.queueShift, p.syncMode, stats[c], poll, SHARED_QUEUE, probe)
         : o.design === 'ecmdq'
-          ? new VEcmdqCmdq(c, p.queueShift, p.syncMode, stats[c], poll)
-          : new VLockedCmdq(p.queueShift, p.syncMode, stats[c], c, cmdqLock!, poll);
+          ? new VEcmdqCmdq(c, p.queueShift, p.syncMode, stats[c], poll, probe)
+          : new VLockedCmdq(p.queueShift, p.syncMode, stats[c], c, cmdqLock!, poll, probe);
     // A random start within one cycle outside the queue (map, then the buffer's time mapped), so
     // that CPUs do not march in lockstep: with a long dmaNs, starts within one map time would
     // bring every CPU to the queue at the same instant, cycle after cycle.
@@ -206,10 +241,21 @@ export function runVirtual(o: VirtualRunOptions): VirtualResult {
     m.spawn(c, counted(cpuProcess(m, c, work, cmdq, st, cs)), o.cpus > 1 ? m.rng.below(cycle) : 0);
   }
   // The measured window starts with fresh protocol counters (maps and unmaps count from there too).
+  let logStart = 0;
   m.at(o.warmupNs, () => {
+    rec.window!.fill(0);
+    logStart = rec.log?.length ?? 0;
     for (const s of stats) {
-      const { maps, unmaps, tlbiNhVa, cmdSync, unmapNs, issueNs, issuedTlbi, issuedSync } = s;
+      const { maps, unmaps, tlbiNhVa, cmdSync, unmapNs, issueNs, issuedTlbi, issuedSync, block, counters } =
+        s;
+      // The block is zeroed in place: the queue code and the trace hold on to its writer.
+      block.fill(0);
+      initCpuStats(block, 0, VCPU_LOCK_CLASSES);
       Object.assign(s, new VCpuStats(), {
+        block,
+        counters,
+        issuedTlbiAtMeasure: issuedTlbi,
+        issuedSyncAtMeasure: issuedSync,
         maps,
         unmaps,
         tlbiNhVa,
@@ -221,11 +267,13 @@ export function runVirtual(o: VirtualRunOptions): VirtualResult {
       });
     }
   });
-  m.run(end);
+  m.run(end, o.progress);
+  // The window's counts: the drain below goes on counting into the live blocks.
+  if (state !== null) stats = live.map(snapshot);
+  o.onEnd?.({ stats, smmu: rec.window!.slice(), logStart });
   let drainNs = 0;
   if (state !== null) {
     // The window's counts; then every CPU finishes its iteration and drains, as after STOP.
-    stats = stats.map((s) => structuredClone(s));
     state.stopping = true;
     while (state.stopped < o.cpus) {
       if (m.heap.peekTime() === Infinity || m.now - end > STATE_DRAIN_LIMIT_NS)
@@ -315,4 +363,10 @@ export function runVirtual(o: VirtualRunOptions): VirtualResult {
       cpuStats: { value: stats, enumerable: false },
     });
   return result;
+}
+
+/** A CPU's counts as they are now (a copy the drain after the window does not touch). */
+function snapshot(s: VCpuStats): VCpuStats {
+  const { counters, ...rest } = s;
+  return Object.assign(Object.create(VCpuStats.prototype) as VCpuStats, structuredClone(rest), { counters });
 }

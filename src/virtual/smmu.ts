@@ -6,9 +6,11 @@
 // entries without coherence cost (a simplification: a real coherent SMMU's reads would pull the
 // lines from the writers' caches; here that time is part of --tlbi-ns / --sync-ns).
 import { CS_IRQ, CMD_WORDS, OP, opcodeOf, syncCs, syncMsiAddr, syncMsiData } from '../hardware/commands.js';
-import { queueIncN, qIdx } from '../hardware/queue.js';
+import { queueDepth, queueIncN, qIdx } from '../hardware/queue.js';
 import { CMDQ_CONS_REG, CMDQ_PROD_REG, QUEUE_BASE } from './address-map.js';
 import type { Machine } from './machine.js';
+import { Smmu } from '../hardware/smmu-stats.js';
+import { Ev, queueDepthArg, type TraceRing } from '../trace/ring.js';
 import { delay, mmioWrite, store, waitReg, type Proc, type Req } from './requests.js';
 
 export interface SmmuCosts {
@@ -25,6 +27,13 @@ export interface SmmuRecord {
   /** The command's effect on the driver state (state.ts: TLBIs remove IOTLB entries), once its
    *  time has passed, as hardware/smmu-engine.ts executes after serving. */
   readonly execute?: (w: Int32Array) => void;
+  /**
+   * The threads engine's SMMU counters (hardware/smmu-stats.ts slots: consumed, by opcode, max
+   * queue depth, busy ns), for the measured window: the run zeroes it when the window opens.
+   */
+  readonly window?: Float64Array;
+  /** --trace: the SMMU's ring (commands as spans, queue depth samples), or null. */
+  readonly ring?: TraceRing | null;
 }
 
 const ignore = (): void => {};
@@ -33,15 +42,24 @@ export function* smmuProcess(m: Machine, agent: number, c: SmmuCosts, rec: SmmuR
   const shift = c.queueShift;
   const ptrMask = (2 << shift) - 1;
   const w = new Int32Array(CMD_WORDS);
+  const win = rec.window ?? null;
+  const ring = rec.ring ?? null;
   const wakeEvery = consEvery(shift);
   let cons = m.reg(CMDQ_CONS_REG) & ptrMask;
   let prod = cons;
   let since = 0;
   for (;;) {
     // PROD is re-read only once the commands seen are consumed (hardware/smmu-engine.ts run()).
-    if (prod === cons) prod = (yield waitReg(CMDQ_PROD_REG, (v) => (v & ptrMask) !== cons)) & ptrMask;
+    if (prod === cons) {
+      prod = (yield waitReg(CMDQ_PROD_REG, (v) => (v & ptrMask) !== cons)) & ptrMask;
+      // The depth is largest right after PROD moved (the threads engine samples it there too).
+      const depth = queueDepth(shift, prod, cons);
+      if (win !== null && depth > win[Smmu.MAX_QUEUE_DEPTH]) win[Smmu.MAX_QUEUE_DEPTH] = depth;
+      if (ring !== null) ring.record(Ev.QUEUE_DEPTH, m.now, 0, queueDepthArg(0, depth));
+    }
     const op = yield* serveCommand(m, agent, c, rec, QUEUE_BASE + 16 * qIdx(shift, cons), w);
     cons = queueIncN(shift, cons, 1);
+    if (ring !== null && cons === prod) ring.record(Ev.QUEUE_DEPTH, m.now, 0, queueDepthArg(0, 0));
     if (publishCons(op, cons, prod, ++since, wakeEvery)) {
       since = 0;
       yield mmioWrite(CMDQ_CONS_REG, cons);
@@ -78,7 +96,15 @@ export function* serveCommand(
   if (rec.log !== null) for (let i = 0; i < CMD_WORDS; i++) rec.log.push(w[i]);
   const op = opcodeOf(w, 0);
   rec.byOpcode.set(op, (rec.byOpcode.get(op) ?? 0) + 1);
-  yield delay(op === OP.CMD_SYNC ? c.syncNs : c.tlbiNs);
+  const lat = op === OP.CMD_SYNC ? c.syncNs : c.tlbiNs;
+  const win = rec.window;
+  if (win !== undefined) {
+    win[Smmu.COMMANDS_CONSUMED]++;
+    win[Smmu.BY_OPCODE + op]++;
+    win[Smmu.BUSY_NS] += lat;
+  }
+  rec.ring?.record(Ev.SMMU_CMD, m.now, lat, op);
+  yield delay(lat);
   rec.execute?.(w);
   if (op === OP.CMD_SYNC && syncCs(w, 0) === CS_IRQ)
     m.mem.access(agent, store(syncMsiAddr(w, 0), syncMsiData(w, 0) | 0), ignore);

@@ -111,21 +111,28 @@ export class VirtualState {
     readonly cfg: Config,
     readonly strategy: StateStrategy,
     private readonly clock: { readonly now: number },
+    /** The run's layout and views, already initialised (the CLI's run builds them for its Config). */
+    world?: { readonly layout: Layout; readonly views: SharedViews },
   ) {
     if (cfg.domains !== 'shared') throw new Error('virtual engine: only --domains shared has driver state');
-    this.layout = computeLayout(layoutParamsFor(cfg, strategy));
-    this.views = allocate(this.layout);
     this.iova = iovaOf(cfg, strategy);
-    const { i32, f64 } = this.views;
-    for (let cpu = 0; cpu < cfg.cpus; cpu++) {
-      initCpuStats(f64, cpuStatsBase(this.layout, cpu, false), this.layout.lockClasses.length);
-      initCpuStats(f64, cpuStatsBase(this.layout, cpu, true), this.layout.lockClasses.length);
+    if (world !== undefined) {
+      this.layout = world.layout;
+      this.views = world.views;
+    } else {
+      this.layout = computeLayout(layoutParamsFor(cfg, strategy));
+      this.views = allocate(this.layout);
+      const { i32, f64 } = this.views;
+      for (let cpu = 0; cpu < cfg.cpus; cpu++) {
+        initCpuStats(f64, cpuStatsBase(this.layout, cpu, false), this.layout.lockClasses.length);
+        initCpuStats(f64, cpuStatsBase(this.layout, cpu, true), this.layout.lockClasses.length);
+      }
+      for (let d = 0; d < this.layout.domains; d++) {
+        initIovaDomain(i32, this.layout, d);
+        if (this.iova === 'rcache') initIovaRcache(i32, this.layout, d);
+      }
     }
-    for (let d = 0; d < this.layout.domains; d++) {
-      initIovaDomain(i32, this.layout, d);
-      if (this.iova === 'rcache') initIovaRcache(i32, this.layout, d);
-    }
-    this.iotlb = new Iotlb(i32, this.layout, SPIN);
+    this.iotlb = new Iotlb(this.views.i32, this.layout, SPIN);
   }
 
   /** The lock at a layout byte offset, one instance per lock (its word at LAYOUT_BASE + offset);

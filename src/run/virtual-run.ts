@@ -1,0 +1,139 @@
+// A strategy run on the virtual-time engine (src/virtual), ending as the threads engine's runs do:
+// a StrategyRun over a real layout for the same Config, its slots filled with the virtual engine's
+// counts (virtual/collect.ts), so that report/collect.ts and every output read it unchanged. What
+// only a virtual run has (seed, parameters, events, cmpxchg rate, line transfers) comes back beside it.
+import { performance } from 'node:perf_hooks';
+import type { Config } from '../config/config.js';
+import { nowNs } from '../concurrency/clock.js';
+import { initCpuStats } from '../concurrency/counters.js';
+import { CMDQ_DESIGNS } from '../driver/cmdq-designs.js';
+import { initIovaDomain } from '../driver/iova.js';
+import { initIovaRcache } from '../driver/iova-rcache.js';
+import { designOf, iovaOf } from '../driver/strategies/index.js';
+import {
+  allocate,
+  computeLayout,
+  cpuStatsBase,
+  regionOff,
+  type Layout,
+  type SharedViews,
+} from '../hardware/layout.js';
+import type { VirtualRunReport } from '../report/types.js';
+import { TRACE_REGION, TraceRing, traceCapacity, traceRingOff } from '../trace/ring.js';
+import { readCalibration } from '../virtual/calibration.js';
+import { virtualUnsupported } from '../virtual/capabilities.js';
+import { UsageError } from '../config/parse.js';
+import { collectVirtual } from '../virtual/collect.js';
+import { virtualParamsFor } from '../virtual/config-params.js';
+import type { VirtualStrategy } from '../virtual/cpu.js';
+import { runVirtual, type VirtualDesign, type VirtualEnd } from '../virtual/run.js';
+import type { StrategyRun } from '../workload/orchestrator.js';
+import { layoutParamsFor } from '../workload/params.js';
+
+export interface VirtualControl {
+  /** The virtual time reached (ns), every few ten thousand events. */
+  readonly progress?: (virtualNs: number) => void;
+}
+
+/** The protocol the virtual engine runs for a strategy (capabilities.ts says which it has). */
+const VIRTUAL_STRATEGY: Record<string, VirtualStrategy> = {
+  'per-page': 'per-page',
+  batched: 'batched',
+  lockfree: 'batched',
+};
+
+export function runVirtualStrategy(
+  cfg: Config,
+  strategy: string,
+  wantLog: boolean,
+  control: VirtualControl = {},
+): { run: StrategyRun; virtual: VirtualRunReport } {
+  const design = designOf(cfg, strategy);
+  // Library callers (runConfig) skip the CLI's checks: never run something else than asked.
+  const why = virtualUnsupported(cfg, strategy, design);
+  if (why !== null) throw new UsageError(why);
+  const layout = computeLayout(layoutParamsFor(cfg, strategy));
+  const views = allocate(layout);
+  initMemory(cfg, strategy, layout, views);
+  const calibration = cfg.calibration === null ? {} : readCalibration(cfg.calibration);
+  const params = virtualParamsFor(cfg, calibration);
+  const durationNs = Math.round(cfg.durationMs * 1e6);
+  let end: VirtualEnd | null = null;
+  const measureStartNs = nowNs();
+  const t0 = performance.now();
+  const r = runVirtual({
+    cpus: cfg.cpus,
+    strategy: VIRTUAL_STRATEGY[strategy],
+    design: design as VirtualDesign,
+    seed: cfg.seed,
+    durationNs,
+    warmupNs: Math.round(cfg.warmupMs * 1e6),
+    params,
+    recordCommands: wantLog,
+    progress: control.progress,
+    traceRings: cfg.trace !== null ? traceRings(layout, views) : undefined,
+    onEnd: (e) => (end = e),
+  });
+  const wallSec = (performance.now() - t0) / 1e3;
+  const ended = end as VirtualEnd | null;
+  if (ended === null) throw new Error('virtual engine: the run did not report its end');
+  collectVirtual(ended, layout, views, CMDQ_DESIGNS[design].counters);
+  const words = r.commandWords?.slice(ended.logStart) ?? null;
+  const run: StrategyRun = {
+    strategy,
+    cmdq: design,
+    iova: iovaOf(cfg, strategy),
+    layout,
+    views,
+    probe: null,
+    measuredNs: durationNs,
+    measureStartNs,
+    outcome: 'complete',
+    complete: true,
+    errors: [],
+    diagnostics: [],
+    cmdqErrorsHandled: 0,
+    // The raw 16-byte entries, little-endian words, as the threads engine's SMMU logs them.
+    cmdLog: words === null ? null : [new Uint8Array(Int32Array.from(words).buffer)],
+    cpuResults: new Array<null>(cfg.cpus).fill(null),
+    poolBroken: false,
+  };
+  return {
+    run,
+    virtual: {
+      seed: cfg.seed,
+      params: { ...r.params },
+      calibration: cfg.calibration,
+      virtualNs: r.virtualNs,
+      events: r.events,
+      eventsPerSec: wallSec > 0 ? r.events / wallSec : 0,
+      cmpxchgSuccessRate: r.lockfree?.cmpxchgSuccessRate ?? null,
+      issueFraction: r.issueFraction,
+      lineTransfers: { ...r.lineTransfers },
+      commandsPerUnmap: {
+        TLBI_NH_VA: r.unmaps > 0 ? r.commands.tlbiNhVa / r.unmaps : 0,
+        CMD_SYNC: r.unmaps > 0 ? r.commands.cmdSync / r.unmaps : 0,
+      },
+    },
+  };
+}
+
+/** The run's memory as the orchestrator starts it: min fields at +Infinity, free IOVA lists. */
+function initMemory(cfg: Config, strategy: string, layout: Layout, views: SharedViews): void {
+  for (let cpu = 0; cpu < cfg.cpus; cpu++)
+    initCpuStats(views.f64, cpuStatsBase(layout, cpu), layout.lockClasses.length);
+  for (let d = 0; d < layout.domains; d++) {
+    initIovaDomain(views.i32, layout, d);
+    if (iovaOf(cfg, strategy) === 'rcache') initIovaRcache(views.i32, layout, d);
+  }
+}
+
+/** --trace: one ring per CPU and the SMMU's, where the threads engine's threads keep theirs. */
+function traceRings(layout: Layout, views: SharedViews): TraceRing[] {
+  const cap = traceCapacity(layout.cpus + 1);
+  const base = regionOff(layout, TRACE_REGION);
+  return Array.from(
+    { length: layout.cpus + 1 },
+    (_, t) => new TraceRing(views.f64, traceRingOff(base, t, cap), cap),
+  );
+}
