@@ -135,7 +135,7 @@ export function buildProgram(): Command {
     )
     .option(
       '--lock <name>',
-      `lock algorithm for cmdq and iova (${LOCK_NAMES.join(', ')}) (default: ${d.lock}; ${VIRTUAL_DEFAULTS.lock} under --engine virtual)`,
+      `lock algorithm for cmdq and iova (${LOCK_NAMES.join(', ')}) (default: ${d.lock})`,
     )
     .option(
       '--wait <policy>',
@@ -313,12 +313,9 @@ export function toConfig(o: RawOptions, ctx: ConfigContext = FLAG_CONTEXT): Conf
   if (o.warmup === undefined)
     o = { ...o, warmup: byEngine(`${DEFAULTS.warmupMs}ms`, `${VIRTUAL_DEFAULTS.warmupMs}ms`) };
   const cpus = at('cpus', (l) => parseCount(l, str('cpus'), 1, MAX_CPUS));
-  // The virtual engine models Linux's ticket spinlock (src/virtual/capabilities.ts).
   const lock =
     o.lock === undefined
-      ? virtual
-        ? VIRTUAL_DEFAULTS.lock
-        : DEFAULTS.lock
+      ? DEFAULTS.lock
       : at('lock', (l) => parseChoice<LockName>(l, str('lock'), LOCK_NAMES));
   // Virtual time costs no waiting: a window of microseconds is as exact as one of seconds.
   const durationMs = at('duration', (l) =>

@@ -165,7 +165,6 @@ export const DEFAULTS: Config = {
 export const VIRTUAL_DEFAULTS = {
   durationMs: 20,
   warmupMs: 1,
-  lock: 'ticket',
 } as const satisfies Partial<Config>;
 
 export function devicesOf(cfg: Config): number {

@@ -39,7 +39,12 @@ export interface VirtualControl {
 const VIRTUAL_STRATEGY: Record<string, VirtualStrategy> = {
   'per-page': 'per-page',
   batched: 'batched',
+  range: 'range',
+  lazy: 'lazy',
+  'unsafe-free-before-sync': 'unsafe-free-before-sync',
+  // Aliases of batched on their designs (driver/strategies/index.ts designOf).
   lockfree: 'batched',
+  ecmdq: 'batched',
 };
 
 export function runVirtualStrategy(
@@ -70,6 +75,11 @@ export function runVirtualStrategy(
     warmupNs: Math.round(cfg.warmupMs * 1e6),
     params,
     recordCommands: wantLog,
+    lock: cfg.lock,
+    // The driver's state on this run's own layout: IOVA allocator, page tables, IOTLB, devices,
+    // the safety oracle (virtual/state.ts).
+    state: cfg,
+    world: { layout, views },
     progress: control.progress,
     traceRings: cfg.trace !== null ? traceRings(layout, views) : undefined,
     onEnd: (e) => (end = e),
@@ -77,7 +87,10 @@ export function runVirtualStrategy(
   const wallSec = (performance.now() - t0) / 1e3;
   const ended = end as VirtualEnd | null;
   if (ended === null) throw new Error('virtual engine: the run did not report its end');
-  collectVirtual(ended, layout, views, CMDQ_DESIGNS[design].counters);
+  collectVirtual(ended, layout, views, CMDQ_DESIGNS[design].counters, {
+    lazy: strategy === 'lazy',
+    iotlbInvalidations: r.state?.iotlb.invalidationsMeasured ?? 0,
+  });
   const words = r.commandWords?.slice(ended.logStart) ?? null;
   const run: StrategyRun = {
     strategy,

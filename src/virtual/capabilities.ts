@@ -27,21 +27,16 @@ export interface VirtualCapabilities {
 }
 
 export const VIRTUAL_CAPABILITIES: VirtualCapabilities = {
-  strategies: ['per-page', 'batched', 'lockfree'],
-  designs: ['locked', 'lockfree'],
-  // The 2017 queue's spinlock is Linux's arm64 ticket lock (cmdq-locked.ts).
-  locks: ['ticket'],
+  strategies: ['per-page', 'batched', 'range', 'lazy', 'unsafe-free-before-sync', 'lockfree', 'ecmdq'],
+  designs: ['locked', 'lockfree', 'ecmdq'],
+  locks: ['tas', 'ttas', 'ticket', 'mcs', 'spin-park'],
   lockDesigns: ['locked'],
-  lockClasses: ['cmdq'],
+  lockClasses: ['cmdq', 'iova', 'rcache', 'depot'],
   options: [
     (c) => (c.syncCoalesce !== 'off' ? `--sync-coalesce ${c.syncCoalesce}` : null),
+    // The driver state (state.ts) keeps one shared domain.
     (c) => (c.domains !== 'shared' ? `--domains ${c.domains}` : null),
-    (c) => (c.iova !== null ? `--iova ${c.iova} (no IOVA allocator)` : null),
-    (c) => (c.devices !== null && c.devices > 0 ? '--devices (no DMA agents or safety oracle)' : null),
     (c) => (c.inject.length > 0 ? '--inject' : null),
-    // CONS polls wait for the register's next change, as Linux's WFE with IDR0.SEV does.
-    (c) => (!c.sev ? '--sev off (udelay back-off)' : null),
-    (c) => (c.consPoll !== 'linux' ? `--cons-poll ${c.consPoll}` : null),
   ],
 };
 

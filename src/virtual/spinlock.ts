@@ -8,22 +8,12 @@
 // Every acquisition is counted in lockstat's terms (concurrency/counters.ts Lk): acquisitions,
 // contentions (had to wait), bounces (last held on another CPU), wait and hold times in virtual ns
 // (every hold is timed: the virtual clock costs nothing to read).
+import { record } from '../concurrency/histogram.js';
+import { VLockStats } from './locks.js';
 import { cmpxchg, load, store, waitUntil, type Req } from './requests.js';
 
-export class VLockStats {
-  acquisitions = 0;
-  contentions = 0;
-  conBounces = 0;
-  acqBounces = 0;
-  /** Over contended acquisitions only, as lockstat. */
-  waitTotal = 0;
-  waitMin = Infinity;
-  waitMax = 0;
-  holdTotal = 0;
-  holdMin = Infinity;
-  holdMax = 0;
-  holdSamples = 0;
-}
+/** The same statistics as the cmdq lock's (locks.ts), so collect.ts writes both alike. */
+export { VLockStats };
 
 export class VSpinlock {
   /** cpu + 1 of the last holder (0: never held), for bounces. */
@@ -62,6 +52,7 @@ export class VSpinlock {
       st.waitTotal += w;
       if (w < st.waitMin) st.waitMin = w;
       if (w > st.waitMax) st.waitMax = w;
+      record(st.waitHist, 0, w);
     }
   }
 
@@ -71,6 +62,7 @@ export class VSpinlock {
     st.holdTotal += h;
     if (h < st.holdMin) st.holdMin = h;
     if (h > st.holdMax) st.holdMax = h;
+    record(st.holdHist, 0, h);
     yield store(this.addr, 0);
   }
 }
