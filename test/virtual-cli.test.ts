@@ -96,18 +96,6 @@ const BAD: [string[], RegExp][] = [
     /^--calibration is for --engine virtual: the threads engine measures this host/,
   ],
   [
-    ['--engine', 'virtual', '--strategy', 'lazy'],
-    /^--engine virtual does not model --strategy lazy yet \(modelled: per-page, batched, lockfree\)$/,
-  ],
-  [
-    ['--engine', 'virtual', '--cmdq', 'ecmdq', '--strategy', 'batched'],
-    /^--engine virtual does not model --cmdq ecmdq yet/,
-  ],
-  [
-    ['--engine', 'virtual', '--lock', 'mcs'],
-    /^--engine virtual does not model --lock mcs yet for --strategy per-page on --cmdq locked \(modelled: ticket\)$/,
-  ],
-  [
     ['--engine', 'virtual', '--inject', 'crash:cpu=0,at=1ms'],
     /^--engine virtual does not model --inject yet$/,
   ],
@@ -120,10 +108,10 @@ const BAD: [string[], RegExp][] = [
     ['--engine', 'virtual', '--duration', '0.5us'],
     /^--duration: 0\.5us is out of range \(allowed: 1us to 60m\)$/,
   ],
-  // The threads engine's default lock (ttas) at a virtual point of a sweep over the engine.
+  // An unmodelled setting at one point of a sweep names the point.
   [
-    ['--sweep', 'engine=threads,virtual'],
-    /^--engine virtual does not model --lock ttas yet .* \(at --sweep point engine=virtual\)$/,
+    ['--engine', 'virtual', '--sweep', 'domains=shared,per-cpu'],
+    /^--engine virtual does not model --domains per-cpu yet \(at --sweep point domains=per-cpu\)$/,
   ],
 ];
 
@@ -144,14 +132,14 @@ describe('bad input for the virtual engine', () => {
 });
 
 describe('flags', () => {
-  it('virtual defaults: ticket lock, 20 ms after 1 ms of virtual time; the threads defaults unchanged', () => {
+  it('virtual defaults: the threads engine lock, 20 ms after 1 ms of virtual time; the threads defaults unchanged', () => {
     const v = parseArgs(['--engine', 'virtual']);
     const t = parseArgs([]);
     if (v.kind !== 'run' || t.kind !== 'run') throw new Error('parse failed');
     expect([v.config.engine, v.config.seed, v.config.lock, v.config.durationMs, v.config.warmupMs]).toEqual([
       'virtual',
       1,
-      'ticket',
+      'ttas',
       20,
       1,
     ]);
@@ -163,8 +151,8 @@ describe('flags', () => {
     ]);
   });
 
-  it('engine and seed sweep; a mixed sweep runs with an explicit --lock ticket', () => {
-    const p = parseArgs(['--sweep', 'engine=threads,virtual', '--sweep', 'seed=1,2', '--lock', 'ticket']);
+  it('engine and seed sweep', () => {
+    const p = parseArgs(['--sweep', 'engine=threads,virtual', '--sweep', 'seed=1,2']);
     if (p.kind !== 'run') throw new Error(p.output);
     expect(p.plan.sweep?.map((a) => [a.key, a.values])).toEqual([
       ['engine', ['threads', 'virtual']],
@@ -288,7 +276,7 @@ describe('a virtual run through the CLI', () => {
     // The locked design's lock: one acquisition per command issued (poll mode), give or take the
     // one each CPU may have had in hand when the window opened.
     const batched = doc.runs.find((r) => r.strategy === 'batched')!;
-    expect(batched.locks.map((l) => l.name)).toEqual(['cmdq']);
+    expect(batched.locks.map((l) => l.name)).toEqual(['cmdq', 'iova', 'rcache', 'depot']);
     const issued = batched.driver.commandsIssued.total;
     expect(issued).toBeGreaterThan(64);
     expect(Math.abs(batched.locks[0].acquisitions - issued)).toBeLessThanOrEqual(64);

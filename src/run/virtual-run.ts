@@ -91,7 +91,7 @@ export function runVirtualStrategy(
     lazy: strategy === 'lazy',
     iotlbInvalidations: r.state?.iotlb.invalidationsMeasured ?? 0,
   });
-  const words = r.commandWords?.slice(ended.logStart) ?? null;
+  const words = r.commandWords?.slice(ended.logStart, ended.logEnd) ?? null;
   const run: StrategyRun = {
     strategy,
     cmdq: design,

@@ -5,18 +5,19 @@
 import type { CpuStats } from '../concurrency/counters.js';
 import { Ev, type TraceRing } from '../trace/ring.js';
 import type { VCpuStats } from './cpu-stats.js';
+import type { VLockSink } from './locks.js';
 
 export interface VProbe {
   readonly clock: { readonly now: number };
   readonly cpu: number;
   /** By lock class: the CPU that last acquired it (-1: none yet), shared by every CPU of a run. */
   readonly lastHolder: number[];
-  /** This CPU's trace ring (--trace), or null. */
-  readonly ring: TraceRing | null;
+  /** This CPU's trace ring (--trace), or null (also once the measured window has closed). */
+  ring: TraceRing | null;
 }
 
 /** Lock statistics of one lock class for one CPU: every acquisition, every hold timed. */
-export class VLockStat {
+export class VLockStat implements VLockSink {
   private holdStart = 0;
 
   constructor(

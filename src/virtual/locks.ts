@@ -20,7 +20,6 @@
 // words on the lock's first line; here they are the model's own bookkeeping and cost nothing.
 import { HIST_BUCKETS, record } from '../concurrency/histogram.js';
 import type { LockName } from '../concurrency/lock.js';
-import type { VLockStat } from './instrument.js';
 import type { Machine } from './machine.js';
 import {
   cmpxchg,
@@ -60,6 +59,14 @@ export class VLockStats {
   holdMax = 0;
   holdSamples = 0;
   readonly holdHist = new Float64Array(HIST_BUCKETS);
+}
+
+/** Where a lock's acquisitions and holds are reported as they happen (instrument.ts VLockStat). */
+export interface VLockSink {
+  /** The lock is held now; the acquisition began at t0 and had to wait if `contended`. */
+  acquired(t0: number, contended: boolean): void;
+  /** The holder is releasing it now. */
+  released(): void;
 }
 
 /** The lock algorithm's steps; `cpu` is the agent. */
@@ -248,7 +255,7 @@ export class VInstrumentedLock {
     private readonly m: Machine,
     private readonly statsOf: (cpu: number) => VLockStats,
     /** The report's lockstat writer for the CPU (instrument.ts: the threads engine's block, trace). */
-    private readonly sinkOf: ((cpu: number) => VLockStat) | null = null,
+    private readonly sinkOf: ((cpu: number) => VLockSink) | null = null,
   ) {}
 
   /** The CPU holding the lock, or -1. */

@@ -75,6 +75,8 @@ export interface VirtualEnd {
   readonly smmu: Float64Array;
   /** Words of result.commandWords consumed before the measured window opened (recordCommands). */
   readonly logStart: number;
+  /** ... and when it closed (the drain after it consumes more). */
+  readonly logEnd: number;
 }
 
 /** The state a drained run ends in, for the invariants. */
@@ -165,6 +167,7 @@ export function runVirtual(o: VirtualRunOptions): VirtualResult {
   const lastHolder: number[] = [];
   const rings = o.traceRings ?? null;
   const cmdqLockStats: VLockStat[] = [];
+  const probes: VProbe[] = [];
   const needsState = o.strategy === 'lazy' || o.strategy === 'unsafe-free-before-sync';
   if (needsState && (o.state === undefined || o.state === false))
     throw new Error(`virtual engine: ${o.strategy} needs the driver state (option state)`);
@@ -224,6 +227,7 @@ export function runVirtual(o: VirtualRunOptions): VirtualResult {
   };
   for (let c = 0; c < o.cpus; c++) {
     const probe: VProbe = { clock: m.clock, cpu: c, lastHolder, ring: rings?.[c] ?? null };
+    probes.push(probe);
     stats[c].counters.ring = probe.ring;
     cmdqLockStats[c] = new VLockStat(probe, stats[c], VCLS_CMDQ);
     const cmdq =
@@ -268,9 +272,13 @@ export function runVirtual(o: VirtualRunOptions): VirtualResult {
     }
   });
   m.run(end, o.progress);
-  // The window's counts: the drain below goes on counting into the live blocks.
+  // The trace covers the measured window, as the threads engine's does; the window's counts are
+  // kept apart, as the drain below goes on counting into the live blocks.
+  for (const pr of probes) pr.ring = null;
+  for (const s of live) s.counters.ring = null;
+  rec.ring = null;
   if (state !== null) stats = live.map(snapshot);
-  o.onEnd?.({ stats, smmu: rec.window!.slice(), logStart });
+  o.onEnd?.({ stats, smmu: rec.window!.slice(), logStart, logEnd: rec.log?.length ?? 0 });
   let drainNs = 0;
   if (state !== null) {
     // The window's counts; then every CPU finishes its iteration and drains, as after STOP.

@@ -33,7 +33,7 @@ export interface SmmuRecord {
    */
   readonly window?: Float64Array;
   /** --trace: the SMMU's ring (commands as spans, queue depth samples), or null. */
-  readonly ring?: TraceRing | null;
+  ring?: TraceRing | null;
 }
 
 const ignore = (): void => {};
@@ -43,7 +43,6 @@ export function* smmuProcess(m: Machine, agent: number, c: SmmuCosts, rec: SmmuR
   const ptrMask = (2 << shift) - 1;
   const w = new Int32Array(CMD_WORDS);
   const win = rec.window ?? null;
-  const ring = rec.ring ?? null;
   const wakeEvery = consEvery(shift);
   let cons = m.reg(CMDQ_CONS_REG) & ptrMask;
   let prod = cons;
@@ -55,11 +54,11 @@ export function* smmuProcess(m: Machine, agent: number, c: SmmuCosts, rec: SmmuR
       // The depth is largest right after PROD moved (the threads engine samples it there too).
       const depth = queueDepth(shift, prod, cons);
       if (win !== null && depth > win[Smmu.MAX_QUEUE_DEPTH]) win[Smmu.MAX_QUEUE_DEPTH] = depth;
-      if (ring !== null) ring.record(Ev.QUEUE_DEPTH, m.now, 0, queueDepthArg(0, depth));
+      rec.ring?.record(Ev.QUEUE_DEPTH, m.now, 0, queueDepthArg(0, depth));
     }
     const op = yield* serveCommand(m, agent, c, rec, QUEUE_BASE + 16 * qIdx(shift, cons), w);
     cons = queueIncN(shift, cons, 1);
-    if (ring !== null && cons === prod) ring.record(Ev.QUEUE_DEPTH, m.now, 0, queueDepthArg(0, 0));
+    if (cons === prod) rec.ring?.record(Ev.QUEUE_DEPTH, m.now, 0, queueDepthArg(0, 0));
     if (publishCons(op, cons, prod, ++since, wakeEvery)) {
       since = 0;
       yield mmioWrite(CMDQ_CONS_REG, cons);
