@@ -5,7 +5,7 @@
 // per-page/batched ratio of those times on each side (what a user reads as the seed's benefit).
 import { DEFAULTS } from '../../src/config/config.js';
 import { unmapOverhead } from '../../src/report/overhead.js';
-import { cliArgs, inProcess, type RunSpec } from '../lib/emulator.js';
+import { cliArgs, inProcess, LIKE_C, type RunSpec } from '../lib/emulator.js';
 import { codeBlock, verdict, type Target, type TargetRow } from '../lib/markdown.js';
 import { log } from '../lib/retry.js';
 import { cell, fmtNs, fmtRatio, summarize, table, type Summary } from '../lib/stats.js';
@@ -108,9 +108,8 @@ async function run(ctx: RunContext): Promise<TwinResult> {
     pages: P,
     tlbiNs: l.tlbiNs,
     syncNs: l.syncNs,
-    lock: 'ttas',
-    wait: 'spin',
-    syncMode: 'poll',
+    // The twin's protocol: its registers are plain memory, it re-reads CONS until it changes.
+    ...LIKE_C,
     durationMs: t.efficiencyMs,
     warmupMs: t.efficiencyWarmupMs,
   });

@@ -162,7 +162,6 @@ export class LockedCmdq implements CmdqIssuer {
     writeCmdSync(i32, w, this.opts.pollCs, 0, 0);
     const prod = this.publish(OP.CMD_SYNC);
     this.stats.add(Cpu.ISSUED_CMD_SYNC, 1);
-    this.stats.add(Cpu.CMDS_ISSUED, 1);
     const t0 = timed ? nowNs() : 0;
     this.syncProd = prod;
     i32[this.llqCons] = this.waiter.untilCons(this.consIdx, prod, this.drained, this.stats, timed ? t0 : -1);
@@ -186,7 +185,6 @@ export class LockedCmdq implements CmdqIssuer {
       writeCmdSync(i32, w, CS_IRQ, nr >>> 0, this.msiAddr, SYNC_MSH_ISH, SYNC_MSIATTR_OIWB);
       this.publish(OP.CMD_SYNC);
       this.stats.add(Cpu.ISSUED_CMD_SYNC, 1);
-      this.stats.add(Cpu.CMDS_ISSUED, 1);
     }
     this.lock.release();
     const t0 = timed ? nowNs() : 0;
