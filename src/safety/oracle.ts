@@ -139,12 +139,17 @@ export class Oracle {
     );
   }
 
+  /** Records when the buffer at vaPage was unmapped (t = 0: the time is unknown). */
+  unmapped(domain: number, vaPage: number, t: number): void {
+    this.f64[this.slotIdx(domain, vaPage)] = t;
+  }
+
   /**
-   * Records when the live buffer (setLive; its domain is its ASID - 1) was unmapped (t = 0: the
-   * time is unknown). Written before the unmap's first PTE clear, so that a stale use by another
-   * CPU during the unmap (a strategy freeing the IOVA before its sync) finds it.
+   * unmapped() for the live buffer (setLive; its domain is its ASID - 1): one store, for inside
+   * iommu_unmap's timed window. Written before the unmap's first PTE clear, so that a stale use by
+   * another CPU during the unmap (a strategy freeing the IOVA before its sync) finds it.
    */
-  unmapped(t: number): void {
+  unmappedLive(t: number): void {
     this.f64[this.liveSlot] = t;
   }
 
