@@ -1,10 +1,11 @@
 // The emulator's own cost per command, each side alone in one thread (bench/lib/hotpath-rig.ts):
 // a figure that does not depend on how two threads share the host's cores, for comparing builds
 // side by side (docs/performance.md, "Hot path").
-// Usage: node dist/bench/hotpath.js [--trials N] [--side cpu|smmu|both] [--stats full|counters]
-// Prints the median and minimum ns per command over the trials.
+// Usage: node dist/bench/hotpath.js [--trials N] [--side cpu|smmu|both|unmap] [--stats full|counters]
+// Prints the median and minimum ns per command (per unmap for --side unmap) over the trials.
 import { nowNs } from '../src/concurrency/clock.js';
 import { cpuRig, smmuRig } from './lib/hotpath-rig.js';
+import { unmapRig } from './lib/unmap-rig.js';
 
 function arg(name: string, dflt: string): string {
   const i = process.argv.indexOf(name);
@@ -21,14 +22,23 @@ function trial(trials: number, run: () => number): number[] {
   return out;
 }
 
-function summary(name: string, xs: number[]): string {
+function summary(name: string, xs: number[], per = 'command'): string {
   const s = [...xs].sort((a, b) => a - b);
-  return `${name}: median ${s[s.length >> 1].toFixed(1)} ns/command, min ${s[0].toFixed(1)} (${xs.length} trials)`;
+  return `${name}: median ${s[s.length >> 1].toFixed(1)} ns/${per}, min ${s[0].toFixed(1)} (${xs.length} trials)`;
 }
 
 const trials = Number(arg('--trials', '31'));
 const side = arg('--side', 'both');
-if (side !== 'smmu') {
+if (side === 'unmap') {
+  const rig = unmapRig();
+  console.log(
+    summary(
+      'iommu_unmap without its commands (PTE clears, oracle stamp)',
+      trial(trials, () => rig.cycle(20_000)),
+      'unmap',
+    ),
+  );
+} else if (side !== 'smmu') {
   const rig = cpuRig(arg('--stats', 'full') === 'full');
   console.log(
     summary(
@@ -37,7 +47,7 @@ if (side !== 'smmu') {
     ),
   );
 }
-if (side !== 'cpu') {
+if (side === 'smmu' || side === 'both') {
   const rig = smmuRig(2000);
   console.log(
     summary(

@@ -23,7 +23,9 @@
 // command's modelled latency busy-waiting on the clock, carried forward from the previous command's
 // completion (catch-up rule: more than one latency late starts afresh); publishes CONS after a
 // CMD_SYNC, when caught up, or every 1/8 of the queue. It reads every entry but keeps no IOTLB:
-// the emulator's invalidation work runs inside the modelled latency.
+// the emulator's invalidation is its own cost (the IOTLB set's line was last written by the
+// device's translation on the CPU thread), which is hidden in the modelled latency only while it is
+// shorter (docs/performance.md, issue 12 second pass).
 //
 // Encodings (../shared/reference/smmuv3-facts.md): TLBI_NH_VA opcode 0x12, ASID w0[63:48], ADDR
 // w1[63:12], LEAF w1[0]; a polled CMD_SYNC as Linux 6.1 writes it, dword 0 0x0fc02046.

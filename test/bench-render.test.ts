@@ -182,7 +182,7 @@ describe('the twin section, from a fixture (bench/results/full.json predates it)
       '| 10/100 | batched | 260 ns | 1.35 µs (1.35 µs–1.40 µs) * | 2.90 µs (2.90 µs–3.00 µs) * | 0.47x (0.47x–0.47x) * | 1.15 µs (1.15 µs–1.20 µs) * | 2.61 µs (2.61 µs–2.70 µs) * | 0.44x (0.44x–0.44x) * | 64.1 ns (64.1 ns–67.1 ns) * | 155 ns (155 ns–161 ns) * |  |',
     );
     expect(lines).toContain(
-      '| 100/1000 | 6.23x (6.23x–6.23x) | 7.69x (7.69x–8.78x) | 1.23x (1.23x–1.41x) | 0.85x-1.15x: MISSED |',
+      '| 100/1000 | 6.23x (6.23x–6.23x) | 7.69x (7.69x–8.78x) | 1.23x (1.23x–1.41x) | +23 % (+23 %–+41 %) | 0.85x-1.15x: MISSED |',
     );
     expect(lines.join('\n')).not.toMatch(/\{\{|\}\}/);
   });

@@ -4,7 +4,8 @@
 // already collected, over a few hundred thousand commands on each side after a warm-up.
 import { Session } from 'node:inspector/promises';
 import { describe, expect, it } from 'vitest';
-import { cpuRig, smmuRig } from '../bench/lib/hotpath-rig.js';
+import { cpuRig, RIG_PAGES, smmuRig } from '../bench/lib/hotpath-rig.js';
+import { unmapRig } from '../bench/lib/unmap-rig.js';
 import { Cpu } from '../src/concurrency/counters.js';
 
 interface Node {
@@ -47,7 +48,7 @@ describe('hot path allocations', () => {
     const bytes = await allocatedUnder(['tlbAddPage', 'issue'], () => {
       n = rig.issue(20_000);
     });
-    expect(rig.count(Cpu.CMDS_ISSUED)).toBe(40_000 * 16);
+    expect(rig.count(Cpu.ISSUED_TLBI_NH_VA)).toBe(40_000 * 16);
     // A boxed double per command would be 16 bytes x 320,000 = 5 MB.
     expect(bytes / n).toBeLessThan(0.5);
   });
@@ -61,6 +62,18 @@ describe('hot path allocations', () => {
     });
     expect(n).toBe(5 * 2000 * 17);
     expect(rig.engine().errors).toEqual([]);
+    expect(bytes / n).toBeLessThan(0.5);
+  });
+
+  it('iommu_unmap without its commands clears every PTE and allocates nothing per unmap', async () => {
+    const rig = unmapRig();
+    rig.cycle(20_000); // warm-up: optimized code
+    let n = 0;
+    const bytes = await allocatedUnder(['unmap', 'unmappedLive'], () => {
+      n = rig.cycle(20_000);
+    });
+    expect(n).toBe(20_000);
+    for (let p = 0; p < RIG_PAGES; p++) expect(rig.pte(p)).toBe(0);
     expect(bytes / n).toBeLessThan(0.5);
   });
 });

@@ -10,6 +10,21 @@ import { MAIN_URL, RSS_WRAP_JS, RUN_JS, TMP } from './paths.js';
 
 export type RunSpec = Partial<Config> & { strategies: readonly string[] };
 
+/**
+ * The protocol of the C programs the emulator is compared with (bench/twin.c, the hand-off and
+ * ping-pong of bench/locks.c): a ttas cmdq lock, spinning waits, CMD_SYNC polled under the lock,
+ * free MMIO (their queue registers are plain memory) and CONS re-read until it changes (no udelay
+ * back-off loop).
+ */
+export const LIKE_C = {
+  lock: 'ttas',
+  wait: 'spin',
+  syncMode: 'poll',
+  mmioReadNs: 0,
+  mmioWriteNs: 0,
+  consPoll: 'spin',
+} as const satisfies Partial<Config>;
+
 export function cliArgs(c: RunSpec): string[] {
   const a: string[] = [];
   if (c.cpus !== undefined) a.push('--cpus', String(c.cpus));
@@ -20,6 +35,9 @@ export function cliArgs(c: RunSpec): string[] {
   if (c.lock !== undefined) a.push('--lock', c.lock);
   if (c.wait !== undefined) a.push('--wait', c.wait);
   if (c.syncMode !== undefined) a.push('--sync-mode', c.syncMode);
+  if (c.mmioReadNs !== undefined) a.push('--mmio-read-ns', String(c.mmioReadNs));
+  if (c.mmioWriteNs !== undefined) a.push('--mmio-write-ns', String(c.mmioWriteNs));
+  if (c.consPoll !== undefined) a.push('--cons-poll', c.consPoll);
   if (c.stats !== undefined) a.push('--stats', c.stats);
   if (c.durationMs !== undefined) a.push('--duration', `${c.durationMs}ms`);
   if (c.warmupMs !== undefined) a.push('--warmup', `${c.warmupMs}ms`);

@@ -5,10 +5,10 @@
 // per-page/batched ratio of those times on each side (what a user reads as the seed's benefit).
 import { DEFAULTS } from '../../src/config/config.js';
 import { unmapOverhead } from '../../src/report/overhead.js';
-import { cliArgs, inProcess, type RunSpec } from '../lib/emulator.js';
+import { cliArgs, inProcess, LIKE_C, type RunSpec } from '../lib/emulator.js';
 import { codeBlock, verdict, type Target, type TargetRow } from '../lib/markdown.js';
 import { log } from '../lib/retry.js';
-import { cell, fmtNs, fmtRatio, summarize, table, type Summary } from '../lib/stats.js';
+import { cell, fmtNs, fmtPct, fmtRatio, summarize, table, type Summary } from '../lib/stats.js';
 import { renderTemplate } from '../lib/template.js';
 import { buildTwin, cTwin, twinArgs, type TwinSpec } from '../lib/twin.js';
 import type { BenchSection, RunContext } from './section.js';
@@ -108,9 +108,8 @@ async function run(ctx: RunContext): Promise<TwinResult> {
     pages: P,
     tlbiNs: l.tlbiNs,
     syncNs: l.syncNs,
-    lock: 'ttas',
-    wait: 'spin',
-    syncMode: 'poll',
+    // The twin's protocol: its registers are plain memory, it re-reads CONS until it changes.
+    ...LIKE_C,
     durationMs: t.efficiencyMs,
     warmupMs: t.efficiencyWarmupMs,
   });
@@ -217,6 +216,9 @@ async function run(ctx: RunContext): Promise<TwinResult> {
   };
 }
 
+/** emulator/C as a signed difference: 0.80 -> "-20 %". */
+const fmtDifference = (x: number): string => `${x > 1 ? '+' : ''}${fmtPct(x - 1)}`;
+
 function render(tw: TwinResult) {
   const targets: TargetRow[] = [];
   const mainTable = table(
@@ -260,7 +262,14 @@ function render(tw: TwinResult) {
     'llrrrrrrrrrl',
   );
   const ratioTable = table(
-    ['tlbi/sync ns', 'C twin per-page/batched', 'emulator per-page/batched', 'emulator/C', 'target'],
+    [
+      'tlbi/sync ns',
+      'C twin per-page/batched',
+      'emulator per-page/batched',
+      'emulator/C',
+      'difference',
+      'target',
+    ],
     tw.ratios.map((r) => {
       const v = verdict(r.emuOverC, r.target);
       if (r.target)
@@ -274,10 +283,11 @@ function render(tw: TwinResult) {
         cell(r.cRatio, fmtRatio),
         cell(r.emuRatio, fmtRatio),
         cell(r.emuOverC, fmtRatio),
+        cell(r.emuOverC, fmtDifference),
         r.target ? `0.85x-1.15x: ${v}` : '',
       ];
     }),
-    'lrrrl',
+    'lrrrrl',
   );
   const markdown = renderTemplate('twin', {
     commands: codeBlock([tw.gcc, ...tw.commands]),

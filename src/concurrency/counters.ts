@@ -24,6 +24,7 @@ export const enum Cpu {
   IOTLB_HITS,
   IOTLB_MISSES,
   TRANSLATION_FAULTS,
+  /** Not written (its slot is kept): the report sums ISSUED_* below, one count less per command. */
   CMDS_ISSUED,
   QUEUE_FULL_WAITS,
   FIRST_UNMAP_NS, // clock at the end of this CPU's first measured unmap (0: none)

@@ -47,6 +47,9 @@ export class LockedCmdq implements CmdqIssuer {
   /** Int32 index of entry 0, and the entry-index mask: a slot's address without the layout. */
   private readonly entry0: number;
   private readonly idxMask: number;
+  /** Index and wrap bits of a queue index, and the queue's size: the free-slot test of reserve(). */
+  private readonly wrapMask: number;
+  private readonly entries: number;
   private readonly mmio: Mmio;
   /** The CMD_SYNC's prod (poll mode) for the completion predicate, without a closure per call. */
   private syncProd = 0;
@@ -65,6 +68,8 @@ export class LockedCmdq implements CmdqIssuer {
     this.shift = layout.queueShift;
     this.entry0 = cmdqEntryIdx(layout, 0);
     this.idxMask = (1 << layout.queueShift) - 1;
+    this.wrapMask = (2 << layout.queueShift) - 1;
+    this.entries = 1 << layout.queueShift;
     this.mmio = opts.mmio;
     this.prodIdx = regIdx(layout, 'CMDQ_PROD');
     this.consIdx = regIdx(layout, 'CMDQ_CONS');
@@ -116,7 +121,9 @@ export class LockedCmdq implements CmdqIssuer {
     const shift = this.shift;
     const prod = i32[this.llqProd];
     let cons = i32[this.llqCons];
-    if (!queueHasSpace(shift, prod, cons, 1)) {
+    // Linux's queue_has_space() for one entry, as one subtraction: the shadow holds index and wrap
+    // bits (and CONS's ERR and overflow bits above them, which the mask drops).
+    if (((prod - cons) & this.wrapMask) >= this.entries) {
       const poll = this.opts.poll;
       poll.init();
       cons = poll.read(this.consIdx, this.stats);
@@ -162,7 +169,6 @@ export class LockedCmdq implements CmdqIssuer {
     writeCmdSync(i32, w, this.opts.pollCs, 0, 0);
     const prod = this.publish(OP.CMD_SYNC);
     this.stats.add(Cpu.ISSUED_CMD_SYNC, 1);
-    this.stats.add(Cpu.CMDS_ISSUED, 1);
     const t0 = timed ? nowNs() : 0;
     this.syncProd = prod;
     i32[this.llqCons] = this.waiter.untilCons(this.consIdx, prod, this.drained, this.stats, timed ? t0 : -1);
@@ -186,7 +192,6 @@ export class LockedCmdq implements CmdqIssuer {
       writeCmdSync(i32, w, CS_IRQ, nr >>> 0, this.msiAddr, SYNC_MSH_ISH, SYNC_MSIATTR_OIWB);
       this.publish(OP.CMD_SYNC);
       this.stats.add(Cpu.ISSUED_CMD_SYNC, 1);
-      this.stats.add(Cpu.CMDS_ISSUED, 1);
     }
     this.lock.release();
     const t0 = timed ? nowNs() : 0;

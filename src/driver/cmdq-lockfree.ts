@@ -481,7 +481,9 @@ export class LockfreeCmdq implements CmdqIssuer {
     // 5. Wait for our CMD_SYNC, then leave the shared lock (the last one out updates cons).
     if (sync) {
       const t0 = this.opts.timed ? nowNs() : 0;
-      const cons = this.msi ? this.pollMsi(syncProd) : this.pollConsumed(syncProd);
+      // The wait's timeout counts from the reading that times it: one clock read less per CMD_SYNC.
+      const now = this.opts.timed ? t0 : -1;
+      const cons = this.msi ? this.pollMsi(syncProd, now) : this.pollConsumed(syncProd, now);
       if (!this.sharedTryUnlock()) {
         this.setCachedCons(cons);
         stats.add(LAST_READER, 1);
@@ -508,10 +510,10 @@ export class LockfreeCmdq implements CmdqIssuer {
   protected skipError(): void {}
 
   /** Poll mode: waits until CONS has moved past the CMD_SYNC at syncProd; returns that CONS. */
-  private pollConsumed(syncProd: number): number {
+  private pollConsumed(syncProd: number, nowIfRead: number): number {
     this.syncProd = syncProd;
-    for (;;) {
-      const c = this.waiter.untilCons(this.consIdx, syncProd, this.consumed, this.stats) & this.ptrMask;
+    for (let now = nowIfRead; ; now = -1) {
+      const c = this.waiter.untilCons(this.consIdx, syncProd, this.consumed, this.stats, now) & this.ptrMask;
       if (queueConsumed(this.shift, c, syncProd)) return c;
       this.skipError();
     }
@@ -524,9 +526,11 @@ export class LockfreeCmdq implements CmdqIssuer {
    * SyncWaiter does. Returns the cons it implies: Linux takes the one just past the sync; we take
    * the sync's own slot, one entry more cautious, because the emulated SMMU still reads that slot
    * (to log it) after its MSI write and before it publishes CONS past it, so the slot must not be
-   * handed out again until CONS says so.
+   * handed out again until CONS says so. `nowIfRead`: the clock if the caller has just read it
+   * (-1: not read); otherwise the clock is first read after the first round of polls, so that a
+   * wait that ends within them (most do) reads none.
    */
-  private pollMsi(syncProd: number): number {
+  private pollMsi(syncProd: number, nowIfRead: number): number {
     const i32 = this.i32;
     const idx = this.entries + qIdx(this.shift, syncProd) * CMD_WORDS;
     const policy = this.policy;
@@ -534,14 +538,21 @@ export class LockfreeCmdq implements CmdqIssuer {
     let v = Atomics.load(i32, idx);
     if (v !== 0) {
       setWaiting(i32, this.waitingIdx, Waiting.CMD_SYNC, syncProd);
-      const start = nowNs();
-      let parkAt = policy.park ? start + policy.spinNs : Infinity;
-      let deadline = start + timeoutNs;
+      let start = nowIfRead;
+      let parkAt = Infinity;
+      let deadline = Infinity;
       while (v !== 0) {
         for (let i = 0; i < POLLS_PER_CLOCK_READ && v !== 0; i++) v = Atomics.load(i32, idx);
         if (v === 0) continue;
         // A queue stopped at a bad command raises no MSI: its own CPU must see to it.
         if (this.ownErrors && this.errorPending(Atomics.load(i32, this.consIdx))) this.skipError();
+        if (deadline === Infinity) {
+          // The timeout and the spin budget count from the wait's start, or from here when the
+          // caller did not read the clock (a round of polls later: nothing against --sync-timeout).
+          if (start < 0) start = nowNs();
+          if (policy.park) parkAt = start + policy.spinNs;
+          deadline = start + timeoutNs;
+        }
         if (parkAt === Infinity && draining(i32, policy)) parkAt = start + DRAIN_SPIN_NS;
         if (parkAt === Infinity && timeoutNs === Infinity) continue;
         const t = nowNs();

@@ -48,7 +48,12 @@ export class IommuDomain {
     const i32 = this.i32;
     const t = vaPage - VA_BASE_PAGE;
     for (let i = 0; i < pages; i++) {
-      Atomics.store(i32, pteIdx(this.layout, this.domain, t + i), 0);
+      // A plain store, as io-pgtable-arm's __arm_lpae_clear_pte (WRITE_ONCE, no barrier of its
+      // own): what orders it before the SMMU's invalidation is the barrier in front of the
+      // command that follows (here the CMDQ_PROD doorbell's Atomics.store, sequentially
+      // consistent, or the flush queue's lock for lazy). An Atomics.store per page would be a
+      // locked exchange on x86 that Linux does not pay.
+      i32[pteIdx(this.layout, this.domain, t + i)] = 0;
       this.strategy.tlbAddPage(this.asid, vaPage + i);
     }
     this.strategy.iotlbSync(this.asid, vaPage, pages);

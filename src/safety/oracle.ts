@@ -85,6 +85,8 @@ export class Oracle {
   private readonly counters: number;
   private readonly live: number;
   private readonly unmapTimes: number;
+  /** Float64 index of the live buffer's unmap-time slot, found when it goes live (setLive). */
+  private liveSlot = -1;
 
   constructor(
     i32: Int32Array,
@@ -113,6 +115,9 @@ export class Oracle {
   setLive(vaPage: number, asid: number): void {
     // The page is the entry's validity: published after the ASID, withdrawn before it.
     if (vaPage !== 0) {
+      // Looked up here, after the map, so that stamping the unmap (inside iommu_unmap's timed
+      // window) is a single store: the oracle's work is not what the unmap time measures.
+      this.liveSlot = this.slotIdx(asid - 1, vaPage);
       Atomics.store(this.i32, this.live + 1, asid);
       Atomics.store(this.i32, this.live, vaPage);
     } else {
@@ -139,6 +144,15 @@ export class Oracle {
   /** Records when the buffer at vaPage was unmapped (t = 0: the time is unknown). */
   unmapped(domain: number, vaPage: number, t: number): void {
     this.f64[this.slotIdx(domain, vaPage)] = t;
+  }
+
+  /**
+   * unmapped() for the live buffer (setLive; its domain is its ASID - 1): one store, for inside
+   * iommu_unmap's timed window. Written before the unmap's first PTE clear, so that a stale use by
+   * another CPU during the unmap (a strategy freeing the IOVA before its sync) finds it.
+   */
+  unmappedLive(t: number): void {
+    this.f64[this.liveSlot] = t;
   }
 
   /** A stale translation use: counted, and recorded if it is the first of the run. */

@@ -218,7 +218,7 @@ export function runCpu(task: CpuTask): CpuResult {
     // with the invalidation (they hit inside the unmap window, or fault once the PTE is clear).
     Atomics.store(i32, activity, Activity.UNMAP);
     const t0 = timed ? nowNs() : 0;
-    oracle.unmapped(domain, vaPage, t0);
+    oracle.unmappedLive(t0);
     iommu.unmap(vaPage, pages);
     const t1 = timed ? nowNs() : 0;
     stats.unmapLatency(t1 - t0);
