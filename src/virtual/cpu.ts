@@ -24,6 +24,8 @@ export interface CpuWork {
   readonly dmaNs: number;
   readonly pages: number;
   readonly strategy: VirtualStrategy;
+  /** CPU work per command built and written (params.cmdNs); absent: 0. */
+  readonly cmdNs?: number;
   /** Gather cmdlists of 64 (the lock-free queue) rather than one command per issue (2017). */
   readonly gather: boolean;
   /** Counting starts here (end of warm-up), virtual ns. */
@@ -47,6 +49,8 @@ export function* cpuProcess(m: Machine, cpu: number, w: CpuWork, cmdq: CmdqProcs
     let issueNs = 0;
     const issue = function* (sync: boolean): Proc {
       const t = m.now;
+      const build = (w.cmdNs ?? 0) * (batch.num + (sync ? 1 : 0));
+      if (build > 0) yield delay(build);
       yield* cmdq.issue(batch, sync);
       issueNs += m.now - t;
       batch.reset();

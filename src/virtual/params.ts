@@ -30,6 +30,16 @@ export interface VirtualParams {
   readonly queueShift: number;
   /** 4 KiB pages per buffer (per map and unmap). */
   readonly pages: number;
+  /** CPU work to build one command and write it into the queue, beyond the modelled accesses
+   *  (0 = ideal hardware; calibrate: the threads engine's uncontended issue path per command). */
+  readonly cmdNs: number;
+  /** The SMMU's own work per command beyond tlbiNs/syncNs (0 = ideal hardware; calibrate: the
+   *  threads engine's SMMU consuming with every latency 0). */
+  readonly smmuCmdNs: number;
+  /** Until a register write is seen on the other side: an idle SMMU waking for a PROD write, a
+   *  CPU seeing CONS move (0 = ideal hardware: inside the MMIO costs; calibrate: a cross-thread
+   *  wake-up in the threads engine, from its CMD_SYNC round trip). */
+  readonly wakeNs: number;
 }
 
 /** Defaults: the tool's SMMU costs and workload, a large server's coherence costs. */
@@ -48,6 +58,9 @@ export const DEFAULT_VIRTUAL_PARAMS: VirtualParams = {
   syncMode: DEFAULTS.syncMode,
   queueShift: Math.log2(DEFAULTS.queueEntries),
   pages: DEFAULTS.pages,
+  cmdNs: 0,
+  smmuCmdNs: 0,
+  wakeNs: 0,
 };
 
 /**

@@ -90,6 +90,7 @@ export function runVirtual(o: VirtualRunOptions): VirtualResult {
     unmapNs: p.unmapNs,
     dmaNs: p.dmaNs,
     pages: p.pages,
+    cmdNs: p.cmdNs,
     strategy: o.strategy,
     gather: o.design === 'lockfree',
     measureFrom: o.warmupNs,

@@ -14,6 +14,11 @@ export interface SmmuCosts {
   readonly tlbiNs: number;
   readonly syncNs: number;
   readonly queueShift: number;
+  /** Own work per command beyond tlbiNs/syncNs (params.smmuCmdNs); absent: 0. */
+  readonly smmuCmdNs?: number;
+  /** Until a register write is seen across (params.wakeNs): waking for PROD, CONS reaching the
+   *  CPU; absent: 0. */
+  readonly wakeNs?: number;
 }
 
 export interface SmmuRecord {
@@ -30,20 +35,27 @@ export function* smmuProcess(m: Machine, agent: number, c: SmmuCosts, rec: SmmuR
   const ptrMask = (2 << shift) - 1;
   const w = new Int32Array(CMD_WORDS);
   let cons = m.reg(CMDQ_CONS_REG) & ptrMask;
+  const own = c.smmuCmdNs ?? 0;
+  const wake = c.wakeNs ?? 0;
   for (;;) {
     yield waitReg(CMDQ_PROD_REG, (v) => (v & ptrMask) !== cons);
+    if (wake > 0) yield delay(wake);
     while ((m.reg(CMDQ_PROD_REG) & ptrMask) !== cons) {
       const a = QUEUE_BASE + 16 * qIdx(shift, cons);
       for (let i = 0; i < CMD_WORDS; i++) w[i] = m.mem.peek(a + 4 * i);
       if (rec.log !== null) for (let i = 0; i < CMD_WORDS; i++) rec.log.push(w[i]);
       const op = opcodeOf(w, 0);
       rec.byOpcode.set(op, (rec.byOpcode.get(op) ?? 0) + 1);
-      yield delay(op === OP.CMD_SYNC ? c.syncNs : c.tlbiNs);
+      yield delay((op === OP.CMD_SYNC ? c.syncNs : c.tlbiNs) + own);
       // Posted: the SMMU goes on while the MSI write takes the line from its waiter.
       if (op === OP.CMD_SYNC && syncCs(w, 0) === CS_IRQ)
         m.mem.access(agent, store(syncMsiAddr(w, 0), syncMsiData(w, 0) | 0), ignore);
       cons = queueIncN(shift, cons, 1);
-      yield mmioWrite(CMDQ_CONS_REG, cons);
+      if (wake > 0) {
+        // Posted: the SMMU goes on; the CPUs see the new CONS once it has crossed.
+        const v = cons;
+        m.at(m.now + wake, () => m.setReg(CMDQ_CONS_REG, v));
+      } else yield mmioWrite(CMDQ_CONS_REG, cons);
     }
   }
 }

@@ -7,13 +7,13 @@
 // - smmu: the engine's run() over a queue already holding rounds of 16 TLBI_NH_VA + CMD_SYNC,
 //   every latency 0, in the measured phase (every statistic counted). The IOTLB holds the 16 pages
 //   when each pass starts (the first round's TLBIs remove entries, the rest find none).
-import { DEFAULTS, type Config } from '../../src/config/config.js';
-import { LockedCmdq } from '../../src/driver/cmdq-locked.js';
-import { ConsPoller } from '../../src/driver/cons-poll.js';
-import { Mmio, MMIO_FREE } from '../../src/driver/mmio.js';
-import { onePerIssue } from '../../src/driver/strategies/gather.js';
-import { CS_SEV, writeCmdSync, writeTlbiNhVaPage } from '../../src/hardware/commands.js';
-import { Iotlb } from '../../src/hardware/iotlb.js';
+import { DEFAULTS, type Config } from '../../config/config.js';
+import { LockedCmdq } from '../../driver/cmdq-locked.js';
+import { ConsPoller } from '../../driver/cons-poll.js';
+import { Mmio, MMIO_FREE } from '../../driver/mmio.js';
+import { onePerIssue } from '../../driver/strategies/gather.js';
+import { CS_SEV, writeCmdSync, writeTlbiNhVaPage } from '../../hardware/commands.js';
+import { Iotlb } from '../../hardware/iotlb.js';
 import {
   allocate,
   cmdqEntryIdx,
@@ -29,16 +29,16 @@ import {
   type Layout,
   regIdx,
   VA_BASE_PAGE,
-} from '../../src/hardware/layout.js';
-import { RegisterFile } from '../../src/hardware/regfile.js';
-import { CR0_CMDQEN } from '../../src/hardware/registers.js';
-import { SmmuEngine } from '../../src/hardware/smmu-engine.js';
-import { resetSmmu } from '../../src/hardware/smmu-reset.js';
-import { Cpu, CpuStats, initCpuStats } from '../../src/concurrency/counters.js';
-import { InstrumentedLock } from '../../src/concurrency/lockstat.js';
-import { getLockAlgorithm } from '../../src/concurrency/locks/index.js';
-import { SPIN } from '../../src/concurrency/wait.js';
-import { layoutParamsFor } from '../../src/workload/params.js';
+} from '../../hardware/layout.js';
+import { RegisterFile } from '../../hardware/regfile.js';
+import { CR0_CMDQEN } from '../../hardware/registers.js';
+import { SmmuEngine } from '../../hardware/smmu-engine.js';
+import { resetSmmu } from '../../hardware/smmu-reset.js';
+import { Cpu, CpuStats, initCpuStats } from '../../concurrency/counters.js';
+import { InstrumentedLock } from '../../concurrency/lockstat.js';
+import { getLockAlgorithm } from '../../concurrency/locks/index.js';
+import { SPIN } from '../../concurrency/wait.js';
+import { layoutParamsFor } from '../../workload/params.js';
 
 export const RIG_PAGES = 16;
 
@@ -51,7 +51,7 @@ export interface CpuRig {
 
 /**
  * CPU 0's 2017 locked command queue over free registers, CONS re-read until it changes: the
- * emulator's own issue path with nothing modelled around it (also bench/lib/sync-rtt.ts's).
+ * emulator's own issue path with nothing modelled around it (also sync-rtt.ts's).
  */
 export function bareLockedCmdq(
   i32: Int32Array,

@@ -1,0 +1,164 @@
+// `calibrate`: measures this host with the threads engine's own code and derives the virtual
+// engine's host-dependent parameters from it (docs/virtual-time.md#calibration):
+//   lineTransferNs  <- a two-thread Atomics ping-pong, half a round trip
+//   hitNs, atomicNs <- Atomics.load / compareExchange on a line the thread holds
+//   cmdNs           <- the uncontended 2017 issue path per command, MMIO free, no SMMU (rigs.ts)
+//   smmuCmdNs       <- the SMMU engine consuming with every latency 0, per command (rigs.ts)
+//   wakeNs          <- the CMD_SYNC round trip through the real SMMU worker, latencies 0
+//                      (sync-rtt.ts): (median wait - smmuCmdNs) / 2, one crossing each way
+//   mapNs, unmapNs  <- the DMA cycle's own work outside the queue on the real objects (step-rig.ts)
+// Each figure is the smallest of `rounds` trials (noise on a shared host only adds time): the
+// host's costs, not its load of the moment.
+import { DEFAULTS, hostInfo } from '../../config/config.js';
+import type { VirtualParams } from '../../virtual/params.js';
+import { TOOL } from '../../version.js';
+import { localAtomicNs, pingPongNs } from './ping-pong.js';
+import { cpuRig, RIG_PAGES, smmuRig } from './rigs.js';
+import { stepRig } from './step-rig.js';
+import { measureSyncRoundTrip } from './sync-rtt.js';
+
+export const CALIBRATION_KIND = 'tlbsync-emu-calibration';
+export const CALIBRATION_VERSION = 1;
+
+/** The VirtualParams keys a calibration sets (all numbers). */
+export const CALIBRATED_PARAMS = [
+  'lineTransferNs',
+  'atomicNs',
+  'hitNs',
+  'cmdNs',
+  'smmuCmdNs',
+  'wakeNs',
+  'mapNs',
+  'unmapNs',
+] as const satisfies readonly (keyof VirtualParams)[];
+export type CalibratedParam = (typeof CALIBRATED_PARAMS)[number];
+
+export interface CalibrationDocument {
+  readonly kind: typeof CALIBRATION_KIND;
+  readonly version: typeof CALIBRATION_VERSION;
+  readonly tool: { readonly name: string; readonly version: string };
+  readonly createdAt: string;
+  readonly host: {
+    readonly cores: number;
+    readonly cpuModel: string;
+    readonly nodeVersion: string;
+    readonly platform: string;
+    readonly arch: string;
+  };
+  readonly params: Record<CalibratedParam, number>;
+  /** What was measured, ns (the smallest of the rounds), by name. */
+  readonly measurements: Record<string, number>;
+}
+
+export interface CalibrateOptions {
+  /** Trials per measurement (the smallest is kept). */
+  readonly rounds: number;
+  /** Progress, one line per measurement. */
+  readonly log: (line: string) => void;
+}
+
+/** Work per trial: small enough that `--rounds 3` finishes in a few seconds. */
+const PING_PONG_ROUND_TRIPS = 10_000;
+const PING_PONG_BUDGET_MS = 50;
+const ATOMIC_OPS = 2_000_000;
+const ISSUE_UNMAPS = 2_000;
+const SMMU_ROUNDS = 2_000;
+const SYNCS = 20_000;
+const SYNC_BUDGET_MS = 100;
+const STEP_CYCLES = 5_000;
+
+const least = (xs: readonly number[]): number => Math.min(...xs);
+
+function trials(rounds: number, f: () => number): number {
+  f(); // one untimed trial: the JIT settles
+  return least(Array.from({ length: rounds }, f));
+}
+
+/** Rounded to 0.1 ns; never negative. */
+const ns = (x: number): number => Math.max(0, Math.round(x * 10) / 10);
+
+export async function calibrate(o: CalibrateOptions): Promise<CalibrationDocument> {
+  const { rounds, log } = o;
+  const m: Record<string, number> = {};
+  const step = (name: string, v: number, what: string): void => {
+    m[name] = ns(v);
+    log(`calibrate: ${what}: ${m[name]} ns`);
+  };
+
+  step(
+    'pingPongOneWayNs',
+    least(await pingPongNs(PING_PONG_ROUND_TRIPS, rounds, PING_PONG_BUDGET_MS)),
+    'line transfer (ping-pong, one way)',
+  );
+  localAtomicNs(ATOMIC_OPS); // untimed: the JIT settles
+  const atomics = Array.from({ length: rounds }, () => localAtomicNs(ATOMIC_OPS));
+  step('atomicLoadNs', least(atomics.map((a) => a.loadNs)), 'Atomics.load, line held');
+  step('atomicRmwNs', least(atomics.map((a) => a.rmwNs)), 'Atomics.compareExchange, line held');
+
+  const cpu = cpuRig(DEFAULTS.stats === 'full');
+  step(
+    'issueNsPerCommand',
+    trials(rounds, () => {
+      const t0 = performance.now();
+      const n = cpu.issue(ISSUE_UNMAPS);
+      return ((performance.now() - t0) * 1e6) / n;
+    }),
+    'uncontended issue path per command (locked queue, MMIO free)',
+  );
+  const smmu = smmuRig(SMMU_ROUNDS);
+  step(
+    'smmuNsPerCommand',
+    trials(rounds, () => {
+      const t0 = performance.now();
+      const n = smmu.consume();
+      return ((performance.now() - t0) * 1e6) / n;
+    }),
+    'SMMU engine per command (latencies 0)',
+  );
+
+  const rtt: { wait: number; p50: number; cycle: number }[] = [];
+  for (let r = 0; r < rounds; r++) {
+    const x = await measureSyncRoundTrip(SYNCS, SYNCS >> 2, SYNC_BUDGET_MS);
+    rtt.push({ wait: x.waitMeanNs, p50: x.waitP50Ns, cycle: x.cycleNs });
+  }
+  step('syncWaitMeanNs', least(rtt.map((x) => x.wait)), 'CMD_SYNC round trip, mean wait (latencies 0)');
+  step('syncWaitP50Ns', least(rtt.map((x) => x.p50)), 'CMD_SYNC round trip, median wait');
+  step('syncCycleNs', least(rtt.map((x) => x.cycle)), 'CMD_SYNC round trip, whole cycle');
+
+  const cycle = stepRig(RIG_PAGES);
+  cycle(STEP_CYCLES);
+  const steps = Array.from({ length: rounds }, () => cycle(STEP_CYCLES));
+  step(
+    'mapStepNs',
+    least(steps.map((s) => s.mapNs)),
+    `map side per ${RIG_PAGES}-page cycle (alloc, map, DMA reads, free)`,
+  );
+  step('unmapStepNs', least(steps.map((s) => s.unmapNs)), `unmap PTE clears per ${RIG_PAGES}-page cycle`);
+
+  const h = hostInfo({ ...DEFAULTS, cpus: 1 });
+  return {
+    kind: CALIBRATION_KIND,
+    version: CALIBRATION_VERSION,
+    tool: { name: TOOL.name, version: TOOL.version },
+    createdAt: new Date().toISOString(),
+    host: {
+      cores: h.cores,
+      cpuModel: h.cpuModel,
+      nodeVersion: h.nodeVersion,
+      platform: h.platform,
+      arch: h.arch,
+    },
+    params: {
+      lineTransferNs: m.pingPongOneWayNs,
+      hitNs: m.atomicLoadNs,
+      atomicNs: ns(m.atomicRmwNs - m.atomicLoadNs),
+      cmdNs: m.issueNsPerCommand,
+      smmuCmdNs: m.smmuNsPerCommand,
+      // One crossing each way: the idle SMMU seeing PROD, the CPU seeing CONS.
+      wakeNs: ns((m.syncWaitP50Ns - m.smmuNsPerCommand) / 2),
+      mapNs: m.mapStepNs,
+      unmapNs: m.unmapStepNs,
+    },
+    measurements: m,
+  };
+}
