@@ -13,6 +13,8 @@ export interface MachineParams extends CoherenceCosts {
   readonly seed: number;
   readonly mmioReadNs: number;
   readonly mmioWriteNs: number;
+  /** Added to a register access that costs anything (params.mmioExtraNs); absent: 0. */
+  readonly mmioExtraNs?: number;
   /** Agents whose register accesses cost nothing (the SMMU reading its own registers). */
   readonly freeMmioAgents: ReadonlySet<number>;
 }
@@ -130,6 +132,6 @@ export class Machine {
   }
 
   private mmioCost(agent: number, ns: number): number {
-    return this.p.freeMmioAgents.has(agent) ? 0 : ns;
+    return this.p.freeMmioAgents.has(agent) || ns <= 0 ? 0 : ns + (this.p.mmioExtraNs ?? 0);
   }
 }

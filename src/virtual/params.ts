@@ -31,10 +31,19 @@ export interface VirtualParams {
   /** 4 KiB pages per buffer (per map and unmap). */
   readonly pages: number;
   /** CPU work to build one command and write it into the queue, beyond the modelled accesses
-   *  (0 = ideal hardware; calibrate: the threads engine's uncontended issue path per command). */
+   *  (0 = ideal hardware; calibrate: the threads engine's lock-free issue path per command). */
   readonly cmdNs: number;
-  /** The SMMU's own work per command beyond tlbiNs/syncNs (0 = ideal hardware; calibrate: the
-   *  threads engine's SMMU consuming with every latency 0). */
+  /** CPU work of one trip through the issue path beyond the modelled accesses: per command on
+   *  the locked queue (a lock round trip each), per cmdlist on the lock-free one (0 = ideal
+   *  hardware; calibrate: the threads engine's issue paths, MMIO free). */
+  readonly lockedIssueNs: number;
+  readonly lockfreeIssueNs: number;
+  /** Host time of a costed register access beyond its modelled cost (0 = ideal hardware;
+   *  calibrate: the threads engine's clock reads while it busy-waits an MMIO cost). */
+  readonly mmioExtraNs: number;
+  /** The SMMU's own work per command: after an idle spell it adds to tlbiNs/syncNs, while busy
+   *  it overlaps them, as the threads engine carries completion times forward (0 = ideal
+   *  hardware; calibrate: the threads engine's SMMU consuming with every latency 0). */
   readonly smmuCmdNs: number;
   /** Until a register write is seen on the other side: an idle SMMU waking for a PROD write, a
    *  CPU seeing CONS move (0 = ideal hardware: inside the MMIO costs; calibrate: a cross-thread
@@ -59,6 +68,9 @@ export const DEFAULT_VIRTUAL_PARAMS: VirtualParams = {
   queueShift: Math.log2(DEFAULTS.queueEntries),
   pages: DEFAULTS.pages,
   cmdNs: 0,
+  lockedIssueNs: 0,
+  lockfreeIssueNs: 0,
+  mmioExtraNs: 0,
   smmuCmdNs: 0,
   wakeNs: 0,
 };

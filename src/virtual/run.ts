@@ -91,6 +91,7 @@ export function runVirtual(o: VirtualRunOptions): VirtualResult {
     dmaNs: p.dmaNs,
     pages: p.pages,
     cmdNs: p.cmdNs,
+    issueNs: o.design === 'lockfree' ? p.lockfreeIssueNs : p.lockedIssueNs,
     strategy: o.strategy,
     gather: o.design === 'lockfree',
     measureFrom: o.warmupNs,

@@ -2,7 +2,10 @@
 // engine's host-dependent parameters from it (docs/virtual-time.md#calibration):
 //   lineTransferNs  <- a two-thread Atomics ping-pong, half a round trip
 //   hitNs, atomicNs <- Atomics.load / compareExchange on a line the thread holds
-//   cmdNs           <- the uncontended 2017 issue path per command, MMIO free, no SMMU (rigs.ts)
+//   cmdNs, lockfreeIssueNs <- the v5.4 lock-free issue path, MMIO free, no SMMU, cmdlists of 16
+//                      and of 1 command (rigs.ts): the slope per command and the fixed part
+//   lockedIssueNs   <- the 2017 locked issue path per command (a lock round trip each) - cmdNs
+//   mmioExtraNs     <- the busy-wait of a costed MMIO access (spinUntil(nowNs() + 1)) - 1 ns
 //   smmuCmdNs       <- the SMMU engine consuming with every latency 0, per command (rigs.ts)
 //   wakeNs          <- the CMD_SYNC round trip through the real SMMU worker, latencies 0
 //                      (sync-rtt.ts): (median wait - smmuCmdNs) / 2, one crossing each way
@@ -13,7 +16,8 @@ import { DEFAULTS, hostInfo } from '../../config/config.js';
 import type { VirtualParams } from '../../virtual/params.js';
 import { TOOL } from '../../version.js';
 import { localAtomicNs, pingPongNs } from './ping-pong.js';
-import { cpuRig, RIG_PAGES, smmuRig } from './rigs.js';
+import { nowNs, spinUntil } from '../../concurrency/clock.js';
+import { cpuRig, lockfreeRig, RIG_PAGES, smmuRig, type CpuRig } from './rigs.js';
 import { stepRig } from './step-rig.js';
 import { measureSyncRoundTrip } from './sync-rtt.js';
 
@@ -26,6 +30,9 @@ export const CALIBRATED_PARAMS = [
   'atomicNs',
   'hitNs',
   'cmdNs',
+  'lockedIssueNs',
+  'lockfreeIssueNs',
+  'mmioExtraNs',
   'smmuCmdNs',
   'wakeNs',
   'mapNs',
@@ -58,20 +65,23 @@ export interface CalibrateOptions {
 }
 
 /** Work per trial: small enough that `--rounds 3` finishes in a few seconds. */
-const PING_PONG_ROUND_TRIPS = 10_000;
-const PING_PONG_BUDGET_MS = 50;
-const ATOMIC_OPS = 2_000_000;
-const ISSUE_UNMAPS = 2_000;
-const SMMU_ROUNDS = 2_000;
+const PING_PONG_ROUND_TRIPS = 1_000;
+const PING_PONG_BUDGET_MS = 10;
+const ATOMIC_OPS = 200_000;
+const ISSUE_UNMAPS = 200;
+const SPINS = 20_000;
+const SMMU_ROUNDS = 200;
 const SYNCS = 20_000;
 const SYNC_BUDGET_MS = 100;
-const STEP_CYCLES = 5_000;
+const STEP_CYCLES = 500;
+/** Short trials, many of them: on a loaded host some fall inside one time slice. */
+const TRIALS_PER_ROUND = 10;
 
 const least = (xs: readonly number[]): number => Math.min(...xs);
 
 function trials(rounds: number, f: () => number): number {
   f(); // one untimed trial: the JIT settles
-  return least(Array.from({ length: rounds }, f));
+  return least(Array.from({ length: rounds * TRIALS_PER_ROUND }, f));
 }
 
 /** Rounded to 0.1 ns; never negative. */
@@ -87,23 +97,43 @@ export async function calibrate(o: CalibrateOptions): Promise<CalibrationDocumen
 
   step(
     'pingPongOneWayNs',
-    least(await pingPongNs(PING_PONG_ROUND_TRIPS, rounds, PING_PONG_BUDGET_MS)),
+    least(await pingPongNs(PING_PONG_ROUND_TRIPS, rounds * TRIALS_PER_ROUND, PING_PONG_BUDGET_MS)),
     'line transfer (ping-pong, one way)',
   );
   localAtomicNs(ATOMIC_OPS); // untimed: the JIT settles
-  const atomics = Array.from({ length: rounds }, () => localAtomicNs(ATOMIC_OPS));
+  const atomics = Array.from({ length: rounds * TRIALS_PER_ROUND }, () => localAtomicNs(ATOMIC_OPS));
   step('atomicLoadNs', least(atomics.map((a) => a.loadNs)), 'Atomics.load, line held');
   step('atomicRmwNs', least(atomics.map((a) => a.rmwNs)), 'Atomics.compareExchange, line held');
 
-  const cpu = cpuRig(DEFAULTS.stats === 'full');
+  const timed = DEFAULTS.stats === 'full';
+  const perCommand = (rig: CpuRig, n: number) => () => {
+    const t0 = performance.now();
+    const c = rig.issue(n);
+    return ((performance.now() - t0) * 1e6) / c;
+  };
   step(
-    'issueNsPerCommand',
+    'lockedNsPerCommand',
+    trials(rounds, perCommand(cpuRig(timed), ISSUE_UNMAPS)),
+    'locked issue path per command (MMIO free, no SMMU)',
+  );
+  step(
+    'lockfreeNsPerList16',
+    RIG_PAGES * trials(rounds, perCommand(lockfreeRig(timed, RIG_PAGES), ISSUE_UNMAPS)),
+    `lock-free issue path per cmdlist of ${RIG_PAGES}`,
+  );
+  step(
+    'lockfreeNsPerList1',
+    trials(rounds, perCommand(lockfreeRig(timed, 1), ISSUE_UNMAPS * RIG_PAGES)),
+    'lock-free issue path per cmdlist of 1',
+  );
+  step(
+    'costedMmioNs',
     trials(rounds, () => {
-      const t0 = performance.now();
-      const n = cpu.issue(ISSUE_UNMAPS);
-      return ((performance.now() - t0) * 1e6) / n;
+      const t0 = nowNs();
+      for (let i = 0; i < SPINS; i++) spinUntil(nowNs() + 1);
+      return (nowNs() - t0) / SPINS;
     }),
-    'uncontended issue path per command (locked queue, MMIO free)',
+    'a costed MMIO access of 1 ns (its busy-wait)',
   );
   const smmu = smmuRig(SMMU_ROUNDS);
   step(
@@ -127,7 +157,7 @@ export async function calibrate(o: CalibrateOptions): Promise<CalibrationDocumen
 
   const cycle = stepRig(RIG_PAGES);
   cycle(STEP_CYCLES);
-  const steps = Array.from({ length: rounds }, () => cycle(STEP_CYCLES));
+  const steps = Array.from({ length: rounds * TRIALS_PER_ROUND }, () => cycle(STEP_CYCLES));
   step(
     'mapStepNs',
     least(steps.map((s) => s.mapNs)),
@@ -152,7 +182,14 @@ export async function calibrate(o: CalibrateOptions): Promise<CalibrationDocumen
       lineTransferNs: m.pingPongOneWayNs,
       hitNs: m.atomicLoadNs,
       atomicNs: ns(m.atomicRmwNs - m.atomicLoadNs),
-      cmdNs: m.issueNsPerCommand,
+      cmdNs: ns((m.lockfreeNsPerList16 - m.lockfreeNsPerList1) / (RIG_PAGES - 1)),
+      lockedIssueNs: ns(
+        m.lockedNsPerCommand - (m.lockfreeNsPerList16 - m.lockfreeNsPerList1) / (RIG_PAGES - 1),
+      ),
+      lockfreeIssueNs: ns(
+        m.lockfreeNsPerList1 - (m.lockfreeNsPerList16 - m.lockfreeNsPerList1) / (RIG_PAGES - 1),
+      ),
+      mmioExtraNs: ns(m.costedMmioNs - 1),
       smmuCmdNs: m.smmuNsPerCommand,
       // One crossing each way: the idle SMMU seeing PROD, the CPU seeing CONS.
       wakeNs: ns((m.syncWaitP50Ns - m.smmuNsPerCommand) / 2),

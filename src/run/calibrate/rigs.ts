@@ -10,7 +10,9 @@
 import { DEFAULTS, type Config } from '../../config/config.js';
 import { LockedCmdq } from '../../driver/cmdq-locked.js';
 import { ConsPoller } from '../../driver/cons-poll.js';
-import { Mmio, MMIO_FREE } from '../../driver/mmio.js';
+import { Mmio, MMIO_FREE, type MmioCosts } from '../../driver/mmio.js';
+import { CMDQ_DESIGNS } from '../../driver/cmdq-designs.js';
+import { CmdBatch } from '../../driver/cmd-batch.js';
 import { onePerIssue } from '../../driver/strategies/gather.js';
 import { CS_SEV, writeCmdSync, writeTlbiNhVaPage } from '../../hardware/commands.js';
 import { Iotlb } from '../../hardware/iotlb.js';
@@ -61,6 +63,7 @@ export function bareLockedCmdq(
   timed: boolean,
   pollCs: number,
   syncTimeoutNs: number,
+  mmioCosts: MmioCosts = MMIO_FREE,
 ): { cmdq: LockedCmdq; lock: InstrumentedLock } {
   const lock = new InstrumentedLock(
     getLockAlgorithm(lockName).create(i32, cmdqLockOff(layout), 1, SPIN),
@@ -72,7 +75,7 @@ export function bareLockedCmdq(
     cpuStateIdx(layout, 0, CpuState.WAITING),
     DEFAULTS.holdSample,
   );
-  const mmio = new Mmio(i32, MMIO_FREE);
+  const mmio = new Mmio(i32, mmioCosts);
   const opts = {
     mmio,
     poll: new ConsPoller(i32, mmio, SPIN, 'spin', false, false),
@@ -86,13 +89,14 @@ export function bareLockedCmdq(
   return { cmdq: new LockedCmdq(i32, layout, lock, SPIN, opts, stats), lock };
 }
 
-export function cpuRig(timed: boolean): CpuRig {
+/** `mmio`: the doorbell's modelled cost (calibrate: 1 ns, so that its clock reads are counted). */
+export function cpuRig(timed: boolean, mmio: MmioCosts = MMIO_FREE): CpuRig {
   const cfg: Config = { ...DEFAULTS, cpus: 1 } as Config;
   const layout = computeLayout(layoutParamsFor(cfg, 'batched'));
   const { i32, f64 } = allocate(layout);
   const stats = new CpuStats(f64, cpuStatsBase(layout, 0, false));
   initCpuStats(f64, stats.base, layout.lockClasses.length);
-  const { cmdq } = bareLockedCmdq(i32, layout, stats, 'ttas', timed, CS_SEV, 1e9);
+  const { cmdq } = bareLockedCmdq(i32, layout, stats, 'ttas', timed, CS_SEV, 1e9, mmio);
   const strategy = onePerIssue({ cpu: 0, cmdq, freeIova: () => {}, cfg, stats: () => stats }, false);
   const prod = regIdx(layout, 'CMDQ_PROD');
   const cons = regIdx(layout, 'CMDQ_CONS');
@@ -103,6 +107,55 @@ export function cpuRig(timed: boolean): CpuRig {
         Atomics.store(i32, cons, Atomics.load(i32, prod));
       }
       return unmaps * RIG_PAGES;
+    },
+    count: (f) => f64[stats.base + f],
+  };
+}
+
+/**
+ * CPU 0's v5.4 lock-free issue path alone: cmdlists of `perList` TLBI_NH_VA (no CMD_SYNC: nothing
+ * would complete it) through the real LockfreeCmdq (reservation, entries, valid bits, owner
+ * hand-off, one CMDQ_PROD doorbell per cmdlist); CONS is set to PROD after each, as a consumer would.
+ * issue(lists) returns the commands issued.
+ */
+export function lockfreeRig(timed: boolean, perList: number, mmio: MmioCosts = MMIO_FREE): CpuRig {
+  const cfg: Config = { ...DEFAULTS, cpus: 1 } as Config;
+  const layout = computeLayout(layoutParamsFor(cfg, 'lockfree'));
+  const views = allocate(layout);
+  const { i32, f64 } = views;
+  const stats = new CpuStats(f64, cpuStatsBase(layout, 0, false));
+  initCpuStats(f64, stats.base, layout.lockClasses.length);
+  const { lock } = bareLockedCmdq(i32, layout, stats, 'ttas', timed, CS_SEV, 1e9, mmio);
+  const cmdq = CMDQ_DESIGNS.lockfree.create({
+    views,
+    layout,
+    cpu: 0,
+    policy: SPIN,
+    lockAlgo: getLockAlgorithm('ttas'),
+    cmdqLock: lock,
+    syncMode: 'poll',
+    pollCs: CS_SEV,
+    sev: false,
+    consPoll: 'spin',
+    mmio,
+    syncCoalesce: 'off',
+    syncTimeoutNs: 1e9,
+    timed,
+    designHistogram: true,
+    stats,
+  });
+  const batch = new CmdBatch();
+  const prod = regIdx(layout, 'CMDQ_PROD');
+  const cons = regIdx(layout, 'CMDQ_CONS');
+  return {
+    issue(lists) {
+      for (let l = 0; l < lists; l++) {
+        batch.reset();
+        for (let p = 0; p < perList; p++) batch.tlbiNhVa(1, VA_BASE_PAGE + p, true, 0, 0, 0, 0);
+        cmdq.issue(batch, false);
+        Atomics.store(i32, cons, Atomics.load(i32, prod));
+      }
+      return lists * perList;
     },
     count: (f) => f64[stats.base + f],
   };
