@@ -49,7 +49,6 @@ describe('calibrate', () => {
       expect(Number.isFinite(v) && v >= 0, `${k} = ${v}`).toBe(true);
     // The parameters that carry a measurement carry exactly it.
     expect(doc.params.lineTransferNs).toBe(doc.measurements.pingPongOneWayNs);
-    expect(doc.params.smmuCmdNs).toBe(doc.measurements.smmuNsPerCommand);
     expect(doc.params.mapNs).toBe(doc.measurements.mapStepNs);
     expect(doc.params.unmapNs).toBe(doc.measurements.unmapStepNs);
   });

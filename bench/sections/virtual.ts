@@ -278,7 +278,7 @@ const FROM: Record<string, string> = {
   lockedIssueNs: 'locked issue path per command - cmdNs, MMIO free',
   lockfreeIssueNs: 'lock-free issue path per cmdlist of 1 - cmdNs',
   mmioExtraNs: 'busy-wait of a costed MMIO access - its cost',
-  smmuCmdNs: 'SMMU engine per command, latencies 0',
+  smmuCmdNs: 'SMMU engine per command, latencies 1 ns, - 1 ns',
   wakeNs: '(CMD_SYNC round trip p50 - smmuCmdNs) / 2',
   mapNs: 'alloc + map + DMA reads + free per cycle, real objects',
   unmapNs: 'PTE clears per unmap, real objects',

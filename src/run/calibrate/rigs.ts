@@ -167,7 +167,9 @@ export interface SmmuRig {
   readonly engine: () => SmmuEngine;
 }
 
-export function smmuRig(rounds: number): SmmuRig {
+/** `latencyNs`: every command's modelled latency (calibrate: 1 ns, so that the clock reads of its
+ *  busy-wait are counted). */
+export function smmuRig(rounds: number, latencyNs = 0): SmmuRig {
   const cfg: Config = { ...DEFAULTS, cpus: 1, queueEntries: 1 << 16 } as Config;
   const layout = computeLayout(layoutParamsFor(cfg, 'batched'));
   const views = allocate(layout);
@@ -193,7 +195,7 @@ export function smmuRig(rounds: number): SmmuRig {
       regs.write32('CMDQ_CONS', 0);
       regs.write32('CMDQ_PROD', n);
       regs.write32('CR0', CR0_CMDQEN);
-      engine = new SmmuEngine(views, layout, { tlbiNs: 0, syncNs: 0 }, SPIN);
+      engine = new SmmuEngine(views, layout, { tlbiNs: latencyNs, syncNs: latencyNs }, SPIN);
       engine.bringUp();
       regs.write32('CR0', 0);
       engine.run();
