@@ -176,7 +176,11 @@ function render(r: VirtualSectionResult) {
   const targets: TargetRow[] = [];
   const calTable = table(
     ['parameter', 'calibrated', 'from'],
-    Object.entries(r.calibration.params).map(([k, v]) => [k, fmtNs(v), FROM[k] ?? '']),
+    Object.entries(r.calibration.params).map(([k, v]) => [
+      k,
+      k.endsWith('Ns') ? fmtNs(v) : String(v),
+      FROM[k] ?? '',
+    ]),
     'lrl',
   );
   const mainTable = table(
@@ -282,6 +286,7 @@ const FROM: Record<string, string> = {
   wakeNs: '(CMD_SYNC round trip p50 - smmuCmdNs) / 2',
   mapNs: 'alloc + map + DMA reads + free per cycle, real objects',
   unmapNs: 'PTE clears per unmap, real objects',
+  smmuFetch: '1: the SMMU worker pulls each entry from the CPU thread, as the threads engine does',
 };
 
 export const virtual: BenchSection<VirtualSectionResult> = {

@@ -17,8 +17,8 @@ export function formatCalibration(doc: CalibrationDocument, file: string): strin
     `calibration of ${h.cpuModel} (${h.cores} cores, Node ${h.nodeVersion}, ${h.platform}/${h.arch}) written to ${file}`,
     '',
     formatTable(
-      ['parameter', 'ns'],
-      Object.entries(doc.params).map(([k, v]) => [k, String(v)]),
+      ['parameter', 'value'],
+      Object.entries(doc.params).map(([k, v]) => [k, k.endsWith('Ns') ? `${v} ns` : String(v)]),
     ),
     '',
     `use it with: --engine virtual --calibration ${file}`,

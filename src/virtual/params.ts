@@ -49,6 +49,10 @@ export interface VirtualParams {
    *  CPU seeing CONS move (0 = ideal hardware: inside the MMIO costs; calibrate: a cross-thread
    *  wake-up in the threads engine, from its CMD_SYNC round trip). */
   readonly wakeNs: number;
+  /** 1: the SMMU fetches each entry through the coherence model, pulling its line from the
+   *  writer's cache as a coherent SMMU (and the threads engine's SMMU worker) does; 0: free, its
+   *  time inside tlbiNs/syncNs (default, as validated; calibrate: 1). */
+  readonly smmuFetch: number;
 }
 
 /** Defaults: the tool's SMMU costs and workload, a large server's coherence costs. */
@@ -72,6 +76,7 @@ export const DEFAULT_VIRTUAL_PARAMS: VirtualParams = {
   lockfreeIssueNs: 0,
   mmioExtraNs: 0,
   smmuCmdNs: 0,
+  smmuFetch: 0,
   wakeNs: 0,
 };
 

@@ -8,7 +8,7 @@ import { CS_IRQ, CMD_WORDS, OP, opcodeOf, syncCs, syncMsiAddr, syncMsiData } fro
 import { queueIncN, qIdx } from '../hardware/queue.js';
 import { CMDQ_CONS_REG, CMDQ_PROD_REG, QUEUE_BASE } from './address-map.js';
 import type { Machine } from './machine.js';
-import { delay, mmioWrite, store, waitReg, type Proc } from './requests.js';
+import { delay, load, mmioWrite, store, waitReg, type Proc } from './requests.js';
 
 export interface SmmuCosts {
   readonly tlbiNs: number;
@@ -20,6 +20,8 @@ export interface SmmuCosts {
   /** Until a register write is seen across (params.wakeNs): waking for PROD, CONS reaching the
    *  CPU; absent: 0. */
   readonly wakeNs?: number;
+  /** 1: the SMMU reads each entry through the coherence model (params.smmuFetch); absent: free. */
+  readonly smmuFetch?: number;
 }
 
 export interface SmmuRecord {
@@ -44,6 +46,8 @@ export function* smmuProcess(m: Machine, agent: number, c: SmmuCosts, rec: SmmuR
     let first = true;
     while ((m.reg(CMDQ_PROD_REG) & ptrMask) !== cons) {
       const a = QUEUE_BASE + 16 * qIdx(shift, cons);
+      // A coherent fetch (params.smmuFetch): the entry's line comes from the writer's cache.
+      if (c.smmuFetch === 1) yield load(a);
       for (let i = 0; i < CMD_WORDS; i++) w[i] = m.mem.peek(a + 4 * i);
       if (rec.log !== null) for (let i = 0; i < CMD_WORDS; i++) rec.log.push(w[i]);
       const op = opcodeOf(w, 0);

@@ -11,6 +11,7 @@
 //   wakeNs          <- the CMD_SYNC round trip through the real SMMU worker, latencies 0
 //                      (sync-rtt.ts): (median wait - smmuCmdNs) / 2, one crossing each way
 //   mapNs, unmapNs  <- the DMA cycle's own work outside the queue on the real objects (step-rig.ts)
+//   smmuFetch = 1   the SMMU worker reads each entry from the CPU's cache: a coherent fetch
 // Each figure is the smallest of `rounds` trials (noise on a shared host only adds time): the
 // host's costs, not its load of the moment.
 import { DEFAULTS, hostInfo } from '../../config/config.js';
@@ -38,6 +39,7 @@ export const CALIBRATED_PARAMS = [
   'wakeNs',
   'mapNs',
   'unmapNs',
+  'smmuFetch',
 ] as const satisfies readonly (keyof VirtualParams)[];
 export type CalibratedParam = (typeof CALIBRATED_PARAMS)[number];
 
@@ -198,6 +200,8 @@ export async function calibrate(o: CalibrateOptions): Promise<CalibrationDocumen
       wakeNs: ns((m.syncWaitP50Ns - m.smmuNsPerCommand + 1) / 2),
       mapNs: m.mapStepNs,
       unmapNs: m.unmapStepNs,
+      // The SMMU worker reads the entries the CPU thread wrote from shared memory: a line transfer.
+      smmuFetch: 1,
     },
     measurements: m,
   };
