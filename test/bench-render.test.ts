@@ -223,6 +223,7 @@ describe('the virtual section, from a fixture (bench/results/full.json predates 
     const md = lines.join('\n');
     expect(md).toContain('| cmdNs | ');
     expect(md).toContain('| wakeNs | ');
+    expect(md).toContain('| smmuFetch | 1 | ');
     expect(lines.filter((l) => /^\| 1 \| (per-page|batched|lockfree) \| /.test(l))).toHaveLength(3);
     expect(lines.filter((l) => /^\| (64|256) \| \d+ ms \| lockfree \| /.test(l))).toHaveLength(2);
     expect(md).not.toMatch(/\{\{|\}\}/);
