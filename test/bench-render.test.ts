@@ -150,21 +150,22 @@ describe('bench options', () => {
   });
 });
 
-describe('the twin section, from a fixture (bench/results/full.json predates it)', () => {
+/** The rendered lines of full.json with one more section's result from test/fixtures/bench-NAME.json. */
+function renderWithFixture(name: string): string[] {
   const doc = readResults(FULL);
-  doc.twin = JSON.parse(readFileSync(join(ROOT, 'test/fixtures/bench-twin.json'), 'utf8')) as unknown;
-  const lines = renderDoc(doc, SECTIONS).split('\n');
+  doc[name] = JSON.parse(readFileSync(join(ROOT, `test/fixtures/bench-${name}.json`), 'utf8')) as unknown;
+  return renderDoc(doc, SECTIONS).split('\n');
+}
+
+/** The section numbers of the rendered headings ("### N. ..."). */
+const headingNumbers = (lines: readonly string[]): string[] =>
+  lines.filter((l) => /^### \d\. /.test(l)).map((l) => l.slice(4, 6));
+
+describe('the twin section, from a fixture (bench/results/full.json predates it)', () => {
+  const lines = renderWithFixture('twin');
 
   it('renders as section 7, after the others, with its targets last in the Targets table', () => {
-    expect(lines.filter((l) => /^### \d\. /.test(l)).map((l) => l.slice(4, 6))).toEqual([
-      '1.',
-      '2.',
-      '3.',
-      '4.',
-      '5.',
-      '6.',
-      '7.',
-    ]);
+    expect(headingNumbers(lines)).toEqual(['1.', '2.', '3.', '4.', '5.', '6.', '7.']);
     const head = lines.indexOf('| target | measured (median, min–max) | verdict |');
     const rows = lines.slice(head + 2, lines.indexOf('', head));
     expect(rows.slice(-3)).toEqual([
@@ -190,20 +191,10 @@ describe('the twin section, from a fixture (bench/results/full.json predates it)
 });
 
 describe('the virtual section, from a fixture (bench/results/full.json predates it)', () => {
-  const doc = readResults(FULL);
-  doc.virtual = JSON.parse(readFileSync(join(ROOT, 'test/fixtures/bench-virtual.json'), 'utf8')) as unknown;
-  const lines = renderDoc(doc, SECTIONS).split('\n');
+  const lines = renderWithFixture('virtual');
 
   it('renders as section 8 with one target per point and figure, then the scale targets', () => {
-    expect(lines.filter((l) => /^### \d\. /.test(l)).map((l) => l.slice(4, 6))).toEqual([
-      '1.',
-      '2.',
-      '3.',
-      '4.',
-      '5.',
-      '6.',
-      '8.',
-    ]);
+    expect(headingNumbers(lines)).toEqual(['1.', '2.', '3.', '4.', '5.', '6.', '8.']);
     const head = lines.indexOf('| target | measured (median, min–max) | verdict |');
     const rows = lines.slice(head + 2, lines.indexOf('', head)).filter((r) => r.startsWith('| 8. '));
     expect(rows.map((r) => r.split(' | ')[0])).toEqual([
