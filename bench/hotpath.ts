@@ -1,10 +1,10 @@
-// The emulator's own cost per command, each side alone in one thread (bench/lib/hotpath-rig.ts):
+// The emulator's own cost per command, each side alone in one thread (src/run/calibrate/rigs.ts):
 // a figure that does not depend on how two threads share the host's cores, for comparing builds
 // side by side (docs/performance.md, "Hot path").
 // Usage: node dist/bench/hotpath.js [--trials N] [--side cpu|smmu|both|unmap] [--stats full|counters]
 // Prints the median and minimum ns per command (per unmap for --side unmap) over the trials.
 import { nowNs } from '../src/concurrency/clock.js';
-import { cpuRig, smmuRig } from './lib/hotpath-rig.js';
+import { cpuRig, smmuRig } from '../src/run/calibrate/rigs.js';
 import { unmapRig } from './lib/unmap-rig.js';
 
 function arg(name: string, dflt: string): string {

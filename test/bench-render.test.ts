@@ -45,6 +45,7 @@ describe('bench rendering from bench/results/full.json', () => {
       'startup',
       'profile',
       'twin',
+      'virtual',
     ]);
     expect(md).not.toMatch(/\{\{|\}\}/);
   });
@@ -117,7 +118,7 @@ describe('bench options', () => {
       [['--reps', '0'], 'bench: --reps: 0 is out of range (allowed: 1 to 1000)\n'],
       [
         ['--only', 'efficiency,nope'],
-        'bench: --only: unknown value "nope" (allowed: efficiency, locks, stats, scaling, startup, profile, twin)\n',
+        'bench: --only: unknown value "nope" (allowed: efficiency, locks, stats, scaling, startup, profile, twin, virtual)\n',
       ],
       [['--bogus'], "bench: unknown option '--bogus' (see --help)\n"],
       [
@@ -141,7 +142,7 @@ describe('bench options', () => {
       const r = parse(...argv);
       return r.kind === 'run' ? [r.options.only, r.options.reps, r.options.name] : r;
     };
-    const all = ['efficiency', 'locks', 'stats', 'scaling', 'startup', 'profile', 'twin'];
+    const all = ['efficiency', 'locks', 'stats', 'scaling', 'startup', 'profile', 'twin', 'virtual'];
     expect(only()).toEqual([all, 5, 'full']);
     expect(only('--quick')).toEqual([all.filter((s) => s !== 'profile'), 3, 'quick']);
     expect(only('--quick', '--profile')).toEqual([all, 3, 'quick']);
@@ -149,21 +150,22 @@ describe('bench options', () => {
   });
 });
 
-describe('the twin section, from a fixture (bench/results/full.json predates it)', () => {
+/** The rendered lines of full.json with one more section's result from test/fixtures/bench-NAME.json. */
+function renderWithFixture(name: string): string[] {
   const doc = readResults(FULL);
-  doc.twin = JSON.parse(readFileSync(join(ROOT, 'test/fixtures/bench-twin.json'), 'utf8')) as unknown;
-  const lines = renderDoc(doc, SECTIONS).split('\n');
+  doc[name] = JSON.parse(readFileSync(join(ROOT, `test/fixtures/bench-${name}.json`), 'utf8')) as unknown;
+  return renderDoc(doc, SECTIONS).split('\n');
+}
+
+/** The section numbers of the rendered headings ("### N. ..."). */
+const headingNumbers = (lines: readonly string[]): string[] =>
+  lines.filter((l) => /^### \d\. /.test(l)).map((l) => l.slice(4, 6));
+
+describe('the twin section, from a fixture (bench/results/full.json predates it)', () => {
+  const lines = renderWithFixture('twin');
 
   it('renders as section 7, after the others, with its targets last in the Targets table', () => {
-    expect(lines.filter((l) => /^### \d\. /.test(l)).map((l) => l.slice(4, 6))).toEqual([
-      '1.',
-      '2.',
-      '3.',
-      '4.',
-      '5.',
-      '6.',
-      '7.',
-    ]);
+    expect(headingNumbers(lines)).toEqual(['1.', '2.', '3.', '4.', '5.', '6.', '7.']);
     const head = lines.indexOf('| target | measured (median, min–max) | verdict |');
     const rows = lines.slice(head + 2, lines.indexOf('', head));
     expect(rows.slice(-3)).toEqual([
@@ -185,5 +187,36 @@ describe('the twin section, from a fixture (bench/results/full.json predates it)
       '| 100/1000 | 6.23x (6.23x–6.23x) | 7.69x (7.69x–8.78x) | 1.23x (1.23x–1.41x) | +23 % (+23 %–+41 %) | 0.85x-1.15x: MISSED |',
     );
     expect(lines.join('\n')).not.toMatch(/\{\{|\}\}/);
+  });
+});
+
+describe('the virtual section, from a fixture (bench/results/full.json predates it)', () => {
+  const lines = renderWithFixture('virtual');
+
+  it('renders as section 8 with one target per point and figure, then the scale targets', () => {
+    expect(headingNumbers(lines)).toEqual(['1.', '2.', '3.', '4.', '5.', '6.', '8.']);
+    const head = lines.indexOf('| target | measured (median, min–max) | verdict |');
+    const rows = lines.slice(head + 2, lines.indexOf('', head)).filter((r) => r.startsWith('| 8. '));
+    expect(rows.map((r) => r.split(' | ')[0])).toEqual([
+      '| 8. per-page at 1 CPU(s): virtual/threads unmaps/s within ±20 %',
+      '| 8. per-page at 1 CPU(s): virtual/threads mean unmap time within ±20 %',
+      '| 8. batched at 1 CPU(s): virtual/threads unmaps/s within ±20 %',
+      '| 8. batched at 1 CPU(s): virtual/threads mean unmap time within ±20 %',
+      '| 8. lockfree at 1 CPU(s): virtual/threads unmaps/s within ±20 %',
+      '| 8. lockfree at 1 CPU(s): virtual/threads mean unmap time within ±20 %',
+      '| 8. 64 CPUs x 100 ms virtual, lockfree: <= 30 s wall',
+      '| 8. 256 CPUs x 20 ms virtual, lockfree: finishes',
+      '| 8. peak RSS at 256 CPUs <= 1 GiB',
+    ]);
+  });
+
+  it('shows the calibration, both engines side by side and the scale runs', () => {
+    const md = lines.join('\n');
+    expect(md).toContain('| cmdNs | ');
+    expect(md).toContain('| wakeNs | ');
+    expect(md).toContain('| smmuFetch | 1 | ');
+    expect(lines.filter((l) => /^\| 1 \| (per-page|batched|lockfree) \| /.test(l))).toHaveLength(3);
+    expect(lines.filter((l) => /^\| (64|256) \| \d+ ms \| lockfree \| /.test(l))).toHaveLength(2);
+    expect(md).not.toMatch(/\{\{|\}\}/);
   });
 });

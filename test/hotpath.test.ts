@@ -4,7 +4,7 @@
 // already collected, over a few hundred thousand commands on each side after a warm-up.
 import { Session } from 'node:inspector/promises';
 import { describe, expect, it } from 'vitest';
-import { cpuRig, RIG_PAGES, smmuRig } from '../bench/lib/hotpath-rig.js';
+import { cpuRig, RIG_PAGES, smmuRig } from '../src/run/calibrate/rigs.js';
 import { unmapRig } from '../bench/lib/unmap-rig.js';
 import { Cpu } from '../src/concurrency/counters.js';
 

@@ -35,7 +35,7 @@ export const WORKER_JS = join(SNAP_DIST, 'bench/workers/bench-worker.js');
 export const PROBE_JS = join(SNAP_DIST, 'bench/startup-probe.js');
 export const RSS_WRAP_JS = join(SNAP_DIST, 'bench/rss-wrap.js');
 export const MAIN_URL = pathToFileURL(join(SNAP_DIST, 'src/index.js')).href;
-export const SYNC_RTT_URL = pathToFileURL(join(SNAP_DIST, 'bench/lib/sync-rtt.js')).href;
+export const SYNC_RTT_URL = pathToFileURL(join(SNAP_DIST, 'src/run/calibrate/sync-rtt.js')).href;
 
 /** A path as the report shows it: relative to the snapshot or the repository. */
 export const rel = (f: string): string => f.replace(`${SNAP}/`, '').replace(`${ROOT}/`, '');
@@ -48,3 +48,6 @@ export function snapshotDist(): void {
   symlinkSync(join(ROOT, 'node_modules'), join(SNAP, 'node_modules'), 'dir');
   process.on('exit', () => rmSync(SNAP, { recursive: true, force: true }));
 }
+export const VIRTUAL_RUN_URL = pathToFileURL(join(SNAP_DIST, 'src/virtual/run.js')).href;
+export const CALIBRATE_URL = pathToFileURL(join(SNAP_DIST, 'src/run/calibrate/calibrate.js')).href;
+export const VIRTUAL_PROBE_JS = join(SNAP_DIST, 'bench/virtual-probe.js');

@@ -8,7 +8,7 @@ import type { InvalidationStrategy } from '../../src/driver/strategies/strategy.
 import { allocate, computeLayout, pteIdx, VA_BASE_PAGE } from '../../src/hardware/layout.js';
 import { Oracle } from '../../src/safety/oracle.js';
 import { layoutParamsFor } from '../../src/workload/params.js';
-import { RIG_PAGES } from './hotpath-rig.js';
+import { RIG_PAGES } from '../../src/run/calibrate/rigs.js';
 
 export interface UnmapRig {
   /** Maps the buffer, then stamps and unmaps it `unmaps` times; returns the unmaps done. */

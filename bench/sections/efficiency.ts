@@ -107,9 +107,11 @@ export interface EfficiencyResult {
   reps: EfficiencyRep[];
 }
 
-/** The pure CMD_SYNC round trip (bench/lib/sync-rtt.ts), from the snapshot of dist/. */
+/** The pure CMD_SYNC round trip (src/run/calibrate/sync-rtt.ts), from the snapshot of dist/. */
 async function pureSyncRoundTrip(syncs: number): Promise<SyncRtSample> {
-  const { measureSyncRoundTrip } = (await import(SYNC_RTT_URL)) as typeof import('../lib/sync-rtt.js');
+  const { measureSyncRoundTrip } = (await import(
+    SYNC_RTT_URL
+  )) as typeof import('../../src/run/calibrate/sync-rtt.js');
   const noise = startNoiseProbe();
   const r = await measureSyncRoundTrip(syncs, Math.floor(syncs / 2));
   return { ...r, othersCores: noise.stop().othersCores };

@@ -8,6 +8,7 @@ import type { BenchSection } from './section.js';
 import { startup } from './startup.js';
 import { stats } from './stats.js';
 import { twin } from './twin.js';
+import { virtual } from './virtual.js';
 
 export const SECTIONS: readonly BenchSection<unknown>[] = [
   efficiency,
@@ -17,4 +18,5 @@ export const SECTIONS: readonly BenchSection<unknown>[] = [
   startup,
   profile,
   twin,
+  virtual,
 ];

@@ -240,7 +240,10 @@ export function buildProgram(): Command {
         '                    print and render a saved result without running anything\n' +
         '  replay FILE [--tlbi-ns N] [--sync-ns N] [--queue-entries N] [--no-ril] [--no-msi] [--no-sev] [--json OUT]\n' +
         '                    feed a raw command stream (--cmd-log format) through the SMMU engine\n' +
-        '                    (see tlbsync-emu replay --help)',
+        '                    (see tlbsync-emu replay --help)\n' +
+        '  calibrate [--out FILE] [--rounds N]\n' +
+        "                    measure this host with the threads engine's own code and write the virtual\n" +
+        "                    engine's parameter file (see tlbsync-emu calibrate --help)",
     );
   return p;
 }

@@ -1,6 +1,6 @@
 // The invocation: parse, run the plan (every point of a --sweep, every repetition, every strategy,
 // one run at a time; src/run/), report, write files. `compare` is src/cli/compare.ts,
-// `replay` src/cli/replay.ts.
+// `replay` src/cli/replay.ts, `calibrate` src/cli/calibrate.ts.
 // Exit codes: 0 done, 2 bad input, 3 a worker crashed or failed (or --report could not be
 // rendered), 4 the watchdog ended a hung run, 5 the safety oracle saw a stale translation used
 // (the runs otherwise completed), 130 interrupted by Ctrl-C. Whatever ended a run, what was
@@ -9,6 +9,7 @@
 import { runInvocation, type Invocation } from '../run/invocation.js';
 import type { RunOutcome } from '../workload/orchestrator.js';
 import { parseArgs } from './args.js';
+import { calibrateMain } from './calibrate.js';
 import { compareMain } from './compare.js';
 import { mergeMain } from './merge.js';
 import { writeOutputs } from './outputs.js';
@@ -39,6 +40,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   if (argv[0] === 'merge') return mergeMain(argv.slice(1), process.stdout, process.stderr);
   if (argv[0] === 'report') return reportMain(argv.slice(1), process.stdout, process.stderr);
   if (argv[0] === 'replay') return replayMain(argv.slice(1), process.stdout, process.stderr);
+  if (argv[0] === 'calibrate') return calibrateMain(argv.slice(1), process.stdout, process.stderr);
   const parsed = parseArgs(argv);
   if (parsed.kind === 'exit') {
     (parsed.code === 0 ? process.stdout : process.stderr).write(parsed.output);

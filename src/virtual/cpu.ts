@@ -33,6 +33,11 @@ export interface CpuWork {
   readonly dmaNs: number;
   readonly pages: number;
   readonly strategy: VirtualStrategy;
+  /** CPU work per command built and written (params.cmdNs); absent: 0. */
+  readonly cmdNs?: number;
+  /** CPU work per trip through the issue path: per command without `gather`, per cmdlist with
+   *  it (params.lockedIssueNs / lockfreeIssueNs); absent: 0. */
+  readonly issueNs?: number;
   /** Gather cmdlists of 64 (the lock-free queue) rather than one command per issue (2017). */
   readonly gather: boolean;
   /** Counting starts here (end of warm-up), virtual ns. */
@@ -84,6 +89,9 @@ export function* cpuProcess(
     let issueNs = 0;
     const issue = function* (sync: boolean): Proc {
       const t = m.now;
+      const k = batch.num + (sync ? 1 : 0);
+      const build = (w.cmdNs ?? 0) * k + (w.issueNs ?? 0) * (w.gather ? 1 : k);
+      if (build > 0) yield delay(build);
       yield* cmdq.issue(batch, sync);
       issueNs += m.now - t;
       batch.reset();

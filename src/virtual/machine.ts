@@ -13,6 +13,8 @@ export interface MachineParams extends CoherenceCosts {
   readonly seed: number;
   readonly mmioReadNs: number;
   readonly mmioWriteNs: number;
+  /** Added to a register access that costs anything (params.mmioExtraNs); absent: 0. */
+  readonly mmioExtraNs?: number;
   /** Agents whose register accesses cost nothing (the SMMU reading its own registers). */
   readonly freeMmioAgents: ReadonlySet<number>;
   /** Told of every costed register access as it is issued (the driver's MMIO counts). */
@@ -221,6 +223,6 @@ export class Machine {
   private mmioCost(agent: number, ns: number, write = false): number {
     if (this.p.freeMmioAgents.has(agent)) return 0;
     this.p.onMmio?.(agent, write);
-    return ns;
+    return ns <= 0 ? 0 : ns + (this.p.mmioExtraNs ?? 0);
   }
 }

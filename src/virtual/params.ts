@@ -47,6 +47,29 @@ export interface VirtualParams {
   readonly iovaMagazineNs: number;
   /** With the driver state, lazy: one flush-queue ring entry queued or freed under fq->lock. */
   readonly fqEntryNs: number;
+  /** CPU work to build one command and write it into the queue, beyond the modelled accesses
+   *  (0 = ideal hardware; calibrate: the threads engine's lock-free issue path per command). */
+  readonly cmdNs: number;
+  /** CPU work of one trip through the issue path beyond the modelled accesses: per command on
+   *  the locked queue (a lock round trip each), per cmdlist on the lock-free one (0 = ideal
+   *  hardware; calibrate: the threads engine's issue paths, MMIO free). */
+  readonly lockedIssueNs: number;
+  readonly lockfreeIssueNs: number;
+  /** Host time of a costed register access beyond its modelled cost (0 = ideal hardware;
+   *  calibrate: the threads engine's clock reads while it busy-waits an MMIO cost). */
+  readonly mmioExtraNs: number;
+  /** The SMMU's own work per command: after an idle spell it adds to tlbiNs/syncNs, while busy
+   *  it overlaps them, as the threads engine carries completion times forward (0 = ideal
+   *  hardware; calibrate: the threads engine's SMMU consuming with every latency 0). */
+  readonly smmuCmdNs: number;
+  /** Until a register write is seen on the other side: an idle SMMU waking for a PROD write, a
+   *  CPU seeing CONS move (0 = ideal hardware: inside the MMIO costs; calibrate: a cross-thread
+   *  wake-up in the threads engine, from its CMD_SYNC round trip). */
+  readonly wakeNs: number;
+  /** 1: the SMMU fetches each entry through the coherence model, pulling its line from the
+   *  writer's cache as a coherent SMMU (and the threads engine's SMMU worker) does; 0: free, its
+   *  time inside tlbiNs/syncNs (default, as validated; calibrate: 1). */
+  readonly smmuFetch: number;
 }
 
 /** Defaults: the tool's SMMU costs and workload, a large server's coherence costs. */
@@ -73,6 +96,13 @@ export const DEFAULT_VIRTUAL_PARAMS: VirtualParams = {
   iovaRbtreeNs: 150,
   iovaMagazineNs: 10,
   fqEntryNs: 10,
+  cmdNs: 0,
+  lockedIssueNs: 0,
+  lockfreeIssueNs: 0,
+  mmioExtraNs: 0,
+  smmuCmdNs: 0,
+  smmuFetch: 0,
+  wakeNs: 0,
 };
 
 /**

@@ -220,6 +220,8 @@ export function runVirtual(o: VirtualRunOptions): VirtualResult {
     unmapNs: p.unmapNs,
     dmaNs: p.dmaNs,
     pages: p.pages,
+    cmdNs: p.cmdNs,
+    issueNs: o.design === 'lockfree' ? p.lockfreeIssueNs : p.lockedIssueNs,
     strategy: o.strategy,
     gather: o.design !== 'locked',
     measureFrom: o.warmupNs,

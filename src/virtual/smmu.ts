@@ -11,12 +11,20 @@ import { CMDQ_CONS_REG, CMDQ_PROD_REG, QUEUE_BASE } from './address-map.js';
 import type { Machine } from './machine.js';
 import { Smmu } from '../hardware/smmu-stats.js';
 import { Ev, queueDepthArg, type TraceRing } from '../trace/ring.js';
-import { delay, mmioWrite, store, waitReg, type Proc, type Req } from './requests.js';
+import { delay, load, mmioWrite, store, waitReg, type Proc, type Req } from './requests.js';
 
 export interface SmmuCosts {
   readonly tlbiNs: number;
   readonly syncNs: number;
   readonly queueShift: number;
+  /** Own work per command (params.smmuCmdNs): added after an idle spell, overlapping the
+   *  latency while busy; absent: 0. */
+  readonly smmuCmdNs?: number;
+  /** Until a register write is seen across (params.wakeNs): waking for PROD, CONS reaching the
+   *  CPU; absent: 0. */
+  readonly wakeNs?: number;
+  /** 1: the SMMU reads each entry through the coherence model (params.smmuFetch); absent: free. */
+  readonly smmuFetch?: number;
 }
 
 export interface SmmuRecord {
@@ -45,23 +53,32 @@ export function* smmuProcess(m: Machine, agent: number, c: SmmuCosts, rec: SmmuR
   const win = rec.window ?? null;
   const wakeEvery = consEvery(shift);
   let cons = m.reg(CMDQ_CONS_REG) & ptrMask;
+  const wake = c.wakeNs ?? 0;
   let prod = cons;
   let since = 0;
+  let idle = true;
   for (;;) {
     // PROD is re-read only once the commands seen are consumed (hardware/smmu-engine.ts run()).
     if (prod === cons) {
       prod = (yield waitReg(CMDQ_PROD_REG, (v) => (v & ptrMask) !== cons)) & ptrMask;
+      if (wake > 0) yield delay(wake);
+      idle = true;
       // The depth is largest right after PROD moved (the threads engine samples it there too).
       const depth = queueDepth(shift, prod, cons);
       if (win !== null && depth > win[Smmu.MAX_QUEUE_DEPTH]) win[Smmu.MAX_QUEUE_DEPTH] = depth;
       rec.ring?.record(Ev.QUEUE_DEPTH, m.now, 0, queueDepthArg(0, depth));
     }
-    const op = yield* serveCommand(m, agent, c, rec, QUEUE_BASE + 16 * qIdx(shift, cons), w);
+    const op = yield* serveCommand(m, agent, c, rec, QUEUE_BASE + 16 * qIdx(shift, cons), w, idle);
+    idle = false;
     cons = queueIncN(shift, cons, 1);
     if (cons === prod) rec.ring?.record(Ev.QUEUE_DEPTH, m.now, 0, queueDepthArg(0, 0));
     if (publishCons(op, cons, prod, ++since, wakeEvery)) {
       since = 0;
-      yield mmioWrite(CMDQ_CONS_REG, cons);
+      if (wake > 0) {
+        // Posted: the SMMU goes on; the CPUs see the new CONS once it has crossed.
+        const v = cons;
+        m.at(m.now + wake, () => m.setReg(CMDQ_CONS_REG, v));
+      } else yield mmioWrite(CMDQ_CONS_REG, cons);
     }
   }
 }
@@ -90,7 +107,11 @@ export function* serveCommand(
   rec: SmmuRecord,
   a: number,
   w: Int32Array,
+  /** The first command after an idle spell (its own work does not hide in a previous latency). */
+  idle = true,
 ): Generator<Req, number, number> {
+  // A coherent fetch (params.smmuFetch): the entry's line comes from the writer's cache.
+  if (c.smmuFetch === 1) yield load(a);
   for (let i = 0; i < CMD_WORDS; i++) w[i] = m.mem.peek(a + 4 * i);
   if (rec.log !== null) for (let i = 0; i < CMD_WORDS; i++) rec.log.push(w[i]);
   const op = opcodeOf(w, 0);
@@ -103,7 +124,10 @@ export function* serveCommand(
     win[Smmu.BUSY_NS] += lat;
   }
   rec.ring?.record(Ev.SMMU_CMD, m.now, lat, op);
-  yield delay(lat);
+  // The threads engine carries completion times forward: its own work shows after an idle spell
+  // and hides inside the latency of a busy one.
+  const own = c.smmuCmdNs ?? 0;
+  yield delay(idle ? lat + own : Math.max(lat, own));
   rec.execute?.(w);
   if (op === OP.CMD_SYNC && syncCs(w, 0) === CS_IRQ)
     m.mem.access(agent, store(syncMsiAddr(w, 0), syncMsiData(w, 0) | 0), ignore);

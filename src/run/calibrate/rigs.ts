@@ -7,13 +7,15 @@
 // - smmu: the engine's run() over a queue already holding rounds of 16 TLBI_NH_VA + CMD_SYNC,
 //   every latency 0, in the measured phase (every statistic counted). The IOTLB holds the 16 pages
 //   when each pass starts (the first round's TLBIs remove entries, the rest find none).
-import { DEFAULTS, type Config } from '../../src/config/config.js';
-import { LockedCmdq } from '../../src/driver/cmdq-locked.js';
-import { ConsPoller } from '../../src/driver/cons-poll.js';
-import { Mmio, MMIO_FREE } from '../../src/driver/mmio.js';
-import { onePerIssue } from '../../src/driver/strategies/gather.js';
-import { CS_SEV, writeCmdSync, writeTlbiNhVaPage } from '../../src/hardware/commands.js';
-import { Iotlb } from '../../src/hardware/iotlb.js';
+import { DEFAULTS, type Config } from '../../config/config.js';
+import { LockedCmdq } from '../../driver/cmdq-locked.js';
+import { ConsPoller } from '../../driver/cons-poll.js';
+import { Mmio, MMIO_FREE, type MmioCosts } from '../../driver/mmio.js';
+import { CMDQ_DESIGNS } from '../../driver/cmdq-designs.js';
+import { CmdBatch } from '../../driver/cmd-batch.js';
+import { onePerIssue } from '../../driver/strategies/gather.js';
+import { CS_SEV, writeCmdSync, writeTlbiNhVaPage } from '../../hardware/commands.js';
+import { Iotlb } from '../../hardware/iotlb.js';
 import {
   allocate,
   cmdqEntryIdx,
@@ -29,16 +31,16 @@ import {
   type Layout,
   regIdx,
   VA_BASE_PAGE,
-} from '../../src/hardware/layout.js';
-import { RegisterFile } from '../../src/hardware/regfile.js';
-import { CR0_CMDQEN } from '../../src/hardware/registers.js';
-import { SmmuEngine } from '../../src/hardware/smmu-engine.js';
-import { resetSmmu } from '../../src/hardware/smmu-reset.js';
-import { Cpu, CpuStats, initCpuStats } from '../../src/concurrency/counters.js';
-import { InstrumentedLock } from '../../src/concurrency/lockstat.js';
-import { getLockAlgorithm } from '../../src/concurrency/locks/index.js';
-import { SPIN } from '../../src/concurrency/wait.js';
-import { layoutParamsFor } from '../../src/workload/params.js';
+} from '../../hardware/layout.js';
+import { RegisterFile } from '../../hardware/regfile.js';
+import { CR0_CMDQEN } from '../../hardware/registers.js';
+import { SmmuEngine } from '../../hardware/smmu-engine.js';
+import { resetSmmu } from '../../hardware/smmu-reset.js';
+import { Cpu, CpuStats, initCpuStats } from '../../concurrency/counters.js';
+import { InstrumentedLock } from '../../concurrency/lockstat.js';
+import { getLockAlgorithm } from '../../concurrency/locks/index.js';
+import { SPIN } from '../../concurrency/wait.js';
+import { layoutParamsFor } from '../../workload/params.js';
 
 export const RIG_PAGES = 16;
 
@@ -51,7 +53,7 @@ export interface CpuRig {
 
 /**
  * CPU 0's 2017 locked command queue over free registers, CONS re-read until it changes: the
- * emulator's own issue path with nothing modelled around it (also bench/lib/sync-rtt.ts's).
+ * emulator's own issue path with nothing modelled around it (also sync-rtt.ts's).
  */
 export function bareLockedCmdq(
   i32: Int32Array,
@@ -61,6 +63,7 @@ export function bareLockedCmdq(
   timed: boolean,
   pollCs: number,
   syncTimeoutNs: number,
+  mmioCosts: MmioCosts = MMIO_FREE,
 ): { cmdq: LockedCmdq; lock: InstrumentedLock } {
   const lock = new InstrumentedLock(
     getLockAlgorithm(lockName).create(i32, cmdqLockOff(layout), 1, SPIN),
@@ -72,7 +75,7 @@ export function bareLockedCmdq(
     cpuStateIdx(layout, 0, CpuState.WAITING),
     DEFAULTS.holdSample,
   );
-  const mmio = new Mmio(i32, MMIO_FREE);
+  const mmio = new Mmio(i32, mmioCosts);
   const opts = {
     mmio,
     poll: new ConsPoller(i32, mmio, SPIN, 'spin', false, false),
@@ -86,13 +89,14 @@ export function bareLockedCmdq(
   return { cmdq: new LockedCmdq(i32, layout, lock, SPIN, opts, stats), lock };
 }
 
-export function cpuRig(timed: boolean): CpuRig {
+/** `mmio`: the doorbell's modelled cost (calibrate: 1 ns, so that its clock reads are counted). */
+export function cpuRig(timed: boolean, mmio: MmioCosts = MMIO_FREE): CpuRig {
   const cfg: Config = { ...DEFAULTS, cpus: 1 } as Config;
   const layout = computeLayout(layoutParamsFor(cfg, 'batched'));
   const { i32, f64 } = allocate(layout);
   const stats = new CpuStats(f64, cpuStatsBase(layout, 0, false));
   initCpuStats(f64, stats.base, layout.lockClasses.length);
-  const { cmdq } = bareLockedCmdq(i32, layout, stats, 'ttas', timed, CS_SEV, 1e9);
+  const { cmdq } = bareLockedCmdq(i32, layout, stats, 'ttas', timed, CS_SEV, 1e9, mmio);
   const strategy = onePerIssue({ cpu: 0, cmdq, freeIova: () => {}, cfg, stats: () => stats }, false);
   const prod = regIdx(layout, 'CMDQ_PROD');
   const cons = regIdx(layout, 'CMDQ_CONS');
@@ -108,13 +112,64 @@ export function cpuRig(timed: boolean): CpuRig {
   };
 }
 
+/**
+ * CPU 0's v5.4 lock-free issue path alone: cmdlists of `perList` TLBI_NH_VA (no CMD_SYNC: nothing
+ * would complete it) through the real LockfreeCmdq (reservation, entries, valid bits, owner
+ * hand-off, one CMDQ_PROD doorbell per cmdlist); CONS is set to PROD after each, as a consumer would.
+ * issue(lists) returns the commands issued.
+ */
+export function lockfreeRig(timed: boolean, perList: number, mmio: MmioCosts = MMIO_FREE): CpuRig {
+  const cfg: Config = { ...DEFAULTS, cpus: 1 } as Config;
+  const layout = computeLayout(layoutParamsFor(cfg, 'lockfree'));
+  const views = allocate(layout);
+  const { i32, f64 } = views;
+  const stats = new CpuStats(f64, cpuStatsBase(layout, 0, false));
+  initCpuStats(f64, stats.base, layout.lockClasses.length);
+  const { lock } = bareLockedCmdq(i32, layout, stats, 'ttas', timed, CS_SEV, 1e9, mmio);
+  const cmdq = CMDQ_DESIGNS.lockfree.create({
+    views,
+    layout,
+    cpu: 0,
+    policy: SPIN,
+    lockAlgo: getLockAlgorithm('ttas'),
+    cmdqLock: lock,
+    syncMode: 'poll',
+    pollCs: CS_SEV,
+    sev: false,
+    consPoll: 'spin',
+    mmio,
+    syncCoalesce: 'off',
+    syncTimeoutNs: 1e9,
+    timed,
+    designHistogram: true,
+    stats,
+  });
+  const batch = new CmdBatch();
+  const prod = regIdx(layout, 'CMDQ_PROD');
+  const cons = regIdx(layout, 'CMDQ_CONS');
+  return {
+    issue(lists) {
+      for (let l = 0; l < lists; l++) {
+        batch.reset();
+        for (let p = 0; p < perList; p++) batch.tlbiNhVa(1, VA_BASE_PAGE + p, true, 0, 0, 0, 0);
+        cmdq.issue(batch, false);
+        Atomics.store(i32, cons, Atomics.load(i32, prod));
+      }
+      return lists * perList;
+    },
+    count: (f) => f64[stats.base + f],
+  };
+}
+
 export interface SmmuRig {
   /** Consumes the whole queue once; returns the commands consumed. */
   consume(): number;
   readonly engine: () => SmmuEngine;
 }
 
-export function smmuRig(rounds: number): SmmuRig {
+/** `latencyNs`: every command's modelled latency (calibrate: 1 ns, so that the clock reads of its
+ *  busy-wait are counted). */
+export function smmuRig(rounds: number, latencyNs = 0): SmmuRig {
   const cfg: Config = { ...DEFAULTS, cpus: 1, queueEntries: 1 << 16 } as Config;
   const layout = computeLayout(layoutParamsFor(cfg, 'batched'));
   const views = allocate(layout);
@@ -140,7 +195,7 @@ export function smmuRig(rounds: number): SmmuRig {
       regs.write32('CMDQ_CONS', 0);
       regs.write32('CMDQ_PROD', n);
       regs.write32('CR0', CR0_CMDQEN);
-      engine = new SmmuEngine(views, layout, { tlbiNs: 0, syncNs: 0 }, SPIN);
+      engine = new SmmuEngine(views, layout, { tlbiNs: latencyNs, syncNs: latencyNs }, SPIN);
       engine.bringUp();
       regs.write32('CR0', 0);
       engine.run();

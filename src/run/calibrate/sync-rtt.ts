@@ -8,19 +8,19 @@
 // The bench imports this from its snapshot of dist/ (bench/run-bench.ts), so the SMMU worker it
 // starts is the snapshot's too.
 import { Worker } from 'node:worker_threads';
-import { DEFAULTS } from '../../src/config/config.js';
-import { CmdBatch } from '../../src/driver/cmd-batch.js';
-import { probeSmmu } from '../../src/driver/probe.js';
-import { allocate, computeLayout, layoutFingerprint, cpuStatsBase } from '../../src/hardware/layout.js';
-import { RegisterFile } from '../../src/hardware/regfile.js';
-import { resetSmmu } from '../../src/hardware/smmu-reset.js';
-import { Cpu, CpuStats, initCpuStats, SYNC_HIST } from '../../src/concurrency/counters.js';
-import { quantile } from '../../src/concurrency/histogram.js';
-import { SPIN } from '../../src/concurrency/wait.js';
-import { layoutParamsFor } from '../../src/workload/params.js';
-import { workerFile } from '../../src/workload/paths.js';
-import type { SmmuWorkerData } from '../../src/workload/smmu-messages.js';
-import { bareLockedCmdq } from './hotpath-rig.js';
+import { DEFAULTS } from '../../config/config.js';
+import { CmdBatch } from '../../driver/cmd-batch.js';
+import { probeSmmu } from '../../driver/probe.js';
+import { allocate, computeLayout, layoutFingerprint, cpuStatsBase } from '../../hardware/layout.js';
+import { RegisterFile } from '../../hardware/regfile.js';
+import { resetSmmu } from '../../hardware/smmu-reset.js';
+import { Cpu, CpuStats, initCpuStats, SYNC_HIST } from '../../concurrency/counters.js';
+import { quantile } from '../../concurrency/histogram.js';
+import { SPIN } from '../../concurrency/wait.js';
+import { layoutParamsFor } from '../../workload/params.js';
+import { workerFile } from '../../workload/paths.js';
+import type { SmmuWorkerData } from '../../workload/smmu-messages.js';
+import { bareLockedCmdq } from './rigs.js';
 
 export interface SyncRoundTrip {
   /** Mean and median `syncWaitNs` (from right after the doorbell write until CONS is seen). */
@@ -31,8 +31,15 @@ export interface SyncRoundTrip {
   syncs: number;
 }
 
-/** Runs `warmup` then `syncs` CMD_SYNCs; the measured ones only are reported. */
-export async function measureSyncRoundTrip(syncs: number, warmup: number): Promise<SyncRoundTrip> {
+/**
+ * Runs `warmup` then `syncs` CMD_SYNCs; the measured ones only are reported. With `budgetMs`, each
+ * of the two loops also ends once it has run that long (calibrate on a loaded host).
+ */
+export async function measureSyncRoundTrip(
+  syncs: number,
+  warmup: number,
+  budgetMs = Infinity,
+): Promise<SyncRoundTrip> {
   const cfg = { ...DEFAULTS, cpus: 1 };
   const params = layoutParamsFor(cfg, 'batched');
   const layout = computeLayout(params);
@@ -69,12 +76,21 @@ export async function measureSyncRoundTrip(syncs: number, warmup: number): Promi
       DEFAULTS.syncTimeoutMs * 1e6,
     );
     const empty = new CmdBatch();
-    for (let i = 0; i < warmup; i++) cmdq.issue(empty, true);
+    const loop = (n: number): number => {
+      const end = performance.now() + budgetMs;
+      let i = 0;
+      while (i < n && ((i & 63) !== 0 || performance.now() < end)) {
+        cmdq.issue(empty, true);
+        i++;
+      }
+      return i;
+    };
+    loop(warmup);
     cmdq.stats = measured;
     lock.stats = measured;
     const t0 = performance.now();
-    for (let i = 0; i < syncs; i++) cmdq.issue(empty, true);
-    const cycleNs = ((performance.now() - t0) * 1e6) / syncs;
+    const done = loop(syncs);
+    const cycleNs = ((performance.now() - t0) * 1e6) / done;
     const b = measured.base;
     const n = f64[b + Cpu.SYNCS_WAITED];
     return {
