@@ -18,7 +18,7 @@ interface Setup {
   readonly design: string;
 }
 
-function point(s: Setup, cpus: number, durationNs: number, warmupNs: number, driverState: boolean): Point {
+function point(s: Setup, cpus: number, durationNs: number, warmupNs: number): Point {
   return {
     cpus,
     strategy: s.strategy as VirtualStrategy,
@@ -26,7 +26,6 @@ function point(s: Setup, cpus: number, durationNs: number, warmupNs: number, dri
     durationNs,
     warmupNs,
     workload: GARRY_WORKLOAD,
-    driverState,
   };
 }
 
@@ -35,7 +34,7 @@ function point(s: Setup, cpus: number, durationNs: number, warmupNs: number, dri
  * waits in a flush queue). An engine without lazy refuses the name or invalidates at unmap.
  */
 export const lazyAvailable = once((): boolean => {
-  const r = probe({ strategy: 'lazy', design: 'lockfree' }, 1, true);
+  const r = probe({ strategy: 'lazy', design: 'lockfree' }, 1);
   return r !== null && r.unmaps > 0 && r.commands.tlbiNhVa === 0;
 });
 
@@ -45,13 +44,13 @@ export const lazyAvailable = once((): boolean => {
  * refuses the name or runs both on one queue.
  */
 export const ecmdqAvailable = once((): boolean => {
-  const r = probe({ strategy: 'batched', design: 'ecmdq' }, 2, false);
+  const r = probe({ strategy: 'batched', design: 'ecmdq' }, 2);
   return r !== null && r.unmaps > 0 && (r.lockfree?.cmpxchgAttempts ?? 0) > 0 && r.lineTransfers.llq === 0;
 });
 
-function probe(s: Setup, cpus: number, driverState: boolean): VirtualResult | null {
+function probe(s: Setup, cpus: number): VirtualResult | null {
   try {
-    return measure(point(s, cpus, 2e5, 0, driverState));
+    return measure(point(s, cpus, 2e5, 0));
   } catch {
     return null;
   }
@@ -109,8 +108,8 @@ export interface LazyEcmdqOptions {
 
 export function lazyEcmdqPoints(o: LazyEcmdqOptions): ComparisonPoint[] {
   const run = (cpus: number, s: Setup): VirtualResult | null =>
-    // With lazy, strict runs with the driver state too, so that both pay the same IOVA allocator.
-    available(s) ? measure(point(s, cpus, o.ms * 1e6, 1e6, lazyAvailable())) : null;
+    // Every point runs with the driver state (measure), so strict and lazy pay the same allocator.
+    available(s) ? measure(point(s, cpus, o.ms * 1e6, 1e6)) : null;
   const baselines = new Map<string, VirtualResult>();
   return COMPARISONS.flatMap((comparison) =>
     (o.cpus ?? LAZY_ECMDQ_CPUS).map((cpus) => {
