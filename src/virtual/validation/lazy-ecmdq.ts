@@ -1,8 +1,9 @@
 // Experiment 4 (facts file): lazy beats strict (arm64 iperf3 2026: strict 14.9, lazy 39.8 Gbit/s;
 // ECMDQ RFC, 200 Gbit/s NIC: strict 145, lazy 180), and ECMDQ beats the single lock-free queue at
 // high CPU counts (ECMDQ RFC, 6 queues: strict CMDQ 145, strict ECMDQ 162). Goal: the ordering at
-// every CPU count for lazy, at 32 CPUs and more for ECMDQ. A strategy or design the engine does
-// not run yet gives a "not yet available" row, so the code is ready before the engine is.
+// every CPU count for lazy, at 32 CPUs and more for ECMDQ. A strategy or design the engine did
+// not run would give a "not yet available" row (written before the engine ran both; it runs both
+// now, which test/virtual-validation.test.ts asserts).
 import type { VirtualStrategy } from '../cpu.js';
 import type { VirtualDesign, VirtualResult } from '../run.js';
 import { fixed, int, measure, verdict, type Point, type ValidationTable } from './common.js';
@@ -12,7 +13,7 @@ export const LAZY_ECMDQ_CPUS = [8, 16, 32, 64] as const;
 /** ECMDQ must win from here up ("at high CPU counts"). */
 export const ECMDQ_FROM_CPUS = 32;
 
-/** A strategy and design by the CLI's names; the engine's types learn 'lazy' and 'ecmdq' later. */
+/** A strategy and design by the CLI's names. */
 interface Setup {
   readonly strategy: string;
   readonly design: string;
