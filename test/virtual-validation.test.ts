@@ -1,6 +1,7 @@
 // The published shapes of docs/validation.md at reduced size (seed 1, so every number is fixed):
 // the seed's syncs per unmap and batched's advantage, ThunderX2's ordering of the issue-path
-// share, and lazy/ECMDQ once the engine runs them (pending rows until then).
+// share, lazy over strict and ECMDQ over the single lock-free queue. Every point runs as the CLI
+// runs it (with the driver state) and with its era's lock, which the engine honours.
 import { describe, expect, it } from 'vitest';
 import {
   ecmdqAvailable,
@@ -18,6 +19,10 @@ describe('the seed: per-page vs batched on the locked queue', () => {
 
   it('syncs per unmap fall from P to 1 at every CPU count, exactly', () => {
     for (const p of points) {
+      // The 2017 lock (SEED_LOCK) is the one that ran, and the driver state ran with it.
+      expect([p.perPage.cmdqLock?.name, p.batched.cmdqLock?.name]).toEqual(['ticket', 'ticket']);
+      expect(p.perPage.state?.safety.staleTranslationUses).toBe(0);
+      expect(p.perPage.state?.safety.checkedTranslations).toBeGreaterThan(0);
       expect(p.perPage.params.pages).toBe(16);
       expect(p.perPage.unmaps).toBeGreaterThan(0);
       expect(p.perPage.commands.cmdSync).toBe(16 * p.perPage.unmaps);
@@ -37,7 +42,7 @@ describe('the seed: per-page vs batched on the locked queue', () => {
 describe('ThunderX2, 64 CPUs: the locked queue spends far more CPU time issuing than the lock-free one', () => {
   it('at W = 85 us per unmap (a lock-free share near 2%), poll-mode CMD_SYNC: locked > 5x lock-free', () => {
     // The experiment's era lock (MCS) where the engine has lock algorithms, its ticket lock where not.
-    const at = (design: 'locked' | 'lockfree'): number =>
+    const at = (design: 'locked' | 'lockfree') =>
       measure({
         cpus: 64,
         design,
@@ -46,9 +51,12 @@ describe('ThunderX2, 64 CPUs: the locked queue spends far more CPU time issuing 
         warmupNs: 1e6,
         workload: { ...THUNDERX2_WORKLOAD, dmaNs: 85e3, syncMode: 'poll' },
         lock: THUNDERX2_LOCK,
-      }).issueFraction;
-    const locked = at('locked');
-    const lockfree = at('lockfree');
+      });
+    const lockedRun = at('locked');
+    // v5.3's queued spinlock (MCS), not the tool's default lock.
+    expect(lockedRun.cmdqLock?.name).toBe('mcs');
+    const locked = lockedRun.issueFraction;
+    const lockfree = at('lockfree').issueFraction;
     expect(lockfree).toBeGreaterThan(0.01);
     expect(lockfree).toBeLessThan(0.04);
     expect(locked).toBeGreaterThan(5 * lockfree);
@@ -62,24 +70,24 @@ describe('ThunderX2, 64 CPUs: the locked queue spends far more CPU time issuing 
 });
 
 describe('lazy and ECMDQ', () => {
-  it('the table marks what the engine does not run yet as pending and judges the rest', () => {
-    const t = lazyEcmdqTable(lazyEcmdqPoints({ ms: 0.5, cpus: [8, 32] }));
-    for (const r of t.rows) {
-      const name = r[0];
-      const supported = name.startsWith('lazy') ? lazyAvailable() : ecmdqAvailable();
-      if (!supported) expect(r.slice(4)).toEqual(['not yet available', '-', 'pending']);
-      else expect(r[6]).not.toBe('pending');
-    }
+  it('the engine runs both: a lazy unmap issues no TLBI_NH_VA; ECMDQs never move the shared {prod, cons}', () => {
+    expect(lazyAvailable()).toBe(true);
+    expect(ecmdqAvailable()).toBe(true);
   });
 
-  it.skipIf(!lazyAvailable())('lazy beats strict at 8 CPUs', () => {
-    // 8 CPUs only: whether it still wins at 16 and more is the table's question, not a fixed test.
+  it('lazy beats strict at 8 CPUs', () => {
+    // 8 CPUs only: at 64 it misses (docs/validation.md), the table's question, not a fixed test.
     const t = lazyEcmdqTable(lazyEcmdqPoints({ ms: 2, cpus: [8] }));
-    for (const r of t.rows.filter((row) => row[0].startsWith('lazy'))) expect(r[6]).toBe('pass');
+    expect(t.pending).toBe(0);
+    const lazy = t.rows.filter((row) => row[0].startsWith('lazy'));
+    expect(lazy).toHaveLength(1);
+    expect(lazy[0][6]).toBe('pass');
   });
 
-  it.skipIf(!ecmdqAvailable())('ECMDQ beats the single lock-free queue at 32 CPUs', () => {
+  it('ECMDQ beats the single lock-free queue at 32 CPUs', () => {
     const t = lazyEcmdqTable(lazyEcmdqPoints({ ms: 2, cpus: [32] }));
-    for (const r of t.rows.filter((row) => row[0].startsWith('ECMDQ'))) expect(r[6]).toBe('pass');
+    const ecmdq = t.rows.filter((row) => row[0].startsWith('ECMDQ'));
+    expect(ecmdq).toHaveLength(1);
+    expect(ecmdq[0][6]).toBe('pass');
   });
 });

@@ -160,7 +160,8 @@ export const DEFAULTS: Config = {
 /**
  * What --engine virtual uses where no flag says otherwise: a short window of virtual time (a
  * virtual millisecond of 64 CPUs is about a second of host time, and one seed gives one result,
- * so there is no noise to average away) and Linux's ticket spinlock, the one the engine models.
+ * so there is no noise to average away). Every other default, --lock included, is the threads
+ * engine's.
  */
 export const VIRTUAL_DEFAULTS = {
   durationMs: 20,

@@ -1,4 +1,5 @@
-// The tables of docs/validation.md, until `--engine virtual` reaches the CLI:
+// The tables of docs/validation.md, every point at once (each is also one `node dist/run.js
+// --engine virtual --calibration docs/validation-params.json ...` run; validation.md gives them):
 //   node dist/src/virtual/validate.js [--experiment seed|garry|thunderx2|lazy-ecmdq|all] [--ms N]
 //                                     [--service random|fifo] [--sync-mode msi|poll]
 // Every point runs from VALIDATION_PARAMS and one seed; each experiment adds only its stated

@@ -2,6 +2,7 @@
 // experiment's stated workload on top, and a table of published value against the engine's value
 // with a verdict per row. The experiments never set a cost parameter (docs/validation.md).
 import type { LockName } from '../../concurrency/lock.js';
+import { DEFAULTS } from '../../config/config.js';
 import type { VirtualStrategy } from '../cpu.js';
 import { VALIDATION_PARAMS, type VirtualParams } from '../params.js';
 import { runVirtual, type VirtualDesign, type VirtualResult } from '../run.js';
@@ -19,15 +20,18 @@ export interface Point {
   readonly durationNs: number;
   readonly warmupNs: number;
   readonly workload: Workload;
-  /** Run the driver's state (IOVA allocator, IOTLB, oracle), which lazy's flush queue needs: the
-   *  engine's `state` option, spread in so that an engine without it ignores it. */
-  readonly driverState?: boolean;
-  /** The locked queue's spinlock, as the experiment's era had it (the engine's `lock` option, spread
-   *  in like driverState: an engine with only the ticket lock ignores it). */
+  /** The locked queue's spinlock, as the experiment's era had it (--lock; default the tool's). */
   readonly lock?: LockName;
 }
 
+/**
+ * One point, run as `node dist/run.js --engine virtual --calibration docs/validation-params.json`
+ * runs it (src/run/virtual-run.ts): always with the driver state (IOVA allocator, page tables,
+ * IOTLB, devices, oracle), whose layout is sized for the run's --lock, so that every number of
+ * docs/validation.md is also what the CLI prints for the same settings.
+ */
 export function measure(p: Point): VirtualResult {
+  const lock = p.lock ?? DEFAULTS.lock;
   return runVirtual({
     cpus: p.cpus,
     design: p.design,
@@ -36,8 +40,8 @@ export function measure(p: Point): VirtualResult {
     durationNs: p.durationNs,
     warmupNs: p.warmupNs,
     params: { ...VALIDATION_PARAMS, ...p.workload },
-    ...(p.driverState === true ? { state: true } : {}),
-    ...(p.lock !== undefined ? { lock: p.lock } : {}),
+    lock,
+    state: { lock },
   });
 }
 

@@ -12,6 +12,7 @@ import { VALIDATION_PARAMS } from '../params.js';
 import {
   factorOff,
   fixed,
+  int,
   issueNsPerUnmap,
   measure,
   pct,
@@ -103,7 +104,7 @@ export function thunderx2Table(points: readonly ThunderX2Point[]): ValidationTab
       .filter((s) => s !== '')
       .join(', ');
     return [
-      fixed(p.workNs / 1000, 1),
+      int(p.workNs),
       pct(p.from),
       '15-20%',
       pct(l),
@@ -118,7 +119,7 @@ export function thunderx2Table(points: readonly ThunderX2Point[]): ValidationTab
     id: `thunderx2-${syncMode}`,
     title: `ThunderX2, ${THUNDERX2_CPUS} CPUs: share of CPU time in the command-queue issue path (${syncMode} CMD_SYNC)`,
     headers: [
-      'W, us per unmap',
+      'W, ns per unmap (--dma-ns)',
       'W fitted to lock-free share',
       'locked, published',
       'locked, virtual',
