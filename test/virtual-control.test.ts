@@ -109,6 +109,36 @@ const cfg = (over: Partial<Config> = {}): Config => ({
   ...over,
 });
 
+describe('an interrupt before the window opens', () => {
+  it('reports an interrupted run that measured nothing (no warm-up count leaks into it)', async () => {
+    const ac = new AbortController();
+    ac.abort();
+    // A warm-up far longer than the first slice: the window never opens.
+    const inv = await runInvocation(
+      cfg({ strategies: ['batched'], warmupMs: 1000 }),
+      SINGLE_RUN,
+      { warn: () => {} },
+      ac.signal,
+    );
+    expect(inv.outcome).toBe('interrupted');
+    const r = inv.doc.runs[0];
+    expect([r.outcome, r.complete, r.errors]).toEqual(['interrupted', false, ['interrupted (SIGINT)']]);
+    expect(r.durationMs).toBe(0);
+    expect(r.totals).toEqual({
+      maps: 0,
+      unmaps: 0,
+      pagesMapped: 0,
+      pagesUnmapped: 0,
+      unmapsPerSec: 0,
+      pagesPerSec: 0,
+    });
+    expect(r.commands.total).toBe(0);
+    expect(r.locks.map((l) => [l.name, l.acquisitions])).toEqual(r.locks.map((l) => [l.name, 0]));
+    expect(r.virtual?.virtualNs).toBeGreaterThan(0);
+    expect(r.virtual?.virtualNs).toBeLessThan(1000e6);
+  });
+});
+
 describe('an error inside the engine', () => {
   it('a lock invariant violation ends its run as failed, one line naming it; the run before is kept', async () => {
     let armed = false;
