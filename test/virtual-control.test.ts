@@ -178,6 +178,27 @@ describe('an error inside the engine', () => {
     expect(inv.text).toContain('INCOMPLETE');
   });
 
+  it('a deadlock (a lock never released: nothing left to run) fails the run at once', async () => {
+    let armed = false;
+    const release = VInstrumentedLock.prototype.release;
+    vi.spyOn(VInstrumentedLock.prototype, 'release').mockImplementation(function* (
+      this: VInstrumentedLock,
+      cpu: number,
+    ): Proc {
+      if (!armed) return yield* release.call(this, cpu);
+    });
+    const inv = await runInvocation(cfg({ strategies: ['batched'], durationMs: 1000 }), SINGLE_RUN, {
+      warn: () => {},
+      measureStart: () => (armed = true),
+    });
+    expect(inv.outcome).toBe('failed');
+    const r = inv.doc.runs[0];
+    expect(r.errors).toEqual([
+      'virtual engine failed in batched (4 CPUs, seed 3): deadlock: every CPU waits forever (nothing left to run in the measured window)',
+    ]);
+    expect(r.totals.unmaps).toBeGreaterThan(0);
+  });
+
   it('a CPU that never stops in the drain fails the run after its whole window', async () => {
     const drain = VCpuState.prototype.drain;
     vi.spyOn(VCpuState.prototype, 'drain').mockImplementation(function* (this: VCpuState) {

@@ -350,6 +350,10 @@ function* virtualRun(o: VirtualRunOptions): Generator<void, VirtualResult, void>
       }
       yield;
     }
+    // Nothing left to run while no CPU has finished: every CPU waits for what never comes (the
+    // threads engine's watchdog would end this run as hung; here it is certain at once).
+    if (!interrupted && m.heap.peekTime() === Infinity && stopped === 0)
+      throw new Error(`deadlock: every CPU waits forever (nothing left to run in the measured window)`);
   } catch (e) {
     // What the window measured until the engine failed still reaches the caller.
     closedAt = m.now;
