@@ -139,17 +139,30 @@ describe('an interrupt before the window opens', () => {
   });
 });
 
+/**
+ * The cmdq lock's release, replaced: while `faulty()` is false it releases; then it runs `fault`
+ * instead (a throw, or nothing: the lock is never released).
+ */
+function faultyRelease(faulty: () => boolean, fault: (cpu: number) => void): void {
+  const release = VInstrumentedLock.prototype.release;
+  vi.spyOn(VInstrumentedLock.prototype, 'release').mockImplementation(function* (
+    this: VInstrumentedLock,
+    cpu: number,
+  ): Proc {
+    if (!faulty()) return yield* release.call(this, cpu);
+    fault(cpu);
+  });
+}
+
 describe('an error inside the engine', () => {
   it('a lock invariant violation ends its run as failed, one line naming it; the run before is kept', async () => {
     let armed = false;
-    const release = VInstrumentedLock.prototype.release;
-    vi.spyOn(VInstrumentedLock.prototype, 'release').mockImplementation(function* (
-      this: VInstrumentedLock,
-      cpu: number,
-    ): Proc {
-      if (armed) throw new Error(`virtual ticket lock: cpu ${cpu} released it while cpu 9 holds it`);
-      return yield* release.call(this, cpu);
-    });
+    faultyRelease(
+      () => armed,
+      (cpu) => {
+        throw new Error(`virtual ticket lock: cpu ${cpu} released it while cpu 9 holds it`);
+      },
+    );
     const inv = await runInvocation(cfg(), SINGLE_RUN, {
       warn: () => {},
       // Once batched's window holds an unmap: the next release throws.
@@ -180,13 +193,10 @@ describe('an error inside the engine', () => {
 
   it('a deadlock (a lock never released: nothing left to run) fails the run at once', async () => {
     let armed = false;
-    const release = VInstrumentedLock.prototype.release;
-    vi.spyOn(VInstrumentedLock.prototype, 'release').mockImplementation(function* (
-      this: VInstrumentedLock,
-      cpu: number,
-    ): Proc {
-      if (!armed) return yield* release.call(this, cpu);
-    });
+    faultyRelease(
+      () => armed,
+      () => {},
+    );
     const inv = await runInvocation(cfg({ strategies: ['batched'], durationMs: 1000 }), SINGLE_RUN, {
       warn: () => {},
       measureStart: () => (armed = true),
