@@ -1,45 +1,15 @@
 // Fault injection and the ways a run can end: a crashed CPU, a stalled SMMU, an illegal command,
 // the watchdog and Ctrl-C. Each ends promptly with its exit code, a message that says what
 // happened, and a JSON document holding what was measured.
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, existsSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { runCli } from './helpers/cli.js';
 import { config } from './helpers/runs.js';
 
-const RUN = resolve(__dirname, '../dist/run.js');
 const dir = mkdtempSync(join(tmpdir(), 'tlbsync-faults-'));
-
-interface Result {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-  /** A stderr line matched `sigintAfter` (and SIGINT was sent). */
-  marked: boolean;
-}
-
-/**
- * Runs the CLI; with `sigintAfter`, sends SIGINT once a stderr line matches it: an event, never
- * a fixed delay (a loaded host may not even have started the run by then).
- */
-function run(args: string[], opts: { sigintAfter?: RegExp } = {}): Promise<Result> {
-  return new Promise((done) => {
-    const p = spawn(process.execPath, [RUN, ...args]);
-    let stdout = '';
-    let stderr = '';
-    let marked = false;
-    p.stdout.on('data', (d) => (stdout += d));
-    p.stderr.on('data', (d) => {
-      stderr += d;
-      if (!marked && opts.sigintAfter?.test(stderr)) {
-        marked = true;
-        p.kill('SIGINT');
-      }
-    });
-    p.on('exit', (code) => done({ code, stdout, stderr, marked }));
-  });
-}
+const run = runCli;
 
 const json = (name: string) => JSON.parse(readFileSync(join(dir, name), 'utf8'));
 

@@ -115,8 +115,12 @@ describe('progress of a virtual run', () => {
     const p = new Progress('bar', { write: (s: string) => (out += s), isTTY: true, columns: 200 }, () => now);
     p.runStart(info);
     now += 1000;
-    p.virtualProgress(info, 10.5e6);
+    p.virtualProgress(info, 10.5e6, 65_536);
     expect(out).toMatch(/\| lockfree \| virtual 10\.50\/21 ms \| 0:01 elapsed/);
+    // From the second report on: events simulated per second of wall time since the first.
+    now += 250;
+    p.virtualProgress(info, 12e6, 65_536 + 500_000);
+    expect(out).toMatch(/\| lockfree \| virtual 12\.00\/21 ms, 2\.00M events\/s \| 0:01 elapsed/);
     p.done();
   });
 
@@ -126,13 +130,15 @@ describe('progress of a virtual run', () => {
     const p = new Progress('lines', { write: (s: string) => (out += s) }, () => now);
     p.runStart(info);
     out = '';
+    now = 1000;
+    p.virtualProgress(info, 1e6, 65_536);
     now = 4999;
-    p.virtualProgress(info, 3e6);
+    p.virtualProgress(info, 3e6, 4 * 65_536);
     expect(out).toBe('');
     now = 5000;
-    p.virtualProgress(info, 4e6);
+    p.virtualProgress(info, 4e6, 65_536 + 600_000);
     now = 6000;
-    p.virtualProgress(info, 5e6);
-    expect(out).toBe('virtual time 4.00 of 21 ms (lockfree)\n');
+    p.virtualProgress(info, 5e6, 65_536 + 700_000);
+    expect(out).toBe('virtual time 4.00 of 21 ms (lockfree, 150k events/s)\n');
   });
 });

@@ -37,6 +37,12 @@ export class Progress implements RunHooks {
   private shown = false;
   /** --engine virtual: the virtual time the current run has reached (ns), and when it was drawn. */
   private virtualNs: number | null = null;
+  /**
+   * ... and the events it simulates per second of wall time, since its first report (the run's
+   * set-up before it is not the engine's speed); null until a second report.
+   */
+  private eventsPerSec: number | null = null;
+  private firstReport: { readonly at: number; readonly events: number } | null = null;
   private drawnAt = 0;
 
   constructor(
@@ -51,6 +57,8 @@ export class Progress implements RunHooks {
     this.current = info;
     this.runStartedAt = this.now();
     this.virtualNs = null;
+    this.eventsPerSec = null;
+    this.firstReport = null;
     if (this.mode === 'lines') {
       const elapsed = this.now() - this.t0;
       this.stream.write(
@@ -66,17 +74,20 @@ export class Progress implements RunHooks {
   };
 
   /**
-   * A virtual run holds this thread until it ends, so no timer fires meanwhile: the bar is redrawn
-   * from here, at most every REDRAW_MS of wall-clock time.
+   * A virtual run gives the event loop a turn only between its slices, so the timer may lag: the
+   * bar is also redrawn from here, at most every REDRAW_MS of wall-clock time.
    */
-  readonly virtualProgress = (info: RunInfo, virtualNs: number): void => {
+  readonly virtualProgress = (info: RunInfo, virtualNs: number, events = 0): void => {
     this.virtualNs = virtualNs;
     const now = this.now();
+    const first = (this.firstReport ??= { at: now, events });
+    if (now > first.at) this.eventsPerSec = ((events - first.events) * 1000) / (now - first.at);
     if (this.mode === 'bar' && now - this.drawnAt >= REDRAW_MS) this.draw();
     // Off a terminal, a long virtual run says how far it is now and then.
     if (this.mode === 'lines' && now - Math.max(this.runStartedAt, this.drawnAt) >= LINE_EVERY_MS) {
       this.stream.write(
-        `virtual time ${(virtualNs / 1e6).toFixed(2)} of ${info.cfg.warmupMs + info.cfg.durationMs} ms (${info.strategy})\n`,
+        `virtual time ${(virtualNs / 1e6).toFixed(2)} of ${info.cfg.warmupMs + info.cfg.durationMs} ms ` +
+          `(${[info.strategy, eventRate(this.eventsPerSec)].filter((s) => s !== '').join(', ')})\n`,
       );
       this.drawnAt = now;
     }
@@ -140,7 +151,8 @@ export class Progress implements RunHooks {
       `${info.strategy}${info.repeat > 1 ? ` rep ${info.repetition + 1}/${info.repeat}` : ''}`,
       this.virtualNs === null
         ? ''
-        : `virtual ${(this.virtualNs / 1e6).toFixed(2)}/${info.cfg.warmupMs + info.cfg.durationMs} ms`,
+        : `virtual ${(this.virtualNs / 1e6).toFixed(2)}/${info.cfg.warmupMs + info.cfg.durationMs} ms` +
+          (this.eventsPerSec === null ? '' : `, ${eventRate(this.eventsPerSec)}`),
       `${clock(now - this.t0)} elapsed`,
       `ETA ${clock(this.eta() ?? 0)}`,
     ].filter((s) => s !== '');
@@ -160,4 +172,10 @@ export class Progress implements RunHooks {
     this.stream.write('\r\x1b[2K');
     this.shown = false;
   }
+}
+
+/** Simulated events per second of wall time, e.g. `2.41M events/s` ('' before it is known). */
+function eventRate(perSec: number | null): string {
+  if (perSec === null) return '';
+  return perSec >= 1e6 ? `${(perSec / 1e6).toFixed(2)}M events/s` : `${Math.round(perSec / 1e3)}k events/s`;
 }

@@ -171,7 +171,7 @@ export function virtualLine(v: VirtualRunReport): string {
     (v.cmpxchgSuccessRate === null
       ? ''
       : `; cmpxchg success ${v.cmpxchgSuccessRate > 0 ? `1 in ${num(1 / v.cmpxchgSuccessRate, 1)}` : 'none'}`) +
-    `; line transfers: ${lines}` +
+    (lines === '' ? '' : `; line transfers: ${lines}`) +
     (v.calibration === null ? '' : `; calibration ${v.calibration}`)
   );
 }

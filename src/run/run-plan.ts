@@ -50,8 +50,11 @@ export interface RunHooks {
   readonly runEnd?: (info: RunInfo, run: StrategyRun, report: RunReport) => void;
   /** Diagnostics from the orchestrator (watchdog, CMDQ errors) for stderr. */
   readonly warn: (line: string) => void;
-  /** --engine virtual: the virtual time reached (ns), every few ten thousand events of the run. */
-  readonly virtualProgress?: (info: RunInfo, virtualNs: number) => void;
+  /**
+   * --engine virtual: the virtual time reached (ns) and the events the engine has run so far in
+   * this run, every few ten thousand events.
+   */
+  readonly virtualProgress?: (info: RunInfo, virtualNs: number, events: number) => void;
 }
 
 export interface PlanDeps {
@@ -122,7 +125,7 @@ async function runPlanNow(
           };
           hooks.runStart?.(info);
           const ran = virtual
-            ? runVirtualPoint(cfg, strategy, info, hooks)
+            ? await runVirtualPoint(cfg, strategy, info, hooks, signal)
             : {
                 run: await runStrategy(cfg, host, strategy, pool!, cfg.cmdLog !== null, {
                   signal,
@@ -163,24 +166,24 @@ async function runPlanNow(
 }
 
 /**
- * A virtual run, with the progress hooks fed from virtual time: measureStart once the clock is
- * past the warm-up (or at the end of a run too short to report before), virtualProgress as it goes.
+ * A virtual run, with the progress hooks fed from the engine: measureStart once the measured
+ * window holds an unmap, as for a threads run (or at the end of a run too short to hold one),
+ * virtualProgress as it goes. Ctrl-C (signal) is seen between the engine's slices.
  */
-function runVirtualPoint(
+async function runVirtualPoint(
   cfg: Config,
   strategy: string,
   info: RunInfo,
   hooks: RunHooks,
-): { run: StrategyRun; virtual: VirtualRunReport } {
-  const warmupNs = cfg.warmupMs * 1e6;
+  signal: AbortSignal | undefined,
+): Promise<{ run: StrategyRun; virtual: VirtualRunReport }> {
   let measuring = false;
-  const ran = runVirtualStrategy(cfg, strategy, cfg.cmdLog !== null, {
-    progress: (ns) => {
-      if (!measuring && ns > warmupNs) {
-        measuring = true;
-        hooks.measureStart?.(info);
-      }
-      hooks.virtualProgress?.(info, ns);
+  const ran = await runVirtualStrategy(cfg, strategy, cfg.cmdLog !== null, {
+    progress: (ns, events) => hooks.virtualProgress?.(info, ns, events),
+    signal,
+    measuring: () => {
+      measuring = true;
+      hooks.measureStart?.(info);
     },
   });
   if (!measuring) hooks.measureStart?.(info);

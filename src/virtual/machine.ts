@@ -30,6 +30,11 @@ interface Parker {
 
 /** Machine.run's progress report: every this many events (a power of two), cheap to test. */
 export const PROGRESS_EVENTS = 1 << 16;
+/** Machine.slices' slice: a few ms of wall time, so that Ctrl-C is seen promptly. */
+export const SLICE_EVENTS = 1 << 15;
+
+/** Machine.run's progress report: the virtual time reached and the events run so far. */
+export type MachineProgress = (now: number, events: number) => void;
 
 interface RegWatch {
   readonly agent: number;
@@ -69,17 +74,40 @@ export class Machine {
 
   /**
    * Runs events until none is left or the next one lies beyond `until`; the clock ends at `until`.
-   * `progress` is called with the virtual time reached every PROGRESS_EVENTS events.
+   * `progress` is called with the virtual time reached (and the events run so far) every
+   * PROGRESS_EVENTS events.
    */
-  run(until: number, progress?: (now: number) => void): void {
+  run(until: number, progress?: MachineProgress): void {
+    this.runSome(until, Infinity, progress);
+  }
+
+  /**
+   * Machine.run in slices of at most SLICE_EVENTS events, yielding between them: the caller may
+   * give the host's event loop a turn (Ctrl-C) or stop there. Nothing happens between slices, so
+   * the events run in the same order as under Machine.run.
+   */
+  *slices(until: number, progress?: MachineProgress): Generator<void, void, void> {
+    while (!this.runSome(until, SLICE_EVENTS, progress)) yield;
+  }
+
+  /**
+   * Runs at most `budget` events of those up to `until`. True when none is left up to `until`
+   * (the clock is then at `until`); false when the budget ran out first (the clock stays at the
+   * last event's time).
+   */
+  private runSome(until: number, budget: number, progress?: MachineProgress): boolean {
     const heap = this.heap;
     const clock = this.clock;
+    let n = 0;
     while (heap.peekTime() <= until) {
+      if (n++ === budget) return false;
       clock.now = heap.peekTime();
       heap.pop()!();
-      if ((++this.events & (PROGRESS_EVENTS - 1)) === 0 && progress !== undefined) progress(clock.now);
+      if ((++this.events & (PROGRESS_EVENTS - 1)) === 0 && progress !== undefined)
+        progress(clock.now, this.events);
     }
     clock.now = until;
+    return true;
   }
 
   /** A register's value, without cost (the SMMU model, tests). */

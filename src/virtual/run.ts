@@ -14,7 +14,7 @@ import { makeVLock, VInstrumentedLock, type LockName } from './locks.js';
 import { ECMDQ_CONS_FLAGS, smmuQueuesProcess } from './smmu-queues.js';
 import { cpuProcess, type VirtualStrategy } from './cpu.js';
 import { VCpuStats } from './cpu-stats.js';
-import { Machine } from './machine.js';
+import { Machine, type MachineProgress } from './machine.js';
 import { DEFAULT_VIRTUAL_PARAMS, type VirtualParams } from './params.js';
 import { smmuProcess, type SmmuRecord } from './smmu.js';
 import type { Proc } from './requests.js';
@@ -60,8 +60,16 @@ export interface VirtualRunOptions {
   /** With `state`: the run's layout and views, initialised (hardware/layout.ts allocate and the
    *  IOVA domains), for the driver state to run on instead of its own. */
   readonly world?: { readonly layout: Layout; readonly views: SharedViews };
-  /** Called with the virtual time reached every PROGRESS_EVENTS events (machine.ts). */
-  readonly progress?: (virtualNs: number) => void;
+  /** Called with the virtual time reached (and the events run) every PROGRESS_EVENTS events. */
+  readonly progress?: MachineProgress;
+  /**
+   * Checked between slices of the measured window (runVirtualAsync gives the event loop a turn
+   * there): once aborted, the window closes at the virtual time reached, the run ends as at the
+   * end of its window (drain included) and the result says `interrupted`.
+   */
+  readonly signal?: AbortSignal;
+  /** Called once, between slices, when an unmap begun in the measured window has completed. */
+  readonly measuring?: () => void;
   /** --trace: one ring per CPU, then the SMMU's; events carry virtual timestamps. */
   readonly traceRings?: readonly TraceRing[];
   /** Called once at the end with the counts in the threads engine's formats (collect.ts). */
@@ -77,6 +85,12 @@ export interface VirtualEnd {
   readonly logStart: number;
   /** ... and when it closed (the drain after it consumes more). */
   readonly logEnd: number;
+  /** The virtual time the window closed at: its end, or sooner when interrupted or failed. */
+  readonly closedAt: number;
+  /** The measured window's length (ns): the duration, or what was run of it. */
+  readonly windowNs: number;
+  /** Events run until the window closed. */
+  readonly events: number;
 }
 
 /** The state a drained run ends in, for the invariants. */
@@ -138,6 +152,8 @@ export interface VirtualResult {
   /** Every CPU's counts (the measured window; lock stats in cmdqLock). */
   readonly perCpu: readonly VCpuStats[];
   readonly drained?: VirtualDrained;
+  /** Present (true) when `signal` closed the window early; virtualNs is then where it closed. */
+  readonly interrupted?: true;
   /** With `state`: the oracle, end state, IOTLB and IOVA lock counts (state-result.ts). */
   readonly state: VirtualStateResult | null;
   /** With `state` (not enumerable): the run's layout and views, the CPUs' counts at the end of the
@@ -152,7 +168,30 @@ const DRAIN_LIMIT_NS = 10e9;
 /** Virtual time the CPUs get after the window to finish their iteration and drain (driver state). */
 const STATE_DRAIN_LIMIT_NS = 1e9;
 
+/** One run, synchronously (every slice at once). */
 export function runVirtual(o: VirtualRunOptions): VirtualResult {
+  const run = virtualRun(o);
+  for (;;) {
+    const r = run.next();
+    if (r.done === true) return r.value;
+  }
+}
+
+/**
+ * One run, giving the event loop a turn between slices (Ctrl-C, progress timers): the same
+ * events in the same order as runVirtual, so the same result.
+ */
+export async function runVirtualAsync(o: VirtualRunOptions): Promise<VirtualResult> {
+  const run = virtualRun(o);
+  for (;;) {
+    const r = run.next();
+    if (r.done === true) return r.value;
+    await new Promise<void>((resolve) => setImmediate(resolve));
+  }
+}
+
+/** The run, a slice at a time (it yields between slices). */
+function* virtualRun(o: VirtualRunOptions): Generator<void, VirtualResult, void> {
   const p: VirtualParams = { ...DEFAULT_VIRTUAL_PARAMS, ...o.params };
   const smmuAgent = o.cpus;
   let stats = Array.from({ length: o.cpus }, () => new VCpuStats());
@@ -248,7 +287,9 @@ export function runVirtual(o: VirtualRunOptions): VirtualResult {
   }
   // The measured window starts with fresh protocol counters (maps and unmaps count from there too).
   let logStart = 0;
+  let windowOpen = false;
   m.at(o.warmupNs, () => {
+    windowOpen = true;
     rec.window!.fill(0);
     logStart = rec.log?.length ?? 0;
     for (const s of stats) {
@@ -273,28 +314,69 @@ export function runVirtual(o: VirtualRunOptions): VirtualResult {
       });
     }
   });
-  m.run(end, o.progress);
-  // The trace covers the measured window, as the threads engine's does; the window's counts are
-  // kept apart, as the drain below goes on counting into the live blocks.
-  for (const pr of probes) pr.ring = null;
-  for (const s of live) s.counters.ring = null;
-  rec.ring = null;
-  if (state !== null) stats = live.map(snapshot);
-  o.onEnd?.({ stats, smmu: rec.window!.slice(), logStart, logEnd: rec.log?.length ?? 0 });
+  // The window closes at its end, or where the run was interrupted or failed.
+  let closedAt = end;
+  let interrupted = false;
+  let measuring = o.measuring;
+  const closeWindow = (): void => {
+    // The trace covers the measured window, as the threads engine's does; the window's counts are
+    // kept apart, as the drain below goes on counting into the live blocks.
+    for (const pr of probes) pr.ring = null;
+    for (const s of live) s.counters.ring = null;
+    rec.ring = null;
+    // Closed before it opened: nothing was measured (the blocks still hold the warm-up's counts).
+    if (!windowOpen) stats = live.map(() => new VCpuStats());
+    else if (state !== null) stats = live.map(snapshot);
+    if (state !== null && closedAt < end) state.window = [o.warmupNs, closedAt];
+    o.onEnd?.({
+      stats,
+      smmu: windowOpen ? rec.window!.slice() : new Float64Array(SMMU_STATS_SLOTS),
+      logStart,
+      logEnd: windowOpen ? (rec.log?.length ?? 0) : logStart,
+      closedAt,
+      windowNs: Math.max(0, closedAt - o.warmupNs),
+      events: m.events,
+    });
+  };
+  try {
+    const window = m.slices(end, o.progress);
+    while (window.next().done !== true) {
+      if (measuring !== undefined && windowOpen && live.some((s) => s.unmaps > 0)) {
+        measuring();
+        measuring = undefined;
+      }
+      if (o.signal?.aborted === true) {
+        interrupted = true;
+        closedAt = m.now;
+        break;
+      }
+      yield;
+    }
+    // Nothing left to run while no CPU has finished: every CPU waits for what never comes (the
+    // threads engine's watchdog would end this run as hung; here it is certain at once).
+    if (!interrupted && m.heap.peekTime() === Infinity && stopped === 0)
+      throw new Error(`deadlock: every CPU waits forever (nothing left to run in the measured window)`);
+  } catch (e) {
+    // What the window measured until the engine failed still reaches the caller.
+    closedAt = m.now;
+    closeWindow();
+    throw e;
+  }
+  closeWindow();
   let drainNs = 0;
   if (state !== null) {
     // The window's counts; then every CPU finishes its iteration and drains, as after STOP.
     state.stopping = true;
     while (state.stopped < o.cpus) {
-      if (m.heap.peekTime() === Infinity || m.now - end > STATE_DRAIN_LIMIT_NS)
+      if (m.heap.peekTime() === Infinity || m.now - closedAt > STATE_DRAIN_LIMIT_NS)
         throw new Error(`virtual engine: ${o.cpus - state.stopped} CPU(s) did not stop after the run`);
-      m.run(Math.min(m.heap.peekTime() + 1e5, end + STATE_DRAIN_LIMIT_NS + 1));
+      yield* m.slices(Math.min(m.heap.peekTime() + 1e5, closedAt + STATE_DRAIN_LIMIT_NS + 1));
     }
-    drainNs = state.lastStopNs - end;
+    drainNs = state.lastStopNs - closedAt;
   }
   let drained: VirtualDrained | undefined;
   if (o.drain === true) {
-    m.run(m.now + DRAIN_LIMIT_NS);
+    yield* m.slices(m.now + DRAIN_LIMIT_NS);
     drained = {
       idle: m.heap.size === 0,
       stopped,
@@ -306,7 +388,9 @@ export function runVirtual(o: VirtualRunOptions): VirtualResult {
 
   const sum = (f: (s: VCpuStats) => number): number => stats.reduce((a, s) => a + f(s), 0);
   const unmaps = sum((s) => s.unmaps);
-  const seconds = o.durationNs / 1e9;
+  // The window as measured (an interrupted run's is shorter than asked).
+  const windowNs = interrupted ? Math.max(0, closedAt - o.warmupNs) : o.durationNs;
+  const seconds = windowNs / 1e9;
   const attempts = sum((s) => s.cmpxchgAttempts);
   const successes = sum((s) => s.cmpxchgSuccesses);
   const elections = sum((s) => s.ownerElections);
@@ -326,14 +410,14 @@ export function runVirtual(o: VirtualRunOptions): VirtualResult {
     design: o.design,
     seed: o.seed,
     params: p,
-    virtualNs: end,
+    virtualNs: closedAt,
     events: m.events,
     unmaps,
     maps: sum((s) => s.maps),
-    perCpuOpsPerSec: unmaps / seconds / o.cpus,
-    unmapsPerSec: unmaps / seconds,
+    perCpuOpsPerSec: seconds > 0 ? unmaps / seconds / o.cpus : 0,
+    unmapsPerSec: seconds > 0 ? unmaps / seconds : 0,
     meanUnmapNs: unmaps > 0 ? sum((s) => s.unmapNs) / unmaps : 0,
-    issueFraction: sum((s) => s.issueNs) / (o.cpus * o.durationNs),
+    issueFraction: windowNs > 0 ? sum((s) => s.issueNs) / (o.cpus * windowNs) : 0,
     commands: { tlbiNhVa: sum((s) => s.tlbiNhVa), cmdSync: sum((s) => s.cmdSync) },
     issued: { tlbiNhVa: sum((s) => s.issuedTlbi), cmdSync: sum((s) => s.issuedSync) },
     consumed,
@@ -364,6 +448,7 @@ export function runVirtual(o: VirtualRunOptions): VirtualResult {
         : null,
     perCpu: stats,
     ...(drained !== undefined ? { drained } : {}),
+    ...(interrupted ? { interrupted: true as const } : {}),
     state: state !== null ? stateResult(state, stats, drainNs) : null,
   };
   if (state !== null)
