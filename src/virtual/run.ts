@@ -42,7 +42,8 @@ export interface VirtualRunOptions {
   readonly params?: Partial<VirtualParams>;
   /** Keep every consumed command's words (result.commandWords). */
   readonly recordCommands?: boolean;
-  /** The cmdq lock's algorithm on the locked design (--lock; default the threads engine's). */
+  /** Every lock's algorithm (--lock; default the threads engine's): the cmdq lock's on the locked
+   *  design, and with `state` the IOVA allocator's and the flush queues' locks. */
   readonly lock?: LockName;
   /**
    * After the window, let every CPU finish the unmap it is in and stop, and run until nothing is
@@ -171,13 +172,19 @@ export function runVirtual(o: VirtualRunOptions): VirtualResult {
   const needsState = o.strategy === 'lazy' || o.strategy === 'unsafe-free-before-sync';
   if (needsState && (o.state === undefined || o.state === false))
     throw new Error(`virtual engine: ${o.strategy} needs the driver state (option state)`);
+  const over = o.state === undefined || o.state === false || o.state === true ? {} : o.state;
+  if (o.lock !== undefined && over.lock !== undefined && o.lock !== over.lock)
+    throw new Error(`virtual engine: lock ${o.lock} contradicts the driver state's lock ${over.lock}`);
+  // --lock is every lock's algorithm, as in the threads engine: the cmdq lock's and the state's.
+  const lockName = o.lock ?? over.lock ?? DEFAULTS.lock;
   const state =
     o.state === undefined || o.state === false
       ? null
       : new VirtualState(
-          stateConfig(o.cpus, o.strategy, o.design, p, o.state === true ? {} : o.state),
+          stateConfig(o.cpus, o.strategy, o.design, p, { ...over, lock: lockName }),
           o.strategy,
-          m.clock,
+          m,
+          p,
           o.world,
         );
   if (state !== null) state.window = [o.warmupNs, o.warmupNs + o.durationNs];
@@ -198,7 +205,6 @@ export function runVirtual(o: VirtualRunOptions): VirtualResult {
       queues.push({ addrs: ecmdqAddrs(c, p.queueShift), consFlags: ECMDQ_CONS_FLAGS });
     m.spawn(smmuAgent, smmuQueuesProcess(m, smmuAgent, p, rec, queues));
   } else m.spawn(smmuAgent, smmuProcess(m, smmuAgent, p, rec));
-  const lockName = o.lock ?? DEFAULTS.lock;
   const cmdqLock =
     o.design === 'locked'
       ? new VInstrumentedLock(
