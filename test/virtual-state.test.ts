@@ -3,12 +3,13 @@
 // and 64 CPUs and leaves nothing behind; unsafe-free-before-sync is caught in every run; the IOVA
 // locks are taken exactly as often as in the threads engine; lazy's flushes are exact at 1 CPU and
 // its command stream is the threads engine's.
-import { mkdtempSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { cmdLogPath, runConfig } from '../src/index.js';
-import type { RunReport } from '../src/report/types.js';
+import type { ResultDocument, RunReport } from '../src/report/types.js';
 import {
   runVirtual,
   type VirtualDesign,
@@ -19,6 +20,8 @@ import type { VirtualStrategy } from '../src/virtual/cpu.js';
 import { DEFAULTS, type Config } from '../src/config/config.js';
 import { VA_BASE_PAGE } from '../src/hardware/layout.js';
 import { config, decodeLog, decodeWords } from './helpers/runs.js';
+
+const CLI = resolve(__dirname, '../dist/run.js');
 
 function run(
   cpus: number,
@@ -146,6 +149,33 @@ describe('unsafe-free-before-sync is caught in every run (deterministic: 1 of 1 
         }).state!;
         expect(s.safety.staleTranslationUses, `seed ${seed}`).toBeGreaterThan(0);
       }
+    });
+
+  // Through the CLI, as a user runs it (docs/virtual-time.md: the parameters that open the window):
+  // 2 CPUs on the lock-free queue, 300 ns per TLBI, buffers mapped 1 us; every seed caught, exit 5.
+  for (const seed of [1, 2, 3])
+    it(`CLI, seed ${seed}: --json reports stale translation uses, exit code 5`, () => {
+      const dir = mkdtempSync(join(tmpdir(), 'vunsafe-'));
+      const json = join(dir, 'r.json');
+      const r = spawnSync(
+        process.execPath,
+        [
+          CLI,
+          ...['--engine', 'virtual', '--strategy', 'unsafe-free-before-sync', '--cmdq', 'lockfree'],
+          ...['--cpus', '2', '--tlbi-ns', '300', '--dma-ns', '1000', '--duration', '1ms'],
+          ...['--seed', String(seed), '--json', json, '-q'],
+        ],
+        { encoding: 'utf8' },
+      );
+      expect(r.status, r.stderr).toBe(5);
+      expect(r.stderr).toMatch(/SAFETY: stale translation uses in unsafe-free-before-sync/);
+      const doc = JSON.parse(readFileSync(json, 'utf8')) as ResultDocument;
+      const run = doc.runs[0];
+      expect(run.engine).toBe('virtual');
+      expect(run.safety.staleTranslationUses).toBeGreaterThan(0);
+      expect(run.safety.firstViolation!.currentGeneration).toBeGreaterThan(
+        run.safety.firstViolation!.entryGeneration,
+      );
     });
 
   it('the same settings with the safe ordering (batched) are clean', () => {
