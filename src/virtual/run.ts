@@ -24,7 +24,7 @@ import type { Layout, SharedViews } from '../hardware/layout.js';
 import { Cpu, initCpuStats } from '../concurrency/counters.js';
 import { SMMU_STATS_SLOTS } from '../hardware/smmu-stats.js';
 import type { TraceRing } from '../trace/ring.js';
-import { VCLS_CMDQ, VCPU_LOCK_CLASSES } from './cpu-stats.js';
+import { IOVA_LOCK_CLASSES, VCLS_CMDQ, VCPU_LOCK_CLASSES, type IovaLockClass } from './cpu-stats.js';
 import { VLockStat, type VProbe } from './instrument.js';
 
 /** Where bring-up leaves PROD and CONS: CFGI_ALL + CMD_SYNC, TLBI_NSNH_ALL (driver/probe.ts). */
@@ -168,6 +168,7 @@ export function runVirtual(o: VirtualRunOptions): VirtualResult {
   const lastHolder: number[] = [];
   const rings = o.traceRings ?? null;
   const cmdqLockStats: VLockStat[] = [];
+  const iovaLockStats: Record<IovaLockClass, VLockStat>[] = [];
   const probes: VProbe[] = [];
   const needsState = o.strategy === 'lazy' || o.strategy === 'unsafe-free-before-sync';
   if (needsState && (o.state === undefined || o.state === false))
@@ -187,7 +188,10 @@ export function runVirtual(o: VirtualRunOptions): VirtualResult {
           p,
           o.world,
         );
-  if (state !== null) state.window = [o.warmupNs, o.warmupNs + o.durationNs];
+  if (state !== null) {
+    state.window = [o.warmupNs, o.warmupNs + o.durationNs];
+    state.lockSink = (cpu, cls) => iovaLockStats[cpu][cls];
+  }
   const end = o.warmupNs + o.durationNs;
   if (o.design === 'locked') initLocked(m, BRINGUP_PROD);
   else initLockfree(m, p.queueShift, BRINGUP_PROD);
@@ -236,6 +240,10 @@ export function runVirtual(o: VirtualRunOptions): VirtualResult {
     probes.push(probe);
     stats[c].counters.ring = probe.ring;
     cmdqLockStats[c] = new VLockStat(probe, stats[c], VCLS_CMDQ);
+    // The IOVA locks' classes follow cmdq in the block (cpu-stats.ts VCPU_LOCK_CLASSES).
+    iovaLockStats[c] = Object.fromEntries(
+      IOVA_LOCK_CLASSES.map((k, i) => [k, new VLockStat(probe, stats[c], VCLS_CMDQ + 1 + i)]),
+    ) as Record<IovaLockClass, VLockStat>;
     const cmdq =
       o.design === 'lockfree'
         ? new VLockfreeCmdq(p.queueShift, p.syncMode, stats[c], poll, SHARED_QUEUE, probe)

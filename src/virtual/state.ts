@@ -33,7 +33,7 @@ import { iotlbEffect, VDevices } from './device.js';
 import { VFlushQueue } from './flush-queue.js';
 import { VIovaAllocator } from './iova.js';
 import type { VirtualParams } from './params.js';
-import { makeVLock, VInstrumentedLock, VLockStats, type VLockParams } from './locks.js';
+import { makeVLock, VInstrumentedLock, VLockStats, type VLockParams, type VLockSink } from './locks.js';
 import type { Machine } from './machine.js';
 import { delay, type Proc, type Req } from './requests.js';
 
@@ -110,6 +110,9 @@ export class VirtualState {
   private readonly locks = new Map<number, { lock: VInstrumentedLock; cls: string }>();
   /** Each CPU's statistics object of the moment (the run swaps them at the end of warm-up). */
   private readonly cpuStats: (() => VCpuStats)[] = [];
+  /** The report's lockstat writer of a CPU and IOVA lock class (its block and --trace ring), as
+   *  the cmdq lock's (instrument.ts VLockStat); set by the run before the CPUs start. */
+  lockSink: ((cpu: number, cls: IovaLockClass) => VLockSink) | null = null;
   private readonly clock: { readonly now: number };
 
   constructor(
@@ -163,7 +166,9 @@ export class VirtualState {
       const algo = makeVLock(this.cfg.lock, this.m, addr, addr + LINE, this.cfg.cpus, this.lockParams);
       const statsOf =
         cls === 'fq' ? () => this.fqLocks : (cpu: number) => this.cpuStats[cpu]().iovaLocks[cls];
-      l = { lock: new VInstrumentedLock(this.cfg.lock, algo, this.m, statsOf), cls };
+      const sink = this.lockSink;
+      const sinkOf = cls === 'fq' || sink === null ? null : (cpu: number) => sink(cpu, cls);
+      l = { lock: new VInstrumentedLock(this.cfg.lock, algo, this.m, statsOf, sinkOf), cls };
       this.locks.set(byteOffset, l);
     }
     return l.lock;
