@@ -339,7 +339,17 @@ describe('--trace and --cmd-log in virtual time', () => {
     };
     const spans = trace.traceEvents.filter((e) => e.ph === 'X');
     const names = new Set(spans.map((e) => e.name));
-    for (const n of ['iommu_unmap', 'cmdq wait', 'cmdq hold', 'CMD_SYNC wait', 'TLBI_NH_VA', 'CMD_SYNC'])
+    // The IOVA allocator's locks too (the CPU's cpu_rcache lock at every alloc and free), as the
+    // threads engine traces them.
+    for (const n of [
+      'iommu_unmap',
+      'cmdq wait',
+      'cmdq hold',
+      'rcache hold',
+      'CMD_SYNC wait',
+      'TLBI_NH_VA',
+      'CMD_SYNC',
+    ])
       expect(names).toContain(n);
     // The window starts at virtual 0 and the run is 110 us of virtual time long (ts, dur in us).
     const end = Math.max(...spans.map((e) => e.ts! + e.dur!));

@@ -30,7 +30,8 @@ export const VIRTUAL_CAPABILITIES: VirtualCapabilities = {
   strategies: ['per-page', 'batched', 'range', 'lazy', 'unsafe-free-before-sync', 'lockfree', 'ecmdq'],
   designs: ['locked', 'lockfree', 'ecmdq'],
   locks: ['tas', 'ttas', 'ticket', 'mcs', 'spin-park'],
-  lockDesigns: ['locked'],
+  // Every design: the IOVA allocator's and the flush queues' locks run --lock too (state.ts lockAt).
+  lockDesigns: ['locked', 'lockfree', 'ecmdq'],
   lockClasses: ['cmdq', 'iova', 'rcache', 'depot'],
   options: [
     (c) => (c.syncCoalesce !== 'off' ? `--sync-coalesce ${c.syncCoalesce}` : null),

@@ -97,11 +97,11 @@ export function* cpuProcess(
       batch.reset();
     };
     if (ranges !== null) {
-      for (let i = 0; i < w.pages; i++) state?.clearPte(i);
+      for (let i = 0; state !== undefined && i < w.pages; i++) yield* state.clearPte(i);
       yield* ranges.fill(batch, ASID, vaPage, w.pages, () => issue(false));
     }
     for (let i = 0; ranges === null && i < w.pages; i++) {
-      state?.clearPte(i);
+      if (state !== undefined) yield* state.clearPte(i);
       if (lazy) continue;
       if (perPage || !gather) batch.reset();
       else if (batch.full()) yield* issue(false);

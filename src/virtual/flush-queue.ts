@@ -3,7 +3,7 @@
 // driver/flush-queue.ts runs it, on the same layout:
 // - the domain's line (START_CNT, FINISH_CNT, TIMER_ON, TIMER_SEQ, EXPIRES) is coherent memory at
 //   its layout address: every CPU reads the counts and the timer there, a flush adds to them;
-// - each CPU's ring sits behind its fq->lock (a virtual lock at the layout's lock offset); the
+// - each CPU's ring sits behind its fq->lock (the --lock algorithm at the layout's lock offset); the
 //   ring's HEAD/TAIL and entries are kept in the run's views at the threads engine's offsets, their
 //   work charged as `fqEntryNs` per entry queued or looked at (their lines are not costed);
 // - a flush is TLBI_NH_ASID + CMD_SYNC through the command queue between START_CNT++ and
@@ -21,13 +21,13 @@ import { record } from '../concurrency/histogram.js';
 import { LAYOUT_BASE } from './address-map.js';
 import type { VCpuStats } from './cpu-stats.js';
 import { cmpxchg, delay, load, rmw, store, waitUntil, type Proc, type Req } from './requests.js';
-import type { VLockStats, VSpinlock } from './spinlock.js';
+import type { VInstrumentedLock } from './locks.js';
 
 /** EXPIRES: a float64 at byte 24 of the domain line (driver/flush-queue.ts EXPIRES_F64). */
 const EXPIRES_BYTE = 24;
 
 interface VRing {
-  readonly lock: VSpinlock;
+  readonly lock: VInstrumentedLock;
   /** Int32 index (views) of HEAD; TAIL follows. */
   readonly ctl: number;
   /** Int32 index of entry 0. */
@@ -52,10 +52,8 @@ export interface VFlushQueueDeps {
   readonly stats: () => VCpuStats;
   /** free_iova_fast of one IOVA. */
   readonly freeIova: (vaPage: number) => Generator<Req, void, number>;
-  /** The machine's lock at a layout byte offset. */
-  readonly vlock: (byteOffset: number) => VSpinlock;
-  /** Lock statistics for the fq locks (not a reported class in the threads engine). */
-  readonly lockStats: VLockStats;
+  /** The machine's lock at a layout byte offset (the run's --lock algorithm, state.ts lockAt). */
+  readonly vlock: (byteOffset: number) => VInstrumentedLock;
 }
 
 export class VFlushQueue {
@@ -106,11 +104,11 @@ export class VFlushQueue {
   }
 
   private *lock(r: VRing): Proc {
-    yield* r.lock.acquire(this.d.cpu, this.d.lockStats);
+    yield* r.lock.acquire(this.d.cpu);
   }
 
   private *unlock(r: VRing): Proc {
-    yield* r.lock.release(this.d.lockStats);
+    yield* r.lock.release(this.d.cpu);
   }
 
   /** iova_domain_flush. */

@@ -1,6 +1,7 @@
 // The IOVA allocator on the virtual machine: the threads engine's own allocator
 // (driver/iova-alloc.ts: the rbtree alone, or dma-iommu's per-CPU rcache in front of it) run on the
-// run's real layout, its locks played on the coherence model. The allocator is synchronous code, so
+// run's real layout, its locks (the run's --lock algorithm, state.ts lockAt) played on the coherence
+// model, counted into the CPU's VCpuStats.iovaLocks by class. The allocator is synchronous code, so
 // it cannot stop at a lock: it is called with locks that only record what it takes, and the record
 // is then played in virtual time.
 //
@@ -18,9 +19,9 @@ import { IovaDomain, type IovaAllocator, type IovaLock } from '../driver/iova.js
 import { rcacheServes, rcacheSlotOf } from '../driver/iova-rcache.js';
 import type { IovaMode } from '../config/config.js';
 import type { Layout } from '../hardware/layout.js';
-import type { IovaLockClass, VCpuStats } from './cpu-stats.js';
+import type { IovaLockClass } from './cpu-stats.js';
 import { delay, type Req } from './requests.js';
-import type { VSpinlock } from './spinlock.js';
+import type { VInstrumentedLock } from './locks.js';
 
 const CLASS: Record<IovaLockKind, IovaLockClass> = { rbtree: 'iova', rcache: 'rcache', depot: 'depot' };
 
@@ -30,7 +31,7 @@ class RecordingLock implements IovaLock {
 
   constructor(
     readonly kind: IovaLockKind,
-    readonly v: VSpinlock,
+    readonly v: VInstrumentedLock,
     private readonly owner: VIovaAllocator,
   ) {}
 
@@ -68,9 +69,8 @@ export class VIovaAllocator {
     private readonly cpu: number,
     private readonly domain: number,
     /** The machine's lock at a layout byte offset (one instance per lock, shared by the CPUs). */
-    vlock: (byteOffset: number, cls: IovaLockClass) => VSpinlock,
+    vlock: (byteOffset: number, cls: IovaLockClass) => VInstrumentedLock,
     private readonly costs: IovaCosts,
-    private readonly stats: () => VCpuStats,
   ) {
     const built = buildIovaAllocator(
       mode,
@@ -104,24 +104,20 @@ export class VIovaAllocator {
 
   private *play(op: () => number): Generator<Req, number, number> {
     const first = this.first;
-    yield* first.v.acquire(this.cpu, this.lockStats(first));
+    yield* first.v.acquire(this.cpu);
     this.pendingFirst = first;
     this.steps = [];
     const r = op();
     if (this.pendingFirst !== null)
       throw new Error(`virtual iova: the allocator did not take its ${first.kind} lock first`);
     for (const s of this.steps) {
-      if (s.acquire) yield* s.lock.v.acquire(this.cpu, this.lockStats(s.lock));
+      if (s.acquire) yield* s.lock.v.acquire(this.cpu);
       else {
         if (s.workNs > 0) yield delay(s.workNs);
-        yield* s.lock.v.release(this.lockStats(s.lock));
+        yield* s.lock.v.release(this.cpu);
       }
     }
     return r;
-  }
-
-  private lockStats(l: RecordingLock) {
-    return this.stats().iovaLocks[CLASS[l.kind]];
   }
 
   recordAcquire(l: RecordingLock): void {

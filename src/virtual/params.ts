@@ -27,8 +27,11 @@ export interface VirtualParams {
   readonly futexWakeNs: number;
   /** CPU work of one map (IOVA alloc, page-table writes: dma_map_single without the queue). */
   readonly mapNs: number;
-  /** CPU work of one unmap outside the command queue (page-table clears, IOVA free). */
+  /** CPU work of one unmap outside the command queue and the page-table clears. */
   readonly unmapNs: number;
+  /** With the driver state: clearing one page's PTE inside iommu_unmap (the walk to the leaf and
+   *  the store), charged before each clear, inside the unmap window (docs/virtual-time.md). */
+  readonly pteClearNs: number;
   /** Time the buffer stays mapped between map and unmap (dma_map_benchmark -x). */
   readonly dmaNs: number;
   /** The SMMU's time per TLBI_NH_VA and per CMD_SYNC (--tlbi-ns, --sync-ns). */
@@ -87,6 +90,7 @@ export const DEFAULT_VIRTUAL_PARAMS: VirtualParams = {
   futexWakeNs: 25_000,
   mapNs: 1100,
   unmapNs: 0,
+  pteClearNs: 15,
   dmaNs: DEFAULTS.dmaNs,
   tlbiNs: DEFAULTS.tlbiNs,
   syncNs: DEFAULTS.syncNs,

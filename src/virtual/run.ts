@@ -24,7 +24,7 @@ import type { Layout, SharedViews } from '../hardware/layout.js';
 import { Cpu, initCpuStats } from '../concurrency/counters.js';
 import { SMMU_STATS_SLOTS } from '../hardware/smmu-stats.js';
 import type { TraceRing } from '../trace/ring.js';
-import { VCLS_CMDQ, VCPU_LOCK_CLASSES } from './cpu-stats.js';
+import { IOVA_LOCK_CLASSES, VCLS_CMDQ, VCPU_LOCK_CLASSES, type IovaLockClass } from './cpu-stats.js';
 import { VLockStat, type VProbe } from './instrument.js';
 
 /** Where bring-up leaves PROD and CONS: CFGI_ALL + CMD_SYNC, TLBI_NSNH_ALL (driver/probe.ts). */
@@ -42,7 +42,8 @@ export interface VirtualRunOptions {
   readonly params?: Partial<VirtualParams>;
   /** Keep every consumed command's words (result.commandWords). */
   readonly recordCommands?: boolean;
-  /** The cmdq lock's algorithm on the locked design (--lock; default the threads engine's). */
+  /** Every lock's algorithm (--lock; default the threads engine's): the cmdq lock's on the locked
+   *  design, and with `state` the IOVA allocator's and the flush queues' locks. */
   readonly lock?: LockName;
   /**
    * After the window, let every CPU finish the unmap it is in and stop, and run until nothing is
@@ -206,20 +207,30 @@ function* virtualRun(o: VirtualRunOptions): Generator<void, VirtualResult, void>
   const lastHolder: number[] = [];
   const rings = o.traceRings ?? null;
   const cmdqLockStats: VLockStat[] = [];
+  const iovaLockStats: Record<IovaLockClass, VLockStat>[] = [];
   const probes: VProbe[] = [];
   const needsState = o.strategy === 'lazy' || o.strategy === 'unsafe-free-before-sync';
   if (needsState && (o.state === undefined || o.state === false))
     throw new Error(`virtual engine: ${o.strategy} needs the driver state (option state)`);
+  const over = o.state === undefined || o.state === false || o.state === true ? {} : o.state;
+  if (o.lock !== undefined && over.lock !== undefined && o.lock !== over.lock)
+    throw new Error(`virtual engine: lock ${o.lock} contradicts the driver state's lock ${over.lock}`);
+  // --lock is every lock's algorithm, as in the threads engine: the cmdq lock's and the state's.
+  const lockName = o.lock ?? over.lock ?? DEFAULTS.lock;
   const state =
     o.state === undefined || o.state === false
       ? null
       : new VirtualState(
-          stateConfig(o.cpus, o.strategy, o.design, p, o.state === true ? {} : o.state),
+          stateConfig(o.cpus, o.strategy, o.design, p, { ...over, lock: lockName }),
           o.strategy,
-          m.clock,
+          m,
+          p,
           o.world,
         );
-  if (state !== null) state.window = [o.warmupNs, o.warmupNs + o.durationNs];
+  if (state !== null) {
+    state.window = [o.warmupNs, o.warmupNs + o.durationNs];
+    state.lockSink = (cpu, cls) => iovaLockStats[cpu][cls];
+  }
   const end = o.warmupNs + o.durationNs;
   if (o.design === 'locked') initLocked(m, BRINGUP_PROD);
   else initLockfree(m, p.queueShift, BRINGUP_PROD);
@@ -237,7 +248,6 @@ function* virtualRun(o: VirtualRunOptions): Generator<void, VirtualResult, void>
       queues.push({ addrs: ecmdqAddrs(c, p.queueShift), consFlags: ECMDQ_CONS_FLAGS });
     m.spawn(smmuAgent, smmuQueuesProcess(m, smmuAgent, p, rec, queues));
   } else m.spawn(smmuAgent, smmuProcess(m, smmuAgent, p, rec));
-  const lockName = o.lock ?? DEFAULTS.lock;
   const cmdqLock =
     o.design === 'locked'
       ? new VInstrumentedLock(
@@ -271,6 +281,10 @@ function* virtualRun(o: VirtualRunOptions): Generator<void, VirtualResult, void>
     probes.push(probe);
     stats[c].counters.ring = probe.ring;
     cmdqLockStats[c] = new VLockStat(probe, stats[c], VCLS_CMDQ);
+    // The IOVA locks' classes follow cmdq in the block (cpu-stats.ts VCPU_LOCK_CLASSES).
+    iovaLockStats[c] = Object.fromEntries(
+      IOVA_LOCK_CLASSES.map((k, i) => [k, new VLockStat(probe, stats[c], VCLS_CMDQ + 1 + i)]),
+    ) as Record<IovaLockClass, VLockStat>;
     const cmdq =
       o.design === 'lockfree'
         ? new VLockfreeCmdq(p.queueShift, p.syncMode, stats[c], poll, SHARED_QUEUE, probe)

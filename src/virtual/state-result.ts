@@ -5,7 +5,7 @@
 import type { IovaMode } from '../config/config.js';
 import type { SafetySummary } from '../safety/oracle.js';
 import { IOVA_LOCK_CLASSES, type IovaLockClass, type VCpuStats } from './cpu-stats.js';
-import { VLockStats } from './spinlock.js';
+import { VLockStats } from './locks.js';
 import type { VirtualEndState, VirtualState } from './state.js';
 
 export interface VirtualStateResult {
@@ -25,7 +25,12 @@ export interface VirtualStateResult {
     readonly invalidationsMeasured: number;
   };
   /** Whole run (warm-up and drain included): loop iterations, and lock acquisitions by class. */
-  readonly totals: { readonly iterations: number; readonly lockAcquisitions: Record<string, number> };
+  readonly totals: {
+    readonly iterations: number;
+    readonly lockAcquisitions: Record<string, number>;
+    /** Locks whose acquisitions and releases differ or that are still held (none, once drained). */
+    readonly unpairedLocks: readonly string[];
+  };
   /** The IOVA allocator's locks by lockstat class, summed over CPUs (measured window). */
   readonly locks: Record<IovaLockClass, VLockStats>;
   /** TLBI_NH_ASID inserted in the window (lazy's flushes). */
@@ -83,7 +88,11 @@ export function stateResult(
       invalidations: state.iotlbInvalidations,
       invalidationsMeasured: state.iotlbInvalidationsMeasured,
     },
-    totals: { iterations: state.iterations, lockAcquisitions: state.lockTotals() },
+    totals: {
+      iterations: state.iterations,
+      lockAcquisitions: state.lockTotals(),
+      unpairedLocks: state.unpairedLocks(),
+    },
     locks,
     issuedTlbiAsid: sum((s) => s.issuedTlbiAsid),
     lazy:

@@ -17,6 +17,7 @@ import {
   allocate,
   computeLayout,
   cpuStatsBase,
+  LINE,
   pteIdx,
   VA_BASE_PAGE,
   type Layout,
@@ -27,13 +28,14 @@ import { SPIN } from '../concurrency/wait.js';
 import { readSafety, type SafetySummary } from '../safety/oracle.js';
 import { layoutParamsFor } from '../workload/params.js';
 import { LAYOUT_BASE } from './address-map.js';
-import type { VCpuStats } from './cpu-stats.js';
+import type { IovaLockClass, VCpuStats } from './cpu-stats.js';
 import { iotlbEffect, VDevices } from './device.js';
 import { VFlushQueue } from './flush-queue.js';
 import { VIovaAllocator } from './iova.js';
 import type { VirtualParams } from './params.js';
+import { makeVLock, VInstrumentedLock, VLockStats, type VLockParams, type VLockSink } from './locks.js';
+import type { Machine } from './machine.js';
 import { delay, type Proc, type Req } from './requests.js';
-import { VLockStats, VSpinlock } from './spinlock.js';
 
 /** Physical pages are per-CPU and recycled (workload/cpu-loop.ts PPN_PER_CPU). */
 const PPN_PER_CPU = 1 << 20;
@@ -105,15 +107,24 @@ export class VirtualState {
   lastStopNs = 0;
   /** Loop iterations (alloc ... release) completed over the whole run. */
   iterations = 0;
-  private readonly locks = new Map<number, { lock: VSpinlock; cls: string }>();
+  private readonly locks = new Map<number, { lock: VInstrumentedLock; cls: string }>();
+  /** Each CPU's statistics object of the moment (the run swaps them at the end of warm-up). */
+  private readonly cpuStats: (() => VCpuStats)[] = [];
+  /** The report's lockstat writer of a CPU and IOVA lock class (its block and --trace ring), as
+   *  the cmdq lock's (instrument.ts VLockStat); set by the run before the CPUs start. */
+  lockSink: ((cpu: number, cls: IovaLockClass) => VLockSink) | null = null;
+  private readonly clock: { readonly now: number };
 
   constructor(
     readonly cfg: Config,
     readonly strategy: StateStrategy,
-    private readonly clock: { readonly now: number },
+    private readonly m: Machine,
+    /** relaxNs, lockSpinNs of the --lock algorithm (the cmdq lock's, locks.ts). */
+    private readonly lockParams: VLockParams,
     /** The run's layout and views, already initialised (the CLI's run builds them for its Config). */
     world?: { readonly layout: Layout; readonly views: SharedViews },
   ) {
+    this.clock = m.clock;
     if (cfg.domains !== 'shared') throw new Error('virtual engine: only --domains shared has driver state');
     this.iova = iovaOf(cfg, strategy);
     if (world !== undefined) {
@@ -135,20 +146,48 @@ export class VirtualState {
     this.iotlb = new Iotlb(this.views.i32, this.layout, SPIN);
   }
 
-  /** The lock at a layout byte offset, one instance per lock (its word at LAYOUT_BASE + offset);
-   *  cls: its lockstat class (iova, rcache, depot, fq). */
-  lockAt(byteOffset: number, cls: string): VSpinlock {
+  /** CPU `cpu`'s statistics of the moment, for the locks' lockstat counts (VCpuState registers). */
+  registerCpu(cpu: number, stats: () => VCpuStats): void {
+    this.cpuStats[cpu] = stats;
+  }
+
+  /**
+   * The lock at a layout byte offset, one instance per lock, shared by the CPUs: the run's --lock
+   * algorithm (cfg.lock, as the threads engine builds every IOVA and fq lock with it: cpu-loop.ts,
+   * driver/flush-queue.ts) on its own words at LAYOUT_BASE + offset, the MCS nodes on the lines
+   * after it (concurrency/locks/mcs.ts: node c at offset + 64 (1 + c); the layout's lockBytes are
+   * the algorithm's). cls: its lockstat class (iova, rcache, depot: VCpuStats.iovaLocks; fq: the
+   * run's fqLocks, which the threads engine does not report).
+   */
+  lockAt(byteOffset: number, cls: IovaLockClass | 'fq'): VInstrumentedLock {
     let l = this.locks.get(byteOffset);
-    if (l === undefined)
-      this.locks.set(byteOffset, (l = { lock: new VSpinlock(LAYOUT_BASE + byteOffset, this.clock), cls }));
+    if (l === undefined) {
+      const addr = LAYOUT_BASE + byteOffset;
+      const algo = makeVLock(this.cfg.lock, this.m, addr, addr + LINE, this.cfg.cpus, this.lockParams);
+      const statsOf =
+        cls === 'fq' ? () => this.fqLocks : (cpu: number) => this.cpuStats[cpu]().iovaLocks[cls];
+      const sink = this.lockSink;
+      const sinkOf = cls === 'fq' || sink === null ? null : (cpu: number) => sink(cpu, cls);
+      l = { lock: new VInstrumentedLock(this.cfg.lock, algo, this.m, statsOf, sinkOf), cls };
+      this.locks.set(byteOffset, l);
+    }
     return l.lock;
   }
 
-  /** Acquisitions over the whole run (warm-up and drain included), by class. */
+  /** Acquisitions and releases over the whole run (warm-up and drain included), by class. */
   lockTotals(): Record<string, number> {
     const t: Record<string, number> = {};
-    for (const { lock, cls } of this.locks.values()) t[cls] = (t[cls] ?? 0) + lock.acquisitions;
+    for (const { lock, cls } of this.locks.values()) t[cls] = (t[cls] ?? 0) + lock.acquired;
     return t;
+  }
+
+  /** Locks whose acquisitions and releases differ, or that are held now (none after a drained run). */
+  unpairedLocks(): string[] {
+    const bad: string[] = [];
+    for (const [off, { lock, cls }] of this.locks)
+      if (lock.acquired !== lock.released || lock.heldBy !== -1)
+        bad.push(`${cls}@${off}: ${lock.acquired} acquired, ${lock.released} released`);
+    return bad;
   }
 
   /** The SMMU executed a command (after its time): its effect on the IOTLB. */
@@ -205,6 +244,7 @@ export class VCpuState {
     /** Seeds the peer devices' choice (from the run's PRNG). */
     seed: number,
   ) {
+    s.registerCpu(cpu, stats);
     const { i32, f64 } = s.views;
     const layout = s.layout;
     this.allocator = new VIovaAllocator(
@@ -215,7 +255,6 @@ export class VCpuState {
       this.domain,
       (off, cls) => s.lockAt(off, cls),
       p,
-      stats,
     );
     // The page-table writes of iommu_map (no strategy hook is called by map()).
     this.iommu = new IommuDomain(i32, layout, this.domain, {
@@ -241,7 +280,6 @@ export class VCpuState {
             stats,
             freeIova: (va) => this.allocator.free(va),
             vlock: (off) => s.lockAt(off, 'fq'),
-            lockStats: s.fqLocks,
           })
         : null;
   }
@@ -290,8 +328,10 @@ export class VCpuState {
     this.devices.oracle.unmapped(this.domain, this.vaPage, this.clock.now);
   }
 
-  /** Page i's PTE is cleared (before the strategy's tlb_add_page for it). */
-  clearPte(i: number): void {
+  /** Page i's PTE is cleared (before the strategy's tlb_add_page for it), after pteClearNs of
+   *  page-table walk and store (inside the unmap window, as iommu.ts unmap is in the threads one). */
+  *clearPte(i: number): Proc {
+    if (this.p.pteClearNs > 0) yield delay(this.p.pteClearNs);
     const t = this.vaPage - VA_BASE_PAGE + i;
     Atomics.store(this.s.views.i32, pteIdx(this.s.layout, this.domain, t), 0);
   }
