@@ -3,9 +3,11 @@
 // HTML report draws the virtual points dashed and hollow in their strategy's colour, over the
 // threads points, with an engine legend; compare never matches a virtual run with a threads run.
 import { describe, expect, it, beforeAll } from 'vitest';
-import { DEFAULTS, runSweep, compareDocs } from '../src/index.js';
+import { DEFAULTS, runConfig, runSweep, compareDocs } from '../src/index.js';
 import { chartEntries, summarize } from '../src/report/charts.js';
+import { documentText } from '../src/report/document-text.js';
 import { renderCharts } from '../src/report/html.js';
+import { runSummary, windowText } from '../src/report/text.js';
 import type { ResultDocument } from '../src/report/types.js';
 import { Progress } from '../src/cli/progress.js';
 import { runLine } from '../src/run/progress-line.js';
@@ -90,6 +92,54 @@ describe('virtual runs in the outputs', () => {
     expect(same.rows.length).toBeGreaterThan(0);
     expect(() => compareDocs(virtual, asThreads)).toThrow(
       'compare: no run of A matches a run of B: they differ in engine ("virtual" in A, "threads" in B)',
+    );
+  });
+});
+
+describe('the text of virtual runs', () => {
+  it('a window under 100 ms is printed in ms, from 100 ms up in s as before', () => {
+    const line = runSummary(virtual.runs[0]).split('\n')[0];
+    // The virtual window closes exactly at --duration: 0.2 ms, which "0.00 s" used to hide.
+    expect(virtual.runs[0].durationMs).toBe(0.2);
+    expect(line).toMatch(/ in 0\.200 ms$/);
+    expect([
+      windowText(2345.6),
+      windowText(500.2),
+      windowText(100),
+      windowText(20.004),
+      windowText(0),
+    ]).toEqual(['2.35 s', '0.50 s', '0.10 s', '20.00 ms', '0.00 s']);
+  });
+
+  it('a run with no unmap in its window says so, not that every latency is 0', async () => {
+    // A DMA of 1 ms holds the one CPU's first buffer across the whole 10 us window.
+    const cfg = {
+      ...DEFAULTS,
+      engine: 'virtual' as const,
+      strategies: ['batched'],
+      cpus: 1,
+      dmaNs: 1e6,
+      durationMs: 0.01,
+      warmupMs: 0.01,
+      quiet: true,
+      json: null,
+    };
+    const { doc } = await runConfig(cfg, () => {});
+    const r = doc.runs[0];
+    expect([r.totals.unmaps, r.modelBound.unmapsPerSec, r.virtual?.params.tlbiNs]).toEqual([0, null, 100]);
+    const lines = runSummary(r).split('\n');
+    expect(lines).toContain('model bound: none (no unmap in the measured window)');
+    expect(lines.join('\n')).not.toMatch(/every modelled latency is 0/);
+  });
+
+  it('a sweep of virtual runs only does not name --wait; one with threads runs does', () => {
+    const host = (t: string) => t.split('\n').find((l) => l.startsWith('host: '))!;
+    expect(host(documentText(virtual))).toMatch(
+      /; --engine virtual: every run in virtual time \(one thread\)$/,
+    );
+    expect(host(documentText(virtual))).not.toMatch(/--wait/);
+    expect(host(documentText(mixed))).toMatch(
+      /--wait auto \(resolved per point\); --engine virtual runs in virtual time \(one thread\)$/,
     );
   });
 });

@@ -41,6 +41,9 @@ export function cliArgs(c: RunSpec): string[] {
   if (c.stats !== undefined) a.push('--stats', c.stats);
   if (c.durationMs !== undefined) a.push('--duration', `${c.durationMs}ms`);
   if (c.warmupMs !== undefined) a.push('--warmup', `${c.warmupMs}ms`);
+  if (c.engine !== undefined) a.push('--engine', c.engine);
+  if (c.seed !== undefined) a.push('--seed', String(c.seed));
+  if (c.calibration) a.push('--calibration', c.calibration);
   return a;
 }
 

@@ -48,6 +48,4 @@ export function snapshotDist(): void {
   symlinkSync(join(ROOT, 'node_modules'), join(SNAP, 'node_modules'), 'dir');
   process.on('exit', () => rmSync(SNAP, { recursive: true, force: true }));
 }
-export const VIRTUAL_RUN_URL = pathToFileURL(join(SNAP_DIST, 'src/virtual/run.js')).href;
 export const CALIBRATE_URL = pathToFileURL(join(SNAP_DIST, 'src/run/calibrate/calibrate.js')).href;
-export const VIRTUAL_PROBE_JS = join(SNAP_DIST, 'bench/virtual-probe.js');

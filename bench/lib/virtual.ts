@@ -1,35 +1,16 @@
-// Runs of the virtual-time engine for the bench, from the snapshot of dist/ (paths.ts). Until the
-// CLI has --engine virtual, a point runs through runVirtual() (src/virtual/run.ts) in-process, or
-// in a child (bench/virtual-probe.ts) where its peak RSS is wanted; `virtualPoint` is the one
-// function to switch to `node dist/run.js --engine virtual --calibration FILE` later.
-import type { Config } from '../../src/config/config.js';
-import type { VirtualParams } from '../../src/virtual/params.js';
-import type { VirtualResult } from '../../src/virtual/run.js';
-import { runChild } from './child.js';
-import { VIRTUAL_PROBE_JS, VIRTUAL_RUN_URL } from './paths.js';
+// Runs of the virtual-time engine for the bench, through the same path as `node dist/run.js
+// --engine virtual` (the snapshot of dist/, paths.ts): in-process through runConfig for the
+// comparison points, and as a child of the real CLI (cliRun, under rss-wrap) for the scale points
+// whose peak RSS is wanted. Either way the run has the driver state (IOVA allocator, PTEs, IOTLB,
+// oracle) and the reporting of a user's run, and the calibration comes in as a --calibration file.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { CalibrationDocument } from '../../src/run/calibrate/calibrate.js';
+import type { ResultDocument } from '../../src/report/types.js';
+import { cliArgs, cliRun, inProcess, type RunSpec } from './emulator.js';
+import { TMP } from './paths.js';
 
-/** The threads engine's strategy names, as the virtual engine runs them. */
-export const VIRTUAL_STRATEGIES = {
-  'per-page': { strategy: 'per-page', design: 'locked' },
-  batched: { strategy: 'batched', design: 'locked' },
-  lockfree: { strategy: 'batched', design: 'lockfree' },
-} as const;
-export type VirtualStrategyName = keyof typeof VIRTUAL_STRATEGIES;
-
-/** The virtual engine's parameters for a threads-engine Config, with a calibration on top. */
-export function virtualParamsFor(cfg: Config, calibrated: Partial<VirtualParams>): Partial<VirtualParams> {
-  return {
-    tlbiNs: cfg.tlbiNs,
-    syncNs: cfg.syncNs,
-    syncMode: cfg.syncMode,
-    pages: cfg.pages,
-    dmaNs: cfg.dmaNs,
-    queueShift: Math.log2(cfg.queueEntries),
-    mmioReadNs: cfg.mmioReadNs,
-    mmioWriteNs: cfg.mmioWriteNs,
-    ...calibrated,
-  };
-}
+export type VirtualStrategyName = 'per-page' | 'batched' | 'lockfree';
 
 export interface VirtualPointSpec {
   cpus: number;
@@ -37,69 +18,76 @@ export interface VirtualPointSpec {
   durationMs: number;
   warmupMs: number;
   seed: number;
-  params: Partial<VirtualParams>;
+  /** A --calibration file (writeCalibration), or null: the engine's defaults. */
+  calibration: string | null;
 }
 
 export interface VirtualPoint {
   unmapsPerSec: number;
   meanUnmapNs: number;
   events: number;
-  /** Host time of the run, ms. */
-  wallMs: number;
+  /** Host time of the simulation alone (events / runs[].virtual.eventsPerSec), ms. */
+  runMs: number;
 }
 
-type RunVirtual = typeof import('../../src/virtual/run.js').runVirtual;
+/** A calibrate() result as the file `node dist/run.js calibrate` writes, for --calibration. */
+export function writeCalibration(doc: CalibrationDocument): string {
+  mkdirSync(TMP, { recursive: true });
+  const file = join(TMP, `calibration-${process.pid}.json`);
+  writeFileSync(file, `${JSON.stringify(doc, null, 2)}\n`);
+  return file;
+}
 
-/** One point through `runVirtual` (the snapshot's, or the probe's own import of it). */
-export function runPoint(runVirtual: RunVirtual, s: VirtualPointSpec): VirtualPoint {
-  const t0 = performance.now();
-  const r: VirtualResult = runVirtual({
-    cpus: s.cpus,
-    ...VIRTUAL_STRATEGIES[s.strategy],
-    seed: s.seed,
-    durationNs: s.durationMs * 1e6,
-    warmupNs: s.warmupMs * 1e6,
-    params: s.params,
-  });
+/** The run a point is, as the CLI takes it. */
+export function virtualSpec(s: VirtualPointSpec): RunSpec {
   return {
-    unmapsPerSec: r.unmapsPerSec,
-    meanUnmapNs: r.meanUnmapNs,
-    events: r.events,
-    wallMs: performance.now() - t0,
+    cpus: s.cpus,
+    strategies: [s.strategy],
+    durationMs: s.durationMs,
+    warmupMs: s.warmupMs,
+    engine: 'virtual',
+    seed: s.seed,
+    calibration: s.calibration,
   };
 }
 
-/** One point, in this process, from the snapshot of dist/. */
+/** The point's figures from the document of its run; throws when the run produced none. */
+function pointOf(doc: ResultDocument | null, s: VirtualPointSpec): VirtualPoint {
+  const r = doc?.runs.find((x) => x.strategy === s.strategy);
+  const v = r?.virtual;
+  if (!r || !v) throw new Error(`virtual: no ${s.strategy} run in the document at ${s.cpus} CPU(s)`);
+  return {
+    unmapsPerSec: r.totals.unmapsPerSec,
+    meanUnmapNs: r.unmapLatencyNs.mean ?? NaN,
+    events: v.events,
+    runMs: v.eventsPerSec > 0 ? (v.events / v.eventsPerSec) * 1000 : 0,
+  };
+}
+
+/** One point, in this process, through runConfig as `node dist/run.js --engine virtual` runs it. */
 export async function virtualPoint(s: VirtualPointSpec): Promise<VirtualPoint> {
-  const { runVirtual } = (await import(VIRTUAL_RUN_URL)) as typeof import('../../src/virtual/run.js');
-  return runPoint(runVirtual, s);
+  const { doc } = await inProcess(virtualSpec(s));
+  return pointOf(doc, s);
 }
 
 export interface ProbeResult extends VirtualPoint {
-  maxRssKb: number;
+  maxRssKb: number | null;
 }
 
-/** One point in a child process (bench/virtual-probe.ts): its wall time and peak RSS. null: failed. */
+/** One point as a child of the real CLI: its wall time and peak RSS. probe null: failed. */
 export async function virtualPointInChild(
-  s: Omit<VirtualPointSpec, 'params'>,
+  s: VirtualPointSpec,
   timeoutMs: number,
 ): Promise<{ probe: ProbeResult | null; childWallMs: number; error: string | null }> {
-  const args = [
-    VIRTUAL_PROBE_JS,
-    String(s.cpus),
-    s.strategy,
-    String(s.durationMs),
-    String(s.warmupMs),
-    String(s.seed),
-  ];
-  const c = await runChild(process.execPath, args, { timeoutMs });
-  if (c.code !== 0 || c.timedOut)
+  const c = await cliRun(cliArgs(virtualSpec(s)), timeoutMs);
+  const ch = c.child;
+  if (ch.code !== 0 || ch.timedOut || c.doc === null)
     return {
       probe: null,
-      childWallMs: c.wallMs,
-      error: c.timedOut
+      childWallMs: ch.wallMs,
+      error: ch.timedOut
         ? `killed after ${timeoutMs} ms`
-        : (c.stderr.trim().split('\n')[0] ?? `exit ${c.code}`),
+        : (ch.stderr.trim().split('\n')[0] ?? `exit ${ch.code}`),
     };
-  return { probe: JSON.parse(c.stdout) as ProbeResult, childWallMs: c.wallMs, error: null };
+  return { probe: { ...pointOf(c.doc, s), maxRssKb: c.maxRssKb }, childWallMs: ch.wallMs, error: null };
 }

@@ -4,9 +4,10 @@
 // the threads engine and the calibrated virtual engine run per-page, batched and lockfree with the
 // tool's defaults: unmaps/s and mean unmap time, virtual/threads per repetition (target 0.8-1.2).
 // The virtual engine is deterministic, so it runs once per point; the threads engine once per
-// repetition. (b) 64 CPUs x 100 ms and 256 CPUs x 20 ms of virtual time, lockfree, default
-// parameters, each in a child process: wall time, simulated events per second, peak RSS.
-import { DEFAULTS } from '../../src/config/config.js';
+// repetition. The virtual points run as `node dist/run.js --engine virtual --seed 1 --calibration
+// FILE` does (bench/lib/virtual.ts): runConfig in-process, the driver state and reporting included.
+// (b) 64 CPUs x 100 ms and 256 CPUs x 20 ms of virtual time, lockfree, default parameters, each a
+// child of the real CLI: wall time, simulated events per second, peak RSS.
 import type { CalibrationDocument } from '../../src/run/calibrate/calibrate.js';
 import { cliArgs, inProcess } from '../lib/emulator.js';
 import { codeBlock, verdict, type Target, type TargetRow } from '../lib/markdown.js';
@@ -15,10 +16,11 @@ import { log } from '../lib/retry.js';
 import { cell, fmtCount, fmtNs, fmtRatio, summarize, table, type Summary } from '../lib/stats.js';
 import { renderTemplate } from '../lib/template.js';
 import {
-  virtualParamsFor,
   virtualPoint,
   virtualPointInChild,
   type VirtualPoint,
+  virtualSpec,
+  writeCalibration,
   type VirtualStrategyName,
 } from '../lib/virtual.js';
 import type { BenchSection, RunContext } from './section.js';
@@ -31,6 +33,13 @@ const SCALE = [
   { cpus: 256, durationMs: 20, maxWallMs: null },
 ] as const;
 const MAX_RSS_KB = 1024 * 1024;
+const scaleSpec = (p: (typeof SCALE)[number]) => ({
+  cpus: p.cpus,
+  strategy: 'lockfree' as const,
+  durationMs: p.durationMs,
+  warmupMs: 0,
+  seed: SEED,
+});
 
 export interface VirtualCompareRow {
   cpus: number;
@@ -52,7 +61,7 @@ export interface VirtualScaleRow {
   strategy: string;
   /** Spawn to exit of the child, ms. */
   wallMs: number;
-  /** The run alone (runVirtual), ms; null when it failed. */
+  /** The simulation alone (events / runs[].virtual.eventsPerSec), ms; null when it failed. */
   runMs: number | null;
   events: number | null;
   eventsPerSec: number | null;
@@ -76,6 +85,7 @@ async function run(ctx: RunContext): Promise<VirtualSectionResult> {
   )) as typeof import('../../src/run/calibrate/calibrate.js');
   log('virtual: calibrate');
   const calibration = await calibrate({ rounds: ctx.quick ? 3 : 5, log });
+  const calFile = writeCalibration(calibration);
   const maxCpus = Math.max(1, ctx.host.cores - 1);
   const counts = Array.from({ length: maxCpus }, (_, i) => i + 1);
   const durationMs = Math.max(20, Math.round(t.efficiencyMs / 5));
@@ -98,7 +108,7 @@ async function run(ctx: RunContext): Promise<VirtualSectionResult> {
           durationMs,
           warmupMs,
           seed: SEED,
-          params: virtualParamsFor({ ...DEFAULTS, cpus }, calibration.params),
+          calibration: calFile,
         }),
       );
     const reps: {
@@ -141,18 +151,15 @@ async function run(ctx: RunContext): Promise<VirtualSectionResult> {
   for (const p of SCALE) {
     log(`virtual: ${p.cpus} CPUs x ${p.durationMs} ms of virtual time, lockfree`);
     const budget = (p.maxWallMs ?? 120_000) * 4;
-    const c = await virtualPointInChild(
-      { cpus: p.cpus, strategy: 'lockfree', durationMs: p.durationMs, warmupMs: 0, seed: SEED },
-      budget,
-    );
+    const c = await virtualPointInChild({ ...scaleSpec(p), calibration: null }, budget);
     scale.push({
       cpus: p.cpus,
       durationMs: p.durationMs,
       strategy: 'lockfree',
       wallMs: c.childWallMs,
-      runMs: c.probe?.wallMs ?? null,
+      runMs: c.probe?.runMs ?? null,
       events: c.probe?.events ?? null,
-      eventsPerSec: c.probe ? c.probe.events / (c.probe.wallMs / 1000) : null,
+      eventsPerSec: c.probe && c.probe.runMs > 0 ? c.probe.events / (c.probe.runMs / 1000) : null,
       maxRssKb: c.probe?.maxRssKb ?? null,
       error: c.error,
       maxWallMs: p.maxWallMs,
@@ -162,8 +169,11 @@ async function run(ctx: RunContext): Promise<VirtualSectionResult> {
     commands: [
       'node dist/run.js calibrate   # in-process: calibrate()',
       ...counts.map((c) => `node dist/run.js ${cliArgs(spec(c)).join(' ')}   # in-process: runConfig()`),
-      `runVirtual({ cpus, strategy, seed: ${SEED}, durationNs: ${durationMs} ms, warmupNs: ${warmupMs} ms, params: defaults + calibration })`,
-      ...SCALE.map((p) => `node dist/bench/virtual-probe.js ${p.cpus} lockfree ${p.durationMs} 0 ${SEED}`),
+      `node dist/run.js --engine virtual --seed ${SEED} --calibration FILE --cpus N --strategy S --duration ${durationMs}ms --warmup ${warmupMs}ms   # in-process: runConfig(), every N and S above`,
+      ...SCALE.map(
+        (p) =>
+          `node dist/run.js ${cliArgs(virtualSpec({ ...scaleSpec(p), calibration: null })).join(' ')} --json F -q`,
+      ),
     ],
     calibration,
     virtualDurationMs: durationMs,

@@ -98,10 +98,14 @@ export function sweepReport(
   }
   const over = runs.some((r) => r.oversubscribed);
   const lines = [
-    `host: ${host.cpuModel}, node ${host.nodeVersion}; ${host.cores} cores; --wait ${base.wait} (resolved per point)` +
-      (runs.some((r) => r.engine === 'virtual')
-        ? '; --engine virtual runs in virtual time (one thread)'
-        : ''),
+    `host: ${host.cpuModel}, node ${host.nodeVersion}; ${host.cores} cores; ` +
+      // --wait means nothing to the virtual engine: named only where a threads run used it.
+      (runs.length > 0 && runs.every((r) => r.engine === 'virtual')
+        ? '--engine virtual: every run in virtual time (one thread)'
+        : `--wait ${base.wait} (resolved per point)` +
+          (runs.some((r) => r.engine === 'virtual')
+            ? '; --engine virtual runs in virtual time (one thread)'
+            : '')),
     config,
     planLine(base, plan, points),
     '',

@@ -67,6 +67,14 @@ export function lockstatTable(r: RunReport): string {
   return formatTable(headers, rows);
 }
 
+/**
+ * The measured window: seconds from 100 ms up (as always), ms below, where two decimals of a second
+ * would lose it (a virtual run's default 20 ms is not "0.02 s", its 0.2 ms not "0.00 s").
+ */
+export function windowText(ms: number): string {
+  return ms >= 100 || ms === 0 ? `${num(ms / 1000)} s` : `${num(ms, ms < 10 ? 3 : 2)} ms`;
+}
+
 export function runSummary(r: RunReport): string {
   const ops = Object.entries(r.commandsPerUnmap)
     .map(([k, v]) => `${k} ${num(v)}`)
@@ -75,11 +83,12 @@ export function runSummary(r: RunReport): string {
   const perUnmap = (n: number): number => (r.totals.unmaps > 0 ? n / r.totals.unmaps : 0);
   const unmapEff = r.overhead?.unmapEfficiency ?? null;
   const lines = [
-    `unmaps/s ${int(r.totals.unmapsPerSec)}   pages/s ${int(r.totals.pagesPerSec)}   unmaps ${int(r.totals.unmaps)} in ${num(r.durationMs / 1000)} s`,
+    `unmaps/s ${int(r.totals.unmapsPerSec)}   pages/s ${int(r.totals.pagesPerSec)}   unmaps ${int(r.totals.unmaps)} in ${windowText(r.durationMs)}`,
     `commands per unmap: ${ops}   (syncs/unmap ${num(r.syncsPerUnmap)})`,
     `command queue: ${r.cmdq}; IOVA allocator: ${r.iova ?? 'rbtree'}`,
     r.modelBound.unmapsPerSec === null
-      ? 'model bound: none (every modelled latency is 0)'
+      ? // The bound divides by the modelled time per unmap: none without an unmap to average over.
+        `model bound: none (${r.totals.unmaps === 0 ? 'no unmap in the measured window' : 'every modelled latency is 0'})`
       : `model bound: ${int(r.modelBound.unmapsPerSec)} unmaps/s if the modelled SMMU were the only cost; ` +
         `efficiency ${num(100 * (r.modelBound.efficiency ?? 0), 1)}%` +
         (unmapEff === null
