@@ -16,7 +16,7 @@ import {
   writeRaw,
   type Command,
 } from '../src/hardware/commands.js';
-import { Iotlb } from '../src/hardware/iotlb.js';
+import { Iotlb, IOTLB_SET_BYTES, IOTLB_WAYS, iotlbSetIdx } from '../src/hardware/iotlb.js';
 import {
   allocate,
   cmdqEntryIdx,
@@ -194,6 +194,34 @@ describe('SMMU engine: effects', () => {
       expect(r.removed, `tg ${tg}`).toBe(before);
       expect(inRange()).toBe(0);
       expect(t.iotlb.entries().length).toBe(outside); // the pages just past the range stay
+    }
+  });
+
+  it('a TLBI writes only the first 64-byte line of its IOTLB set (the lock and the tags)', () => {
+    const t = rig();
+    const words = (t.layout.iotlbSets * IOTLB_SET_BYTES) / 4;
+    const lo = t.layout.iotlbOff >> 2;
+    // One page of ASID 1 and one of ASID 2 in the same set (sets = (page + asid * 0x9e37) & mask).
+    const a = P;
+    let b = P;
+    while (b < P + t.layout.pagesPerDomain - 1 && t.iotlb.setOf(2, b) !== t.iotlb.setOf(1, a)) b++;
+    expect(t.iotlb.setOf(2, b)).toBe(t.iotlb.setOf(1, a));
+    const line0 = iotlbSetIdx(t.layout, t.iotlb.setOf(1, a));
+    // Two rounds, so that the round-robin victim reaches every way, way 3 included.
+    for (let round = 0; round < IOTLB_WAYS / 2; round++) {
+      t.fill(1, a);
+      t.fill(2, b);
+      expect(t.iotlb.entries().length).toBe(2);
+      const before = t.views.i32.slice(lo, lo + words);
+      t.regs.write32('CR0', CR0_CMDQEN); // run() leaves the queue disabled
+      const r = t.run([va(1, a), va(2, b), SYNC]);
+      expect(r.engine.errors).toEqual([]);
+      expect(t.iotlb.entries()).toEqual([]);
+      const changed: number[] = [];
+      for (let i = 0; i < words; i++) if (t.views.i32[lo + i] !== before[i]) changed.push(lo + i - line0);
+      // Each entry's ASID word cleared, and the set lock taken and released: nothing beyond line 0.
+      expect(changed.length, `round ${round}`).toBe(2);
+      for (const i of changed) expect(i >= 0 && i < 16, `word ${i} of the set`).toBe(true);
     }
   });
 

@@ -5,9 +5,15 @@
 // hardware; a per-set lock makes a page-table walk + fill atomic with respect to a TLBI of the same
 // set, so a fill can never resurrect an entry that an invalidation has already removed.
 //
-// Set format (int32 words; IOTLB_SET_BYTES per set, 64-byte aligned):
-//   word 0 set lock (0 free, 1 held)   word 1 its waiter count   word 2 victim way   word 3 pad
-//   then per way, 4 words: ASID (0 = invalid entry), VA page (IOVA >> PAGE_SHIFT), PPN, generation
+// Set format (int32 words; IOTLB_SET_BYTES = two 64-byte lines per set, line-aligned):
+//   line 0, the tags: word 0 set lock (0 free, 1 held)   word 1 its waiter count
+//     word 2 victim way   word 3 pad   then per way, 2 words: ASID (0 = invalid entry), VA page
+//     (IOVA >> PAGE_SHIFT); words 12-15 pad
+//   line 1, the payload: per way, 2 words: PPN, generation
+// A TLBI (the SMMU's thread) reads and writes line 0 only: the device's fill on another thread
+// last wrote the set, so each line the invalidation touches is a cross-core transfer, and with
+// the tags and the lock on one line it is one per TLBI (with 4 words a way, way 3 sat on the
+// second line, which the invalidation read every time). The payload is only the translation's.
 // A mapping's generation (pteGen) is stamped into the entry at fill time so that the safety
 // oracle can tell an entry filled from an earlier mapping of the same IOVA.
 import { pteGenIdx, pteIdx, VA_BASE_PAGE, type Layout, type LayoutGeometry } from './layout.js';
@@ -25,13 +31,20 @@ export const IOTLB_DECL: RegionDecl<LayoutGeometry> = {
 
 /** Int32 index of IOTLB set s. */
 export const iotlbSetIdx = (l: Layout, set: number): number => (l.iotlbOff + set * IOTLB_SET_BYTES) >> 2;
-const WAY0 = 4;
+/** Int32 offsets in a set: way w's tag at TAG0 + 2w (ASID, PAGE), its payload at DATA0 + 2w. */
+const TAG0 = 4;
+const DATA0 = 16;
 
-export const enum Tlb {
+/** Words of a way's tag (line 0). */
+export const enum Tag {
   ASID = 0,
   PAGE = 1,
-  PPN = 2,
-  GEN = 3,
+}
+
+/** Words of a way's payload (line 1). */
+export const enum Payload {
+  PPN = 0,
+  GEN = 1,
 }
 
 /** Result of a translation: a PPN >= 0, or FAULT when no valid PTE exists. */
@@ -75,11 +88,12 @@ export class Iotlb {
     const i32 = this.i32;
     const s = iotlbSetIdx(this.layout, this.setOf(asid, page));
     this.lock(s);
-    for (let w = 0, e = s + WAY0; w < IOTLB_WAYS; w++, e += 4) {
-      if (i32[e + Tlb.ASID] === asid && i32[e + Tlb.PAGE] === page) {
-        const ppn = i32[e + Tlb.PPN];
+    for (let w = 0, e = s + TAG0; w < IOTLB_WAYS; w++, e += 2) {
+      if (i32[e + Tag.ASID] === asid && i32[e + Tag.PAGE] === page) {
+        const d = s + DATA0 + w * 2;
+        const ppn = i32[d + Payload.PPN];
         this.lastHit = true;
-        this.lastGen = i32[e + Tlb.GEN];
+        this.lastGen = i32[d + Payload.GEN];
         // The safety oracle's probe (not hardware behaviour): compare the entry with the page's
         // mapping at the instant the hit is served, under the set lock, so a remap that happens
         // after this hit cannot be mistaken for one before it.
@@ -102,11 +116,12 @@ export class Iotlb {
     }
     const victim = i32[s + 2];
     i32[s + 2] = (victim + 1) % IOTLB_WAYS;
-    const e = s + WAY0 + victim * 4;
-    i32[e + Tlb.ASID] = asid;
-    i32[e + Tlb.PAGE] = page;
-    i32[e + Tlb.PPN] = pte - 1;
-    i32[e + Tlb.GEN] = Atomics.load(i32, pteGenIdx(this.layout, domain, t));
+    const e = s + TAG0 + victim * 2;
+    const d = s + DATA0 + victim * 2;
+    i32[e + Tag.ASID] = asid;
+    i32[e + Tag.PAGE] = page;
+    i32[d + Payload.PPN] = pte - 1;
+    i32[d + Payload.GEN] = Atomics.load(i32, pteGenIdx(this.layout, domain, t));
     this.unlock(s);
     return pte - 1;
   }
@@ -149,12 +164,12 @@ export class Iotlb {
   private removeInSet(s: number, asid: number, lo: number, hi: number): number {
     const i32 = this.i32;
     let removed = 0;
-    for (let w = 0, e = s + WAY0; w < IOTLB_WAYS; w++, e += 4) {
-      const a = i32[e + Tlb.ASID];
+    for (let w = 0, e = s + TAG0; w < IOTLB_WAYS; w++, e += 2) {
+      const a = i32[e + Tag.ASID];
       if (a === 0 || (asid !== 0 && a !== asid)) continue;
-      const p = i32[e + Tlb.PAGE];
+      const p = i32[e + Tag.PAGE];
       if (p >= lo && p < hi) {
-        i32[e + Tlb.ASID] = 0;
+        i32[e + Tag.ASID] = 0;
         removed++;
       }
     }
@@ -166,14 +181,15 @@ export class Iotlb {
     const out = [];
     for (let set = 0; set < this.layout.iotlbSets; set++) {
       const s = iotlbSetIdx(this.layout, set);
-      for (let w = 0, e = s + WAY0; w < IOTLB_WAYS; w++, e += 4) {
-        const asid = Atomics.load(this.i32, e + Tlb.ASID);
+      for (let w = 0, e = s + TAG0; w < IOTLB_WAYS; w++, e += 2) {
+        const asid = Atomics.load(this.i32, e + Tag.ASID);
+        const d = s + DATA0 + w * 2;
         if (asid !== 0)
           out.push({
             asid,
-            page: this.i32[e + Tlb.PAGE],
-            ppn: this.i32[e + Tlb.PPN],
-            gen: this.i32[e + Tlb.GEN],
+            page: this.i32[e + Tag.PAGE],
+            ppn: this.i32[d + Payload.PPN],
+            gen: this.i32[d + Payload.GEN],
           });
       }
     }

@@ -35,7 +35,7 @@ export const VA_BASE_PAGE = 0x80000;
  * Part of the layout fingerprint: bump it when a region's internal format changes without its
  * size changing, so that workers built before the change refuse to run against the new one.
  */
-export const LAYOUT_VERSION = 1;
+export const LAYOUT_VERSION = 2;
 
 export type { LayoutGeometry };
 
