@@ -47,6 +47,8 @@ class Line {
   readonly has: Uint8Array;
   /** The agent that may write without a transaction, or -1 (shared or uncached). */
   owner = -1;
+  /** Writes applied so far (an I/O read's snapshot of the line stays valid until the next). */
+  version = 0;
   busy = false;
   readonly queue: Txn[] = [];
   watchers: Watch[] = [];
@@ -67,6 +69,8 @@ export class Coherence {
   private readonly mem = new Map<number, number>();
   private readonly lines = new Map<number, Line>();
   readonly lineStats = new Map<number, LineStats>();
+  /** By agent: the version of each line it last read as an I/O master (snoopReadNs). */
+  private readonly snooped: Map<Line, number>[] = [];
 
   constructor(
     private readonly agents: number,
@@ -84,6 +88,25 @@ export class Coherence {
   /** Sets a value without any cost (initial state before the run). */
   poke(addr: number, v: number): void {
     this.mem.set(addr, v);
+  }
+
+  /**
+   * What an I/O-coherent read (the SMMU fetching a queue entry: AMBA ReadOnce) costs `agent`: a
+   * line transfer unless it holds a copy. It takes no copy and leaves the owner its ownership, so
+   * the writer's next store into the line hits, as on an ACE-Lite/CHI I/O master; nor does it
+   * wait for a transaction already under way on the line (a simplification). The reader keeps
+   * the 64 bytes it read: a second read of the line before anyone writes it costs a hit (the
+   * SMMU consumes the four entries of a line from one fetch).
+   */
+  snoopReadNs(agent: number, addr: number): number {
+    const line = this.line(addr);
+    if (line.has[agent] === 1) return this.costs.hitNs;
+    let seen = this.snooped[agent];
+    if (seen === undefined) seen = this.snooped[agent] = new Map<Line, number>();
+    if (seen.get(line) === line.version) return this.costs.hitNs;
+    seen.set(line, line.version);
+    this.stats(addr).transfers++;
+    return this.costs.lineTransferNs;
   }
 
   /** LOAD, WRITE or RMW by `agent`; done(result) runs once its virtual time has passed. */
@@ -208,6 +231,7 @@ export class Coherence {
 
   /** Performs a WRITE or RMW on memory; returns what the requester sees (RMW: the old value). */
   private apply(req: Req): number {
+    this.line(req.addr).version++;
     if (req.op === Op.RMW) {
       const old = this.peek(req.addr);
       this.mem.set(req.addr, req.f!(old));
@@ -215,6 +239,7 @@ export class Coherence {
     }
     const w = req.words!;
     for (let i = 0; i < w.length; i++) this.mem.set(req.addr + 4 * i, w[i]);
+    if (w.length > 1) this.line(req.addr + 4 * (w.length - 1)).version++;
     return 0;
   }
 

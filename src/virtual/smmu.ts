@@ -11,7 +11,7 @@ import { CMDQ_CONS_REG, CMDQ_PROD_REG, QUEUE_BASE } from './address-map.js';
 import type { Machine } from './machine.js';
 import { Smmu } from '../hardware/smmu-stats.js';
 import { Ev, queueDepthArg, type TraceRing } from '../trace/ring.js';
-import { delay, load, mmioWrite, store, waitReg, type Proc, type Req } from './requests.js';
+import { delay, mmioWrite, store, waitReg, type Proc, type Req } from './requests.js';
 
 export interface SmmuCosts {
   readonly tlbiNs: number;
@@ -110,8 +110,9 @@ export function* serveCommand(
   /** The first command after an idle spell (its own work does not hide in a previous latency). */
   idle = true,
 ): Generator<Req, number, number> {
-  // A coherent fetch (params.smmuFetch): the entry's line comes from the writer's cache.
-  if (c.smmuFetch === 1) yield load(a);
+  // A coherent fetch (params.smmuFetch): the entry's line comes from the writer's cache, read as
+  // an I/O master reads (coherence.ts snoopReadNs), so the writer keeps the line.
+  if (c.smmuFetch === 1) yield delay(m.mem.snoopReadNs(agent, a));
   for (let i = 0; i < CMD_WORDS; i++) w[i] = m.mem.peek(a + 4 * i);
   if (rec.log !== null) for (let i = 0; i < CMD_WORDS; i++) rec.log.push(w[i]);
   const op = opcodeOf(w, 0);
