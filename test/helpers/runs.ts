@@ -10,6 +10,7 @@ import {
   SYNC_MSH_ISH,
   SYNC_MSIATTR_OIWB,
   decode,
+  decodeWords as decodeCommandWords,
   type Command,
 } from '../../src/hardware/commands.js';
 import type { RunReport } from '../../src/report/types.js';
@@ -33,14 +34,10 @@ export function decodeLog(path: string): Command[] {
   return out;
 }
 
-/** A stream of int32 words (the virtual engine's commandWords), decoded 16 bytes at a time. */
+/** A stream of int32 words (the virtual engine's commandWords), decoded four words at a time. */
 export function decodeWords(words: readonly number[]): Command[] {
-  const bytes = new Uint8Array(words.length * 4);
-  const view = new DataView(bytes.buffer);
-  words.forEach((w, i) => view.setInt32(i * 4, w, true));
-  const out: Command[] = [];
-  for (let o = 0; o < bytes.length; o += 16) out.push(decode(bytes, o));
-  return out;
+  const i32 = Int32Array.from(words);
+  return Array.from({ length: i32.length >> 2 }, (_, i) => decodeCommandWords(i32, 4 * i));
 }
 
 /** The log decodes to exactly the counts the JSON reports. */

@@ -1,16 +1,9 @@
 // Helpers shared by the virtual engine's tests: its consumed command stream decoded by the real
 // decoder, and a canonical form in which two engines' streams can be compared.
-import { decode, type Command } from '../../src/hardware/commands.js';
+import type { Command } from '../../src/hardware/commands.js';
 
-/** The consumed stream, decoded by the real decoder (16-byte little-endian entries). */
-export function decodeWords(words: readonly number[]): Command[] {
-  const bytes = new Uint8Array(words.length * 4);
-  const view = new DataView(bytes.buffer);
-  words.forEach((w, i) => view.setInt32(i * 4, w, true));
-  const out: Command[] = [];
-  for (let o = 0; o < bytes.length; o += 16) out.push(decode(bytes, o));
-  return out;
-}
+/** The consumed stream, decoded by the real decoder (one implementation: helpers/runs.ts). */
+export { decodeWords } from './runs.js';
 
 /**
  * A stream with the addresses that depend on where each engine keeps its memory replaced by their
