@@ -62,8 +62,9 @@ export class VEcmdqCmdq extends VLockfreeCmdq {
     stats: VCpuStats,
     poll: ConsPollOptions,
     probe: VProbe | null = null,
+    sampleOwners = true,
   ) {
-    super(shift, syncMode, stats, poll, ecmdqAddrs(cpu, shift), probe);
+    super(shift, syncMode, stats, poll, ecmdqAddrs(cpu, shift), probe, sampleOwners);
     this.prodFlags = ECMDQ_PROD_EN;
   }
 }

@@ -108,6 +108,9 @@ export class VLockfreeCmdq {
     private readonly q: VQueueAddrs = SHARED_QUEUE,
     /** Times CMD_SYNC waits (absent: counts only). */
     private readonly probe: VProbe | null = null,
+    /** Record commands per owner in the extra histogram: only when the strategy keeps none of its
+     *  own there (driver/cmdq-designs.ts designHistogram, as the threads engine decides). */
+    private readonly sampleOwners = true,
   ) {
     this.ptrMask = (2 << shift) - 1;
   }
@@ -178,7 +181,7 @@ export class VLockfreeCmdq {
       const published = queueDepth(shift, gathered, prod);
       st.ownerElections++;
       st.ownerPublishedCmds += published;
-      st.counters.extraSample(published);
+      if (this.sampleOwners) st.counters.extraSample(published);
     }
 
     // 5. Wait for our CMD_SYNC, then leave the shared lock (the last one out updates cons).

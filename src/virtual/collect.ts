@@ -5,7 +5,7 @@
 // Counts the virtual engine keeps as plain VCpuStats fields land in the slots the threads engine
 // counts them in; the command-queue design's own counters go to the EXTRA slots by the names the
 // design declares (driver/cmdq-designs.ts), which VCpuStats uses for the same counts.
-import { Cpu, EXTRA_HIST, Lk, lockBase, LOCK_HOLD_HIST, LOCK_WAIT_HIST } from '../concurrency/counters.js';
+import { Cpu, Lk, lockBase, LOCK_HOLD_HIST, LOCK_WAIT_HIST } from '../concurrency/counters.js';
 import { HIST_BUCKETS } from '../concurrency/histogram.js';
 import { FQ_COUNTERS } from '../driver/flush-queue.js';
 import { cpuStatsBase, smmuStatsBase, type Layout, type SharedViews } from '../hardware/layout.js';
@@ -23,7 +23,7 @@ export function collectVirtual(
   layout: Layout,
   views: SharedViews,
   designCounters: readonly string[],
-  /** With the driver state: the lazy strategy's counters and stale windows, the IOTLB's
+  /** With the driver state: the lazy strategy's counters (its stale windows are in the block), the IOTLB's
    *  invalidations in the window (the state's own counts, state.ts). */
   state: { readonly lazy: boolean; readonly iotlbInvalidations: number } | null = null,
 ): void {
@@ -47,12 +47,6 @@ export function collectVirtual(
     }
     if (state.lazy) {
       FQ_COUNTERS.forEach((name, i) => (f[b + Cpu.STRATEGY_EXTRA0 + i] = s[name]));
-      // Lazy's histogram is its stale windows (driver/strategies/lazy.ts), not the design's.
-      f[b + Cpu.EXTRA_HIST_N] = s.staleWindowN;
-      f[b + Cpu.EXTRA_HIST_TOTAL] = s.staleWindowTotal;
-      f[b + Cpu.EXTRA_HIST_MIN] = s.staleWindowMin;
-      f[b + Cpu.EXTRA_HIST_MAX] = s.staleWindowMax;
-      f.set(s.staleWindowHist, b + EXTRA_HIST);
     }
   });
   f.set(end.smmu.subarray(0, SMMU_STATS_SLOTS), smmuStatsBase(layout));

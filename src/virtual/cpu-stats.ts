@@ -1,6 +1,5 @@
 // One emulated CPU's counts in the virtual engine: the threads engine's names (concurrency/counters.ts,
 // LOCKFREE_COUNTERS) for what both engines count.
-import { HIST_BUCKETS } from '../concurrency/histogram.js';
 import { VLockStats } from './locks.js';
 
 /** The IOVA allocator's lock classes, by the report's names (workload/task.ts LOCK_CLASSES). */
@@ -62,13 +61,6 @@ export class VCpuStats {
   iovasFreedOthersFlush = 0;
   iovasFreedPeerRings = 0;
   fullRingWaits = 0;
-  /** Lazy: stale windows (unmap to free), ns: samples and total (the threads engine's extra histogram). */
-  staleWindowN = 0;
-  staleWindowTotal = 0;
-  staleWindowMin = Infinity;
-  staleWindowMax = 0;
-  /** Their distribution, buckets of concurrency/histogram.ts (`record`). */
-  readonly staleWindowHist = new Float64Array(HIST_BUCKETS);
   /** The IOVA allocator's locks (concurrency/counters.ts Lk), by lockstat class. */
   readonly iovaLocks: Record<IovaLockClass, VLockStats> = {
     iova: new VLockStats(),

@@ -17,7 +17,6 @@
 import { CmdBatch } from '../driver/cmd-batch.js';
 import { Dom, ENTRY_BYTES, FQ_REGION, fqGeometry, Ring, ringBytes, slotsOf } from '../driver/flush-queue.js';
 import { LINE, regionOff, type Layout } from '../hardware/layout.js';
-import { record } from '../concurrency/histogram.js';
 import { LAYOUT_BASE } from './address-map.js';
 import type { VCpuStats } from './cpu-stats.js';
 import { cmpxchg, delay, load, rmw, store, waitUntil, type Proc, type Req } from './requests.js';
@@ -143,11 +142,7 @@ export class VFlushQueue {
       // window runs from the unmap itself to this free.
       const st = this.d.stats();
       const w = this.d.clock.now - f64[(e >> 1) + 1];
-      st.staleWindowN++;
-      st.staleWindowTotal += w;
-      if (w < st.staleWindowMin) st.staleWindowMin = w;
-      if (w > st.staleWindowMax) st.staleWindowMax = w;
-      record(st.staleWindowHist, 0, w);
+      st.counters.extraSample(w);
       const vaPage = i32[e];
       head = this.next(head);
       i32[r.ctl + Ring.HEAD] = head;

@@ -3,6 +3,7 @@
 // window. The result holds only simulated quantities (no host or wall-clock field), so one seed
 // gives a byte-identical result.
 import { OP } from '../hardware/commands.js';
+import { getStrategy } from '../driver/strategies/index.js';
 import { LINE_SHIFT } from './coherence.js';
 import { DEFAULTS } from '../config/config.js';
 import { LLQ, LOCK_NODES, OWNER_PROD, SPINLOCK } from './address-map.js';
@@ -276,6 +277,8 @@ function* virtualRun(o: VirtualRunOptions): Generator<void, VirtualResult, void>
     measureFrom: o.warmupNs,
     ...(o.drain === true ? { stopAt: end } : {}),
   };
+  // The design's histogram only where the strategy keeps none (workload/cpu-loop.ts designHistogram).
+  const designHistogram = getStrategy(o.strategy).histogram === undefined;
   for (let c = 0; c < o.cpus; c++) {
     const probe: VProbe = { clock: m.clock, cpu: c, lastHolder, ring: rings?.[c] ?? null };
     probes.push(probe);
@@ -287,9 +290,9 @@ function* virtualRun(o: VirtualRunOptions): Generator<void, VirtualResult, void>
     ) as Record<IovaLockClass, VLockStat>;
     const cmdq =
       o.design === 'lockfree'
-        ? new VLockfreeCmdq(p.queueShift, p.syncMode, stats[c], poll, SHARED_QUEUE, probe)
+        ? new VLockfreeCmdq(p.queueShift, p.syncMode, stats[c], poll, SHARED_QUEUE, probe, designHistogram)
         : o.design === 'ecmdq'
-          ? new VEcmdqCmdq(c, p.queueShift, p.syncMode, stats[c], poll, probe)
+          ? new VEcmdqCmdq(c, p.queueShift, p.syncMode, stats[c], poll, probe, designHistogram)
           : new VLockedCmdq(p.queueShift, p.syncMode, stats[c], c, cmdqLock!, poll, probe);
     // A random start within one cycle outside the queue (map, then the buffer's time mapped), so
     // that CPUs do not march in lockstep: with a long dmaNs, starts within one map time would

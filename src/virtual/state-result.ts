@@ -2,6 +2,7 @@
 // state, the IOTLB's and the IOVA locks' counts over the measured window, and lazy's flush counts.
 // The threads engine's report (report/collect.ts) has the same quantities; a collector may instead
 // write `cpuStats` into the views' Cpu/Lk slots and let collectRun build the report.
+import { Cpu } from '../concurrency/counters.js';
 import type { IovaMode } from '../config/config.js';
 import type { SafetySummary } from '../safety/oracle.js';
 import { IOVA_LOCK_CLASSES, type IovaLockClass, type VCpuStats } from './cpu-stats.js';
@@ -74,7 +75,8 @@ export function stateResult(
   const sum = (f: (s: VCpuStats) => number): number => stats.reduce((a, s) => a + f(s), 0);
   const locks = {} as Record<IovaLockClass, VLockStats>;
   for (const k of IOVA_LOCK_CLASSES) locks[k] = sumLocks(stats.map((s) => s.iovaLocks[k]));
-  const n = sum((s) => s.staleWindowN);
+  // Lazy's stale windows are its extra histogram (driver/strategies/lazy.ts), in the CPU's block.
+  const n = sum((s) => s.block[Cpu.EXTRA_HIST_N]);
   return {
     iova: state.iova,
     safety: state.safety(),
@@ -105,8 +107,8 @@ export function stateResult(
             iovasFreedOthersFlush: sum((s) => s.iovasFreedOthersFlush),
             iovasFreedPeerRings: sum((s) => s.iovasFreedPeerRings),
             fullRingWaits: sum((s) => s.fullRingWaits),
-            staleWindowMeanNs: n > 0 ? sum((s) => s.staleWindowTotal) / n : 0,
-            staleWindowMaxNs: stats.reduce((a, s) => Math.max(a, s.staleWindowMax), 0),
+            staleWindowMeanNs: n > 0 ? sum((s) => s.block[Cpu.EXTRA_HIST_TOTAL]) / n : 0,
+            staleWindowMaxNs: stats.reduce((a, s) => Math.max(a, s.block[Cpu.EXTRA_HIST_MAX]), 0),
           }
         : null,
   };
