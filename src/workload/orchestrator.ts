@@ -18,9 +18,7 @@ import {
   allocate,
   computeLayout,
   layoutFingerprint,
-  cpuStateIdx,
   cpuStatsBase,
-  CpuState,
   Ctl,
   ctlIdx,
   measureStartF64,
@@ -30,13 +28,13 @@ import {
   type SharedViews,
 } from '../hardware/layout.js';
 import { RegisterFile } from '../hardware/regfile.js';
-import { GERROR_CMDQ_ERR } from '../hardware/registers.js';
 import { resetSmmu } from '../hardware/smmu-reset.js';
 import { nowNs } from '../concurrency/clock.js';
 import { initCpuStats } from '../concurrency/counters.js';
 import { SPIN, storeAndWake, type WaitPolicy } from '../concurrency/wait.js';
 import type { SmmuMessage, SmmuWorkerData } from './smmu-messages.js';
 import { describeCpu, describeState } from './diagnostics.js';
+import { Monitor } from './monitor.js';
 import { layoutParamsFor } from './params.js';
 import { workerFile } from './paths.js';
 import type { CpuPool } from './pool.js';
@@ -47,8 +45,6 @@ const STOP_GRACE_MS = 2000;
 /** After a crash or a hang, the others are likely stuck behind the dead CPU: give them less. */
 const FAILED_GRACE_MS = 300;
 const READY_TIMEOUT_MS = 10_000;
-/** The monitor's period: GERROR handling latency, watchdog and injection resolution. */
-const MONITOR_MS = 5;
 
 export type RunOutcome = 'complete' | 'crashed' | 'hung' | 'interrupted' | 'failed';
 
@@ -201,64 +197,32 @@ export async function runStrategy(
   let terminating = false;
   const failedCpus = new Set<number>();
 
-  // ---- The monitor: GERROR interrupt handler, watchdog, timed injections. ----
-  const progressIdx = Array.from({ length: cfg.cpus }, (_, c) => cpuStateIdx(layout, c, CpuState.UNMAPS));
-  let lastProgress = -1;
-  let lastProgressAt = Date.now();
-  let measuredFrom = -1; // unmaps completed when the monitor first looked inside the window
-  const stalls = cfg.inject.flatMap((f) => (f.kind === 'stall' ? [f] : []));
+  // ---- The monitor: GERROR interrupt handler, watchdog, timed injections (monitor.ts). ----
   const stallIdx = ctlIdx(layout, Ctl.SMMU_STALL);
-  const monitor = (measureStartMs: number | null): void => {
-    const gerror = regs.read32('GERROR');
-    if (((gerror ^ regs.read32('GERRORN')) & GERROR_CMDQ_ERR) !== 0) {
-      handleCmdqError(gerror);
-      cmdqErrorsHandled++;
-    }
-    let progress = 0;
-    for (const idx of progressIdx) progress += Atomics.load(i32, idx);
-    const now = Date.now();
-    if (progress !== lastProgress) {
-      lastProgress = progress;
-      lastProgressAt = now;
-    } else if (now - lastProgressAt >= cfg.watchdogMs) {
-      const lines = describeState(i32, layout, cfg);
-      diagnostics.push(...lines);
-      end(
-        'hung',
-        `watchdog: no CPU completed an unmap for ${(cfg.watchdogMs / 1000).toFixed(1)} s during ${strategy}`,
-      );
-      control.warn(
-        `tlbsync-emu: watchdog: no CPU completed an unmap for ${cfg.watchdogMs} ms (${strategy}):`,
-      );
-      for (const l of lines) control.warn(`  ${l}`);
-    }
-    if (measureStartMs !== null) {
-      const t = now - measureStartMs;
-      const stalled = stalls.some((s) => t >= s.atMs && t < s.atMs + s.forMs) ? 1 : 0;
-      if (Atomics.load(i32, stallIdx) !== stalled) storeAndWake(i32, stallIdx, stalled);
-      // Each CPU may still complete one unmap begun in the warm-up; one more is the window's own.
-      if (measuredFrom < 0) measuredFrom = progress;
-      else if (progress > measuredFrom + cfg.cpus) {
-        measuredFrom = Infinity;
-        control.measuring?.();
-      }
-    }
-  };
   // Linux's arm_smmu_cmdq_skip_err(): log the bad command, overwrite it with a CMD_SYNC, ack.
   const handleCmdqError = (gerror: number): void => {
     const { cons, err, command } = skipCmdqErr(regs, i32, layout, gerror, probe?.pollCs ?? 0);
+    cmdqErrorsHandled++;
     control.warn(
       `tlbsync-emu: CMDQ error ${err === 1 ? 'ILL' : err} at CMDQ_CONS 0x${(cons >>> 0).toString(16)}: ${formatCommand(command)}; ` +
         `replaced with CMD_SYNC and acknowledged`,
     );
   };
-  const monitorFor = async (ms: number, measureStartMs: number | null): Promise<void> => {
-    const until = Date.now() + ms;
-    while (Date.now() < until) {
-      monitor(measureStartMs);
-      await Promise.race([sleep(Math.min(MONITOR_MS, Math.max(0, until - Date.now()))), endPromise]);
-    }
+  const watchdog = (): void => {
+    const lines = describeState(i32, layout, cfg);
+    diagnostics.push(...lines);
+    end(
+      'hung',
+      `watchdog: no CPU completed an unmap for ${(cfg.watchdogMs / 1000).toFixed(1)} s during ${strategy}`,
+    );
+    control.warn(`tlbsync-emu: watchdog: no CPU completed an unmap for ${cfg.watchdogMs} ms (${strategy}):`);
+    for (const l of lines) control.warn(`  ${l}`);
   };
+  const monitor = new Monitor(i32, layout, cfg, regs, {
+    cmdqError: handleCmdqError,
+    hung: watchdog,
+    measuring: control.measuring,
+  });
 
   try {
     probe = await Promise.race([probeSmmu(views, layout), endPromise]);
@@ -300,12 +264,12 @@ export async function runStrategy(
       await Promise.race([sleep(1), endPromise]);
     }
     storeAndWake(i32, phaseIdx, Phase.WARMUP);
-    lastProgressAt = Date.now();
-    await monitorFor(cfg.warmupMs, null);
+    monitor.startWatchdog();
+    await monitor.watch(cfg.warmupMs, null, endPromise);
     f64[measureStartF64(layout)] = nowNs();
     measureStartNs = f64[measureStartF64(layout)];
     storeAndWake(i32, phaseIdx, Phase.MEASURE);
-    await monitorFor(cfg.durationMs, Date.now());
+    await monitor.watch(cfg.durationMs, Date.now(), endPromise);
   } catch (e) {
     if (!(e instanceof RunEnded)) end('failed', (e as Error).message);
   } finally {
@@ -317,17 +281,8 @@ export async function runStrategy(
 
   // Let the CPUs finish their last iteration; keep handling GERROR meanwhile.
   const grace = outcome === 'complete' || outcome === 'interrupted' ? STOP_GRACE_MS : FAILED_GRACE_MS;
-  let settled = false;
-  void Promise.allSettled(tasks).then(() => (settled = true));
-  const settleBy = Date.now() + grace;
-  while (!settled && Date.now() < settleBy) {
-    const gerror = regs.read32('GERROR');
-    if (((gerror ^ regs.read32('GERRORN')) & GERROR_CMDQ_ERR) !== 0) {
-      handleCmdqError(gerror);
-      cmdqErrorsHandled++;
-    }
-    await sleep(MONITOR_MS);
-  }
+  const settled = await monitor.serviceErrors(Promise.allSettled(tasks), grace);
+  monitor.close();
   if (!settled) {
     const stuck = cpuResults.flatMap((r, c) => (r === null && !failedCpus.has(c) ? [c] : []));
     if (outcome === 'complete' || outcome === 'interrupted') {
