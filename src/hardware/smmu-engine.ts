@@ -15,7 +15,7 @@
 // An SMMUv3.3 built with Enhanced Command queues (ECMDQ runs) has one more queue per CPU, each with
 // its own ECMDQ_BASE/PROD/CONS: the engine then services the normal queue and every enabled ECMDQ
 // round-robin (runQueues()); every other run keeps the single-queue loop (run()) untouched.
-import { nowNs, spinUntil } from '../concurrency/clock.js';
+import { nowNs } from '../concurrency/clock.js';
 import { waitForChange, wake, WAITERS, type WaitPolicy } from '../concurrency/wait.js';
 import {
   CMD_BYTES,
@@ -34,6 +34,7 @@ import {
 } from './commands.js';
 import { CommandChecker, checkerFor } from './command-check.js';
 import { Iotlb } from './iotlb.js';
+import { ModelTime } from './model-time.js';
 import {
   ctlIdx,
   Ctl,
@@ -236,7 +237,7 @@ export class SmmuEngine {
     const st = this.stats;
     const shift = this.shift;
     let cons = Atomics.load(i32, this.consIdx) >>> 0;
-    let due = -1; // modelled completion time of the previous command; -1 after idling
+    const time = new ModelTime();
     let sinceWake = 0;
     const tlbiNs = this.timing.tlbiNs;
     const syncNs = this.timing.syncNs;
@@ -271,7 +272,7 @@ export class SmmuEngine {
         // Bounded, so that a driver clearing CR0.CMDQEN is noticed even without a doorbell.
         waitForChange(i32, this.prodIdx, prod | 0, this.idlePolicy, nowNs() + IDLE_RECHECK_NS);
         Atomics.store(i32, this.stateIdx, SmmuActivity.CONSUMING);
-        due = -1;
+        time.idle();
         continue;
       }
       if (refreshed) {
@@ -280,7 +281,7 @@ export class SmmuEngine {
         // PROD was read (it only shrinks while the commands seen are consumed).
         if (Atomics.load(i32, this.stallIdx) !== 0) {
           this.stall();
-          due = -1;
+          time.idle();
         }
         measuring = Atomics.load(i32, this.phaseIdx) === Phase.MEASURE;
         if (measuring) {
@@ -291,7 +292,7 @@ export class SmmuEngine {
       const w = this.qBase + qIdx(shift, cons) * 4;
       const op = opcodeOf(i32, w);
       const lat = op === OP.CMD_SYNC ? syncNs : tlbiNs;
-      due = this.serve(lat, due);
+      time.advance(lat); // its effect, below, comes once its modelled latency is spent
       // Logged as read from the queue, before any effect: an MSI aimed at the command's own slot
       // (the lock-free design's completion word) overwrites word 0 only. An illegal command is
       // not consumed and so not logged.
@@ -315,14 +316,16 @@ export class SmmuEngine {
         f[st + Smmu.BUSY_NS] += lat;
         if (logged) sink.append(w0, w1, w2, w3);
       }
-      if (this.ring !== null) this.traceCommand(op, lat, due);
       cons = queueIncN(shift, cons, 1);
       // CONS is published when someone can make progress with it: a CMD_SYNC completed, the
       // commands seen so far are drained, or every 1/8 of the queue for CPUs waiting for space.
       // The spec lets the SMMU update CONS lazily; writing it per command would make every
       // command pay a cache-line transfer to the CPUs polling it. Waking a parked CPU is a
       // futex syscall, so it follows the same rule.
-      if (op === OP.CMD_SYNC || cons === prod || ++sinceWake >= this.wakeEvery) {
+      const publish = op === OP.CMD_SYNC || cons === prod || ++sinceWake >= this.wakeEvery;
+      if (publish) time.publish(lat);
+      if (this.ring !== null) this.traceCommand(op, lat, time.due);
+      if (publish) {
         sinceWake = 0;
         Atomics.store(i32, this.consIdx, cons | 0);
         if (Atomics.load(i32, this.consIdx + 1) !== 0) {
@@ -377,14 +380,14 @@ export class SmmuEngine {
     const consFlags = this.slotConsFlags;
     const tlbiNs = this.timing.tlbiNs;
     const syncNs = this.timing.syncNs;
-    let due = -1; // modelled completion time of the previous command; -1 after idling
+    const time = new ModelTime();
     let idleTurns = 0;
     let idleSince = -1;
     Atomics.store(i32, this.stateIdx, SmmuActivity.CONSUMING);
     for (;;) {
       if (Atomics.load(i32, this.stallIdx) !== 0) {
         this.stall();
-        due = -1;
+        time.idle();
         continue;
       }
       const measuring = Atomics.load(i32, this.phaseIdx) === Phase.MEASURE;
@@ -419,7 +422,7 @@ export class SmmuEngine {
         const w = base[k] + (cons & ((1 << shifts[k]) - 1)) * 4;
         const op = opcodeOf(i32, w);
         const lat = op === OP.CMD_SYNC ? syncNs : tlbiNs;
-        due = this.serve(lat, due);
+        time.advance(lat);
         const w0 = i32[w];
         const w1 = i32[w + 1];
         const w2 = i32[w + 2];
@@ -443,14 +446,18 @@ export class SmmuEngine {
           if (k > 0) f[st + Smmu.ECMDQ + (k - 1) * EcmdqStat.SLOTS + EcmdqStat.CONSUMED]++;
           if (this.sink) this.sink.append(w0, w1, w2, w3);
         }
-        if (this.ring !== null) this.traceCommand(op, lat, due);
         const next = (cons + 1) & masks[k];
         conss[k] = next;
         consumed++;
-        if (this.ring !== null && next === prod)
-          this.ring.record(Ev.QUEUE_DEPTH, nowNs(), 0, queueDepthArg(k, 0));
         // Published lazily, by run()'s rule: a CMD_SYNC completed, the queue drained, or 1/8 of it.
-        if (op === OP.CMD_SYNC || next === prod || ++this.slotSinceWake[k] >= this.slotWakeEvery[k]) {
+        const publish =
+          op === OP.CMD_SYNC || next === prod || ++this.slotSinceWake[k] >= this.slotWakeEvery[k];
+        if (publish) time.publish(lat);
+        if (this.ring !== null) {
+          this.traceCommand(op, lat, time.due);
+          if (next === prod) this.ring.record(Ev.QUEUE_DEPTH, nowNs(), 0, queueDepthArg(k, 0));
+        }
+        if (publish) {
           this.slotSinceWake[k] = 0;
           const ci = consIdx[k];
           Atomics.store(i32, ci, next | consFlags[k]);
@@ -469,7 +476,7 @@ export class SmmuEngine {
         continue;
       }
       // Every queue is empty: spin over the PRODs, looking at the clock and CR0 now and then.
-      due = -1;
+      time.idle();
       if (idleTurns++ === 0) {
         Atomics.store(i32, this.stateIdx, SmmuActivity.IDLE);
         if (measuring) f[st + Smmu.IDLE_WAITS]++;
@@ -503,19 +510,6 @@ export class SmmuEngine {
       Atomics.wait(i32, db, ring, IDLE_RECHECK_NS / 1e6);
     }
     Atomics.sub(i32, db + WAITERS, 1);
-  }
-
-  /**
-   * Spends a command's modelled latency (busy-waiting on the clock) and returns its completion
-   * time. Completion times are carried forward in modelled time (due < 0: the SMMU was idle, so
-   * the command starts now), so the clock reads do not add up; when preempted or behind by more
-   * than a command, the next one starts at the real time, not in the past.
-   */
-  private serve(lat: number, due: number): number {
-    if (lat <= 0) return due;
-    const d = (due < 0 ? nowNs() : due) + lat;
-    const t = spinUntil(d);
-    return t > d + lat ? t : d;
   }
 
   /** Applies a command's effect; returns IOTLB entries removed, or -1 if it is CERROR_ILL. */
