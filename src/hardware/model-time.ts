@@ -21,17 +21,17 @@
 // Every reading goes through `seen`, so a reading taken before the effect serves the catch-up
 // rule of the same command. Counting: at most one clock read per command when the engine keeps up
 // with its model (as before), far fewer when it lags behind it, none with latencies 0.
-import { nowNs, spinUntil } from '../concurrency/clock.js';
+import { nowNs } from '../concurrency/clock.js';
 
-/** The catch-up rule: the completion time to carry on, given the clock `t` (>= due) when a command
- *  of latency `lat` completing at `due` is published. More than a command late: restart at t. */
-export const catchUp = (due: number, t: number, lat: number): number => (t > due + lat ? t : due);
-
+// Allocation: a double passed to or returned from a call the optimiser leaves in place is boxed in
+// a new HeapNumber. The engine's loop is large enough that not every call in it is inlined, so the
+// times never cross a call here: each reading goes into `seen` (a double field, updated in place)
+// by sample(), which takes and returns nothing.
 export class ModelTime {
   /** Modelled completion time of the last command started, ns; -1 after idling (restart at now). */
   due = -1;
   /** The clock's latest reading (now >= seen). */
-  seen = 0;
+  seen = -1;
   /** Did the current command read the clock (seen is fresh)? */
   private read = false;
 
@@ -48,21 +48,30 @@ export class ModelTime {
   advance(lat: number): void {
     this.read = false;
     if (lat <= 0) return;
-    if (this.due < 0) this.due = this.seen = nowNs();
+    if (this.due < 0) {
+      this.sample();
+      this.due = this.seen;
+    }
     this.due += lat;
     if (this.due > this.seen) {
-      this.seen = spinUntil(this.due);
+      do this.sample();
+      while (this.seen < this.due);
       this.read = true;
     }
   }
 
   /**
    * The command just advanced (latency `lat`) is about to be published in CONS: the catch-up
-   * rule. Uses the reading advance() took for it, if any, else reads the clock once.
+   * rule. Uses the reading advance() took for it, if any, else reads the clock once. More than
+   * the command's latency late: the next command starts at the clock.
    */
   publish(lat: number): void {
     if (lat <= 0) return;
-    const t = this.read ? this.seen : (this.seen = nowNs());
-    this.due = catchUp(this.due, t, lat);
+    if (!this.read) this.sample();
+    if (this.seen > this.due + lat) this.due = this.seen;
+  }
+
+  private sample(): void {
+    this.seen = nowNs();
   }
 }
