@@ -237,7 +237,7 @@ export class SmmuEngine {
     const st = this.stats;
     const shift = this.shift;
     let cons = Atomics.load(i32, this.consIdx) >>> 0;
-    const time = new ModelTime();
+    const time = new ModelTime(this.timing.tlbiNs > 0 || this.timing.syncNs > 0);
     let sinceWake = 0;
     const tlbiNs = this.timing.tlbiNs;
     const syncNs = this.timing.syncNs;
@@ -272,17 +272,15 @@ export class SmmuEngine {
         // Bounded, so that a driver clearing CR0.CMDQEN is noticed even without a doorbell.
         waitForChange(i32, this.prodIdx, prod | 0, this.idlePolicy, nowNs() + IDLE_RECHECK_NS);
         Atomics.store(i32, this.stateIdx, SmmuActivity.CONSUMING);
-        time.idle();
         continue;
       }
       if (refreshed) {
         // The stall and the phase are looked at once per PROD read, not per command: two loads
         // per command on the engine's critical path otherwise. The depth is largest right after
         // PROD was read (it only shrinks while the commands seen are consumed).
-        if (Atomics.load(i32, this.stallIdx) !== 0) {
-          this.stall();
-          time.idle();
-        }
+        if (Atomics.load(i32, this.stallIdx) !== 0) this.stall();
+        // The commands this read revealed arrived no later than now: none starts earlier.
+        time.arrive();
         measuring = Atomics.load(i32, this.phaseIdx) === Phase.MEASURE;
         if (measuring) {
           const depth = queueDepth(shift, prod, cons);
@@ -306,6 +304,7 @@ export class SmmuEngine {
         if (measuring) f[st + Smmu.CMDQ_ERRORS]++;
         this.noteIllegal(0, w, cons);
         if (!this.commandError(cons)) return this.stop();
+        time.arrive(); // the replacement entry is there from now on
         continue; // the driver replaced the entry: consume it afresh
       }
       this.slotIndex[0]++;
@@ -322,10 +321,8 @@ export class SmmuEngine {
       // The spec lets the SMMU update CONS lazily; writing it per command would make every
       // command pay a cache-line transfer to the CPUs polling it. Waking a parked CPU is a
       // futex syscall, so it follows the same rule.
-      const publish = op === OP.CMD_SYNC || cons === prod || ++sinceWake >= this.wakeEvery;
-      if (publish) time.publish(lat);
       if (this.ring !== null) this.traceCommand(op, lat, time.due);
-      if (publish) {
+      if (op === OP.CMD_SYNC || cons === prod || ++sinceWake >= this.wakeEvery) {
         sinceWake = 0;
         Atomics.store(i32, this.consIdx, cons | 0);
         if (Atomics.load(i32, this.consIdx + 1) !== 0) {
@@ -380,14 +377,14 @@ export class SmmuEngine {
     const consFlags = this.slotConsFlags;
     const tlbiNs = this.timing.tlbiNs;
     const syncNs = this.timing.syncNs;
-    const time = new ModelTime();
+    const time = new ModelTime(this.timing.tlbiNs > 0 || this.timing.syncNs > 0);
     let idleTurns = 0;
     let idleSince = -1;
     Atomics.store(i32, this.stateIdx, SmmuActivity.CONSUMING);
     for (;;) {
       if (Atomics.load(i32, this.stallIdx) !== 0) {
         this.stall();
-        time.idle();
+        time.arrive(); // what was pending starts after the stall
         continue;
       }
       const measuring = Atomics.load(i32, this.phaseIdx) === Phase.MEASURE;
@@ -409,6 +406,7 @@ export class SmmuEngine {
           prod = raw & masks[k];
           prods[k] = prod;
           if (prod === cons) continue;
+          time.arrive(); // revealed now: arrived no later than now
           if (this.ring !== null)
             this.ring.record(Ev.QUEUE_DEPTH, nowNs(), 0, queueDepthArg(k, (prod - cons) & masks[k]));
         }
@@ -449,15 +447,12 @@ export class SmmuEngine {
         const next = (cons + 1) & masks[k];
         conss[k] = next;
         consumed++;
-        // Published lazily, by run()'s rule: a CMD_SYNC completed, the queue drained, or 1/8 of it.
-        const publish =
-          op === OP.CMD_SYNC || next === prod || ++this.slotSinceWake[k] >= this.slotWakeEvery[k];
-        if (publish) time.publish(lat);
         if (this.ring !== null) {
           this.traceCommand(op, lat, time.due);
           if (next === prod) this.ring.record(Ev.QUEUE_DEPTH, nowNs(), 0, queueDepthArg(k, 0));
         }
-        if (publish) {
+        // Published lazily, by run()'s rule: a CMD_SYNC completed, the queue drained, or 1/8 of it.
+        if (op === OP.CMD_SYNC || next === prod || ++this.slotSinceWake[k] >= this.slotWakeEvery[k]) {
           this.slotSinceWake[k] = 0;
           const ci = consIdx[k];
           Atomics.store(i32, ci, next | consFlags[k]);
@@ -476,7 +471,6 @@ export class SmmuEngine {
         continue;
       }
       // Every queue is empty: spin over the PRODs, looking at the clock and CR0 now and then.
-      time.idle();
       if (idleTurns++ === 0) {
         Atomics.store(i32, this.stateIdx, SmmuActivity.IDLE);
         if (measuring) f[st + Smmu.IDLE_WAITS]++;
