@@ -315,13 +315,13 @@ export class SmmuEngine {
         f[st + Smmu.BUSY_NS] += lat;
         if (logged) sink.append(w0, w1, w2, w3);
       }
+      if (this.ring !== null) this.traceCommand(op, lat, time.due);
       cons = queueIncN(shift, cons, 1);
       // CONS is published when someone can make progress with it: a CMD_SYNC completed, the
       // commands seen so far are drained, or every 1/8 of the queue for CPUs waiting for space.
       // The spec lets the SMMU update CONS lazily; writing it per command would make every
       // command pay a cache-line transfer to the CPUs polling it. Waking a parked CPU is a
       // futex syscall, so it follows the same rule.
-      if (this.ring !== null) this.traceCommand(op, lat, time.due);
       if (op === OP.CMD_SYNC || cons === prod || ++sinceWake >= this.wakeEvery) {
         sinceWake = 0;
         Atomics.store(i32, this.consIdx, cons | 0);
@@ -444,13 +444,12 @@ export class SmmuEngine {
           if (k > 0) f[st + Smmu.ECMDQ + (k - 1) * EcmdqStat.SLOTS + EcmdqStat.CONSUMED]++;
           if (this.sink) this.sink.append(w0, w1, w2, w3);
         }
+        if (this.ring !== null) this.traceCommand(op, lat, time.due);
         const next = (cons + 1) & masks[k];
         conss[k] = next;
         consumed++;
-        if (this.ring !== null) {
-          this.traceCommand(op, lat, time.due);
-          if (next === prod) this.ring.record(Ev.QUEUE_DEPTH, nowNs(), 0, queueDepthArg(k, 0));
-        }
+        if (this.ring !== null && next === prod)
+          this.ring.record(Ev.QUEUE_DEPTH, nowNs(), 0, queueDepthArg(k, 0));
         // Published lazily, by run()'s rule: a CMD_SYNC completed, the queue drained, or 1/8 of it.
         if (op === OP.CMD_SYNC || next === prod || ++this.slotSinceWake[k] >= this.slotWakeEvery[k]) {
           this.slotSinceWake[k] = 0;
