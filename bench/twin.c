@@ -19,10 +19,11 @@
 // the IOVA allocation, map and DMA of the emulator's loop are outside the timed window there too.
 //
 // SMMU thread (src/hardware/smmu-engine.ts run()): re-reads PROD only once caught up, looking at
-// the doorbell IDLE_FAST_POLLS times before going idle (idle resets modelled time); spends each
-// command's modelled latency busy-waiting on the clock, carried forward from the previous command's
-// completion (catch-up rule: more than one latency late starts afresh); publishes CONS after a
-// CMD_SYNC, when caught up, or every 1/8 of the queue. It reads every entry but keeps no IOTLB:
+// the doorbell IDLE_FAST_POLLS times before going idle; spends each command's modelled latency
+// busy-waiting on the clock, with the engine's modelled time (src/hardware/model-time.ts): the
+// commands a PROD read reveals start no earlier than that read, each completes its latency after
+// the previous one, and the clock is read only when the last reading does not show that completion;
+// publishes CONS after a CMD_SYNC, when caught up, or every 1/8 of the queue. It reads every entry but keeps no IOTLB:
 // the emulator's invalidation is its own cost (the IOTLB set's line was last written by the
 // device's translation on the CPU thread), which is hidden in the modelled latency only while it is
 // shorter (docs/performance.md, issue 12 second pass).
@@ -78,20 +79,28 @@ typedef struct {
 
 static inline int q_empty(uint32_t prod, uint32_t cons) { return ((prod ^ cons) & Q_WRAP_MASK) == 0; }
 
-/** Spends lat ns after due (or after now when idle); returns the completion time to carry. */
-static inline int64_t serve(int64_t lat, int64_t due) {
-  if (lat <= 0) return due;
-  int64_t d = (due < 0 ? now() : due) + lat;
-  int64_t t = now();
-  while (t < d) t = now();
-  return t > d + lat ? t : d;
+// The SMMU's modelled time, as src/hardware/model-time.ts: `due` the modelled completion of the
+// last command, `seen` the clock's latest reading.
+static int64_t due = -1, seen = -1;
+
+/** A PROD read revealed commands: they arrived no later than now, so none starts earlier. */
+static inline void arrive(void) {
+  if (tlbi_ns <= 0 && sync_ns <= 0) return;
+  seen = now();
+  if (seen > due) due = seen;
+}
+
+/** The next command completes lat after the previous one; returns once the clock shows it. */
+static inline void advance(int64_t lat) {
+  if (lat <= 0) return;
+  due += lat;
+  while (seen < due) seen = now();
 }
 
 static void *smmu(void *arg) {
   smmu_result_t *r = arg;
   uint32_t cons = 0, prod = 0, sink = 0, since_wake = 0;
   const uint32_t wake_every = Q_ENTRIES >> 3;
-  int64_t due = -1;
   uint64_t consumed = 0;
   for (;;) {
     if (q_empty(prod, cons)) {
@@ -100,19 +109,16 @@ static void *smmu(void *arg) {
         sink += Q.ring[Q_IDX(cons)][0];
         prod = atomic_load(&Q.prod);
       }
-    }
-    if (q_empty(prod, cons)) {
-      // Idle: modelled time restarts with the next command.
-      due = -1;
-      while (q_empty(prod, cons)) {
+      while (q_empty(prod, cons)) { // idle
         if (atomic_load(&Q.stop)) goto out;
         cpu_relax();
         prod = atomic_load(&Q.prod);
       }
+      arrive();
     }
     const uint32_t *e = Q.ring[Q_IDX(cons)];
     uint32_t op = e[0] & 0xff;
-    due = serve(op == OP_CMD_SYNC ? sync_ns : tlbi_ns, due);
+    advance(op == OP_CMD_SYNC ? sync_ns : tlbi_ns);
     sink += e[0] + e[1] + e[2] + e[3];
     consumed++;
     cons = (cons + 1) & Q_WRAP_MASK;

@@ -2,6 +2,7 @@
 // the queue, CR0.CMDQEN is cleared, and run() consumes everything pending before it sees CR0 (it
 // only looks at CR0 with the queue empty), stopping at the first CERROR_ILL it cannot get past.
 import { describe, expect, it } from 'vitest';
+import { nowNs } from '../src/concurrency/clock.js';
 import { DEFAULTS, type Config } from '../src/config/config.js';
 import { CommandChecker, Ill } from '../src/hardware/command-check.js';
 import {
@@ -52,7 +53,7 @@ import {
   Q_BASE_RA,
 } from '../src/hardware/registers.js';
 import { qIdx, queueIncN } from '../src/hardware/queue.js';
-import { SmmuEngine } from '../src/hardware/smmu-engine.js';
+import { SmmuEngine, type CommandSink, type SmmuTiming } from '../src/hardware/smmu-engine.js';
 import { resetSmmu } from '../src/hardware/smmu-reset.js';
 import { Smmu } from '../src/hardware/smmu-stats.js';
 import { layoutParamsFor } from '../src/workload/params.js';
@@ -86,7 +87,13 @@ function rig(
   };
   /** Queue entries (raw halves or command values), then consume them all. */
   /** `start`: CMDQ_CONS (index and wrap) before the first entry, for commands that wrap the queue. */
-  const run = (cmds: (Command | number[])[], start = 0) => {
+  /** `timing`, `sink`: the engine's modelled latencies (0 by default) and its command log. */
+  const run = (
+    cmds: (Command | number[])[],
+    start = 0,
+    timing: SmmuTiming = { tlbiNs: 0, syncNs: 0 },
+    sink: CommandSink | null = null,
+  ) => {
     cmds.forEach((c, i) => {
       const w = cmdqEntryIdx(layout, qIdx(layout.queueShift, start + i));
       if (Array.isArray(c)) writeRaw(views.i32, w, c);
@@ -94,7 +101,7 @@ function rig(
     });
     regs.write32('CMDQ_CONS', start);
     regs.write32('CMDQ_PROD', queueIncN(layout.queueShift, start, cmds.length));
-    const engine = new SmmuEngine(views, layout, { tlbiNs: 0, syncNs: 0 }, SPIN);
+    const engine = new SmmuEngine(views, layout, timing, SPIN, sink);
     engine.bringUp();
     regs.write32('CR0', 0);
     engine.run();
@@ -435,6 +442,38 @@ const LEGAL_CASES: { name: string; words: number[]; ril?: boolean }[] = [
   { name: 'TG = 4K, SCALE only', words: range(OP.TLBI_NH_VAA, { tg: TG_4K, scale: 3 }) },
   { name: 'no RIL, TG = 0', words: range(OP.TLBI_NH_VA, {}), ril: false },
 ];
+
+describe('SMMU engine: modelled time (hardware/model-time.ts)', () => {
+  it("a TLBI's effect comes once its modelled latency is spent, and busy time is exact", () => {
+    const t = rig();
+    const tlbiNs = 1_000_000; // well above the engine's set-up time, so that a missing wait shows
+    const syncNs = 2_000_000;
+    for (let p = 0; p < 16; p++) t.fill(1, P + p);
+    // The sink sees each command right after its effect: when command i is logged, its page is
+    // gone and the clock shows at least its modelled completion (the run started after `start`).
+    const logged: { at: number; cached: number }[] = [];
+    const sink = {
+      append(): void {
+        logged.push({ at: nowNs(), cached: t.iotlb.entries().length });
+      },
+    };
+    const cmds = [...Array.from({ length: 16 }, (_, i) => va(1, P + i)), SYNC];
+    const start = nowNs();
+    const r = t.run(cmds, 0, { tlbiNs, syncNs }, sink);
+    expect(r.engine.errors).toEqual([]);
+    expect(r.removed).toBe(16);
+    expect(logged.length).toBe(17);
+    logged.forEach((l, i) => {
+      const modelled = start + Math.min(i + 1, 16) * tlbiNs + (i === 16 ? syncNs : 0);
+      expect(l.at, `command ${i}`).toBeGreaterThanOrEqual(modelled);
+      expect(l.cached, `entries left after command ${i}`).toBe(Math.max(0, 15 - i));
+    });
+    const f = t.views.f64;
+    const st = smmuStatsBase(t.layout);
+    expect(f[st + Smmu.BUSY_NS]).toBe(16 * tlbiNs + syncNs);
+    expect(f[st + Smmu.COMMANDS_CONSUMED]).toBe(17);
+  });
+});
 
 describe('SMMU engine: CERROR_ILL, per opcode and field', () => {
   it.each(ILL_CASES)('$name', ({ words, ril, code, reason }) => {

@@ -15,7 +15,7 @@
 // An SMMUv3.3 built with Enhanced Command queues (ECMDQ runs) has one more queue per CPU, each with
 // its own ECMDQ_BASE/PROD/CONS: the engine then services the normal queue and every enabled ECMDQ
 // round-robin (runQueues()); every other run keeps the single-queue loop (run()) untouched.
-import { nowNs, spinUntil } from '../concurrency/clock.js';
+import { nowNs } from '../concurrency/clock.js';
 import { waitForChange, wake, WAITERS, type WaitPolicy } from '../concurrency/wait.js';
 import {
   CMD_BYTES,
@@ -34,6 +34,7 @@ import {
 } from './commands.js';
 import { CommandChecker, checkerFor } from './command-check.js';
 import { Iotlb } from './iotlb.js';
+import { ModelTime } from './model-time.js';
 import {
   ctlIdx,
   Ctl,
@@ -236,7 +237,7 @@ export class SmmuEngine {
     const st = this.stats;
     const shift = this.shift;
     let cons = Atomics.load(i32, this.consIdx) >>> 0;
-    let due = -1; // modelled completion time of the previous command; -1 after idling
+    const time = new ModelTime(this.timing.tlbiNs > 0 || this.timing.syncNs > 0);
     let sinceWake = 0;
     const tlbiNs = this.timing.tlbiNs;
     const syncNs = this.timing.syncNs;
@@ -271,17 +272,15 @@ export class SmmuEngine {
         // Bounded, so that a driver clearing CR0.CMDQEN is noticed even without a doorbell.
         waitForChange(i32, this.prodIdx, prod | 0, this.idlePolicy, nowNs() + IDLE_RECHECK_NS);
         Atomics.store(i32, this.stateIdx, SmmuActivity.CONSUMING);
-        due = -1;
         continue;
       }
       if (refreshed) {
         // The stall and the phase are looked at once per PROD read, not per command: two loads
         // per command on the engine's critical path otherwise. The depth is largest right after
         // PROD was read (it only shrinks while the commands seen are consumed).
-        if (Atomics.load(i32, this.stallIdx) !== 0) {
-          this.stall();
-          due = -1;
-        }
+        if (Atomics.load(i32, this.stallIdx) !== 0) this.stall();
+        // The commands this read revealed arrived no later than now: none starts earlier.
+        time.arrive();
         measuring = Atomics.load(i32, this.phaseIdx) === Phase.MEASURE;
         if (measuring) {
           const depth = queueDepth(shift, prod, cons);
@@ -291,7 +290,7 @@ export class SmmuEngine {
       const w = this.qBase + qIdx(shift, cons) * 4;
       const op = opcodeOf(i32, w);
       const lat = op === OP.CMD_SYNC ? syncNs : tlbiNs;
-      due = this.serve(lat, due);
+      time.advance(lat); // its effect, below, comes once its modelled latency is spent
       // Logged as read from the queue, before any effect: an MSI aimed at the command's own slot
       // (the lock-free design's completion word) overwrites word 0 only. An illegal command is
       // not consumed and so not logged.
@@ -305,6 +304,7 @@ export class SmmuEngine {
         if (measuring) f[st + Smmu.CMDQ_ERRORS]++;
         this.noteIllegal(0, w, cons);
         if (!this.commandError(cons)) return this.stop();
+        time.arrive(); // the replacement entry is there from now on
         continue; // the driver replaced the entry: consume it afresh
       }
       this.slotIndex[0]++;
@@ -315,7 +315,7 @@ export class SmmuEngine {
         f[st + Smmu.BUSY_NS] += lat;
         if (logged) sink.append(w0, w1, w2, w3);
       }
-      if (this.ring !== null) this.traceCommand(op, lat, due);
+      if (this.ring !== null) this.traceCommand(op, lat, time.due);
       cons = queueIncN(shift, cons, 1);
       // CONS is published when someone can make progress with it: a CMD_SYNC completed, the
       // commands seen so far are drained, or every 1/8 of the queue for CPUs waiting for space.
@@ -377,14 +377,14 @@ export class SmmuEngine {
     const consFlags = this.slotConsFlags;
     const tlbiNs = this.timing.tlbiNs;
     const syncNs = this.timing.syncNs;
-    let due = -1; // modelled completion time of the previous command; -1 after idling
+    const time = new ModelTime(this.timing.tlbiNs > 0 || this.timing.syncNs > 0);
     let idleTurns = 0;
     let idleSince = -1;
     Atomics.store(i32, this.stateIdx, SmmuActivity.CONSUMING);
     for (;;) {
       if (Atomics.load(i32, this.stallIdx) !== 0) {
         this.stall();
-        due = -1;
+        time.arrive(); // what was pending starts after the stall
         continue;
       }
       const measuring = Atomics.load(i32, this.phaseIdx) === Phase.MEASURE;
@@ -406,6 +406,7 @@ export class SmmuEngine {
           prod = raw & masks[k];
           prods[k] = prod;
           if (prod === cons) continue;
+          time.arrive(); // revealed now: arrived no later than now
           if (this.ring !== null)
             this.ring.record(Ev.QUEUE_DEPTH, nowNs(), 0, queueDepthArg(k, (prod - cons) & masks[k]));
         }
@@ -419,7 +420,7 @@ export class SmmuEngine {
         const w = base[k] + (cons & ((1 << shifts[k]) - 1)) * 4;
         const op = opcodeOf(i32, w);
         const lat = op === OP.CMD_SYNC ? syncNs : tlbiNs;
-        due = this.serve(lat, due);
+        time.advance(lat);
         const w0 = i32[w];
         const w1 = i32[w + 1];
         const w2 = i32[w + 2];
@@ -443,7 +444,7 @@ export class SmmuEngine {
           if (k > 0) f[st + Smmu.ECMDQ + (k - 1) * EcmdqStat.SLOTS + EcmdqStat.CONSUMED]++;
           if (this.sink) this.sink.append(w0, w1, w2, w3);
         }
-        if (this.ring !== null) this.traceCommand(op, lat, due);
+        if (this.ring !== null) this.traceCommand(op, lat, time.due);
         const next = (cons + 1) & masks[k];
         conss[k] = next;
         consumed++;
@@ -469,7 +470,6 @@ export class SmmuEngine {
         continue;
       }
       // Every queue is empty: spin over the PRODs, looking at the clock and CR0 now and then.
-      due = -1;
       if (idleTurns++ === 0) {
         Atomics.store(i32, this.stateIdx, SmmuActivity.IDLE);
         if (measuring) f[st + Smmu.IDLE_WAITS]++;
@@ -503,19 +503,6 @@ export class SmmuEngine {
       Atomics.wait(i32, db, ring, IDLE_RECHECK_NS / 1e6);
     }
     Atomics.sub(i32, db + WAITERS, 1);
-  }
-
-  /**
-   * Spends a command's modelled latency (busy-waiting on the clock) and returns its completion
-   * time. Completion times are carried forward in modelled time (due < 0: the SMMU was idle, so
-   * the command starts now), so the clock reads do not add up; when preempted or behind by more
-   * than a command, the next one starts at the real time, not in the past.
-   */
-  private serve(lat: number, due: number): number {
-    if (lat <= 0) return due;
-    const d = (due < 0 ? nowNs() : due) + lat;
-    const t = spinUntil(d);
-    return t > d + lat ? t : d;
   }
 
   /** Applies a command's effect; returns IOTLB entries removed, or -1 if it is CERROR_ILL. */
