@@ -9,6 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { RIG_PAGES, smmuRig } from '../src/run/calibrate/rigs.js';
 import { startSmmuPeer } from '../src/run/calibrate/smmu-peer.js';
 import { stepRig } from '../src/run/calibrate/step-rig.js';
+import { lockedBesideSmmu } from '../src/run/calibrate/issue-rig.js';
 import { Iotlb } from '../src/hardware/iotlb.js';
 import { computeLayout, regIdx, smmuStatsBase, VA_BASE_PAGE } from '../src/hardware/layout.js';
 import { Smmu } from '../src/hardware/smmu-stats.js';
@@ -67,6 +68,25 @@ describe('stepRig with the SMMU worker beside it', () => {
       expect((after - before) & mask).toBe(cycles * (RIG_PAGES + 1));
       expect(new Iotlb(i32, layout, SPIN).entries()).toEqual([]);
       expect(() => stepRig(RIG_PAGES + 1, peer)).toThrow(/16-page buffers, not 17/);
+    } finally {
+      await peer.stop();
+    }
+  });
+});
+
+describe('lockedBesideSmmu', () => {
+  it('issues 16 TLBI_NH_VA and a CMD_SYNC per unmap to the SMMU worker, which drains them all', async () => {
+    const peer = await startSmmuPeer({ tlbiNs: 0, syncNs: 0 });
+    try {
+      const { layout, views } = peer;
+      const mask = (2 << layout.queueShift) - 1;
+      const cons = (): number => Atomics.load(views.i32, regIdx(layout, 'CMDQ_CONS')) & mask;
+      const before = cons();
+      const unmaps = 4;
+      const ns = lockedBesideSmmu(peer)(unmaps);
+      expect(Number.isFinite(ns) && ns > 0).toBe(true);
+      expect((cons() - before) & mask).toBe(unmaps * (RIG_PAGES + 1));
+      expect(cons()).toBe(Atomics.load(views.i32, regIdx(layout, 'CMDQ_PROD')) & mask);
     } finally {
       await peer.stop();
     }
