@@ -4,8 +4,8 @@
 //   hitNs, atomicNs <- Atomics.load / compareExchange on a line the thread holds
 //   cmdNs, lockfreeIssueNs <- the v5.4 lock-free issue path, MMIO free, no SMMU, cmdlists of 16
 //                      and of 1 command (rigs.ts): the slope per command and the fixed part
-//   lockedIssueNs   <- the 2017 locked issue path per command (a lock round trip each) - cmdNs,
-//                      the real SMMU worker consuming on the other core (issue-rig.ts)
+//   lockedIssueNs   <- the 2017 locked issue path per command (a lock round trip each) - cmdNs; the
+//                      same path beside the real SMMU worker (issue-rig.ts) is recorded, not used
 //   mmioExtraNs     <- the busy-wait of a costed MMIO access (spinUntil(nowNs() + 1)) - 1 ns
 //   smmuCmdNs       <- the SMMU engine consuming with every latency 1 ns, per command, - 1 ns
 //                      (rigs.ts): its work and the clock reads of its busy-wait; plus the
@@ -253,8 +253,9 @@ export async function calibrate(o: CalibrateOptions): Promise<CalibrationDocumen
       hitNs: m.atomicLoadNs,
       atomicNs: ns(m.atomicRmwNs - m.atomicLoadNs),
       cmdNs: ns((m.lockfreeNsPerList16 - m.lockfreeNsPerList1) / (RIG_PAGES - 1)),
+      // Alone, not beside the SMMU worker (lockedBesideSmmuNs, recorded only): docs/virtual-time.md.
       lockedIssueNs: ns(
-        m.lockedBesideSmmuNs - (m.lockfreeNsPerList16 - m.lockfreeNsPerList1) / (RIG_PAGES - 1),
+        m.lockedNsPerCommand - (m.lockfreeNsPerList16 - m.lockfreeNsPerList1) / (RIG_PAGES - 1),
       ),
       lockfreeIssueNs: ns(
         m.lockfreeNsPerList1 - (m.lockfreeNsPerList16 - m.lockfreeNsPerList1) / (RIG_PAGES - 1),
