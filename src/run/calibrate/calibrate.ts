@@ -26,14 +26,13 @@ import { localAtomicNs, pingPongNs } from './ping-pong.js';
 import { nowNs, spinUntil } from '../../concurrency/clock.js';
 import { cpuRig, lockfreeRig, RIG_PAGES, smmuRig, type CpuRig } from './rigs.js';
 import { Iotlb } from '../../hardware/iotlb.js';
-import { computeLayout } from '../../hardware/layout.js';
+import { computeLayout, VA_BASE_PAGE } from '../../hardware/layout.js';
 import { SPIN } from '../../concurrency/wait.js';
 import { startIotlbPeer } from './iotlb-peer.js';
 import { startSmmuPeer } from './smmu-peer.js';
 import { lockedBesideSmmu } from './issue-rig.js';
 import { stepRig } from './step-rig.js';
 import { measureSyncRoundTrip } from './sync-rtt.js';
-import { VA_BASE_PAGE } from '../../hardware/layout.js';
 
 export const CALIBRATION_KIND = 'tlbsync-emu-calibration';
 export const CALIBRATION_VERSION = 1;
