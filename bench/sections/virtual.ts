@@ -292,10 +292,12 @@ const FROM: Record<string, string> = {
   lockedIssueNs: 'locked issue path per command - cmdNs, MMIO free',
   lockfreeIssueNs: 'lock-free issue path per cmdlist of 1 - cmdNs',
   mmioExtraNs: 'busy-wait of a costed MMIO access - its cost',
-  smmuCmdNs: 'SMMU engine per command, latencies 1 ns, - 1 ns',
-  wakeNs: '(CMD_SYNC round trip p50 - smmuCmdNs) / 2',
-  mapNs: 'alloc + map + DMA reads + free per cycle, real objects',
-  unmapNs: 'PTE clears per unmap, real objects',
+  smmuCmdNs:
+    'SMMU engine per command, latencies 1 ns, - 1 ns; + the cross-core part of a TLBI (IOTLB filled by another thread - by its own)',
+  wakeNs: "(CMD_SYNC round trip p50 - smmuCmdNs - the entry's fetch, a line transfer) / 2",
+  mapNs:
+    "alloc + map + DMA reads + free per cycle, real objects, the real SMMU worker beside it applying each cycle's TLBIs",
+  unmapNs: 'PTE clears per unmap, real objects, the real SMMU worker beside it',
   smmuFetch: '1: the SMMU worker pulls each entry from the CPU thread, as the threads engine does',
 };
 

@@ -29,7 +29,9 @@ import {
   Phase,
   pteIdx,
   type Layout,
+  type LayoutParams,
   regIdx,
+  type SharedViews,
   VA_BASE_PAGE,
 } from '../../hardware/layout.js';
 import { RegisterFile } from '../../hardware/regfile.js';
@@ -40,6 +42,7 @@ import { Cpu, CpuStats, initCpuStats } from '../../concurrency/counters.js';
 import { InstrumentedLock } from '../../concurrency/lockstat.js';
 import { getLockAlgorithm } from '../../concurrency/locks/index.js';
 import { SPIN } from '../../concurrency/wait.js';
+import { nowNs } from '../../concurrency/clock.js';
 import { layoutParamsFor } from '../../workload/params.js';
 
 export const RIG_PAGES = 16;
@@ -164,14 +167,24 @@ export function lockfreeRig(timed: boolean, perList: number, mmio: MmioCosts = M
 export interface SmmuRig {
   /** Consumes the whole queue once; returns the commands consumed. */
   consume(): number;
+  /**
+   * Consumes the queue one round (16 TLBI_NH_VA + CMD_SYNC) at a time, `fill()` before each
+   * round, untimed, filling the IOTLB with the round's 16 pages (the device's reads of a run:
+   * iotlb-peer.ts does them on another thread); returns ns per command of the consuming alone.
+   */
+  consumeRounds(fill: () => void): number;
   readonly engine: () => SmmuEngine;
+  /** The rig's memory and layout (for a peer thread filling its IOTLB). */
+  readonly views: SharedViews;
+  readonly layoutParams: LayoutParams;
 }
 
 /** `latencyNs`: every command's modelled latency (calibrate: 1 ns, so that the clock reads of its
  *  busy-wait are counted). */
 export function smmuRig(rounds: number, latencyNs = 0): SmmuRig {
   const cfg: Config = { ...DEFAULTS, cpus: 1, queueEntries: 1 << 16 } as Config;
-  const layout = computeLayout(layoutParamsFor(cfg, 'batched'));
+  const layoutParams = layoutParamsFor(cfg, 'batched');
+  const layout = computeLayout(layoutParams);
   const views = allocate(layout);
   const { i32 } = views;
   const regs = new RegisterFile(i32, layout);
@@ -189,18 +202,36 @@ export function smmuRig(rounds: number, latencyNs = 0): SmmuRig {
   const iotlb = new Iotlb(i32, layout, SPIN);
   for (let p = 0; p < RIG_PAGES; p++) Atomics.store(i32, pteIdx(layout, 0, p), 100 + p);
   let engine: SmmuEngine | null = null;
+  /** A fresh engine over the queue from its start; it leaves once the queue is drained. */
+  const start = (prod: number): SmmuEngine => {
+    regs.write32('CMDQ_CONS', 0);
+    regs.write32('CMDQ_PROD', prod);
+    regs.write32('CR0', CR0_CMDQEN);
+    engine = new SmmuEngine(views, layout, { tlbiNs: latencyNs, syncNs: latencyNs }, SPIN);
+    engine.bringUp();
+    regs.write32('CR0', 0);
+    return engine;
+  };
   return {
     consume() {
       for (let p = 0; p < RIG_PAGES; p++) iotlb.translate(1, VA_BASE_PAGE + p);
-      regs.write32('CMDQ_CONS', 0);
-      regs.write32('CMDQ_PROD', n);
-      regs.write32('CR0', CR0_CMDQEN);
-      engine = new SmmuEngine(views, layout, { tlbiNs: latencyNs, syncNs: latencyNs }, SPIN);
-      engine.bringUp();
-      regs.write32('CR0', 0);
-      engine.run();
+      start(n).run();
       return n;
     },
+    consumeRounds(fill) {
+      const e = start(0);
+      let ns = 0;
+      for (let prod = per; prod <= n; prod += per) {
+        fill();
+        const t0 = nowNs();
+        regs.write32('CMDQ_PROD', prod);
+        e.run();
+        ns += nowNs() - t0;
+      }
+      return ns / n;
+    },
     engine: () => engine!,
+    views,
+    layoutParams,
   };
 }

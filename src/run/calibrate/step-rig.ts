@@ -15,8 +15,18 @@ import { initIovaRcache } from '../../driver/iova-rcache.js';
 import type { InvalidationStrategy } from '../../driver/strategies/strategy.js';
 import { iovaOf } from '../../driver/strategies/index.js';
 import { Iotlb } from '../../hardware/iotlb.js';
-import { allocate, cpuStateIdx, cpuStatsBase, CpuState, computeLayout } from '../../hardware/layout.js';
+import {
+  allocate,
+  cpuStateIdx,
+  cpuStatsBase,
+  CpuState,
+  computeLayout,
+  type Layout,
+} from '../../hardware/layout.js';
 import { nowNs } from '../../concurrency/clock.js';
+import { CmdBatch } from '../../driver/cmd-batch.js';
+import { bareLockedCmdq } from './rigs.js';
+import type { SmmuPeer } from './smmu-peer.js';
 import { CpuStats, initCpuStats } from '../../concurrency/counters.js';
 import { InstrumentedLock } from '../../concurrency/lockstat.js';
 import { getLockAlgorithm } from '../../concurrency/locks/index.js';
@@ -35,12 +45,20 @@ export interface StepTimes {
 
 const NOTHING: InvalidationStrategy = { tlbAddPage() {}, iotlbSync() {}, releaseIova() {} };
 
-/** Returns a function running `cycles` DMA cycles of `pages` pages and timing their two sides. */
-export function stepRig(pages: number): (cycles: number) => StepTimes {
-  const cfg: Config = { ...DEFAULTS, cpus: 1, pages } as Config;
+/**
+ * Returns a function running `cycles` DMA cycles of `pages` pages and timing their two sides.
+ * Without `peer` the rig removes the IOTLB entries itself; with it (smmu-peer.ts, a layout of
+ * `pages`-page buffers) each cycle ends, untimed, with the unmap's TLBI_NH_VA per page + CMD_SYNC
+ * through the real locked queue to the SMMU worker, which applies them on its own thread as in a
+ * run: the next cycle's device reads find their IOTLB sets last written by the other core.
+ */
+export function stepRig(pages: number, peer?: SmmuPeer): (cycles: number) => StepTimes {
+  if (peer !== undefined && peer.cfg.pages !== pages)
+    throw new Error(`stepRig: the SMMU peer's layout has ${peer.cfg.pages}-page buffers, not ${pages}`);
+  const cfg: Config = peer?.cfg ?? ({ ...DEFAULTS, cpus: 1, pages } as Config);
   const strategy = 'batched';
-  const layout = computeLayout(layoutParamsFor(cfg, strategy));
-  const { i32, f64 } = allocate(layout);
+  const layout = peer?.layout ?? computeLayout(layoutParamsFor(cfg, strategy));
+  const { i32, f64 } = peer?.views ?? allocate(layout);
   const stats = new CpuStats(f64, cpuStatsBase(layout, 0, false));
   initCpuStats(f64, stats.base, layout.lockClasses.length);
   // As the orchestrator prepares a run's allocator.
@@ -72,6 +90,7 @@ export function stepRig(pages: number): (cycles: number) => StepTimes {
   const oracle = new Oracle(i32, f64, layout.safetyOff, g, layout.slotPages, 0);
   const devices = new DeviceAgents(oracle, iotlb, 0, 1, devicesOf(cfg), pages);
   const asid = asidOf(0);
+  const invalidate = peer === undefined ? null : smmuInvalidate(i32, layout, stats);
   let ppn = 0;
   return (cycles) => {
     let mapNs = 0;
@@ -90,10 +109,33 @@ export function stepRig(pages: number): (cycles: number) => StepTimes {
       oracle.setLive(0, 0);
       iova.free(va);
       const t3 = nowNs();
-      iotlb.invalidateRange(asid, va, pages);
+      if (invalidate !== null) invalidate(asid, va, pages);
+      else iotlb.invalidateRange(asid, va, pages);
       mapNs += t1 - t0 + (t3 - t2);
       unmapNs += t2 - t1;
     }
     return { mapNs: mapNs / cycles, unmapNs: unmapNs / cycles };
+  };
+}
+
+/** The unmap's commands through CPU 0's locked queue to the SMMU peer: one TLBI per page, a
+ *  CMD_SYNC, its completion awaited. */
+function smmuInvalidate(
+  i32: Int32Array,
+  layout: Layout,
+  stats: CpuStats,
+): (asid: number, vaPage: number, pages: number) => void {
+  const { cmdq } = bareLockedCmdq(i32, layout, stats, DEFAULTS.lock, false, 0, DEFAULTS.syncTimeoutMs * 1e6);
+  const batch = new CmdBatch();
+  return (asid, vaPage, pages) => {
+    batch.reset();
+    for (let p = 0; p < pages; p++) {
+      if (batch.full()) {
+        cmdq.issue(batch, false);
+        batch.reset();
+      }
+      batch.tlbiNhVa(asid, vaPage + p, true, 0, 0, 0, 0);
+    }
+    cmdq.issue(batch, true);
   };
 }

@@ -7,20 +7,13 @@
 //
 // The bench imports this from its snapshot of dist/ (bench/run-bench.ts), so the SMMU worker it
 // starts is the snapshot's too.
-import { Worker } from 'node:worker_threads';
 import { DEFAULTS } from '../../config/config.js';
 import { CmdBatch } from '../../driver/cmd-batch.js';
-import { probeSmmu } from '../../driver/probe.js';
-import { allocate, computeLayout, layoutFingerprint, cpuStatsBase } from '../../hardware/layout.js';
-import { RegisterFile } from '../../hardware/regfile.js';
-import { resetSmmu } from '../../hardware/smmu-reset.js';
+import { cpuStatsBase } from '../../hardware/layout.js';
 import { Cpu, CpuStats, initCpuStats, SYNC_HIST } from '../../concurrency/counters.js';
 import { quantile } from '../../concurrency/histogram.js';
-import { SPIN } from '../../concurrency/wait.js';
-import { layoutParamsFor } from '../../workload/params.js';
-import { workerFile } from '../../workload/paths.js';
-import type { SmmuWorkerData } from '../../workload/smmu-messages.js';
 import { bareLockedCmdq } from './rigs.js';
+import { startSmmuPeer } from './smmu-peer.js';
 
 export interface SyncRoundTrip {
   /** Mean and median `syncWaitNs` (from right after the doorbell write until CONS is seen). */
@@ -40,26 +33,10 @@ export async function measureSyncRoundTrip(
   warmup: number,
   budgetMs = Infinity,
 ): Promise<SyncRoundTrip> {
-  const cfg = { ...DEFAULTS, cpus: 1 };
-  const params = layoutParamsFor(cfg, 'batched');
-  const layout = computeLayout(params);
-  const views = allocate(layout);
-  const { i32, f64 } = views;
-  const regs = new RegisterFile(i32, layout);
-  resetSmmu(regs, { msi: false, sev: false, ril: false });
-  const workerData: SmmuWorkerData = {
-    sab: views.sab,
-    layout: params,
-    fingerprint: layoutFingerprint(layout),
-    timing: { tlbiNs: 0, syncNs: 0 },
-    idlePolicy: SPIN,
-    log: false,
-    trace: false,
-  };
-  const smmu = new Worker(workerFile('smmu-worker'), { workerData });
-  const stopped = new Promise<void>((res) => smmu.once('exit', () => res()));
+  const peer = await startSmmuPeer({ tlbiNs: 0, syncNs: 0 });
+  const { layout, views } = peer;
+  const { f64 } = views;
   try {
-    await probeSmmu(views, layout);
     const lockClasses = layout.lockClasses.length;
     const scratch = new CpuStats(f64, cpuStatsBase(layout, 0, true));
     const measured = new CpuStats(f64, cpuStatsBase(layout, 0, false));
@@ -67,7 +44,7 @@ export async function measureSyncRoundTrip(
     initCpuStats(f64, measured.base, lockClasses);
     // The emulator's own floor: free registers, CONS re-read until it changes.
     const { cmdq, lock } = bareLockedCmdq(
-      i32,
+      views.i32,
       layout,
       scratch,
       DEFAULTS.lock,
@@ -100,8 +77,6 @@ export async function measureSyncRoundTrip(
       syncs: n,
     };
   } finally {
-    regs.write32('CR0', 0);
-    await Promise.race([stopped, new Promise((res) => setTimeout(res, 2000))]);
-    await smmu.terminate();
+    await peer.stop();
   }
 }
