@@ -10,6 +10,7 @@ import { DEFAULTS } from '../src/config/config.js';
 import { Iotlb } from '../src/hardware/iotlb.js';
 import {
   allocate,
+  viewsOf,
   computeLayout,
   cpuStatsBase,
   layoutFingerprint,
@@ -122,7 +123,9 @@ describe('fingerprint', () => {
 
 describe('views check their offsets once, where they are built', () => {
   const l = computeLayout(params({ trace: 'x.json' }));
-  const { i32, f64 } = allocate(l);
+  // An exact-length buffer: the run's own (allocate) is rounded up to 64 KiB pages
+  // (hardware/shared-memory.ts), where a region just past totalBytes would still fit.
+  const { i32, f64 } = viewsOf(new SharedArrayBuffer(l.totalBytes));
   const g = { cpus: l.cpus, domains: l.domains, slotsPerDomain: l.iovaSlotsPerDomain };
 
   it('checkRegion names the region, the offset and the buffer', () => {

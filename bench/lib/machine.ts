@@ -8,6 +8,7 @@ import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Worker } from 'node:worker_threads';
 import type { LockName } from '../../src/concurrency/lock.js';
+import { sharedBuffer } from '../../src/hardware/shared-memory.js';
 import {
   handoffSink,
   SAB_BYTES,
@@ -54,7 +55,7 @@ export function cRun(args: readonly string[]): Record<string, number> {
 // ---- ping-pong -----------------------------------------------------------------------------------
 
 export async function jsPingPong(roundTrips: number): Promise<Timed> {
-  const sab = new SharedArrayBuffer(SAB_BYTES);
+  const sab = sharedBuffer(SAB_BYTES);
   const warmup = Math.floor(roundTrips / 10);
   const pong = startWorker({ kind: 'pong', sab, roundTrips, warmup });
   await pong.online;
@@ -79,7 +80,7 @@ export type HandoffMode = 'stream' | 'sync';
 
 /** The command hand-off without the emulator (bench-worker.ts handoff-cpu/-smmu), JS. */
 export async function jsHandoff(commands: number, mode: HandoffMode): Promise<Timed> {
-  const sab = new SharedArrayBuffer(SAB_BYTES);
+  const sab = sharedBuffer(SAB_BYTES);
   const smmu = startWorker({ kind: 'handoff-smmu', sab });
   await smmu.online;
   const noise = startNoiseProbe();
@@ -133,7 +134,7 @@ export async function jsLock(
   warmupMs: number,
   ms: number,
 ): Promise<LockSample> {
-  const sab = new SharedArrayBuffer(SAB_BYTES);
+  const sab = sharedBuffer(SAB_BYTES);
   const i32 = new Int32Array(sab);
   const threads = 2;
   const ws = Array.from({ length: threads }, (_, me) =>

@@ -22,6 +22,7 @@ import {
 } from './registers.js';
 import { ECMDQ_REGION, EcmdqBlock, ecmdqLog2NumQ, ecmdqQueueBytes } from './ecmdq.js';
 import { alignUp, LINE, REGION, type LayoutGeometry, type RegionDecl, type RegionSpec } from './region.js';
+import { sharedBuffer } from './shared-memory.js';
 
 export { LINE };
 
@@ -299,7 +300,7 @@ export function viewsOf(sab: SharedArrayBuffer): SharedViews {
  * STATUS.ENACK (RES1). The reset derives IDR1.ECMDQ from them; no other design sees any of it.
  */
 export function allocate(l: Layout): SharedViews {
-  const views = viewsOf(new SharedArrayBuffer(l.totalBytes));
+  const views = viewsOf(sharedBuffer(l.totalBytes));
   if (ecmdqCount(l) > 0) {
     const i32 = views.i32;
     i32[regIdx(l, 'IDR6')] = ecmdqLog2NumQ(l.cpus) << IDR6_LOG2NUMQ_SHIFT; // LOG2NUMP = 0

@@ -5,6 +5,7 @@
 // from the string below, so this needs no build step and no worker script of its own.
 import { Worker } from 'node:worker_threads';
 import { nowNs } from '../../concurrency/clock.js';
+import { sharedBuffer } from '../../hardware/shared-memory.js';
 
 /** Written instead of the next odd value: the worker leaves. */
 const STOP = -1;
@@ -27,7 +28,7 @@ for (let v = 1; ; v += 2) {
  * slice; the caller keeps the quietest trial).
  */
 export async function pingPongNs(roundTrips: number, trials: number, budgetMs: number): Promise<number[]> {
-  const sab = new SharedArrayBuffer(64);
+  const sab = sharedBuffer(64);
   const w = new Int32Array(sab);
   const worker = new Worker(PONG, { eval: true, workerData: { sab } });
   const failed = new Promise<never>((_, rej) => worker.once('error', rej));
@@ -61,7 +62,7 @@ export async function pingPongNs(roundTrips: number, trials: number, budgetMs: n
  * operation (the virtual engine's hitNs and, beyond it, atomicNs), ns.
  */
 export function localAtomicNs(ops: number): { loadNs: number; rmwNs: number } {
-  const w = new Int32Array(new SharedArrayBuffer(64));
+  const w = new Int32Array(sharedBuffer(64));
   let sink = 0;
   const t0 = nowNs();
   for (let i = 0; i < ops; i++) sink += Atomics.load(w, i & 15);
