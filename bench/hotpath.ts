@@ -1,11 +1,14 @@
 // The emulator's own cost per command, each side alone in one thread (src/run/calibrate/rigs.ts):
 // a figure that does not depend on how two threads share the host's cores, for comparing builds
 // side by side (docs/performance.md, "Hot path").
-// Usage: node dist/bench/hotpath.js [--trials N] [--side cpu|smmu|both|unmap] [--stats full|counters]
+// Usage: node dist/bench/hotpath.js [--trials N] [--side cpu|smmu|both|unmap|per-page|batched]
+//   [--stats full|counters]
+// per-page, batched: a whole unmap's CPU side with an instant SMMU (bench/lib/sync-rig.ts).
 // Prints the median and minimum ns per command (per unmap for --side unmap) over the trials.
 import { nowNs } from '../src/concurrency/clock.js';
 import { cpuRig, smmuRig } from '../src/run/calibrate/rigs.js';
 import { unmapRig } from './lib/unmap-rig.js';
+import { syncRig } from './lib/sync-rig.js';
 
 function arg(name: string, dflt: string): string {
   const i = process.argv.indexOf(name);
@@ -38,6 +41,11 @@ if (side === 'unmap') {
       'unmap',
     ),
   );
+} else if (side === 'per-page' || side === 'batched') {
+  const rig = syncRig(side === 'per-page', arg('--stats', 'full') === 'full');
+  const unmaps = 2000;
+  const xs = trial(trials, () => rig.unmap(unmaps) * rig.commandsPerUnmap);
+  console.log(summary(`${side} unmap, CPU side, instant SMMU (locked, ttas)`, xs));
 } else if (side !== 'smmu') {
   const rig = cpuRig(arg('--stats', 'full') === 'full');
   console.log(

@@ -7,7 +7,7 @@ import { runConfig } from '../src/index.js';
 import { ARM_SMMU_POLL_SPIN_COUNT, ConsPoller } from '../src/driver/cons-poll.js';
 import type { Mmio } from '../src/driver/mmio.js';
 import { SyncWaiter } from '../src/driver/sync-waiter.js';
-import { nowNs } from '../src/concurrency/clock.js';
+import { Span } from '../src/concurrency/span.js';
 import { Cpu, CpuStats, cpuStatsSlots, initCpuStats, SYNC_HIST } from '../src/concurrency/counters.js';
 import { quantile } from '../src/concurrency/histogram.js';
 import { SPIN } from '../src/concurrency/wait.js';
@@ -113,6 +113,7 @@ describe('CONS poll loop without IDR0.SEV (--sev off)', () => {
     } as unknown as Mmio;
     const poller = new ConsPoller(i32, cons, SPIN, 'linux', false, false);
     const waiter = new SyncWaiter(i32, SPIN, Infinity, 0, 8, () => '', poller);
+    const span = new Span();
     const udelays: number[] = [];
     const reads: number[] = [];
     const waits: number[] = [];
@@ -124,11 +125,12 @@ describe('CONS poll loop without IDR0.SEV (--sev off)', () => {
       }
       const u0 = f64[Cpu.CONS_POLL_UDELAYS];
       const r0 = f64[Cpu.MMIO_READS];
-      const t0 = nowNs();
+      span.begin();
       udelaysAtStart = u0;
-      waiter.untilCons(0, 0, (v) => v === 1, stats, t0);
-      const ns = nowNs() - t0;
-      stats.syncWait(ns);
+      waiter.untilCons(0, 0, (v) => v === 1, stats, span);
+      span.stop();
+      const ns = span.end - span.start;
+      stats.syncWaitSpan(span, 0);
       waits.push(ns);
       udelays.push(f64[Cpu.CONS_POLL_UDELAYS] - u0);
       reads.push(f64[Cpu.MMIO_READS] - r0);

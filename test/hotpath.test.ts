@@ -6,6 +6,7 @@ import { Session } from 'node:inspector/promises';
 import { describe, expect, it } from 'vitest';
 import { cpuRig, RIG_PAGES, smmuRig } from '../src/run/calibrate/rigs.js';
 import { unmapRig } from '../bench/lib/unmap-rig.js';
+import { syncRig } from '../bench/lib/sync-rig.js';
 import { Cpu } from '../src/concurrency/counters.js';
 
 interface Node {
@@ -52,6 +53,26 @@ describe('hot path allocations', () => {
     // A boxed double per command would be 16 bytes x 320,000 = 5 MB.
     expect(bytes / n).toBeLessThan(0.5);
   });
+
+  for (const perPage of [true, false]) {
+    it(`a ${perPage ? 'per-page' : 'batched'} unmap's CPU side (counters only) issues every command and allocates nothing`, async () => {
+      const rig = syncRig(perPage, false);
+      rig.unmap(5000); // warm-up: optimized code
+      let n = 0;
+      const bytes = await allocatedUnder(['tlbAddPage', 'iotlbSync', 'issue'], () => {
+        n = rig.unmap(5000);
+      });
+      expect(n).toBe(5000);
+      const syncs = perPage ? 10_000 * RIG_PAGES : 10_000;
+      expect(rig.count(Cpu.ISSUED_TLBI_NH_VA)).toBe(10_000 * RIG_PAGES);
+      expect(rig.count(Cpu.ISSUED_CMD_SYNC)).toBe(syncs);
+      expect(rig.count(Cpu.SYNCS_WAITED)).toBe(syncs);
+      // One doorbell per command, and one CONS read per CMD_SYNC (the instant SMMU completes it).
+      expect(rig.count(Cpu.MMIO_WRITES)).toBe(10_000 * rig.commandsPerUnmap);
+      expect(rig.count(Cpu.MMIO_READS)).toBe(syncs);
+      expect(bytes / (n * rig.commandsPerUnmap)).toBeLessThan(0.5);
+    });
+  }
 
   it('the SMMU engine allocates nothing per command', async () => {
     const rig = smmuRig(2000);

@@ -4,6 +4,7 @@
 // cache line of it is touched by another thread until the run is over.
 import { HIST_BUCKETS, record } from './histogram.js';
 import { nowNs } from './clock.js';
+import type { Span } from './span.js';
 import { Ev, type TraceRing } from '../trace/ring.js';
 import { LINE, REGION, checkRegion, type RegionDecl } from '../hardware/region.js';
 
@@ -139,7 +140,17 @@ export class CpuStats {
     if (ns < f[b + Cpu.SYNC_WAIT_MIN]) f[b + Cpu.SYNC_WAIT_MIN] = ns;
     if (ns > f[b + Cpu.SYNC_WAIT_MAX]) f[b + Cpu.SYNC_WAIT_MAX] = ns;
     record(f, b + SYNC_HIST, ns);
-    if (this.ring !== null) this.ring.record(Ev.SYNC_WAIT, (endNs < 0 ? nowNs() : endNs) - ns, ns, arg);
+    if (this.ring !== null) this.traceSync(ns, endNs, arg);
+  }
+
+  /** --trace: the wait as a span (out of line: keeps syncWait small enough for V8 to inline). */
+  private traceSync(ns: number, endNs: number, arg: number): void {
+    this.ring!.record(Ev.SYNC_WAIT, (endNs < 0 ? nowNs() : endNs) - ns, ns, arg);
+  }
+
+  /** syncWait() of a span: read here, so that no double crosses a call (concurrency/span.ts). */
+  syncWaitSpan(span: Span, arg: number): void {
+    this.syncWait(span.end - span.start, span.end, arg);
   }
 
   /** A sample of the strategy's or design's own distribution (EXTRA_HIST). */
@@ -162,6 +173,11 @@ export class CpuStats {
     record(f, b + UNMAP_HIST, ns);
   }
 
+  /** unmapLatency() of a span (see syncWaitSpan). */
+  unmapSpan(span: Span): void {
+    this.unmapLatency(span.end - span.start);
+  }
+
   /** `timed` false (--stats counters): contentions are counted, their (unmeasured) wait is not. */
   lockAcquired(cls: number, waitNs: number, contended: boolean, bounced: boolean, timed = true): void {
     const f = this.f64;
@@ -174,12 +190,27 @@ export class CpuStats {
     }
     // As in lockstat, every wait statistic (total, min, max, percentiles) is over contended
     // acquisitions only: an uncontended acquisition waited 0 ns and is counted, not timed.
-    if (contended && timed) {
-      f[b + Lk.WAIT_TOTAL] += waitNs;
-      if (waitNs < f[b + Lk.WAIT_MIN]) f[b + Lk.WAIT_MIN] = waitNs;
-      if (waitNs > f[b + Lk.WAIT_MAX]) f[b + Lk.WAIT_MAX] = waitNs;
-      record(f, b + LOCK_WAIT_HIST, waitNs);
-    }
+    if (contended && timed) this.lockWaited(cls, waitNs);
+  }
+
+  /** The wait of a contended, timed acquisition (counted by lockAcquired()). */
+  lockWaited(cls: number, waitNs: number): void {
+    const f = this.f64;
+    const b = this.base + lockBase(cls);
+    f[b + Lk.WAIT_TOTAL] += waitNs;
+    if (waitNs < f[b + Lk.WAIT_MIN]) f[b + Lk.WAIT_MIN] = waitNs;
+    if (waitNs > f[b + Lk.WAIT_MAX]) f[b + Lk.WAIT_MAX] = waitNs;
+    record(f, b + LOCK_WAIT_HIST, waitNs);
+  }
+
+  /** lockWaited() of a span (see syncWaitSpan). */
+  lockWaitSpan(cls: number, span: Span): void {
+    this.lockWaited(cls, span.end - span.start);
+  }
+
+  /** lockHeld() of a span (see syncWaitSpan). */
+  lockHeldSpan(cls: number, span: Span): void {
+    this.lockHeld(cls, span.end - span.start);
   }
 
   lockHeld(cls: number, holdNs: number): void {

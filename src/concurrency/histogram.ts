@@ -16,6 +16,11 @@ export function bucketOf(ns: number): number {
     const shift = 31 - Math.clz32(v) - SUB_BITS;
     return ((shift + 1) << SUB_BITS) + ((v >>> shift) - SUB);
   }
+  return bucketOfLarge(ns);
+}
+
+/** bucketOf() from 2^31 ns (2.1 s) up: out of line, so the hot path stays small enough to inline. */
+function bucketOfLarge(ns: number): number {
   const e = Math.floor(Math.log2(ns));
   if (e > MAX_EXP) return HIST_BUCKETS - 1;
   const shift = e - SUB_BITS;

@@ -5,14 +5,16 @@
 // hold costs two clock reads (~100 ns) on a path that is otherwise ~20 ns: sampling keeps the
 // instrumentation from becoming the thing measured. Wraps any Lock algorithm; one instance per
 // (thread, lock).
-import { nowNs } from './clock.js';
+import { Span } from './span.js';
 import type { CpuStats } from './counters.js';
 import type { Lock } from './lock.js';
 import { Ev, type TraceRing } from '../trace/ring.js';
 import { clearWaiting, setWaiting, Waiting } from './waiting.js';
 
 export class InstrumentedLock {
-  private holdStart = 0;
+  /** The current hold, timed when start > 0; a contended acquisition's wait. */
+  private readonly hold = new Span();
+  private readonly wait = new Span();
   private holdSampled = false;
   /** xorshift32 state: which holds are timed is pseudo-random, not every Nth, so a fixed pattern
    *  of acquisitions (a TLBI's hold, then a CMD_SYNC's) cannot alias with the sampling period. */
@@ -44,8 +46,6 @@ export class InstrumentedLock {
 
   acquire(): void {
     const cpu = this.cpu;
-    let waitNs = 0;
-    let t = 0;
     let sampled = false;
     if (this.timed) {
       let x = this.rng;
@@ -55,43 +55,58 @@ export class InstrumentedLock {
       this.rng = x;
       sampled = (x & this.sampleMask) === 0;
     }
+    // Times live in the spans' fields, never in locals handed to calls (concurrency/span.ts).
+    const hold = this.hold;
+    hold.start = 0;
     const contended = !this.lock.acquireFast(cpu);
-    if (contended) {
-      const i32 = this.i32;
-      setWaiting(i32, this.waitingIdx, Waiting.LOCK, this.cls);
-      if (this.timed) {
-        const t0 = nowNs();
-        this.lock.acquireSlow(cpu);
-        t = nowNs();
-        waitNs = t - t0;
-        if (this.ring !== null) this.ring.record(Ev.LOCK_WAIT, t0, waitNs, this.cls);
-      } else {
-        this.lock.acquireSlow(cpu);
-      }
-      clearWaiting(i32, this.waitingIdx);
-    } else if (sampled) {
-      t = nowNs();
-    }
+    if (contended) this.acquireContended(sampled);
+    else if (sampled) hold.begin();
     const h = this.lock.holderIdx;
     const last = this.i32[h + 1];
     this.i32[h] = cpu + 1;
     this.i32[h + 1] = cpu + 1;
-    // Timed: the statistics' sample, and with --trace every contended hold too (the interesting
-    // ones on a timeline; t is already known from the wait), which the statistics do not take so
-    // as not to bias them towards contended holds.
     this.holdSampled = sampled;
-    this.holdStart = sampled || (contended && this.ring !== null) ? t : 0;
     // A bounce: the lock (and the data it protects) was last held on another CPU.
-    this.stats.lockAcquired(this.cls, waitNs, contended, last !== 0 && last !== cpu + 1, this.timed);
+    this.stats.lockAcquired(this.cls, 0, contended, last !== 0 && last !== cpu + 1, false);
+    if (contended && this.timed) this.stats.lockWaitSpan(this.cls, this.wait);
     if (this.trap !== null) this.trap();
   }
 
-  release(): void {
-    if (this.holdStart > 0) {
-      const held = nowNs() - this.holdStart;
-      if (this.holdSampled) this.stats.lockHeld(this.cls, held);
-      if (this.ring !== null) this.ring.record(Ev.LOCK_HOLD, this.holdStart, held, this.cls);
+  /**
+   * The slow path, out of line: V8 inlines by bytecode size, and a hot acquire() that carried it
+   * left no inlining budget for the clock reads around it (a reading returned from a call that is
+   * not inlined is a new HeapNumber).
+   */
+  /** A timed hold ends (out of line, as acquireContended()). */
+  private holdEnded(): void {
+    const hold = this.hold;
+    hold.stop();
+    if (this.holdSampled) this.stats.lockHeldSpan(this.cls, hold);
+    if (this.ring !== null) this.ring.record(Ev.LOCK_HOLD, hold.start, hold.end - hold.start, this.cls);
+  }
+
+  private acquireContended(sampled: boolean): void {
+    const i32 = this.i32;
+    const cpu = this.cpu;
+    setWaiting(i32, this.waitingIdx, Waiting.LOCK, this.cls);
+    if (this.timed) {
+      const wait = this.wait;
+      wait.begin();
+      this.lock.acquireSlow(cpu);
+      wait.stop();
+      if (this.ring !== null) this.ring.record(Ev.LOCK_WAIT, wait.start, wait.end - wait.start, this.cls);
+      // Timed: the statistics' sample, and with --trace every contended hold too (the interesting
+      // ones on a timeline; its start is already known from the wait), which the statistics do
+      // not take so as not to bias them towards contended holds.
+      if (sampled || this.ring !== null) this.hold.start = wait.end;
+    } else {
+      this.lock.acquireSlow(cpu);
     }
+    clearWaiting(i32, this.waitingIdx);
+  }
+
+  release(): void {
+    if (this.hold.start > 0) this.holdEnded();
     this.i32[this.lock.holderIdx] = 0;
     this.lock.release(this.cpu);
   }

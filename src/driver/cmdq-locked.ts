@@ -12,7 +12,7 @@ import { CS_IRQ, OP, opcodeOf, SYNC_MSH_ISH, SYNC_MSIATTR_OIWB, writeCmdSync } f
 import { cmdqEntryIdx, cpuStateIdx, CpuState, Ctl, ctlIdx, regIdx, type Layout } from '../hardware/layout.js';
 import { SyncWaiter } from './sync-waiter.js';
 import { queueEmpty, queueHasSpace, queueIncN } from '../hardware/queue.js';
-import { nowNs } from '../concurrency/clock.js';
+import { Span } from '../concurrency/span.js';
 import { Cpu, type CpuStats } from '../concurrency/counters.js';
 import type { InstrumentedLock } from '../concurrency/lockstat.js';
 import type { WaitPolicy } from '../concurrency/wait.js';
@@ -54,6 +54,8 @@ export class LockedCmdq implements CmdqIssuer {
   /** The CMD_SYNC's prod (poll mode) for the completion predicate, without a closure per call. */
   private syncProd = 0;
   private syncNrWanted = 0;
+  /** A CMD_SYNC's wait: from its doorbell (poll) or the lock's release (msi) to its completion. */
+  private readonly syncSpan = new Span();
   private readonly drained = (cons: number): boolean => queueEmpty(this.shift, this.syncProd, cons);
   private readonly seqDone = (v: number): boolean => ((v - this.syncNrWanted) | 0) >= 0;
 
@@ -118,24 +120,28 @@ export class LockedCmdq implements CmdqIssuer {
   /** Caller holds the lock. Waits (polling CONS, still under the lock) until a slot is free. */
   private reserve(): number {
     const i32 = this.i32;
-    const shift = this.shift;
     const prod = i32[this.llqProd];
-    let cons = i32[this.llqCons];
+    const cons = i32[this.llqCons];
     // Linux's queue_has_space() for one entry, as one subtraction: the shadow holds index and wrap
     // bits (and CONS's ERR and overflow bits above them, which the mask drops).
-    if (((prod - cons) & this.wrapMask) >= this.entries) {
-      const poll = this.opts.poll;
-      poll.init();
-      cons = poll.read(this.consIdx, this.stats);
-      if (!queueHasSpace(shift, prod, cons, 1)) {
-        this.stats.add(Cpu.QUEUE_FULL_WAITS, 1);
-        setWaiting(i32, this.waitingIdx, Waiting.QUEUE_SPACE, prod);
-        while (!queueHasSpace(shift, prod, cons, 1)) cons = poll.next(this.consIdx, cons, this.stats);
-        clearWaiting(i32, this.waitingIdx);
-      }
-      i32[this.llqCons] = cons;
-    }
+    if (((prod - cons) & this.wrapMask) >= this.entries) this.waitForSpace(prod);
     return this.entry0 + (prod & this.idxMask) * 4;
+  }
+
+  /** The shadow shows a full queue: re-read CONS, and wait while it is (out of line: cold). */
+  private waitForSpace(prod: number): void {
+    const i32 = this.i32;
+    const shift = this.shift;
+    const poll = this.opts.poll;
+    poll.init();
+    let cons = poll.read(this.consIdx, this.stats);
+    if (!queueHasSpace(shift, prod, cons, 1)) {
+      this.stats.add(Cpu.QUEUE_FULL_WAITS, 1);
+      setWaiting(i32, this.waitingIdx, Waiting.QUEUE_SPACE, prod);
+      while (!queueHasSpace(shift, prod, cons, 1)) cons = poll.next(this.consIdx, cons, this.stats);
+      clearWaiting(i32, this.waitingIdx);
+    }
+    i32[this.llqCons] = cons;
   }
 
   /** Caller holds the lock: advance the shadow prod and ring the doorbell. */
@@ -169,13 +175,21 @@ export class LockedCmdq implements CmdqIssuer {
     writeCmdSync(i32, w, this.opts.pollCs, 0, 0);
     const prod = this.publish(OP.CMD_SYNC);
     this.stats.add(Cpu.ISSUED_CMD_SYNC, 1);
-    const t0 = timed ? nowNs() : 0;
+    // Untimed, the span stays 0..0: a wait of 0 ending at 0, as it always reported.
+    const span = this.syncSpan;
+    if (timed) span.begin();
     this.syncProd = prod;
-    i32[this.llqCons] = this.waiter.untilCons(this.consIdx, prod, this.drained, this.stats, timed ? t0 : -1);
+    i32[this.llqCons] = this.waiter.untilCons(
+      this.consIdx,
+      prod,
+      this.drained,
+      this.stats,
+      timed ? span : null,
+    );
     // Timed before the release: in poll mode the wait lies inside the cmdq hold.
-    const t1 = timed ? nowNs() : 0;
+    if (timed) span.stop();
     this.lock.release();
-    this.stats.syncWait(t1 - t0, t1, prod);
+    this.stats.syncWaitSpan(span, prod);
   }
 
   private syncMsi(): void {
@@ -194,10 +208,11 @@ export class LockedCmdq implements CmdqIssuer {
       this.stats.add(Cpu.ISSUED_CMD_SYNC, 1);
     }
     this.lock.release();
-    const t0 = timed ? nowNs() : 0;
+    const span = this.syncSpan;
+    if (timed) span.begin();
     this.syncNrWanted = nr;
-    this.waiter.until(this.syncCount, nr, this.seqDone, this.stats, timed ? t0 : -1);
-    const t1 = timed ? nowNs() : 0;
-    this.stats.syncWait(t1 - t0, t1, nr);
+    this.waiter.until(this.syncCount, nr, this.seqDone, this.stats, timed ? span : null);
+    if (timed) span.stop();
+    this.stats.syncWaitSpan(span, nr);
   }
 }

@@ -59,6 +59,7 @@ import { queueConsumed, queueDepth, queueHasSpace, queueIncN, qIdx, qWrp } from 
 import { Q_OVERFLOW_FLAG } from '../hardware/registers.js';
 import { nowNs } from '../concurrency/clock.js';
 import { Cpu, type CpuStats } from '../concurrency/counters.js';
+import { Span } from '../concurrency/span.js';
 import { printk } from './printk.js';
 import {
   DRAIN_SPIN_NS,
@@ -349,6 +350,8 @@ export class LockfreeCmdq implements CmdqIssuer {
   private ready = false;
   /** The CMD_SYNC's queue position for the poll-mode completion predicate (no closure per call). */
   private syncProd = 0;
+  /** Times a CMD_SYNC's wait (in fields: concurrency/span.ts). */
+  private readonly syncSpan = new Span();
   private readonly consumed = (cons: number): boolean =>
     queueConsumed(this.shift, cons, this.syncProd) || (this.ownErrors && this.errorPending(cons));
 
@@ -480,16 +483,19 @@ export class LockfreeCmdq implements CmdqIssuer {
 
     // 5. Wait for our CMD_SYNC, then leave the shared lock (the last one out updates cons).
     if (sync) {
-      const t0 = this.opts.timed ? nowNs() : 0;
+      const span = this.syncSpan;
+      if (this.opts.timed) span.begin();
       // The wait's timeout counts from the reading that times it: one clock read less per CMD_SYNC.
-      const now = this.opts.timed ? t0 : -1;
-      const cons = this.msi ? this.pollMsi(syncProd, now) : this.pollConsumed(syncProd, now);
+      const cons = this.msi
+        ? this.pollMsi(syncProd, this.opts.timed ? span.start : -1)
+        : this.pollConsumed(syncProd, this.opts.timed ? span : null);
       if (!this.sharedTryUnlock()) {
         this.setCachedCons(cons);
         stats.add(LAST_READER, 1);
         this.sharedUnlock();
       }
-      stats.syncWait(this.opts.timed ? nowNs() - t0 : 0);
+      if (this.opts.timed) span.stop();
+      stats.syncWait(span.end - span.start);
     }
   }
 
@@ -510,10 +516,10 @@ export class LockfreeCmdq implements CmdqIssuer {
   protected skipError(): void {}
 
   /** Poll mode: waits until CONS has moved past the CMD_SYNC at syncProd; returns that CONS. */
-  private pollConsumed(syncProd: number, nowIfRead: number): number {
+  private pollConsumed(syncProd: number, timing: Span | null): number {
     this.syncProd = syncProd;
-    for (let now = nowIfRead; ; now = -1) {
-      const c = this.waiter.untilCons(this.consIdx, syncProd, this.consumed, this.stats, now) & this.ptrMask;
+    for (let t = timing; ; t = null) {
+      const c = this.waiter.untilCons(this.consIdx, syncProd, this.consumed, this.stats, t) & this.ptrMask;
       if (queueConsumed(this.shift, c, syncProd)) return c;
       this.skipError();
     }

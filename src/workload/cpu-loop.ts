@@ -24,6 +24,7 @@ import { Ev, TraceRing, traceCapacity, traceRingOff, TRACE_REGION } from '../tra
 import { DeviceAgents, OWN_DMA } from '../safety/devices.js';
 import { Oracle } from '../safety/oracle.js';
 import { nowNs, spinUntil } from '../concurrency/clock.js';
+import { Span } from '../concurrency/span.js';
 import { Cpu, CpuStats } from '../concurrency/counters.js';
 import { InstrumentedLock } from '../concurrency/lockstat.js';
 import { getLockAlgorithm } from '../concurrency/locks/index.js';
@@ -169,6 +170,7 @@ export function runCpu(task: CpuTask): CpuResult {
 
   let iterations = 0;
   let ppnNext = 0;
+  const unmapSpan = new Span();
   for (;;) {
     phase = Atomics.load(i32, phaseIdx);
     if (phase === Phase.STOP) break;
@@ -217,16 +219,17 @@ export function runCpu(task: CpuTask): CpuResult {
     // The buffer stays in the live table through its unmap, so that peer devices' reads race
     // with the invalidation (they hit inside the unmap window, or fault once the PTE is clear).
     Atomics.store(i32, activity, Activity.UNMAP);
-    const t0 = timed ? nowNs() : 0;
-    oracle.unmappedLive(t0);
+    // Timed in a span's fields: no reading crosses a call (concurrency/span.ts). Untimed, 0..0.
+    if (timed) unmapSpan.begin();
+    oracle.unmappedLive(unmapSpan.start);
     iommu.unmap(vaPage, pages);
-    const t1 = timed ? nowNs() : 0;
-    stats.unmapLatency(t1 - t0);
-    if (ring !== null) ring.record(Ev.UNMAP, t0, t1 - t0, pages);
+    if (timed) unmapSpan.stop();
+    stats.unmapSpan(unmapSpan);
+    if (ring !== null) ring.record(Ev.UNMAP, unmapSpan.start, unmapSpan.end - unmapSpan.start, pages);
     stats.add(Cpu.UNMAPS, 1);
     stats.add(Cpu.PAGES_UNMAPPED, pages);
     if (stats === measured && f64[measured.base + Cpu.FIRST_UNMAP_NS] === 0)
-      f64[measured.base + Cpu.FIRST_UNMAP_NS] = timed ? t1 : nowNs();
+      f64[measured.base + Cpu.FIRST_UNMAP_NS] = timed ? unmapSpan.end : nowNs();
 
     oracle.setLive(0, 0);
     Atomics.store(i32, activity, Activity.IOVA_FREE);

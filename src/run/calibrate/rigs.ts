@@ -66,7 +66,8 @@ export function bareLockedCmdq(
   timed: boolean,
   pollCs: number,
   syncTimeoutNs: number,
-  mmioCosts: MmioCosts = MMIO_FREE,
+  /** The registers' costs, or the Mmio itself (bench/lib/sync-rig.ts: an SMMU that consumes at once). */
+  mmioCosts: MmioCosts | Mmio = MMIO_FREE,
 ): { cmdq: LockedCmdq; lock: InstrumentedLock } {
   const lock = new InstrumentedLock(
     getLockAlgorithm(lockName).create(i32, cmdqLockOff(layout), 1, SPIN),
@@ -78,7 +79,7 @@ export function bareLockedCmdq(
     cpuStateIdx(layout, 0, CpuState.WAITING),
     DEFAULTS.holdSample,
   );
-  const mmio = new Mmio(i32, mmioCosts);
+  const mmio = mmioCosts instanceof Mmio ? mmioCosts : new Mmio(i32, mmioCosts);
   const opts = {
     mmio,
     poll: new ConsPoller(i32, mmio, SPIN, 'spin', false, false),
