@@ -298,7 +298,8 @@ const FROM: Record<string, string> = {
   mapNs:
     "alloc + map + DMA reads + free per cycle, real objects, the real SMMU worker beside it applying each cycle's TLBIs",
   unmapNs: 'PTE clears per unmap, real objects, the real SMMU worker beside it',
-  smmuFetch: '1: the SMMU worker pulls each entry from the CPU thread, as the threads engine does',
+  smmuFetch:
+    '2: the SMMU worker is a CPU thread: its loads of entries and PROD keep shared copies (the CPU stores back through transfers)',
 };
 
 export const virtual: BenchSection<VirtualSectionResult> = {

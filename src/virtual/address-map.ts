@@ -36,6 +36,10 @@ export const SYNC_COUNT = 0x9040;
 /** The command queue's entries: entry i at QUEUE_BASE + 16 i (four to a line). */
 export const QUEUE_BASE = 0x100000;
 
+/** smmuFetch 2: CMDQ_PROD as the threads engine keeps it, a shared-memory word on a line of its
+ *  own (hardware/layout.ts regIdx), which the CPU's doorbell stores to and the SMMU worker loads. */
+export const PROD_LINE = 0xa000;
+
 /** The SMMU's registers, at their page-0 offsets. */
 export const CMDQ_PROD_REG = REG.CMDQ_PROD.offset;
 export const CMDQ_CONS_REG = REG.CMDQ_CONS.offset;

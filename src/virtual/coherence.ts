@@ -109,6 +109,37 @@ export class Coherence {
     return this.costs.lineTransferNs;
   }
 
+  /**
+   * What a CPU's plain load of the line costs `agent`, charged at once (smmuFetch 2: the threads
+   * engine's SMMU worker is a CPU thread): a transfer unless it holds a copy; it then holds a
+   * shared copy and the owner loses write ownership, so the writer's next store into the line is a
+   * transaction (a transfer). Like snoopReadNs it does not wait for a transaction under way.
+   */
+  sharedReadNs(agent: number, addr: number): number {
+    const line = this.line(addr);
+    if (line.has[agent] === 1) return this.costs.hitNs;
+    line.has[agent] = 1;
+    line.holders.push(agent);
+    line.owner = -1;
+    this.stats(addr).transfers++;
+    return this.costs.lineTransferNs;
+  }
+
+  /**
+   * What a CPU's store to a word nobody else stores to costs `agent`, charged at once (a register
+   * word the threads engine keeps in shared memory, machine.ts coherentRegs): a transfer when
+   * another agent holds a copy (they lose it), else a hit; `agent` then owns the line.
+   */
+  claimNs(agent: number, addr: number): number {
+    const line = this.line(addr);
+    line.version++;
+    const others = line.holders.length - line.has[agent];
+    this.take(line, agent);
+    if (others === 0) return this.costs.hitNs;
+    this.stats(addr).transfers++;
+    return this.costs.lineTransferNs;
+  }
+
   /** LOAD, WRITE or RMW by `agent`; done(result) runs once its virtual time has passed. */
   access(agent: number, req: Req, done: Done): void {
     const line = this.line(req.addr);

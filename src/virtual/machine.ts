@@ -6,6 +6,7 @@ import { Coherence, type CoherenceCosts } from './coherence.js';
 import { EventHeap } from './event-heap.js';
 import { Prng } from './prng.js';
 import { Op, type Proc, type Req } from './requests.js';
+import { StoreBuffer } from './store-buffer.js';
 
 export interface MachineParams extends CoherenceCosts {
   /** Agents 0..agents-1 (the CPUs, then the SMMU). */
@@ -21,6 +22,12 @@ export interface MachineParams extends CoherenceCosts {
   readonly onMmio?: (agent: number, write: boolean) => void;
   /** A parked agent runs again this long after FUTEX_WAKE (futex wake-up and reschedule). */
   readonly futexWakeNs?: number;
+  /** smmuFetch 2 (absent otherwise, and everything below with it): registers that are also a
+   *  coherent line (register -> its line's address), whose costed write claims the line
+   *  (Coherence.claimNs) as a store to the threads engine's shared-memory register word does. */
+  readonly coherentRegs?: ReadonlyMap<number, number>;
+  /** smmuFetch 2: addresses stored to through a store buffer (store-buffer.ts). */
+  readonly postedStores?: (addr: number) => boolean;
 }
 
 interface Parker {
@@ -51,12 +58,15 @@ export class Machine {
   private readonly regWatchers = new Map<number, RegWatch[]>();
   /** Agents parked by FUTEX_WAIT, by address, in arrival order (futex_wake takes the oldest). */
   private readonly futexQueues = new Map<number, Parker[]>();
+  /** smmuFetch 2: the CPUs' posted stores, else null. */
+  private readonly sb: StoreBuffer | null;
   /** Events executed so far (the engine's speed is reported in events per second). */
   events = 0;
 
   constructor(private readonly p: MachineParams) {
     this.rng = new Prng(p.seed);
     this.mem = new Coherence(p.agents, p, this.heap, this.clock, this.rng);
+    this.sb = p.postedStores === undefined ? null : new StoreBuffer(p.agents, this.mem, p.postedStores);
   }
 
   get now(): number {
@@ -131,6 +141,7 @@ export class Machine {
 
   private dispatch(agent: number, proc: Proc, req: Req): void {
     const done = (v: number): void => this.resume(agent, proc, v);
+    if (this.sb !== null && this.viaStoreBuffer(this.sb, agent, proc, req, done)) return;
     switch (req.op) {
       case Op.DELAY:
         this.at(this.now + req.v, () => done(0));
@@ -170,6 +181,53 @@ export class Machine {
         this.pollReg(agent, req.addr, req.pred!, done);
         return;
     }
+  }
+
+  /**
+   * smmuFetch 2: a plain store to a posted address goes through the store buffer (the agent goes
+   * on after a hit); a fence (anything but a delay, a load, a plain store or a register write)
+   * waits for the agent's posted stores; a register write (the doorbell: mmio.ts's busy-wait,
+   * then Atomics.store) overlaps its cost with them and then claims the register's line. True
+   * when the request was handled here.
+   */
+  private viaStoreBuffer(
+    sb: StoreBuffer,
+    agent: number,
+    proc: Proc,
+    req: Req,
+    done: (v: number) => void,
+  ): boolean {
+    switch (req.op) {
+      case Op.DELAY:
+      case Op.LOAD:
+        return false;
+      case Op.WRITE:
+        if (!sb.posts(req.addr)) return false;
+        sb.post(agent, req);
+        this.at(this.now + this.p.hitNs, () => done(0));
+        return true;
+      case Op.MMIO_WRITE:
+        this.at(this.now + this.mmioCost(agent, this.p.mmioWriteNs, true), () =>
+          sb.drained(agent, () =>
+            this.at(this.now + this.regLine(agent, req.addr), () => {
+              this.setReg(req.addr, req.v);
+              done(0);
+            }),
+          ),
+        );
+        return true;
+      default:
+        if (sb.empty(agent)) return false;
+        sb.drained(agent, () => this.dispatch(agent, proc, req));
+        return true;
+    }
+  }
+
+  /** A costed register write's claim of the register's line, when it has one (coherentRegs). */
+  private regLine(agent: number, addr: number): number {
+    const line = this.p.coherentRegs?.get(addr);
+    if (line === undefined || this.p.freeMmioAgents.has(agent)) return 0;
+    return this.mem.claimNs(agent, line);
   }
 
   /** Atomics.wait: the value check is free (the waiter has just written the word itself). */

@@ -69,11 +69,18 @@ export interface VirtualParams {
    *  CPU seeing CONS move (0 = ideal hardware: inside the MMIO costs; calibrate: a cross-thread
    *  wake-up in the threads engine, from its CMD_SYNC round trip). */
   readonly wakeNs: number;
-  /** 1: the SMMU fetches each entry through the coherence model, pulling its line from the
-   *  writer's cache as a coherent SMMU (and the threads engine's SMMU worker) does; 0: free, its
-   *  time inside tlbiNs/syncNs (default, as validated; calibrate: 1). */
+  /** 1 (SMMU_FETCH_IO): the SMMU fetches each entry through the coherence model, pulling its
+   *  line from the writer's cache as a coherent SMMU does; 2 (SMMU_FETCH_THREAD): as the threads
+   *  engine's SMMU worker, a CPU thread, does (shared copies, PROD a coherent line; calibrate);
+   *  0: free, its time inside tlbiNs/syncNs (default, as validated). */
   readonly smmuFetch: number;
 }
+
+/** params.smmuFetch 1: the SMMU fetches entries as a coherent I/O master (AMBA ReadOnce). */
+export const SMMU_FETCH_IO = 1;
+/** params.smmuFetch 2: the SMMU is a CPU thread, the threads engine's SMMU worker: its entry
+ *  fetches and PROD reads are loads that keep shared copies, PROD a coherent line (calibrate). */
+export const SMMU_FETCH_THREAD = 2;
 
 /** Defaults: the tool's SMMU costs and workload, a large server's coherence costs. */
 export const DEFAULT_VIRTUAL_PARAMS: VirtualParams = {

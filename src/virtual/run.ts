@@ -16,8 +16,8 @@ import { ECMDQ_CONS_FLAGS, smmuQueuesProcess } from './smmu-queues.js';
 import { cpuProcess, type VirtualStrategy } from './cpu.js';
 import { VCpuStats } from './cpu-stats.js';
 import { Machine, type MachineProgress } from './machine.js';
-import { DEFAULT_VIRTUAL_PARAMS, type VirtualParams } from './params.js';
-import { smmuProcess, type SmmuRecord } from './smmu.js';
+import { DEFAULT_VIRTUAL_PARAMS, SMMU_FETCH_THREAD, type VirtualParams } from './params.js';
+import { smmuProcess, threadSmmuMachine, type SmmuRecord } from './smmu.js';
 import type { Proc } from './requests.js';
 import { stateResult, type VirtualStateResult } from './state-result.js';
 import { stateConfig, VCpuState, VirtualState, type StateConfig } from './state.js';
@@ -203,6 +203,7 @@ function* virtualRun(o: VirtualRunOptions): Generator<void, VirtualResult, void>
     agents: o.cpus + 1,
     seed: o.seed,
     freeMmioAgents: new Set([smmuAgent]),
+    ...(p.smmuFetch === SMMU_FETCH_THREAD ? threadSmmuMachine(p.queueShift) : {}),
     onMmio: (agent, write) => live[agent].counters.add(write ? Cpu.MMIO_WRITES : Cpu.MMIO_READS, 1),
   });
   const lastHolder: number[] = [];

@@ -7,8 +7,9 @@
 // lines from the writers' caches; here that time is part of --tlbi-ns / --sync-ns).
 import { CS_IRQ, CMD_WORDS, OP, opcodeOf, syncCs, syncMsiAddr, syncMsiData } from '../hardware/commands.js';
 import { queueDepth, queueIncN, qIdx } from '../hardware/queue.js';
-import { CMDQ_CONS_REG, CMDQ_PROD_REG, QUEUE_BASE } from './address-map.js';
-import type { Machine } from './machine.js';
+import { CMDQ_CONS_REG, CMDQ_PROD_REG, PROD_LINE, QUEUE_BASE } from './address-map.js';
+import { SMMU_FETCH_IO, SMMU_FETCH_THREAD } from './params.js';
+import type { Machine, MachineParams } from './machine.js';
 import { Smmu } from '../hardware/smmu-stats.js';
 import { Ev, queueDepthArg, type TraceRing } from '../trace/ring.js';
 import { delay, mmioWrite, store, waitReg, type Proc, type Req } from './requests.js';
@@ -23,7 +24,8 @@ export interface SmmuCosts {
   /** Until a register write is seen across (params.wakeNs): waking for PROD, CONS reaching the
    *  CPU; absent: 0. */
   readonly wakeNs?: number;
-  /** 1: the SMMU reads each entry through the coherence model (params.smmuFetch); absent: free. */
+  /** How the SMMU reads each entry (params.smmuFetch): 1 an I/O master's read, 2 a CPU thread's
+   *  load with PROD a coherent line (the threads engine); absent or 0: free. */
   readonly smmuFetch?: number;
 }
 
@@ -46,6 +48,19 @@ export interface SmmuRecord {
 
 const ignore = (): void => {};
 
+/**
+ * smmuFetch 2, the SMMU worker of the threads engine: CMDQ_PROD is a shared-memory word on a line
+ * of its own that the CPU's doorbell stores to (a transfer when the SMMU worker has read it since),
+ * and the queue's entries are written with plain stores (store-buffer.ts).
+ */
+export function threadSmmuMachine(queueShift: number): Pick<MachineParams, 'coherentRegs' | 'postedStores'> {
+  const end = QUEUE_BASE + 16 * (1 << queueShift);
+  return {
+    coherentRegs: new Map([[CMDQ_PROD_REG, PROD_LINE]]),
+    postedStores: (a) => a >= QUEUE_BASE && a < end,
+  };
+}
+
 export function* smmuProcess(m: Machine, agent: number, c: SmmuCosts, rec: SmmuRecord): Proc {
   const shift = c.queueShift;
   const ptrMask = (2 << shift) - 1;
@@ -54,14 +69,26 @@ export function* smmuProcess(m: Machine, agent: number, c: SmmuCosts, rec: SmmuR
   const wakeEvery = consEvery(shift);
   let cons = m.reg(CMDQ_CONS_REG) & ptrMask;
   const wake = c.wakeNs ?? 0;
+  const thread = c.smmuFetch === SMMU_FETCH_THREAD;
   let prod = cons;
   let since = 0;
   let idle = true;
   for (;;) {
     // PROD is re-read only once the commands seen are consumed (hardware/smmu-engine.ts run()).
     if (prod === cons) {
+      const moved = (m.reg(CMDQ_PROD_REG) & ptrMask) !== cons;
+      // smmuFetch 2 (the threads engine's SMMU worker): idle, it polls PROD and peeks at the
+      // entry at CONS (hardware/smmu-engine.ts run()), holding shared copies of both lines.
+      if (thread && !moved) m.mem.sharedReadNs(agent, QUEUE_BASE + 16 * qIdx(shift, cons));
       prod = (yield waitReg(CMDQ_PROD_REG, (v) => (v & ptrMask) !== cons)) & ptrMask;
-      if (wake > 0) yield delay(wake);
+      if (thread && moved) {
+        // Busy, PROD had moved: a load of its line, a transfer after the CPU's doorbell store.
+        yield delay(m.mem.sharedReadNs(agent, PROD_LINE));
+      } else {
+        if (wake > 0) yield delay(wake);
+        // Woken: the line's transfer is part of the crossing wakeNs was measured on.
+        if (thread) m.mem.sharedReadNs(agent, PROD_LINE);
+      }
       idle = true;
       // The depth is largest right after PROD moved (the threads engine samples it there too).
       const depth = queueDepth(shift, prod, cons);
@@ -112,7 +139,10 @@ export function* serveCommand(
 ): Generator<Req, number, number> {
   // A coherent fetch (params.smmuFetch): the entry's line comes from the writer's cache, read as
   // an I/O master reads (coherence.ts snoopReadNs), so the writer keeps the line.
-  if (c.smmuFetch === 1) yield delay(m.mem.snoopReadNs(agent, a));
+  // smmuFetch 2, the threads engine's SMMU worker: a CPU's load, which keeps a shared copy, so the
+  // CPU's next store into the line is a transfer.
+  if (c.smmuFetch === SMMU_FETCH_IO) yield delay(m.mem.snoopReadNs(agent, a));
+  else if (c.smmuFetch === SMMU_FETCH_THREAD) yield delay(m.mem.sharedReadNs(agent, a));
   for (let i = 0; i < CMD_WORDS; i++) w[i] = m.mem.peek(a + 4 * i);
   if (rec.log !== null) for (let i = 0; i < CMD_WORDS; i++) rec.log.push(w[i]);
   const op = opcodeOf(w, 0);

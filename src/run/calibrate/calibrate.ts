@@ -16,11 +16,12 @@
 //                      line transfer) / 2, one crossing each way
 //   mapNs, unmapNs  <- the DMA cycle's own work outside the queue on the real objects (step-rig.ts),
 //                      the real SMMU worker beside it applying each cycle's TLBIs (smmu-peer.ts)
-//   smmuFetch = 1   the SMMU worker reads each entry from the CPU's cache: a coherent fetch
+//   smmuFetch = 2   the SMMU worker is a CPU thread: its loads of the entries and of PROD keep
+//                      shared copies, so the CPU's next stores into those lines are transfers
 // Each figure is the smallest of `rounds` trials (noise on a shared host only adds time): the
 // host's costs, not its load of the moment.
 import { DEFAULTS, hostInfo } from '../../config/config.js';
-import type { VirtualParams } from '../../virtual/params.js';
+import { SMMU_FETCH_THREAD, type VirtualParams } from '../../virtual/params.js';
 import { TOOL } from '../../version.js';
 import { localAtomicNs, pingPongNs } from './ping-pong.js';
 import { nowNs, spinUntil } from '../../concurrency/clock.js';
@@ -94,8 +95,8 @@ const SMMU_PEER_ROUNDS = 50;
 const TRIALS_PER_ROUND = 10;
 const WARMUP_TRIALS = 50;
 
-/** The SMMU worker reads each entry from the CPU thread's cache (params.smmuFetch). */
-const SMMU_FETCH = 1;
+/** The SMMU worker is a CPU thread: its loads of entries and PROD keep shared copies (params.smmuFetch). */
+const SMMU_FETCH = SMMU_FETCH_THREAD;
 
 const least = (xs: readonly number[]): number => Math.min(...xs);
 
@@ -263,11 +264,12 @@ export async function calibrate(o: CalibrateOptions): Promise<CalibrationDocumen
       smmuCmdNs: ns(m.smmuNsPerCommand - 1 + Math.max(0, m.smmuRoundsPeerFillNs - m.smmuRoundsLocalFillNs)),
       // One crossing each way: the idle SMMU seeing PROD, the CPU seeing CONS. The round trip also
       // holds the SMMU's fetch of the CMD_SYNC's entry from the CPU's cache, which the virtual
-      // engine charges apart (smmuFetch 1: a line transfer), so it is not counted twice.
-      wakeNs: ns((m.syncWaitP50Ns - m.smmuNsPerCommand + 1 - SMMU_FETCH * m.pingPongOneWayNs) / 2),
+      // engine charges apart (smmuFetch 2: a line transfer), so it is not counted twice. The
+      // doorbell's own store (its claim of PROD's line) comes before the wait is timed.
+      wakeNs: ns((m.syncWaitP50Ns - m.smmuNsPerCommand + 1 - m.pingPongOneWayNs) / 2),
       mapNs: m.mapStepNs,
       unmapNs: m.unmapStepNs,
-      // The SMMU worker reads the entries the CPU thread wrote from shared memory: a line transfer.
+      // The SMMU worker loads the entries the CPU thread wrote, and PROD, from shared memory.
       smmuFetch: SMMU_FETCH,
     },
     measurements: m,
