@@ -178,6 +178,45 @@ describe('unsafe-free-before-sync is caught in every run (deterministic: 1 of 1 
       );
     });
 
+  // The other two designs, as a user runs them (docs/virtual-time.md, "unsafe-free-before-sync in
+  // virtual time"): ECMDQs at the default parameters with 8 CPUs (each CPU's queue drains on its
+  // own, so a CPU that allocates the IOVA another just freed maps and reads it while the freeing
+  // CPU's TLBIs still wait behind the SMMU's round over the other queues); the 2017 queue with MSI
+  // completion (its waiter spins outside the cmdq lock) and an SMMU at 1 us a TLBI.
+  const cliUnsafe = (seed: number, args: readonly string[]) => {
+    const dir = mkdtempSync(join(tmpdir(), 'vunsafe-'));
+    const json = join(dir, 'r.json');
+    const r = spawnSync(
+      process.execPath,
+      [
+        CLI,
+        ...['--engine', 'virtual', '--strategy', 'unsafe-free-before-sync', '--duration', '2ms'],
+        ...args,
+        ...['--seed', String(seed), '--json', json, '-q'],
+      ],
+      { encoding: 'utf8' },
+    );
+    expect(r.status, r.stderr).toBe(5);
+    return JSON.parse(readFileSync(json, 'utf8')) as ResultDocument;
+  };
+  for (const seed of [1, 2, 3])
+    it(`CLI, ECMDQs at the default parameters, 8 CPUs, seed ${seed}: caught, exit code 5`, () => {
+      const doc = cliUnsafe(seed, ['--cmdq', 'ecmdq', '--cpus', '8']);
+      expect(doc.config.cmdq).toBe('ecmdq');
+      expect(doc.config.tlbiNs).toBe(DEFAULTS.tlbiNs);
+      expect(doc.config.syncMode).toBe(DEFAULTS.syncMode);
+      expect(doc.runs[0].safety.staleTranslationUses).toBeGreaterThan(0);
+    });
+  for (const seed of [1, 2, 3])
+    it(`CLI, the 2017 queue with MSI completion, 1 us a TLBI, 2 CPUs, seed ${seed}: caught, exit code 5`, () => {
+      const doc = cliUnsafe(seed, [
+        ...['--cmdq', 'locked', '--cpus', '2', '--sync-mode', 'msi'],
+        ...['--tlbi-ns', '1000', '--dma-ns', '1000'],
+      ]);
+      expect(doc.config.cmdq).toBe('locked');
+      expect(doc.runs[0].safety.staleTranslationUses).toBeGreaterThan(0);
+    });
+
   it('the same settings with the safe ordering (batched) are clean', () => {
     for (const seed of [1, 2]) expect(unsafe(seed, 'batched').state!.safety.staleTranslationUses).toBe(0);
   });
