@@ -296,7 +296,10 @@ describe('IOVA lock acquisitions at 1 CPU, against the threads engine', () => {
     const cfg: Config = { ...DEFAULTS, cpus: 8, iova: 'rbtree' };
     const s = run(1, 'batched', 'locked', { state: cfg }).state!;
     expect(s.totals.lockAcquisitions).toEqual({ iova: 2 * s.totals.iterations });
-    expect(s.locks.iova.holdTotal).toBe(s.locks.iova.acquisitions * 150); // iovaRbtreeNs
+    // Every completed hold is iovaRbtreeNs; the run may end inside one (taken, not yet released).
+    expect(s.locks.iova.holdTotal).toBe(s.locks.iova.holdSamples * 150);
+    expect(s.locks.iova.acquisitions - s.locks.iova.holdSamples).toBeGreaterThanOrEqual(0);
+    expect(s.locks.iova.acquisitions - s.locks.iova.holdSamples).toBeLessThanOrEqual(1);
   });
 });
 

@@ -47,6 +47,12 @@ interface RegWatch {
   readonly agent: number;
   readonly pred: (v: number) => boolean;
   readonly done: (v: number) => void;
+  /**
+   * A waitRegs watch (WFE, the SMMU's idle wait): the write itself is the wake-up, so the agent
+   * resumes at once and reads the register (an MMIO read) only if it wants the value. Else a
+   * pollReg watch: the next read happens now and is charged.
+   */
+  readonly wake?: boolean;
 }
 
 export class Machine {
@@ -131,7 +137,10 @@ export class Machine {
     const ws = this.regWatchers.get(addr);
     if (ws === undefined || ws.length === 0) return;
     this.regWatchers.set(addr, []);
-    for (const w of ws) this.pollReg(w.agent, addr, w.pred, w.done);
+    for (const w of ws) {
+      if (w.wake === true) this.at(this.now, () => w.done(v));
+      else this.pollReg(w.agent, addr, w.pred, w.done);
+    }
   }
 
   private resume(agent: number, proc: Proc, value: number): void {
@@ -263,13 +272,17 @@ export class Machine {
     return n;
   }
 
-  /** Until any of `addrs` is set; resumes with its index. Meant for the SMMU (free reads). */
+  /**
+   * Until any of `addrs` is set; resumes with its index, at no cost (a WFE's event, the SMMU's
+   * doorbell): a CPU then reads the register itself, once, as Linux's poll loop does.
+   */
   private waitRegs(agent: number, addrs: ArrayLike<number>, done: (v: number) => void): void {
     const mine: RegWatch[] = [];
     let fired = false;
     for (let i = 0; i < addrs.length; i++) {
       const w: RegWatch = {
         agent,
+        wake: true,
         pred: () => true,
         done: () => {
           // The first register set wins; the others' watches go.
