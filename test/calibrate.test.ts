@@ -14,6 +14,7 @@ import {
   type CalibrationDocument,
 } from '../src/run/calibrate/calibrate.js';
 import { DEFAULT_VIRTUAL_PARAMS } from '../src/virtual/params.js';
+import { parseCalibration } from '../src/virtual/calibration.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tlbsync-calibrate-'));
 
@@ -47,6 +48,10 @@ describe('calibrate', () => {
     }
     for (const [k, v] of Object.entries(doc.measurements))
       expect(Number.isFinite(v) && v >= 0, `${k} = ${v}`).toBe(true);
+    // What --calibration reads: the costs time advances by are > 0.
+    expect(parseCalibration(readFileSync(out, 'utf8'), out)).toEqual(doc.params);
+    expect(doc.params.hitNs).toBeGreaterThan(0);
+    expect(doc.params.lineTransferNs).toBeGreaterThan(0);
     // The parameters that carry a measurement carry exactly it.
     expect(doc.params.lineTransferNs).toBe(doc.measurements.pingPongOneWayNs);
     expect(doc.params.mapNs).toBe(doc.measurements.mapStepNs);

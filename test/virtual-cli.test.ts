@@ -47,7 +47,25 @@ const CAL = {
   negative: file('negative.json', calibration({ atomicNs: -1 })),
   notNumber: file('string.json', calibration({ hitNs: 'fast' })),
   badShift: file('shift.json', calibration({ queueShift: 2.5 })),
+  fetch7: file('fetch7.json', calibration({ smmuFetch: 7 })),
+  fetchHalf: file('fetch-half.json', calibration({ smmuFetch: 1.5 })),
+  hitZero: file('hit0.json', calibration({ hitNs: 0 })),
+  transferZero: file('transfer0.json', calibration({ lineTransferNs: 0 })),
 };
+
+/** Calibration values the engine cannot run with (the file, the key, the allowed range). */
+const BAD_VALUES: [string, RegExp][] = [
+  [CAL.fetch7, /^--calibration .*fetch7\.json: params\.smmuFetch is 7, expected a whole number from 0 to 2$/],
+  [
+    CAL.fetchHalf,
+    /^--calibration .*fetch-half\.json: params\.smmuFetch is 1\.5, expected a whole number from 0 to 2$/,
+  ],
+  [CAL.hitZero, /^--calibration .*hit0\.json: params\.hitNs is 0, expected a finite number > 0 \(/],
+  [
+    CAL.transferZero,
+    /^--calibration .*transfer0\.json: params\.lineTransferNs is 0, expected a finite number > 0 \(/,
+  ],
+];
 
 const BAD: [string[], RegExp][] = [
   [['--engine', 'qemu'], /^--engine: unknown value "qemu" \(allowed: threads, virtual\)$/],
@@ -118,6 +136,22 @@ const BAD: [string[], RegExp][] = [
 describe('bad input for the virtual engine', () => {
   for (const [argv, re] of BAD) {
     it(`${argv.join(' ')} -> exit 2`, () => expectUsageError(argv, re));
+  }
+
+  for (const [cal, re] of BAD_VALUES) {
+    it(`calibration ${cal.split('/').pop()} -> exit 2`, () =>
+      expectUsageError(['--engine', 'virtual', '--calibration', cal], re));
+    it(`the real binary refuses ${cal.split('/').pop()} in one line, exit 2, nothing run`, () => {
+      const r = spawnSync(process.execPath, [RUN, '--engine', 'virtual', '--calibration', cal], {
+        encoding: 'utf8',
+      });
+      expect(r.status).toBe(2);
+      expect(r.stdout).toBe('');
+      const lines = r.stderr.split('\n');
+      expect(lines).toHaveLength(2);
+      expect(lines[1]).toBe('');
+      expect(lines[0].replace(/^tlbsync-emu: /, '')).toMatch(re);
+    });
   }
 
   it('the real binary refuses --calibration with threads in one line, exit 2', () => {

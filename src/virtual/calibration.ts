@@ -3,11 +3,13 @@
 // is (kind, version), what wrote it and where, the parameters it sets (any subset of
 // VirtualParams: the rest keep their defaults) and, for the record, the raw measurements they
 // were derived from. Reading is strict: an unknown parameter, a number that is not finite and
-// non-negative, or a wrong kind or version is refused with one line naming the file and the field.
+// non-negative (positive for hitNs and lineTransferNs, a whole number in range for queueShift,
+// pages and smmuFetch), or a wrong kind or version is refused with one line naming the file and
+// the field.
 import { readFileSync } from 'node:fs';
 import { MAX_PAGES } from '../config/config.js';
 import { Q_MAX_SHIFT } from '../hardware/queue.js';
-import { DEFAULT_VIRTUAL_PARAMS, type VirtualParams } from './params.js';
+import { DEFAULT_VIRTUAL_PARAMS, SMMU_FETCH_THREAD, type VirtualParams } from './params.js';
 
 export const CALIBRATION_KIND = 'tlbsync-emu-calibration';
 export const CALIBRATION_VERSION = 1;
@@ -40,7 +42,16 @@ const CHOICES: Partial<Record<keyof VirtualParams, readonly string[]>> = {
 const WHOLE: Partial<Record<keyof VirtualParams, readonly [number, number]>> = {
   queueShift: [1, Q_MAX_SHIFT],
   pages: [1, MAX_PAGES],
+  // A mode, not a cost: 0 free, SMMU_FETCH_IO, SMMU_FETCH_THREAD (params.ts).
+  smmuFetch: [0, SMMU_FETCH_THREAD],
 };
+
+/**
+ * Costs that must be > 0 for virtual time to advance: every access costs hitNs on the agent's own
+ * copy and lineTransferNs (+ atomicNs) when the line moves, so with either 0 a spin that hits, or
+ * a TAS lock whose RMWs bounce the line, runs forever at one instant.
+ */
+const POSITIVE: readonly (keyof VirtualParams)[] = ['hitNs', 'lineTransferNs'];
 
 const isRecord = (v: unknown): v is Record<string, unknown> =>
   typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -78,6 +89,8 @@ export function parseCalibration(text: string, file: string): Partial<VirtualPar
     }
     if (typeof v !== 'number' || !Number.isFinite(v) || v < 0)
       fail(`params.${key} is ${JSON.stringify(v)}, expected a finite number >= 0`);
+    if (v === 0 && POSITIVE.includes(k))
+      fail(`params.${key} is 0, expected a finite number > 0 (with 0 virtual time can stand still)`);
     const whole = WHOLE[k];
     if (whole !== undefined && (!Number.isInteger(v) || (v as number) < whole[0] || (v as number) > whole[1]))
       fail(`params.${key} is ${String(v)}, expected a whole number from ${whole[0]} to ${whole[1]}`);

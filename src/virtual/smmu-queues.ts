@@ -6,10 +6,14 @@
 // Each command costs --tlbi-ns / --sync-ns of the one command processor the queues share; a
 // CMD_SYNC orders its own queue only. With every queue empty the SMMU idles until any PROD is
 // written (free: the threads engine's doorbell is a host device, not hardware). CONS is published
-// lazily, by the single-queue rule (smmu.ts publishCons).
+// lazily, by the single-queue rule (smmu.ts publishCons). It counts what runQueues() counts, in
+// the same hardware/smmu-stats.ts slots: the depth of each queue per command, commands per ECMDQ,
+// and a QUEUE_DEPTH trace sample per queue when its PROD moved and when it drained.
 import { CMD_WORDS } from '../hardware/commands.js';
-import { queueIncN, qIdx } from '../hardware/queue.js';
+import { queueDepth, queueIncN, qIdx } from '../hardware/queue.js';
 import { ECMDQ_CONS_ENACK } from '../hardware/registers.js';
+import { EcmdqStat, Smmu } from '../hardware/smmu-stats.js';
+import { Ev, queueDepthArg } from '../trace/ring.js';
 import type { VQueueAddrs } from './cmdq-lockfree.js';
 import type { Machine } from './machine.js';
 import { mmioWrite, waitRegs, type Proc } from './requests.js';
@@ -41,15 +45,24 @@ export function* smmuQueuesProcess(
     prods[k] = conss[k];
   }
   const prodRegs = queues.map((q) => q.addrs.prodReg);
+  const win = rec.window ?? null;
   for (;;) {
     let consumed = 0;
     for (let k = 0; k < n; k++) {
       const q = queues[k].addrs;
-      if (prods[k] === conss[k]) prods[k] = m.reg(q.prodReg) & ptrMask;
-      if (prods[k] === conss[k]) continue;
-      const op = yield* serveCommand(m, agent, c, rec, q.entries + 16 * qIdx(shift, conss[k]), w);
+      if (prods[k] === conss[k]) {
+        prods[k] = m.reg(q.prodReg) & ptrMask;
+        if (prods[k] === conss[k]) continue;
+        rec.ring?.record(Ev.QUEUE_DEPTH, m.now, 0, queueDepthArg(k, queueDepth(shift, prods[k], conss[k])));
+      }
+      // Counted per command, as runQueues() does: the depth before this one is consumed (largest
+      // right after PROD moved, and still seen when the measured window opens mid-queue).
+      if (win !== null) noteDepth(win, k, queueDepth(shift, prods[k], conss[k]));
+      const at = q.entries + 16 * qIdx(shift, conss[k]);
+      const op = yield* serveCommand(m, agent, c, rec, at, w, true, k - 1);
       conss[k] = queueIncN(shift, conss[k], 1);
       consumed++;
+      if (conss[k] === prods[k]) rec.ring?.record(Ev.QUEUE_DEPTH, m.now, 0, queueDepthArg(k, 0));
       if (publishCons(op, conss[k], prods[k], ++since[k], wakeEvery)) {
         since[k] = 0;
         yield mmioWrite(q.consReg, conss[k] | queues[k].consFlags);
@@ -57,6 +70,17 @@ export function* smmuQueuesProcess(
     }
     if (consumed === 0) yield waitRegs(prodRegs);
   }
+}
+
+/**
+ * The SMMU's depth counters for queue slot k (0 the normal queue, 1 + n ECMDQ n), as runQueues()
+ * keeps them: the largest depth over every queue, and each ECMDQ's own.
+ */
+function noteDepth(win: Float64Array, k: number, depth: number): void {
+  if (depth > win[Smmu.MAX_QUEUE_DEPTH]) win[Smmu.MAX_QUEUE_DEPTH] = depth;
+  if (k === 0) return;
+  const q = Smmu.ECMDQ + (k - 1) * EcmdqStat.SLOTS + EcmdqStat.MAX_DEPTH;
+  if (depth > win[q]) win[q] = depth;
 }
 
 /** CONS flags of an enabled ECMDQ. */

@@ -10,7 +10,7 @@ import { queueDepth, queueIncN, qIdx } from '../hardware/queue.js';
 import { CMDQ_CONS_REG, CMDQ_PROD_REG, PROD_LINE, QUEUE_BASE } from './address-map.js';
 import { SMMU_FETCH_IO, SMMU_FETCH_THREAD } from './params.js';
 import type { Machine, MachineParams } from './machine.js';
-import { Smmu } from '../hardware/smmu-stats.js';
+import { EcmdqStat, Smmu } from '../hardware/smmu-stats.js';
 import { Ev, queueDepthArg, type TraceRing } from '../trace/ring.js';
 import { delay, mmioWrite, store, waitReg, type Proc, type Req } from './requests.js';
 
@@ -136,6 +136,8 @@ export function* serveCommand(
   w: Int32Array,
   /** The first command after an idle spell (its own work does not hide in a previous latency). */
   idle = true,
+  /** An ECMDQ's index n (its EcmdqStat slots count the command too), or -1: the normal queue. */
+  ecmdq = -1,
 ): Generator<Req, number, number> {
   // A coherent fetch (params.smmuFetch): the entry's line comes from the writer's cache, read as
   // an I/O master reads (coherence.ts snoopReadNs), so the writer keeps the line.
@@ -153,6 +155,7 @@ export function* serveCommand(
     win[Smmu.COMMANDS_CONSUMED]++;
     win[Smmu.BY_OPCODE + op]++;
     win[Smmu.BUSY_NS] += lat;
+    if (ecmdq >= 0) win[Smmu.ECMDQ + ecmdq * EcmdqStat.SLOTS + EcmdqStat.CONSUMED]++;
   }
   rec.ring?.record(Ev.SMMU_CMD, m.now, lat, op);
   // The threads engine carries completion times forward: its own work shows after an idle spell

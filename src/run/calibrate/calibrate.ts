@@ -250,7 +250,8 @@ export async function calibrate(o: CalibrateOptions): Promise<CalibrationDocumen
     },
     params: {
       lineTransferNs: m.pingPongOneWayNs,
-      hitNs: m.atomicLoadNs,
+      // > 0 (calibration.ts refuses 0: time must advance); a load below 0.05 ns rounds to 0.
+      hitNs: Math.max(0.1, m.atomicLoadNs),
       atomicNs: ns(m.atomicRmwNs - m.atomicLoadNs),
       cmdNs: ns((m.lockfreeNsPerList16 - m.lockfreeNsPerList1) / (RIG_PAGES - 1)),
       // Alone, not beside the SMMU worker (lockedBesideSmmuNs, recorded only): docs/virtual-time.md.
