@@ -58,19 +58,27 @@ describe('hot path allocations', () => {
     it(`a ${perPage ? 'per-page' : 'batched'} unmap's CPU side (counters only) issues every command and allocates nothing`, async () => {
       const rig = syncRig(perPage, false);
       rig.unmap(5000); // warm-up: optimized code
-      let n = 0;
-      const bytes = await allocatedUnder(['tlbAddPage', 'iotlbSync', 'issue'], () => {
-        n = rig.unmap(5000);
-      });
-      expect(n).toBe(5000);
-      const syncs = perPage ? 10_000 * RIG_PAGES : 10_000;
-      expect(rig.count(Cpu.ISSUED_TLBI_NH_VA)).toBe(10_000 * RIG_PAGES);
+      // The steady state is what is asserted: on a loaded host the optimising compiler (a
+      // background thread) can finish after the warm-up, and a round run before it lands
+      // allocates. The least of three rounds is the optimized code's.
+      const perCommand: number[] = [];
+      for (let round = 0; round < 3; round++) {
+        let n = 0;
+        const bytes = await allocatedUnder(['tlbAddPage', 'iotlbSync', 'issue'], () => {
+          n = rig.unmap(5000);
+        });
+        expect(n).toBe(5000);
+        perCommand.push(bytes / (n * rig.commandsPerUnmap));
+      }
+      const unmaps = 4 * 5000;
+      const syncs = perPage ? unmaps * RIG_PAGES : unmaps;
+      expect(rig.count(Cpu.ISSUED_TLBI_NH_VA)).toBe(unmaps * RIG_PAGES);
       expect(rig.count(Cpu.ISSUED_CMD_SYNC)).toBe(syncs);
       expect(rig.count(Cpu.SYNCS_WAITED)).toBe(syncs);
       // One doorbell per command, and one CONS read per CMD_SYNC (the instant SMMU completes it).
-      expect(rig.count(Cpu.MMIO_WRITES)).toBe(10_000 * rig.commandsPerUnmap);
+      expect(rig.count(Cpu.MMIO_WRITES)).toBe(unmaps * rig.commandsPerUnmap);
       expect(rig.count(Cpu.MMIO_READS)).toBe(syncs);
-      expect(bytes / (n * rig.commandsPerUnmap)).toBeLessThan(0.5);
+      expect(Math.min(...perCommand)).toBeLessThan(0.5);
     });
   }
 
