@@ -151,25 +151,34 @@ describe('unsafe-free-before-sync is caught in every run (deterministic: 1 of 1 
       }
     });
 
+  // unsafe-free-before-sync through the CLI, as a user runs it: every run is caught (exit code 5,
+  // the SAFETY line on stderr); returns the --json document.
+  const cliUnsafe = (seed: number, args: readonly string[]): ResultDocument => {
+    const dir = mkdtempSync(join(tmpdir(), 'vunsafe-'));
+    const json = join(dir, 'r.json');
+    const r = spawnSync(
+      process.execPath,
+      [
+        CLI,
+        ...['--engine', 'virtual', '--strategy', 'unsafe-free-before-sync'],
+        ...args,
+        ...['--seed', String(seed), '--json', json, '-q'],
+      ],
+      { encoding: 'utf8' },
+    );
+    expect(r.status, r.stderr).toBe(5);
+    expect(r.stderr).toMatch(/SAFETY: stale translation uses in unsafe-free-before-sync/);
+    return JSON.parse(readFileSync(json, 'utf8')) as ResultDocument;
+  };
+
   // Through the CLI, as a user runs it (docs/virtual-time.md: the parameters that open the window):
   // 2 CPUs on the lock-free queue, 300 ns per TLBI, buffers mapped 1 us; every seed caught, exit 5.
   for (const seed of [1, 2, 3])
     it(`CLI, seed ${seed}: --json reports stale translation uses, exit code 5`, () => {
-      const dir = mkdtempSync(join(tmpdir(), 'vunsafe-'));
-      const json = join(dir, 'r.json');
-      const r = spawnSync(
-        process.execPath,
-        [
-          CLI,
-          ...['--engine', 'virtual', '--strategy', 'unsafe-free-before-sync', '--cmdq', 'lockfree'],
-          ...['--cpus', '2', '--tlbi-ns', '300', '--dma-ns', '1000', '--duration', '1ms'],
-          ...['--seed', String(seed), '--json', json, '-q'],
-        ],
-        { encoding: 'utf8' },
-      );
-      expect(r.status, r.stderr).toBe(5);
-      expect(r.stderr).toMatch(/SAFETY: stale translation uses in unsafe-free-before-sync/);
-      const doc = JSON.parse(readFileSync(json, 'utf8')) as ResultDocument;
+      const doc = cliUnsafe(seed, [
+        ...['--cmdq', 'lockfree', '--cpus', '2', '--tlbi-ns', '300', '--dma-ns', '1000'],
+        ...['--duration', '1ms'],
+      ]);
       const run = doc.runs[0];
       expect(run.engine).toBe('virtual');
       expect(run.safety.staleTranslationUses).toBeGreaterThan(0);
@@ -183,25 +192,9 @@ describe('unsafe-free-before-sync is caught in every run (deterministic: 1 of 1 
   // own, so a CPU that allocates the IOVA another just freed maps and reads it while the freeing
   // CPU's TLBIs still wait behind the SMMU's round over the other queues); the 2017 queue with MSI
   // completion (its waiter spins outside the cmdq lock) and an SMMU at 1 us a TLBI.
-  const cliUnsafe = (seed: number, args: readonly string[]) => {
-    const dir = mkdtempSync(join(tmpdir(), 'vunsafe-'));
-    const json = join(dir, 'r.json');
-    const r = spawnSync(
-      process.execPath,
-      [
-        CLI,
-        ...['--engine', 'virtual', '--strategy', 'unsafe-free-before-sync', '--duration', '2ms'],
-        ...args,
-        ...['--seed', String(seed), '--json', json, '-q'],
-      ],
-      { encoding: 'utf8' },
-    );
-    expect(r.status, r.stderr).toBe(5);
-    return JSON.parse(readFileSync(json, 'utf8')) as ResultDocument;
-  };
   for (const seed of [1, 2, 3])
     it(`CLI, ECMDQs at the default parameters, 8 CPUs, seed ${seed}: caught, exit code 5`, () => {
-      const doc = cliUnsafe(seed, ['--cmdq', 'ecmdq', '--cpus', '8']);
+      const doc = cliUnsafe(seed, ['--cmdq', 'ecmdq', '--cpus', '8', '--duration', '2ms']);
       expect(doc.config.cmdq).toBe('ecmdq');
       expect(doc.config.tlbiNs).toBe(DEFAULTS.tlbiNs);
       expect(doc.config.syncMode).toBe(DEFAULTS.syncMode);
@@ -211,7 +204,7 @@ describe('unsafe-free-before-sync is caught in every run (deterministic: 1 of 1 
     it(`CLI, the 2017 queue with MSI completion, 1 us a TLBI, 2 CPUs, seed ${seed}: caught, exit code 5`, () => {
       const doc = cliUnsafe(seed, [
         ...['--cmdq', 'locked', '--cpus', '2', '--sync-mode', 'msi'],
-        ...['--tlbi-ns', '1000', '--dma-ns', '1000'],
+        ...['--tlbi-ns', '1000', '--dma-ns', '1000', '--duration', '2ms'],
       ]);
       expect(doc.config.cmdq).toBe('locked');
       expect(doc.runs[0].safety.staleTranslationUses).toBeGreaterThan(0);
