@@ -7,9 +7,11 @@
 // A waitable word is followed, in the same 64-byte line, by a waiter count (emulator-private, not
 // architectural). A parker increments it before its final re-check; a writer that stores the word
 // reads it and calls Atomics.notify only when someone is parked. Both sides use sequentially
-// consistent atomics, so either the parker sees the new value or the writer sees the parker
-// (Dekker), and Atomics.wait itself re-checks the value atomically with the futex queue.
+// consistent stores and loads (the writer's store is store.ts's storeSeqCst), so either the parker
+// sees the new value or the writer sees the parker (Dekker), and Atomics.wait itself re-checks the
+// value atomically with the futex queue.
 import { nowNs } from './clock.js';
+import { storeSeqCst } from './store.js';
 
 export interface WaitPolicy {
   /** false: spin forever (right when every thread has its own core). */
@@ -50,7 +52,7 @@ export const MAX_PARK_MS = 20;
 
 /** Stores v and wakes parked waiters, if any (`count` of them: 1 when only one can proceed). */
 export function storeAndWake(i32: Int32Array, idx: number, v: number, count = Infinity): void {
-  Atomics.store(i32, idx, v);
+  storeSeqCst(i32, idx, v);
   if (Atomics.load(i32, idx + WAITERS) !== 0) Atomics.notify(i32, idx, count);
 }
 

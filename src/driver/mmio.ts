@@ -7,6 +7,7 @@
 import { nowNs, spinUntil } from '../concurrency/clock.js';
 import { Cpu, type CpuStats } from '../concurrency/counters.js';
 import { storeAndWake } from '../concurrency/wait.js';
+import { storeSeqCst } from '../concurrency/store.js';
 
 export interface MmioCosts {
   readonly readNs: number;
@@ -44,7 +45,7 @@ export class Mmio {
     stats.add(Cpu.MMIO_WRITES, 1);
     if (this.writeNs > 0) spend(this.writeNs);
     if (wake) storeAndWake(this.i32, idx, v);
-    else Atomics.store(this.i32, idx, v);
+    else storeSeqCst(this.i32, idx, v);
   }
 }
 

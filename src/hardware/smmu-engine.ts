@@ -16,6 +16,7 @@
 // its own ECMDQ_BASE/PROD/CONS: the engine then services the normal queue and every enabled ECMDQ
 // round-robin (runQueues()); every other run keeps the single-queue loop (run()) untouched.
 import { nowNs } from '../concurrency/clock.js';
+import { storeSeqCst } from '../concurrency/store.js';
 import { waitForChange, wake, WAITERS, type WaitPolicy } from '../concurrency/wait.js';
 import {
   CMD_BYTES,
@@ -307,6 +308,21 @@ export class SmmuEngine {
         time.arrive(); // the replacement entry is there from now on
         continue; // the driver replaced the entry: consume it afresh
       }
+      cons = queueIncN(shift, cons, 1);
+      // CONS is published when someone can make progress with it: a CMD_SYNC completed, the
+      // commands seen so far are drained, or every 1/8 of the queue for CPUs waiting for space.
+      // The spec lets the SMMU update CONS lazily; writing it per command would make every
+      // command pay a cache-line transfer to the CPUs polling it. Waking a parked CPU is a
+      // futex syscall, so it follows the same rule. The bookkeeping below comes after it: it is
+      // the emulator's, and a CPU waiting for this CMD_SYNC should not wait for it too.
+      if (op === OP.CMD_SYNC || cons === prod || ++sinceWake >= this.wakeEvery) {
+        sinceWake = 0;
+        storeSeqCst(i32, this.consIdx, cons | 0);
+        if (Atomics.load(i32, this.consIdx + 1) !== 0) {
+          Atomics.notify(i32, this.consIdx);
+          if (measuring) f[st + Smmu.WAKES_SENT]++;
+        }
+      }
       this.slotIndex[0]++;
       if (measuring) {
         f[st + Smmu.COMMANDS_CONSUMED]++;
@@ -316,20 +332,6 @@ export class SmmuEngine {
         if (logged) sink.append(w0, w1, w2, w3);
       }
       if (this.ring !== null) this.traceCommand(op, lat, time.due);
-      cons = queueIncN(shift, cons, 1);
-      // CONS is published when someone can make progress with it: a CMD_SYNC completed, the
-      // commands seen so far are drained, or every 1/8 of the queue for CPUs waiting for space.
-      // The spec lets the SMMU update CONS lazily; writing it per command would make every
-      // command pay a cache-line transfer to the CPUs polling it. Waking a parked CPU is a
-      // futex syscall, so it follows the same rule.
-      if (op === OP.CMD_SYNC || cons === prod || ++sinceWake >= this.wakeEvery) {
-        sinceWake = 0;
-        Atomics.store(i32, this.consIdx, cons | 0);
-        if (Atomics.load(i32, this.consIdx + 1) !== 0) {
-          Atomics.notify(i32, this.consIdx);
-          if (measuring) f[st + Smmu.WAKES_SENT]++;
-        }
-      }
     }
     this.stop();
   }
@@ -454,7 +456,7 @@ export class SmmuEngine {
         if (op === OP.CMD_SYNC || next === prod || ++this.slotSinceWake[k] >= this.slotWakeEvery[k]) {
           this.slotSinceWake[k] = 0;
           const ci = consIdx[k];
-          Atomics.store(i32, ci, next | consFlags[k]);
+          storeSeqCst(i32, ci, next | consFlags[k]);
           if (Atomics.load(i32, ci + WAITERS) !== 0) {
             Atomics.notify(i32, ci);
             if (measuring) f[st + Smmu.WAKES_SENT]++;
@@ -534,7 +536,7 @@ export class SmmuEngine {
           const addr = syncMsiAddr(i32, w);
           if (addr === 0) return 0;
           const at = addr / 4;
-          Atomics.store(i32, at, syncMsiData(i32, w) | 0);
+          storeSeqCst(i32, at, syncMsiData(i32, w) | 0);
           if (Atomics.load(i32, at + WAITERS) !== 0) {
             Atomics.notify(i32, at);
             if (measuring) this.f64[this.stats + Smmu.WAKES_SENT]++;

@@ -1,24 +1,26 @@
 // A 64-byte line handed back and forth between two threads: the calling thread and a worker take
-// turns incrementing one Int32 word with Atomics, each spinning on Atomics.load until the other's
-// write shows. One round trip moves the line twice, so half of it is the host's one-way line
+// turns incrementing one Int32 word (storeSeqCst, the engine's store to a polled word), each spinning
+// on Atomics.load until the other's write shows. One round trip moves the line twice, so half of it is the host's one-way line
 // transfer as JavaScript sees it (the virtual engine's lineTransferNs). The worker is evaluated
 // from the string below, so this needs no build step and no worker script of its own.
 import { Worker } from 'node:worker_threads';
 import { nowNs } from '../../concurrency/clock.js';
 import { sharedBuffer } from '../../hardware/shared-memory.js';
+import { STORE_SEQ_CST_SOURCE, storeSeqCst } from '../../concurrency/store.js';
 
 /** Written instead of the next odd value: the worker leaves. */
 const STOP = -1;
 
 const PONG = `
 const { workerData, parentPort } = require('node:worker_threads');
+${STORE_SEQ_CST_SOURCE}
 const w = new Int32Array(workerData.sab);
 parentPort.postMessage('ready');
 for (let v = 1; ; v += 2) {
   let x;
   while ((x = Atomics.load(w, 0)) !== v && x !== ${STOP}) {}
   if (x === ${STOP}) break;
-  Atomics.store(w, 0, v + 1);
+  storeSeqCst(w, 0, v + 1);
 }
 `;
 
@@ -41,7 +43,7 @@ export async function pingPongNs(roundTrips: number, trials: number, budgetMs: n
     const end = t0 + budgetMs * 1e6;
     let i = 0;
     while (i < n) {
-      Atomics.store(w, 0, ++v);
+      storeSeqCst(w, 0, ++v);
       while (Atomics.load(w, 0) !== v + 1);
       v++;
       if ((++i & 255) === 0 && nowNs() > end) break;
