@@ -33,6 +33,8 @@ export const IOTLB_DECL: RegionDecl<LayoutGeometry> = {
 export const iotlbSetIdx = (l: Layout, set: number): number => (l.iotlbOff + set * IOTLB_SET_BYTES) >> 2;
 /** Int32 offsets in a set: way w's tag at TAG0 + 2w (ASID, PAGE), its payload at DATA0 + 2w. */
 const TAG0 = 4;
+/** Word 3 of a set: unused, so that warm() can take the tag line without writing anything. */
+const SET_PAD = 3;
 const DATA0 = 16;
 
 /** Words of a way's tag (line 0). */
@@ -124,6 +126,14 @@ export class Iotlb {
     i32[d + Payload.GEN] = Atomics.load(i32, pteGenIdx(this.layout, domain, t));
     this.unlock(s);
     return pte - 1;
+  }
+
+  /**
+   * Starts taking the tag line of (asid, page)'s set into this thread's cache for writing, and
+   * changes nothing: a plain store to the set's unused pad word, which does not wait for the line.
+   */
+  warm(asid: number, page: number): void {
+    this.i32[iotlbSetIdx(this.layout, this.setOf(asid, page)) + SET_PAD] = 0;
   }
 
   /** TLBI by VA for `count` pages from `page`; returns entries removed. */

@@ -118,6 +118,9 @@ export const enum SmmuActivity {
   STALLED = 5,
 }
 
+/** How many revealed commands warmRevealed() looks at. */
+const WARM_AHEAD = 32;
+
 export class SmmuEngine {
   private readonly i32: Int32Array;
   private readonly f64: Float64Array;
@@ -282,6 +285,7 @@ export class SmmuEngine {
         if (Atomics.load(i32, this.stallIdx) !== 0) this.stall();
         // The commands this read revealed arrived no later than now: none starts earlier.
         time.arrive();
+        this.warmRevealed(cons, prod);
         measuring = Atomics.load(i32, this.phaseIdx) === Phase.MEASURE;
         if (measuring) {
           const depth = queueDepth(shift, prod, cons);
@@ -546,6 +550,28 @@ export class SmmuEngine {
       default:
         return 0; // legal, and nothing of its kind is cached here (EL2, stage 2, CFGI, ATS, PRI, stall)
     }
+  }
+
+  /**
+   * The commands a PROD read revealed, before any of their latencies is spent: start taking the
+   * IOTLB set line of each single-page TLBI_NH_VA among the first WARM_AHEAD of them, so that
+   * their transfers overlap each other and the latencies instead of following each command.
+   */
+  private warmRevealed(cons: number, prod: number): void {
+    const i32 = this.i32;
+    const shift = this.shift;
+    const n = Math.min(queueDepth(shift, prod, cons), WARM_AHEAD);
+    for (let i = 0, c = cons; i < n; i++, c = queueIncN(shift, c, 1)) {
+      const w = this.qBase + qIdx(shift, c) * 4;
+      if (opcodeOf(i32, w) === OP.TLBI_NH_VA) this.warm(w);
+    }
+  }
+
+  /** A single-page TLBI_NH_VA about to spend its latency: start taking its IOTLB set's line. */
+  private warm(w: number): void {
+    const i32 = this.i32;
+    const asid = tlbiAsid(i32, w);
+    if (asid !== 0 && tlbiTg(i32, w) === 0) this.iotlb.warm(asid, tlbiAddrPage(i32, w));
   }
 
   /**
