@@ -21,6 +21,8 @@ export type ServicePolicy = 'random' | 'fifo';
 export interface CoherenceCosts {
   /** A line moving between agents' caches (or from memory), ns. */
   readonly lineTransferNs: number;
+  /** A store or RMW by an agent that holds a shared copy: an invalidation, no data (0: a transfer). */
+  readonly upgradeNs?: number;
   /** An atomic read-modify-write on top of having the line, ns. */
   readonly atomicNs: number;
   /** An access the agent's own copy serves, ns (> 0: every access advances time). */
@@ -133,11 +135,18 @@ export class Coherence {
   claimNs(agent: number, addr: number): number {
     const line = this.line(addr);
     line.version++;
+    const held = line.has[agent] === 1;
     const others = line.holders.length - line.has[agent];
     this.take(line, agent);
     if (others === 0) return this.costs.hitNs;
     this.stats(addr).transfers++;
-    return this.costs.lineTransferNs;
+    return this.moveNs(held);
+  }
+
+  /** A transaction's cost: an upgrade when the requester already holds a copy (costs.upgradeNs). */
+  private moveNs(held: boolean): number {
+    const up = this.costs.upgradeNs ?? 0;
+    return held && up > 0 ? up : this.costs.lineTransferNs;
   }
 
   /** LOAD, WRITE or RMW by `agent`; done(result) runs once its virtual time has passed. */
@@ -229,6 +238,7 @@ export class Coherence {
     }
     line.busy = true;
     const agent = txn.agent;
+    const held = txn.req.op !== Op.LOAD && line.has[agent] === 1;
     if (txn.req.op === Op.LOAD) {
       // The owner keeps a readable copy but may no longer write without asking.
       line.owner = -1;
@@ -236,7 +246,7 @@ export class Coherence {
       this.invalidateOthers(line, agent);
     }
     this.stats(txn.req.addr).transfers++;
-    const cost = this.costs.lineTransferNs + (txn.req.op === Op.RMW ? this.costs.atomicNs : 0);
+    const cost = this.moveNs(held) + (txn.req.op === Op.RMW ? this.costs.atomicNs : 0);
     this.after(cost, () => this.finish(line, txn));
   }
 

@@ -216,14 +216,18 @@ export class Machine {
         this.at(this.now + this.p.hitNs, () => done(0));
         return true;
       case Op.MMIO_WRITE:
-        this.at(this.now + this.mmioCost(agent, this.p.mmioWriteNs, true), () =>
+        // The doorbell is a plain store then a fence (concurrency/store.ts storeSeqCst): its line's
+        // claim is in flight together with the entries' posted transfers, and the fence waits for
+        // all of them; in store order, PROD shows once both the claim and the drain are done.
+        this.at(this.now + this.mmioCost(agent, this.p.mmioWriteNs, true), () => {
+          const claimed = this.now + this.regLine(agent, req.addr);
           sb.drained(agent, () =>
-            this.at(this.now + this.regLine(agent, req.addr), () => {
+            this.at(Math.max(this.now, claimed), () => {
               this.setReg(req.addr, req.v);
               done(0);
             }),
-          ),
-        );
+          );
+        });
         return true;
       default:
         if (sb.empty(agent)) return false;

@@ -8,6 +8,10 @@ export interface VirtualParams {
   /** A 64-byte line moving to another core's cache (DGT SOSP 2013: ~40-60 ns on a socket,
    *  ~110-200 ns across sockets/dies on their Xeon and Opteron). */
   readonly lineTransferNs: number;
+  /** A store or RMW by an agent that already holds a shared copy of the line: the other copies
+   *  are invalidated and no data moves (0: a transfer like any other, lineTransferNs; calibrate:
+   *  the threads engine's locked issue path beside its SMMU worker less the same path alone). */
+  readonly upgradeNs: number;
   /** An atomic RMW beyond holding the line (DGT 2013: CAS/FAI on an owned line, ~10-20 ns). */
   readonly atomicNs: number;
   /** A load or store the agent's own copy serves. */
@@ -85,6 +89,7 @@ export const SMMU_FETCH_THREAD = 2;
 /** Defaults: the tool's SMMU costs and workload, a large server's coherence costs. */
 export const DEFAULT_VIRTUAL_PARAMS: VirtualParams = {
   lineTransferNs: 100,
+  upgradeNs: 0,
   atomicNs: 10,
   hitNs: 1,
   service: 'random',

@@ -4,8 +4,9 @@
 //   hitNs, atomicNs <- Atomics.load / compareExchange on a line the thread holds
 //   cmdNs, lockfreeIssueNs <- the v5.4 lock-free issue path, MMIO free, no SMMU, cmdlists of 16
 //                      and of 1 command (rigs.ts): the slope per command and the fixed part
-//   lockedIssueNs   <- the 2017 locked issue path per command (a lock round trip each) - cmdNs; the
-//                      same path beside the real SMMU worker (issue-rig.ts) is recorded, not used
+//   lockedIssueNs   <- the 2017 locked issue path per command (a lock round trip each) - cmdNs
+//   upgradeNs       <- the same path beside the real SMMU worker (issue-rig.ts) - the path alone:
+//                      its stores into the entry's and PROD's lines, which the worker holds shared
 //   mmioExtraNs     <- the busy-wait of a costed MMIO access (spinUntil(nowNs() + 1)) - 1 ns
 //   smmuCmdNs       <- the SMMU engine consuming with every latency 1 ns, per command, - 1 ns
 //                      (rigs.ts): its work and the clock reads of its busy-wait; plus the
@@ -41,6 +42,7 @@ export const CALIBRATION_VERSION = 1;
 /** The VirtualParams keys a calibration sets (all numbers). */
 export const CALIBRATED_PARAMS = [
   'lineTransferNs',
+  'upgradeNs',
   'atomicNs',
   'hitNs',
   'cmdNs',
@@ -250,11 +252,16 @@ export async function calibrate(o: CalibrateOptions): Promise<CalibrationDocumen
     },
     params: {
       lineTransferNs: m.pingPongOneWayNs,
+      // The issue path beside the SMMU worker pays, per command, for its stores into the entry's
+      // and PROD's lines, both of which the worker holds shared copies of (upgrades, in flight
+      // together until the doorbell's fence): what that path costs beyond the same path alone.
+      // At least a hit: 0 would mean "a full transfer" (params.ts).
+      upgradeNs: Math.max(0.1, ns(m.lockedBesideSmmuNs - m.lockedNsPerCommand)),
       // > 0 (calibration.ts refuses 0: time must advance); a load below 0.05 ns rounds to 0.
       hitNs: Math.max(0.1, m.atomicLoadNs),
       atomicNs: ns(m.atomicRmwNs - m.atomicLoadNs),
       cmdNs: ns((m.lockfreeNsPerList16 - m.lockfreeNsPerList1) / (RIG_PAGES - 1)),
-      // Alone, not beside the SMMU worker (lockedBesideSmmuNs, recorded only): docs/virtual-time.md.
+      // Alone, not beside the SMMU worker (lockedBesideSmmuNs gives upgradeNs): docs/virtual-time.md.
       lockedIssueNs: ns(
         m.lockedNsPerCommand - (m.lockfreeNsPerList16 - m.lockfreeNsPerList1) / (RIG_PAGES - 1),
       ),
