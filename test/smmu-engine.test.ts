@@ -204,6 +204,23 @@ describe('SMMU engine: effects', () => {
     }
   });
 
+  it("warm(), the engine's early take of a TLBI's set line, changes no word of the IOTLB", () => {
+    const t = rig();
+    for (let p = 0; p < 8; p++) t.fill(1, P + p);
+    const lo = t.layout.iotlbOff >> 2;
+    const words = (t.layout.iotlbSets * IOTLB_SET_BYTES) / 4;
+    const before = Array.from(t.views.i32.subarray(lo, lo + words));
+    for (let p = 0; p < 16; p++) t.iotlb.warm(1, P + p);
+    expect(Array.from(t.views.i32.subarray(lo, lo + words))).toEqual(before);
+    // And a queue of TLBIs revealed by one PROD read (each warmed first) still removes them all.
+    const r = t.run([...Array.from({ length: 8 }, (_, p) => va(1, P + p)), SYNC], 0, {
+      tlbiNs: 1,
+      syncNs: 1,
+    });
+    expect(r.removed).toBe(8);
+    expect(t.iotlb.entries().filter((e) => e.asid === 1)).toEqual([]);
+  });
+
   it('a TLBI writes only the first 64-byte line of its IOTLB set (the lock and the tags)', () => {
     const t = rig();
     const words = (t.layout.iotlbSets * IOTLB_SET_BYTES) / 4;

@@ -1,7 +1,8 @@
 // smmuFetch 2: the SMMU as the threads engine's SMMU worker, a CPU thread (docs/virtual-time.md).
 // Its loads of an entry's line and of PROD's line keep shared copies, so the CPU's next store into
-// either is a transfer; the entry's stores are posted (store-buffer.ts) and waited for by the
-// doorbell after its busy-wait; the doorbell store then claims PROD's line.
+// either is a transfer; the entry's stores are posted (store-buffer.ts); the doorbell's store,
+// after its busy-wait, claims PROD's line while they are still in flight, and its fence waits for
+// all of them (concurrency/store.ts storeSeqCst: a plain store, then a fence).
 import { describe, expect, it } from 'vitest';
 import { CMDQ_PROD_REG, PROD_LINE, QUEUE_BASE } from '../src/virtual/address-map.js';
 import { Machine } from '../src/virtual/machine.js';
@@ -48,8 +49,42 @@ describe('sharedReadNs and claimNs: a CPU thread loading, a CPU storing', () => 
   });
 });
 
+describe('upgradeNs: a store by an agent that holds a shared copy', () => {
+  it('costs upgradeNs instead of a transfer, through a transaction and through claimNs; 0 keeps the transfer', () => {
+    for (const [upgradeNs, want] of [
+      [0, 100],
+      [40, 40],
+    ] as const) {
+      const m = new Machine({
+        ...p,
+        upgradeNs,
+        agents: 2,
+        seed: 1,
+        freeMmioAgents: new Set([SMMU]),
+        ...threadSmmuMachine(8),
+      });
+      const line = 0x3000;
+      const costs: number[] = [];
+      const write = (agent: number, addr: number): void => {
+        const t0 = m.now;
+        m.mem.access(agent, store(addr, 7), () => costs.push(m.now - t0));
+        m.run(m.now + 1000);
+      };
+      write(CPU, line); // nobody holds it: a hit
+      m.mem.sharedReadNs(SMMU, line); // both hold copies now
+      write(CPU, line + 4); // the CPU's copy is still valid: an upgrade
+      write(SMMU, line + 8); // the SMMU's copy went with it: a full transfer, whatever upgradeNs
+      expect(costs).toEqual([1, want, 100]);
+      expect(m.mem.claimNs(CPU, PROD_LINE)).toBe(1);
+      expect(m.mem.sharedReadNs(SMMU, PROD_LINE)).toBe(100);
+      expect(m.mem.claimNs(CPU, PROD_LINE)).toBe(want); // the CPU kept its copy: an upgrade
+      expect(m.mem.claimNs(SMMU, PROD_LINE)).toBe(100); // the SMMU's copy is gone: a transfer
+    }
+  });
+});
+
 describe('posted entry stores and the doorbell (smmuFetch 2)', () => {
-  it("the entry store overlaps the doorbell's busy-wait; the doorbell then claims PROD's line", () => {
+  it("the entry store overlaps the doorbell's busy-wait and PROD's claim; the fence waits for both", () => {
     const m = machine();
     const entry = QUEUE_BASE + 16 * 5;
     m.mem.sharedReadNs(SMMU, entry); // the SMMU worker peeked at the entry at CONS
@@ -59,11 +94,11 @@ describe('posted entry stores and the doorbell (smmuFetch 2)', () => {
       yield writeWords(entry, [1, 2, 3, 4]);
       at.push(m.now); // posted: the CPU goes on after a hit
       yield mmioWrite(CMDQ_PROD_REG, 6);
-      at.push(m.now); // busy-wait 1-31, the store's transfer (from 0) ends at 100, then PROD's: 200
+      at.push(m.now); // busy-wait 1-31; PROD's claim 31-131, the entry's transfer 0-100
     }
     m.spawn(CPU, cpu());
     m.run(10_000);
-    expect(at).toEqual([1, 200]);
+    expect(at).toEqual([1, 131]);
     expect(m.reg(CMDQ_PROD_REG)).toBe(6);
     expect(m.mem.peek(entry + 12)).toBe(4);
     // One transfer each for the SMMU's reads and one each for the CPU's stores.

@@ -286,7 +286,8 @@ function render(r: VirtualSectionResult) {
 /** What each calibrated parameter is taken from (src/run/calibrate/calibrate.ts). */
 const FROM: Record<string, string> = {
   lineTransferNs: 'two-thread Atomics ping-pong, half a round trip',
-  upgradeNs: "locked issue path per command beside the SMMU worker - the same path alone: stores into lines the worker holds shared (entry, PROD)",
+  upgradeNs:
+    'locked issue path per command beside the SMMU worker - the same path alone: stores into lines the worker holds shared (entry, PROD)',
   hitNs: 'Atomics.load, line held',
   atomicNs: 'Atomics.compareExchange - Atomics.load, line held',
   cmdNs: 'lock-free issue path, per command (cmdlists of 16 and of 1), MMIO free',
