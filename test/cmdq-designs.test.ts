@@ -41,6 +41,7 @@ import { runParam } from '../src/report/csv.js';
 import type { ResultDocument, RunReport } from '../src/report/types.js';
 import { CpuStats, initCpuStats } from '../src/concurrency/counters.js';
 import { SPIN } from '../src/concurrency/wait.js';
+import { LOCK_NAMES } from '../src/concurrency/lock.js';
 import { layoutParamsFor } from '../src/workload/params.js';
 import { workerFile } from '../src/workload/paths.js';
 import { LOCK_CLASSES } from '../src/workload/task.js';
@@ -123,6 +124,21 @@ describe.each(CMDQ_DESIGN_NAMES.flatMap((d) => [1, 2].map((cpus) => [d, cpus] as
     }, 60_000);
   },
 );
+
+// Many CPUs under the threads engine as well (the virtual engine's side of the conformance suite
+// is virtual-conformance.test.ts): every lock on the locked design, and the two lock-free designs,
+// at 4 CPUs (oversubscribed here: parking waits), with the same exact counts and end state.
+describe.each([
+  ...LOCK_NAMES.map((lock) => ['locked', lock] as const),
+  ['lockfree', 'ttas'] as const,
+  ['ecmdq', 'ttas'] as const,
+])('--cmdq %s --lock %s at 4 CPUs', (design, lock) => {
+  it('every strategy: the exact commands per unmap, the oracle clean, every IOVA freed', async () => {
+    const { doc } = await runConfig(cfgFor(design, 4, { lock }), () => {});
+    expect(doc.runs.map((r) => r.strategy)).toEqual(STRATEGIES);
+    for (const r of doc.runs) checkCounts(r, design);
+  }, 60_000);
+});
 
 describe('without --cmdq', () => {
   it('each strategy keeps its historical design', async () => {

@@ -296,7 +296,7 @@ const FROM: Record<string, string> = {
   mmioExtraNs: 'busy-wait of a costed MMIO access - its cost',
   smmuCmdNs:
     'SMMU engine per command, latencies 1 ns, - 1 ns; + the cross-core part of a TLBI (IOTLB filled by another thread - by its own)',
-  wakeNs: "(CMD_SYNC round trip p50 - smmuCmdNs - the entry's fetch, a line transfer) / 2",
+  wakeNs: "(CMD_SYNC round trip p50 - the SMMU engine per command - the entry's fetch, a line transfer) / 2",
   mapNs:
     "alloc + map + DMA reads + free per cycle, real objects, the real SMMU worker beside it applying each cycle's TLBIs",
   unmapNs: 'PTE clears per unmap, real objects, the real SMMU worker beside it',

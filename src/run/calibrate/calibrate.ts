@@ -18,7 +18,8 @@
 //   mapNs, unmapNs  <- the DMA cycle's own work outside the queue on the real objects (step-rig.ts),
 //                      the real SMMU worker beside it applying each cycle's TLBIs (smmu-peer.ts)
 //   smmuFetch = 2   the SMMU worker is a CPU thread: its loads of the entries and of PROD keep
-//                      shared copies, so the CPU's next stores into those lines are transfers
+//                      shared copies, so the CPU's next stores into those lines are upgrades
+//                      (upgradeNs)
 // Each figure is the smallest of `rounds` trials (noise on a shared host only adds time): the
 // host's costs, not its load of the moment.
 import { DEFAULTS, hostInfo } from '../../config/config.js';
@@ -255,7 +256,7 @@ export async function calibrate(o: CalibrateOptions): Promise<CalibrationDocumen
       // The issue path beside the SMMU worker pays, per command, for its stores into the entry's
       // and PROD's lines, both of which the worker holds shared copies of (upgrades, in flight
       // together until the doorbell's fence): what that path costs beyond the same path alone.
-      // At least a hit: 0 would mean "a full transfer" (params.ts).
+      // Floored at 0.1 ns because 0 means "a full transfer" (params.ts).
       upgradeNs: Math.max(0.1, ns(m.lockedBesideSmmuNs - m.lockedNsPerCommand)),
       // > 0 (calibration.ts refuses 0: time must advance); a load below 0.05 ns rounds to 0.
       hitNs: Math.max(0.1, m.atomicLoadNs),
