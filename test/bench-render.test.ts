@@ -1,7 +1,8 @@
 // The bench's renderers, without measuring anything: docs/performance.md's generated part must be
 // exactly what the sections render from the committed bench/results/full.json, so that a renderer
 // or template that breaks (or drifts from the JSON) fails here rather than at the next 10-minute
-// bench.
+// bench. The figure-by-figure checks read a frozen copy of an older full.json (sections 1-6 only,
+// test/fixtures/bench-full-2026-11-28.json), so that re-running the bench does not change them.
 import { copyFileSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -13,6 +14,8 @@ import { SECTIONS } from '../bench/sections/index.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const FULL = join(ROOT, 'bench/results/full.json');
+/** full.json as the bench wrote it on 2026-11-28, before the twin and virtual sections existed. */
+const FROZEN = join(ROOT, 'test/fixtures/bench-full-2026-11-28.json');
 const DOC = join(ROOT, 'docs/performance.md');
 const BEGIN = '<!-- bench:begin';
 const END = '<!-- bench:end -->';
@@ -27,12 +30,20 @@ function generatedPart(text: string): string {
 }
 
 describe('bench rendering from bench/results/full.json', () => {
-  const md = renderDoc(readResults(FULL), SECTIONS);
-  const lines = md.split('\n');
-
-  it('reproduces the generated part of docs/performance.md byte for byte', () => {
+  it('reproduces the generated part of docs/performance.md byte for byte, every section present', () => {
+    const md = renderDoc(readResults(FULL), SECTIONS);
     expect(md).toBe(generatedPart(readFileSync(DOC, 'utf8')));
+    const headings = md
+      .split('\n')
+      .filter((l) => /^### \d\. /.test(l))
+      .map((l) => l.slice(4, 6));
+    expect(headings).toEqual(['1.', '2.', '3.', '4.', '5.', '6.', '7.', '8.']);
   });
+});
+
+describe('bench rendering from a frozen full.json (2026-11-28)', () => {
+  const md = renderDoc(readResults(FROZEN), SECTIONS);
+  const lines = md.split('\n');
 
   it('renders every section, in registry order, with no placeholder left', () => {
     const headings = lines.filter((l) => /^### \d\. /.test(l)).map((l) => l.slice(4, 6));
@@ -73,7 +84,7 @@ describe('bench rendering from bench/results/full.json', () => {
   });
 
   it('renders a section missing from the results as absent, not as an error', () => {
-    const doc = readResults(FULL);
+    const doc = readResults(FROZEN);
     delete doc.profile;
     delete doc.efficiency;
     const partial = renderDoc(doc, SECTIONS);
@@ -150,9 +161,9 @@ describe('bench options', () => {
   });
 });
 
-/** The rendered lines of full.json with one more section's result from test/fixtures/bench-NAME.json. */
+/** The rendered lines of the frozen full.json with one more section's result from test/fixtures/bench-NAME.json. */
 function renderWithFixture(name: string): string[] {
-  const doc = readResults(FULL);
+  const doc = readResults(FROZEN);
   doc[name] = JSON.parse(readFileSync(join(ROOT, `test/fixtures/bench-${name}.json`), 'utf8')) as unknown;
   return renderDoc(doc, SECTIONS).split('\n');
 }
@@ -161,7 +172,7 @@ function renderWithFixture(name: string): string[] {
 const headingNumbers = (lines: readonly string[]): string[] =>
   lines.filter((l) => /^### \d\. /.test(l)).map((l) => l.slice(4, 6));
 
-describe('the twin section, from a fixture (bench/results/full.json predates it)', () => {
+describe('the twin section, from a fixture (the frozen full.json predates it)', () => {
   const lines = renderWithFixture('twin');
 
   it('renders as section 7, after the others, with its targets last in the Targets table', () => {
@@ -190,7 +201,7 @@ describe('the twin section, from a fixture (bench/results/full.json predates it)
   });
 });
 
-describe('the virtual section, from a fixture (bench/results/full.json predates it)', () => {
+describe('the virtual section, from a fixture (the frozen full.json predates it)', () => {
   const lines = renderWithFixture('virtual');
 
   it('renders as section 8 with one target per point and figure, then the scale targets', () => {
