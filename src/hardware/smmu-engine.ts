@@ -312,21 +312,9 @@ export class SmmuEngine {
         time.arrive(); // the replacement entry is there from now on
         continue; // the driver replaced the entry: consume it afresh
       }
-      cons = queueIncN(shift, cons, 1);
-      // CONS is published when someone can make progress with it: a CMD_SYNC completed, the
-      // commands seen so far are drained, or every 1/8 of the queue for CPUs waiting for space.
-      // The spec lets the SMMU update CONS lazily; writing it per command would make every
-      // command pay a cache-line transfer to the CPUs polling it. Waking a parked CPU is a
-      // futex syscall, so it follows the same rule. The bookkeeping below comes after it: it is
-      // the emulator's, and a CPU waiting for this CMD_SYNC should not wait for it too.
-      if (op === OP.CMD_SYNC || cons === prod || ++sinceWake >= this.wakeEvery) {
-        sinceWake = 0;
-        storeSeqCst(i32, this.consIdx, cons | 0);
-        if (Atomics.load(i32, this.consIdx + 1) !== 0) {
-          Atomics.notify(i32, this.consIdx);
-          if (measuring) f[st + Smmu.WAKES_SENT]++;
-        }
-      }
+      // A command's counters and log entry are there before its CONS update: once a CPU has seen
+      // its CMD_SYNC complete, the run may end and read them (a CMD_SYNC counted but not yet
+      // logged made the command log one short of the counters).
       this.slotIndex[0]++;
       if (measuring) {
         f[st + Smmu.COMMANDS_CONSUMED]++;
@@ -335,6 +323,22 @@ export class SmmuEngine {
         f[st + Smmu.BUSY_NS] += lat;
         if (logged) sink.append(w0, w1, w2, w3);
       }
+      cons = queueIncN(shift, cons, 1);
+      // CONS is published when someone can make progress with it: a CMD_SYNC completed, the
+      // commands seen so far are drained, or every 1/8 of the queue for CPUs waiting for space.
+      // The spec lets the SMMU update CONS lazily; writing it per command would make every
+      // command pay a cache-line transfer to the CPUs polling it. Waking a parked CPU is a
+      // futex syscall, so it follows the same rule.
+      if (op === OP.CMD_SYNC || cons === prod || ++sinceWake >= this.wakeEvery) {
+        sinceWake = 0;
+        storeSeqCst(i32, this.consIdx, cons | 0);
+        if (Atomics.load(i32, this.consIdx + 1) !== 0) {
+          Atomics.notify(i32, this.consIdx);
+          if (measuring) f[st + Smmu.WAKES_SENT]++;
+        }
+      }
+      // --trace only: the span is the emulator's bookkeeping, which a CPU waiting for this
+      // CMD_SYNC need not wait for (the rings are read once every worker has stopped).
       if (this.ring !== null) this.traceCommand(op, lat, time.due);
     }
     this.stop();
