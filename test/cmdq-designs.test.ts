@@ -7,7 +7,6 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { Worker } from 'node:worker_threads';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { runIdentity } from '../src/report/compare-documents.js';
 import { runConfig } from '../src/index.js';
@@ -22,9 +21,6 @@ import { CS_IRQ, CS_SEV, decode, type Command } from '../src/hardware/commands.j
 import { tlbiRangePlan } from '../src/driver/tlbi-range.js';
 import { ringDoorbell } from '../src/hardware/ecmdq.js';
 import {
-  allocate,
-  computeLayout,
-  layoutFingerprint,
   cpuStatsBase,
   Ctl,
   ctlIdx,
@@ -34,19 +30,17 @@ import {
   Phase,
   VA_BASE_PAGE,
 } from '../src/hardware/layout.js';
-import { RegisterFile } from '../src/hardware/regfile.js';
 import { ECMDQ_INDEX_MASK, ECMDQ_PROD_EN } from '../src/hardware/registers.js';
-import { resetSmmu } from '../src/hardware/smmu-reset.js';
 import { runParam } from '../src/report/csv.js';
 import type { ResultDocument, RunReport } from '../src/report/types.js';
 import { CpuStats, initCpuStats } from '../src/concurrency/counters.js';
 import { SPIN } from '../src/concurrency/wait.js';
 import { LOCK_NAMES } from '../src/concurrency/lock.js';
 import { layoutParamsFor } from '../src/workload/params.js';
-import { workerFile } from '../src/workload/paths.js';
 import { LOCK_CLASSES } from '../src/workload/task.js';
-import type { SmmuMessage, SmmuWorkerData } from '../src/workload/smmu-messages.js';
+import type { SmmuMessage } from '../src/workload/smmu-messages.js';
 import { config } from './helpers/runs.js';
+import { startStandaloneSmmu } from '../src/workload/smmu-standalone.js';
 
 const RUN = resolve(__dirname, '../dist/run.js');
 const dir = mkdtempSync(join(tmpdir(), 'tlbsync-cmdq-'));
@@ -281,21 +275,12 @@ afterEach(async () => {
 
 async function ecmdqRig(syncMode: 'poll' | 'msi') {
   const cfg = cfgFor('ecmdq', 1, { syncMode, strategies: ['batched'] });
-  const params = layoutParamsFor(cfg, 'batched');
-  const layout = computeLayout(params);
-  const views = allocate(layout);
-  const regs = new RegisterFile(views.i32, layout);
-  resetSmmu(regs, { msi: syncMode === 'msi', sev: false, ril: false });
-  const workerData: SmmuWorkerData = {
-    sab: views.sab,
-    layout: params,
-    fingerprint: layoutFingerprint(layout),
+  const { layout, views, regs, worker } = startStandaloneSmmu(layoutParamsFor(cfg, 'batched'), {
+    features: { msi: syncMode === 'msi', sev: false, ril: false },
     timing: { tlbiNs: 0, syncNs: 0 },
-    trace: false,
     idlePolicy: { park: true, spinNs: 10_000, drainIdx: -1, drainAt: 0 },
     log: true,
-  };
-  const worker = new Worker(workerFile('smmu-worker'), { workerData });
+  });
   const log: Command[] = [];
   const done = new Promise<void>((res, rej) => {
     worker.on('message', (m: SmmuMessage) => {

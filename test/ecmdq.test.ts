@@ -20,9 +20,7 @@ import {
   type Command,
 } from '../src/hardware/commands.js';
 import {
-  allocate,
   computeLayout,
-  layoutFingerprint,
   ctlIdx,
   Ctl,
   ecmdqCount,
@@ -53,13 +51,12 @@ import {
   IDR6_LOG2NUMP_SHIFT,
   IDR6_LOG2NUMQ_SHIFT,
 } from '../src/hardware/registers.js';
-import { resetSmmu } from '../src/hardware/smmu-reset.js';
 import { doorbellWanted, ringDoorbell } from '../src/hardware/ecmdq.js';
 import type { ResultDocument, RunReport } from '../src/report/types.js';
 import { layoutParamsFor } from '../src/workload/params.js';
-import { workerFile } from '../src/workload/paths.js';
-import type { SmmuMessage, SmmuWorkerData } from '../src/workload/smmu-messages.js';
+import type { SmmuMessage } from '../src/workload/smmu-messages.js';
 import { checkLog, configWith, until, iovaOpAcquisitions, isPolledSync } from './helpers/runs.js';
+import { startStandaloneSmmu } from '../src/workload/smmu-standalone.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tlbsync-ecmdq-'));
 const PAGES = 8;
@@ -215,21 +212,12 @@ let rig: Rig | null = null;
 
 async function powerOn(strategy: string, cpus: number, tlbiNs = 0): Promise<Rig> {
   const cfg = config({ cpus });
-  const params = layoutParamsFor(cfg, strategy);
-  const layout = computeLayout(params);
-  const views = allocate(layout);
-  const regs = new RegisterFile(views.i32, layout);
-  resetSmmu(regs, { msi: false, sev: false, ril: false });
-  const workerData: SmmuWorkerData = {
-    sab: views.sab,
-    layout: params,
-    fingerprint: layoutFingerprint(layout),
+  const { layout, views, regs, worker } = startStandaloneSmmu(layoutParamsFor(cfg, strategy), {
+    features: { msi: false, sev: false, ril: false },
     timing: { tlbiNs, syncNs: tlbiNs },
-    trace: false,
     idlePolicy: { park: true, spinNs: 10_000, drainIdx: -1, drainAt: 0 },
     log: true,
-  };
-  const worker = new Worker(workerFile('smmu-worker'), { workerData });
+  });
   const log: Command[] = [];
   const done = new Promise<void>((resolve, reject) => {
     worker.on('message', (m: SmmuMessage) => {

@@ -6,9 +6,8 @@
 // at a command it rejects, does what Linux's GERROR handler does (skipCmdqErr) and records it.
 // What is reported comes from the engine's own counters (consumed commands per opcode, modelled
 // busy time), so it is what a run of the same commands would count.
-import { Worker } from 'node:worker_threads';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
-import type { SmmuWorkerData } from '../workload/smmu-messages.js';
+import { startStandaloneSmmu } from '../workload/smmu-standalone.js';
 import {
   assertLittleEndian,
   CMD_BYTES,
@@ -27,26 +26,21 @@ import {
 } from '../hardware/commands.js';
 import { IOTLB_WAYS } from '../hardware/iotlb.js';
 import {
-  allocate,
   cmdqEntryIdx,
-  computeLayout,
   Ctl,
   ctlIdx,
   LINE,
-  layoutFingerprint,
   Phase,
   regIdx,
   smmuStatsBase,
   type LayoutParams,
 } from '../hardware/layout.js';
 import { log2Exact, queueDepth, queueIncN } from '../hardware/queue.js';
-import { RegisterFile } from '../hardware/regfile.js';
 import { CMDQ_ERR_ABT, CMDQ_ERR_ATC_INV_SYNC, CMDQ_ERR_ILL } from '../hardware/registers.js';
-import { resetSmmu, type SmmuFeatures } from '../hardware/smmu-reset.js';
+import type { SmmuFeatures } from '../hardware/smmu-reset.js';
 import { Smmu } from '../hardware/smmu-stats.js';
 import { checkerFor, type CommandChecker } from '../hardware/command-check.js';
 import { PARK_AT_ONCE, WAITERS } from '../concurrency/wait.js';
-import { workerFile } from '../workload/paths.js';
 import { layoutParamsOf } from '../workload/regions.js';
 import { activeCmdqError, skipCmdqErr, type SkippedCommand } from '../driver/cmdq-skip-err.js';
 import { probeSmmu } from '../driver/probe.js';
@@ -163,22 +157,17 @@ function vaPagesOf(src: Int32Array, w: number): number {
 export async function replayStream(bytes: Uint8Array, opts: ReplayOptions): Promise<ReplayResult> {
   const src = streamWords(bytes);
   const n = src.length / CMD_WORDS;
-  const params = layoutParams(opts);
-  const layout = computeLayout(params);
-  const views = allocate(layout);
-  const { i32, f64 } = views;
-  const regs = new RegisterFile(i32, layout);
-  resetSmmu(regs, opts.features);
-  const workerData: SmmuWorkerData = {
-    sab: views.sab,
-    layout: params,
-    fingerprint: layoutFingerprint(layout),
+  const {
+    layout,
+    views,
+    regs,
+    worker: smmu,
+  } = startStandaloneSmmu(layoutParams(opts), {
+    features: opts.features,
     timing: { tlbiNs: opts.tlbiNs, syncNs: opts.syncNs },
     idlePolicy: PARK_AT_ONCE,
-    log: false,
-    trace: false,
-  };
-  const smmu = new Worker(workerFile('smmu-worker'), { workerData });
+  });
+  const { i32, f64 } = views;
   const crash: { error: Error | null } = { error: null };
   const exited = new Promise<void>((resolve) => {
     smmu.on('error', (e) => (crash.error = new Error(`SMMU worker crashed: ${e.message}`)));

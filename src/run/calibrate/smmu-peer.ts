@@ -5,23 +5,13 @@
 //
 // The bench imports the rigs from its snapshot of dist/ (bench/run-bench.ts), so the SMMU worker
 // this starts is the snapshot's too.
-import { Worker } from 'node:worker_threads';
 import { DEFAULTS, type Config } from '../../config/config.js';
 import { probeSmmu } from '../../driver/probe.js';
-import {
-  allocate,
-  computeLayout,
-  layoutFingerprint,
-  type Layout,
-  type SharedViews,
-} from '../../hardware/layout.js';
-import { RegisterFile } from '../../hardware/regfile.js';
-import { resetSmmu } from '../../hardware/smmu-reset.js';
+import type { Layout, SharedViews } from '../../hardware/layout.js';
 import type { SmmuTiming } from '../../hardware/smmu-engine.js';
 import { SPIN } from '../../concurrency/wait.js';
 import { layoutParamsFor } from '../../workload/params.js';
-import { workerFile } from '../../workload/paths.js';
-import type { SmmuWorkerData } from '../../workload/smmu-messages.js';
+import { startStandaloneSmmu } from '../../workload/smmu-standalone.js';
 
 export interface SmmuPeer {
   readonly cfg: Config;
@@ -34,21 +24,16 @@ export interface SmmuPeer {
 /** A 1-CPU batched layout for `cfg` (DEFAULTS otherwise), the SMMU worker on it with `timing`. */
 export async function startSmmuPeer(timing: SmmuTiming, cfg: Partial<Config> = {}): Promise<SmmuPeer> {
   const full: Config = { ...DEFAULTS, ...cfg, cpus: 1 } as Config;
-  const params = layoutParamsFor(full, 'batched');
-  const layout = computeLayout(params);
-  const views = allocate(layout);
-  const regs = new RegisterFile(views.i32, layout);
-  resetSmmu(regs, { msi: false, sev: false, ril: false });
-  const workerData: SmmuWorkerData = {
-    sab: views.sab,
-    layout: params,
-    fingerprint: layoutFingerprint(layout),
+  const {
+    layout,
+    views,
+    regs,
+    worker: smmu,
+  } = startStandaloneSmmu(layoutParamsFor(full, 'batched'), {
+    features: { msi: false, sev: false, ril: false },
     timing,
     idlePolicy: SPIN,
-    log: false,
-    trace: false,
-  };
-  const smmu = new Worker(workerFile('smmu-worker'), { workerData });
+  });
   const stopped = new Promise<void>((res) => smmu.once('exit', () => res()));
   const stop = async (): Promise<void> => {
     regs.write32('CR0', 0);
