@@ -23,7 +23,10 @@
 // busy-waiting on the clock, with the engine's modelled time (src/hardware/model-time.ts): the
 // commands a PROD read reveals start no earlier than that read, each completes its latency after
 // the previous one, and the clock is read only when the last reading does not show that completion;
-// publishes CONS after a CMD_SYNC, when caught up, or every 1/8 of the queue. It reads every entry but keeps no IOTLB:
+// fetches an entry's four words before its latency and, when it is the last command seen, looks at
+// the doorbell once after the latency, before its effect (what that read reveals starts from it);
+// publishes CONS after a CMD_SYNC, when caught up after one more look at the doorbell, or every 1/8
+// of the queue, with a release store (no fence: nobody parks). It keeps no IOTLB:
 // the emulator's invalidation is its own cost (the IOTLB set's line was last written by the
 // device's translation on the CPU thread), which is hidden in the modelled latency only while it is
 // shorter (docs/performance.md, issue 12 second pass).
@@ -39,19 +42,11 @@
 #include <string.h>
 #include <time.h>
 
-// A seq-cst store as the emulator makes it (src/concurrency/store.ts): on x86-64 a plain store and a
-// locked add on a private word (`mov; lock add`, Linux's smp_mb()), not the XCHG gcc emits for
-// atomic_store(), which on a line another core is polling costs the writer and the reader a second
-// line transfer. Both sides of the comparison store the same way.
-#if defined(__x86_64__) || defined(__i386__)
-#define store_sc(p, v)                                                      \
-  do {                                                                      \
-    atomic_store_explicit((p), (v), memory_order_release);                  \
-    __asm__ __volatile__("lock; addl $0,-4(%%rsp)" ::: "memory", "cc");      \
-  } while (0)
-#else
-#define store_sc(p, v) atomic_store((p), (v))
-#endif
+// A hand-off as the emulator makes it in this configuration (src/concurrency/wait.ts handOff: a run
+// whose every wait spins has no parker to handshake with): a release store, no fence after it, as
+// Linux's spin_unlock() and its writel() of CMDQ_PROD. On x86-64 a plain MOV. Both sides of the
+// comparison store the same way: the lock release, CMDQ_PROD and CMDQ_CONS.
+#define store_rel(p, v) atomic_store_explicit((p), (v), memory_order_release)
 
 #include "clock-relax.h"
 
@@ -94,8 +89,9 @@ typedef struct {
 static inline int q_empty(uint32_t prod, uint32_t cons) { return ((prod ^ cons) & Q_WRAP_MASK) == 0; }
 
 // The SMMU's modelled time, as src/hardware/model-time.ts: `due` the modelled completion of the
-// last command, `seen` the clock's latest reading.
-static int64_t due = -1, seen = -1;
+// last command, `seen` the clock's latest reading, `revealed_at` the reading after a PROD read
+// made before a command's effect that revealed more (sampleRevealed()).
+static int64_t due = -1, seen = -1, revealed_at = -1;
 
 /** A PROD read revealed commands: they arrived no later than now, so none starts earlier. */
 static inline void arrive(void) {
@@ -116,8 +112,13 @@ static void *smmu(void *arg) {
   uint32_t cons = 0, prod = 0, sink = 0, since_wake = 0;
   const uint32_t wake_every = Q_ENTRIES >> 3;
   uint64_t consumed = 0;
+  const int timed = tlbi_ns > 0 || sync_ns > 0;
+  int revealed = 0, dated = 0; // a PROD read after the last command seen revealed more (dated: timed)
   for (;;) {
+    int refreshed = revealed;
+    revealed = 0;
     if (q_empty(prod, cons)) {
+      refreshed = 1;
       prod = atomic_load(&Q.prod);
       for (int i = 0; i < IDLE_FAST_POLLS && q_empty(prod, cons); i++) {
         sink += Q.ring[Q_IDX(cons)][0];
@@ -128,17 +129,41 @@ static void *smmu(void *arg) {
         cpu_relax();
         prod = atomic_load(&Q.prod);
       }
-      arrive();
     }
+    if (refreshed) {
+      if (dated) {
+        if (revealed_at > due) due = revealed_at;
+      } else
+        arrive();
+      dated = 0;
+    }
+    // Fetched before the latency, as the engine's copy.
     const uint32_t *e = Q.ring[Q_IDX(cons)];
-    uint32_t op = e[0] & 0xff;
+    const uint32_t w0 = e[0], w1 = e[1], w2 = e[2], w3 = e[3];
+    uint32_t op = w0 & 0xff;
     advance(op == OP_CMD_SYNC ? sync_ns : tlbi_ns);
-    sink += e[0] + e[1] + e[2] + e[3];
+    // The last command seen: one look at the doorbell before its effect.
+    if (((cons + 1) & Q_WRAP_MASK) == prod) {
+      uint32_t raw = atomic_load(&Q.prod);
+      if (raw != prod) {
+        if (timed) revealed_at = seen = now();
+        prod = raw;
+        revealed = 1;
+        dated = timed;
+      }
+    }
+    sink += w0 + w1 + w2 + w3;
     consumed++;
     cons = (cons + 1) & Q_WRAP_MASK;
-    if (op == OP_CMD_SYNC || cons == prod || ++since_wake >= wake_every) {
+    int publish = op == OP_CMD_SYNC || ++since_wake >= wake_every;
+    if (!publish && cons == prod) { // caught up: one more look at the doorbell first
+      prod = atomic_load(&Q.prod);
+      if (q_empty(prod, cons)) publish = 1;
+      else revealed = 1;
+    }
+    if (publish) {
       since_wake = 0;
-      store_sc(&Q.cons, cons);
+      store_rel(&Q.cons, cons);
     }
   }
 out:
@@ -157,7 +182,7 @@ static inline void lock(void) {
   }
 }
 
-static inline void unlock(void) { store_sc(&Q.lock, 0); }
+static inline void unlock(void) { store_rel(&Q.lock, 0); }
 
 static inline int has_space(uint32_t prod, uint32_t cons) {
   return Q_ENTRIES - ((prod - cons) & Q_WRAP_MASK) >= 1;
@@ -179,7 +204,7 @@ static inline uint32_t *reserve(void) {
 /** Under the lock: advance the shadow prod and write CMDQ_PROD. */
 static inline uint32_t publish(void) {
   Q.llq_prod = (Q.llq_prod + 1) & Q_WRAP_MASK;
-  store_sc(&Q.prod, Q.llq_prod);
+  store_rel(&Q.prod, Q.llq_prod);
   return Q.llq_prod;
 }
 

@@ -58,3 +58,36 @@ describe('ModelTime', () => {
     expect(m.seen).toBe(-1);
   });
 });
+
+describe('ModelTime: a PROD read dated before an effect (sampleRevealed)', () => {
+  it('the commands it revealed start at that read, not at the later arrive() of their turn', () => {
+    const m = new ModelTime(true);
+    m.arrive();
+    m.advance(1000); // the last command seen: its latency is spent
+    m.sampleRevealed(); // a read right after it revealed more
+    const dated = m.revealedAt;
+    expect(dated).toBeGreaterThanOrEqual(m.due);
+    // ... the effect's own work takes a while; then the engine turns to the revealed commands.
+    m.arriveRevealed();
+    expect(m.due).toBe(dated);
+    m.advance(100);
+    expect(m.due).toBe(dated + 100);
+  });
+
+  it('a model ahead of the dated read keeps its own time', () => {
+    const m = new ModelTime(true);
+    m.arrive();
+    m.sampleRevealed();
+    m.due = m.revealedAt + 1e9;
+    m.arriveRevealed();
+    expect(m.due).toBe(m.revealedAt + 1e9);
+  });
+
+  it('untimed: dates nothing', () => {
+    const m = new ModelTime(false);
+    m.sampleRevealed();
+    m.arriveRevealed();
+    expect(m.revealedAt).toBe(-1);
+    expect(m.due).toBe(-1);
+  });
+});

@@ -2,6 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { Worker } from 'node:worker_threads';
 import { STORE_SEQ_CST_SOURCE, storeSeqCst } from '../src/concurrency/store.js';
+import { elideHandOffFences, handOff, handOffStore, WAITERS } from '../src/concurrency/wait.js';
 
 describe('storeSeqCst', () => {
   it('stores the value as Atomics.store would, in this thread and in the source handed to eval workers', () => {
@@ -37,5 +38,73 @@ describe('storeSeqCst', () => {
     }
     await exited;
     expect(w[0]).toBe(2 * N);
+  });
+});
+
+// concurrency/wait.ts handOff: a hand-off skips the fence and the waiter-count look only in the
+// phases elideHandOffFences() names; everywhere else it is storeAndWake.
+describe('handOff (fence elision where nobody parks)', () => {
+  const PHASE = 0;
+  const WORD = 16; // its waiter count at 17, as every waitable word's
+  const setup = (): Int32Array => new Int32Array(new SharedArrayBuffer(128));
+  const elision = { phaseIdx: PHASE, from: 1, until: 3 };
+
+  it('without elision, stores and reports a parked waiter (the caller then notifies)', () => {
+    const i32 = setup();
+    elideHandOffFences(i32, null);
+    i32[WORD + WAITERS] = 1;
+    expect(handOffStore(i32, WORD, 7)).toBe(true);
+    expect(i32[WORD]).toBe(7);
+    i32[WORD + WAITERS] = 0;
+    expect(handOffStore(i32, WORD, 8)).toBe(false);
+    expect(i32[WORD]).toBe(8);
+  });
+
+  it('elided only while from <= phase < until: before it (bring-up) and from the drain on, it looks for waiters', () => {
+    const i32 = setup();
+    i32[WORD + WAITERS] = 1; // somebody is parked (or about to be)
+    try {
+      elideHandOffFences(i32, elision);
+      const looked = [0, 1, 2, 3, 4].map((phase) => {
+        i32[PHASE] = phase;
+        const r = handOffStore(i32, WORD, 100 + phase);
+        expect(i32[WORD]).toBe(100 + phase); // stored, whatever the phase
+        return r;
+      });
+      expect(looked).toEqual([true, false, false, true, true]);
+    } finally {
+      elideHandOffFences(i32, null);
+    }
+  });
+
+  it('handOff wakes a parked waiter in a phase that is not elided, and the waiter sees the value', async () => {
+    const i32 = setup();
+    i32[PHASE] = 3; // draining
+    const worker = new Worker(
+      `const { workerData, parentPort } = require('node:worker_threads');
+       const i32 = new Int32Array(workerData.sab);
+       Atomics.add(i32, ${WORD + WAITERS}, 1);
+       parentPort.postMessage('parking');
+       const r = Atomics.wait(i32, ${WORD}, 0, 4000);
+       parentPort.postMessage(r + ' ' + Atomics.load(i32, ${WORD}));`,
+      { eval: true, workerData: { sab: i32.buffer } },
+    );
+    const woke = new Promise<string>((res) =>
+      worker.on('message', (m: string) => {
+        if (m !== 'parking') res(m);
+      }),
+    );
+    await new Promise<void>((res) => worker.once('message', () => res()));
+    try {
+      elideHandOffFences(i32, elision);
+      // Parked: notified ('ok'); not parked yet: Atomics.wait sees the value ('not-equal'). Missing
+      // the wake would leave it 'timed-out'.
+      handOff(i32, WORD, 5);
+    } finally {
+      elideHandOffFences(i32, null);
+    }
+    const r = await woke;
+    await worker.terminate();
+    expect(r === 'ok 5' || r === 'not-equal 5').toBe(true);
   });
 });

@@ -3,6 +3,7 @@
 // the orchestrator in chunks when a command log was asked for.
 import { parentPort, workerData } from 'node:worker_threads';
 import { SmmuEngine, type CommandSink } from '../src/hardware/smmu-engine.js';
+import { elideHandOffFences } from '../src/concurrency/wait.js';
 import { regionOff, viewsOf } from '../src/hardware/layout.js';
 import { workerLayout } from '../src/workload/regions.js';
 import { TraceRing, traceCapacity, traceRingOff, TRACE_REGION } from '../src/trace/ring.js';
@@ -43,6 +44,7 @@ if (data.trace) {
   const cap = traceCapacity(layout.cpus + 1);
   ring = new TraceRing(views.f64, traceRingOff(regionOff(layout, TRACE_REGION), layout.cpus, cap), cap);
 }
+elideHandOffFences(views.i32, data.handOffElision ?? null);
 const engine = new SmmuEngine(views, layout, data.timing, data.idlePolicy, log, ring);
 engine.bringUp();
 engine.run();

@@ -24,8 +24,8 @@ class InstantSmmuMmio extends Mmio {
     super(regs, { readNs: 0, writeNs: 0 });
   }
 
-  override write(idx: number, v: number, stats: CpuStats, wake = true): void {
-    super.write(idx, v, stats, wake);
+  override doorbell(idx: number, v: number, stats: CpuStats): void {
+    super.doorbell(idx, v, stats);
     if (idx === this.prodIdx) Atomics.store(this.regs, this.consIdx, v);
   }
 }

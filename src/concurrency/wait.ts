@@ -56,6 +56,77 @@ export function storeAndWake(i32: Int32Array, idx: number, v: number, count = In
   if (Atomics.load(i32, idx + WAITERS) !== 0) Atomics.notify(i32, idx, count);
 }
 
+// Hand-offs without the fence, where nobody parks.
+//
+// storeAndWake's fence exists for one reason: the Dekker handshake with a waiter that parks. A
+// run whose every wait spins until the run drains (--wait spin on a host with a core per thread:
+// the CPUs' waits drain-park, the SMMU's idle wait never parks) has no parker while it measures,
+// and there the fence after a lock release or a doorbell is the emulator's own cost: Linux's
+// spin_unlock() is a release store and its writel() of CMDQ_PROD a store after a barrier, neither
+// followed by a full fence. On x86 the fence also made the storing CPU wait for the line's
+// transfer from the core polling it (the SMMU worker polls PROD; a lock's waiters poll the lock),
+// which lock add does and a plain store, draining from the store buffer meanwhile, does not.
+//
+// So a worker of such a run calls elideHandOffFences() with the run's phase word, and handOff()
+// is then a release store (a plain store on x86, TSO; Atomics.store elsewhere, a release there)
+// while the phase is between the warm-up and the drain: bring-up (whose waits park) and the
+// drain keep storeAndWake. A waiter that turns to
+// parking at the drain and misses a store made just before (the storer read the phase before the
+// drain, and its store was still in its store buffer when the waiter's futex compared) sleeps one
+// MAX_PARK_MS slice at most; the measured window is over by then. Only the hot hand-offs use it
+// (lock releases, CMDQ_PROD, CMDQ_CONS, a CMD_SYNC's MSI, the IOTLB set lock); everything else,
+// bring-up and error handling included, keeps storeAndWake.
+
+/** x86 orders stores (TSO): a plain store is a release store. */
+const TSO = process.arch === 'x64' || process.arch === 'ia32';
+
+/** Where a run's hand-offs may skip the fence: while from <= i32[phaseIdx] < until. */
+export interface HandOffElision {
+  readonly phaseIdx: number;
+  readonly from: number;
+  readonly until: number;
+}
+
+/** This thread's hand-off mode (each worker has its own module instance). */
+let elisionI32: Int32Array | null = null;
+let elisionIdx = 0;
+let elisionFrom = 0;
+let elisionSpan = 0;
+
+/**
+ * This thread's hand-offs skip the fence in `e`'s phases (see above); null: never (a run that may
+ * park: --wait spin-park or park, or an oversubscribed host, whose SMMU parks when idle). Set at
+ * the start of each run: a pooled worker runs many.
+ */
+export function elideHandOffFences(i32: Int32Array, e: HandOffElision | null): void {
+  elisionI32 = e === null ? null : i32;
+  elisionIdx = e === null ? 0 : e.phaseIdx;
+  elisionFrom = e === null ? 0 : e.from;
+  elisionSpan = e === null ? 0 : e.until - e.from;
+}
+
+/**
+ * Stores v at i32[idx] for threads that wait for it; true if one may be parked there (the caller
+ * notifies). Without elision, or once the run drains, it is storeSeqCst and a look at the waiter
+ * count, as storeAndWake.
+ */
+export function handOffStore(i32: Int32Array, idx: number, v: number): boolean {
+  const e = elisionI32;
+  // from <= phase < until, as one unsigned compare.
+  if (e !== null && (Atomics.load(e, elisionIdx) - elisionFrom) >>> 0 < elisionSpan) {
+    if (TSO) i32[idx] = v;
+    else Atomics.store(i32, idx, v);
+    return false;
+  }
+  storeSeqCst(i32, idx, v);
+  return Atomics.load(i32, idx + WAITERS) !== 0;
+}
+
+/** storeAndWake for the hot hand-offs: handOffStore(), then the wake it calls for. */
+export function handOff(i32: Int32Array, idx: number, v: number, count = Infinity): void {
+  if (handOffStore(i32, idx, v)) Atomics.notify(i32, idx, count);
+}
+
 /** Wakes parked waiters of i32[idx], if any (after a write made with another atomic op). */
 export function wake(i32: Int32Array, idx: number, count = Infinity): void {
   if (Atomics.load(i32, idx + WAITERS) !== 0) Atomics.notify(i32, idx, count);

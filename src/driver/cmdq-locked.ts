@@ -149,7 +149,7 @@ export class LockedCmdq implements CmdqIssuer {
     const prod = queueIncN(this.shift, this.i32[this.llqProd], 1) | 0;
     this.i32[this.llqProd] = prod;
     this.i32[this.prevOp] = op;
-    this.mmio.write(this.prodIdx, prod, this.stats);
+    this.mmio.doorbell(this.prodIdx, prod, this.stats);
     return prod;
   }
 

@@ -64,6 +64,7 @@ import { printk } from './printk.js';
 import {
   DRAIN_SPIN_NS,
   draining,
+  handOff,
   storeAndWake,
   wake,
   waitForChange,
@@ -473,7 +474,7 @@ export class LockfreeCmdq implements CmdqIssuer {
       this.valid.poll(prod, gathered, this.policy);
       // d. Ring the SMMU's doorbell once for all of them. e. Hand over to the next owner.
       this.writeProd(gathered);
-      storeAndWake(i32, ownerProd, gathered);
+      handOff(i32, ownerProd, gathered);
       const published = queueDepth(shift, gathered, prod);
       stats.add(ELECTIONS, 1);
       stats.add(PUBLISHED, published);
@@ -504,7 +505,7 @@ export class LockfreeCmdq implements CmdqIssuer {
    * the SMMU with one write of the PROD register.
    */
   protected writeProd(prod: number): void {
-    this.opts.mmio.write(this.prodIdx, prod, this.stats);
+    this.opts.mmio.doorbell(this.prodIdx, prod, this.stats);
   }
 
   /** ownErrors queues: has the SMMU stopped at a bad command (CONS as just read)? */

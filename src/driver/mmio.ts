@@ -6,7 +6,7 @@
 // register accesses go through here, so the costs and the access counts mean the same for all.
 import { nowNs, spinUntil } from '../concurrency/clock.js';
 import { Cpu, type CpuStats } from '../concurrency/counters.js';
-import { storeAndWake } from '../concurrency/wait.js';
+import { handOff, storeAndWake } from '../concurrency/wait.js';
 import { storeSeqCst } from '../concurrency/store.js';
 
 export interface MmioCosts {
@@ -46,6 +46,16 @@ export class Mmio {
     if (this.writeNs > 0) spend(this.writeNs);
     if (wake) storeAndWake(this.i32, idx, v);
     else storeSeqCst(this.i32, idx, v);
+  }
+
+  /**
+   * writel() of CMDQ_PROD: as write(), with the store a hand-off (concurrency/wait.ts handOff:
+   * no fence after it while nobody can be parked on the doorbell, as Linux has none).
+   */
+  doorbell(idx: number, v: number, stats: CpuStats): void {
+    stats.add(Cpu.MMIO_WRITES, 1);
+    if (this.writeNs > 0) spend(this.writeNs);
+    handOff(this.i32, idx, v);
   }
 }
 

@@ -18,7 +18,7 @@
 // oracle can tell an entry filled from an earlier mapping of the same IOVA.
 import { pteGenIdx, pteIdx, VA_BASE_PAGE, type Layout, type LayoutGeometry } from './layout.js';
 import { checkRegion, LINE, REGION, type RegionDecl } from './region.js';
-import { waitForChange, storeAndWake, type WaitPolicy } from '../concurrency/wait.js';
+import { waitForChange, handOff, type WaitPolicy } from '../concurrency/wait.js';
 
 export const IOTLB_WAYS = 4;
 export const IOTLB_SET_BYTES = 128;
@@ -82,7 +82,7 @@ export class Iotlb {
   }
 
   private unlock(s: number): void {
-    storeAndWake(this.i32, s, 0);
+    handOff(this.i32, s, 0);
   }
 
   /** Device-side translation of (asid, page): IOTLB hit, or walk the page table and fill. */

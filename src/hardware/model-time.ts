@@ -22,6 +22,11 @@
 // `seen`, the latest reading, bounds the clock from below: advance() reads the clock only when
 // `seen` does not already show due. An engine that lags its model (real work per command above
 // --tlbi-ns) then reads it once per PROD read; one that keeps up spins as it always did.
+//
+// A PROD read made once a latency is spent but before the command's effect (the engine looks at
+// the doorbell before invalidating: session 7) is dated by sampleRevealed(), a reading taken right
+// after it; arriveRevealed() applies it later, when the engine turns to the commands it revealed,
+// so that the work of the effect in between does not delay their start.
 import { nowNs } from '../concurrency/clock.js';
 
 // Allocation: a double passed to or returned from a call the optimiser leaves in place is boxed in
@@ -33,6 +38,8 @@ export class ModelTime {
   due = -1;
   /** The clock's latest reading (now >= seen); -1 before the first. */
   seen = -1;
+  /** A reading taken right after a PROD read that revealed commands (sampleRevealed()). */
+  revealedAt = -1;
 
   /** `timed`: some latency is non-zero (else no clock is ever read). */
   constructor(private readonly timed: boolean) {}
@@ -53,6 +60,18 @@ export class ModelTime {
     if (lat <= 0) return;
     this.due += lat;
     while (this.seen < this.due) this.sample();
+  }
+
+  /** A PROD read just revealed commands that the engine will turn to later: date the read. */
+  sampleRevealed(): void {
+    if (!this.timed) return;
+    this.sample();
+    this.revealedAt = this.seen;
+  }
+
+  /** arrive() for the commands of the read dated by sampleRevealed(). */
+  arriveRevealed(): void {
+    if (this.revealedAt > this.due) this.due = this.revealedAt;
   }
 
   private sample(): void {

@@ -16,8 +16,7 @@
 // its own ECMDQ_BASE/PROD/CONS: the engine then services the normal queue and every enabled ECMDQ
 // round-robin (runQueues()); every other run keeps the single-queue loop (run()) untouched.
 import { nowNs } from '../concurrency/clock.js';
-import { storeSeqCst } from '../concurrency/store.js';
-import { waitForChange, wake, WAITERS, type WaitPolicy } from '../concurrency/wait.js';
+import { handOffStore, waitForChange, wake, WAITERS, type WaitPolicy } from '../concurrency/wait.js';
 import {
   CMD_BYTES,
   OP,
@@ -138,6 +137,8 @@ export class SmmuEngine {
   private wakeEvery = 1;
   /** Word 0 of the entry at CONS as last peeked at while idle (kept: the read must not be dropped). */
   private peeked = 0;
+  /** The command being executed, as fetched from its entry before its latency (run()). */
+  private readonly cmd = new Int32Array(4);
   /** ECMDQs the implementation has (0: a single-queue SMMU, as before SMMUv3.3). */
   private readonly ecmdqs: number;
   private readonly doorbellIdx: number;
@@ -249,11 +250,19 @@ export class SmmuEngine {
     let measuring = false;
     Atomics.store(i32, this.stateIdx, SmmuActivity.CONSUMING);
     let prod = cons;
+    const cmd = this.cmd;
+    /** A PROD read made after the last command seen (below) revealed more: the next command's
+     *  iteration treats them as revealed, as if by the read at the top of the loop. */
+    let revealed = false;
+    /** ... that read was dated by time.sampleRevealed(). */
+    let dated = false;
     for (;;) {
       // PROD is only re-read once the commands already seen are consumed: the doorbell line is
       // written by every CPU, and each read of it is a cache-line transfer.
-      const refreshed = queueEmpty(shift, prod, cons);
-      if (refreshed) {
+      let refreshed = revealed;
+      revealed = false;
+      if (queueEmpty(shift, prod, cons)) {
+        refreshed = true;
         // Going idle costs a clock read and two state stores, more than the gap between two
         // commands a CPU issues back to back, so look at the doorbell a while longer first. Each
         // look also reads the entry at CONS: the CPU writes it just before the doorbell, and its
@@ -282,9 +291,13 @@ export class SmmuEngine {
         // The stall and the phase are looked at once per PROD read, not per command: two loads
         // per command on the engine's critical path otherwise. The depth is largest right after
         // PROD was read (it only shrinks while the commands seen are consumed).
-        if (Atomics.load(i32, this.stallIdx) !== 0) this.stall();
-        // The commands this read revealed arrived no later than now: none starts earlier.
-        time.arrive();
+        const stalled = Atomics.load(i32, this.stallIdx) !== 0;
+        if (stalled) this.stall();
+        // The commands this read revealed arrived no later than now (or than the dated read that
+        // revealed them, unless a stall came between): none starts earlier.
+        if (dated && !stalled) time.arriveRevealed();
+        else time.arrive();
+        dated = false;
         this.warmRevealed(cons, prod);
         measuring = Atomics.load(i32, this.phaseIdx) === Phase.MEASURE;
         if (measuring) {
@@ -292,19 +305,32 @@ export class SmmuEngine {
           if (depth > f[st + Smmu.MAX_QUEUE_DEPTH]) f[st + Smmu.MAX_QUEUE_DEPTH] = depth;
         }
       }
+      // The command is fetched (its four words copied) before its latency is spent, as hardware
+      // fetches into a buffer of its own: the entry's line also holds the next three entries,
+      // which a CPU may be writing meanwhile (a per-page unmap writes its CMD_SYNC while its TLBI
+      // is spent), and a read after the latency then waited for the line to come back.
       const w = this.qBase + qIdx(shift, cons) * 4;
-      const op = opcodeOf(i32, w);
+      cmd[0] = i32[w];
+      cmd[1] = i32[w + 1];
+      cmd[2] = i32[w + 2];
+      cmd[3] = i32[w + 3];
+      const op = opcodeOf(cmd, 0);
       const lat = op === OP.CMD_SYNC ? syncNs : tlbiNs;
       time.advance(lat); // its effect, below, comes once its modelled latency is spent
-      // Logged as read from the queue, before any effect: an MSI aimed at the command's own slot
-      // (the lock-free design's completion word) overwrites word 0 only. An illegal command is
-      // not consumed and so not logged.
-      const logged = measuring && sink !== null;
-      const w0 = logged ? i32[w] : 0;
-      const w1 = logged ? i32[w + 1] : 0;
-      const w2 = logged ? i32[w + 2] : 0;
-      const w3 = logged ? i32[w + 3] : 0;
-      const removed = this.execute(w, op, measuring);
+      if (queueIncN(shift, cons, 1) === prod) {
+        // The last command seen: look at the doorbell before its effect, not after. A command
+        // queued meanwhile (a per-page unmap's CMD_SYNC behind its TLBI) then starts when this
+        // one completes, and the effect's own work (a TLBI's IOTLB set line crossing the cores)
+        // lies inside its latency instead of before its start. One read, once the latency is
+        // spent: polling while it is spent would take PROD's line from a CPU that is writing it.
+        const raw = Atomics.load(i32, this.prodIdx) >>> 0;
+        if (raw !== prod) {
+          time.sampleRevealed();
+          prod = raw;
+          revealed = dated = true;
+        }
+      }
+      const removed = this.execute(cmd, 0, op, measuring);
       if (removed < 0) {
         if (measuring) f[st + Smmu.CMDQ_ERRORS]++;
         this.noteIllegal(0, w, cons);
@@ -321,7 +347,10 @@ export class SmmuEngine {
         f[st + Smmu.BY_OPCODE + op]++;
         f[st + Smmu.IOTLB_INVALIDATIONS] += removed;
         f[st + Smmu.BUSY_NS] += lat;
-        if (logged) sink.append(w0, w1, w2, w3);
+        // As fetched, before any effect: an MSI aimed at the command's own slot (the lock-free
+        // design's completion word) overwrites the entry's word 0, not the copy's. An illegal
+        // command is not consumed and so not logged.
+        if (sink !== null) sink.append(cmd[0], cmd[1], cmd[2], cmd[3]);
       }
       cons = queueIncN(shift, cons, 1);
       // CONS is published when someone can make progress with it: a CMD_SYNC completed, the
@@ -329,10 +358,18 @@ export class SmmuEngine {
       // The spec lets the SMMU update CONS lazily; writing it per command would make every
       // command pay a cache-line transfer to the CPUs polling it. Waking a parked CPU is a
       // futex syscall, so it follows the same rule.
-      if (op === OP.CMD_SYNC || cons === prod || ++sinceWake >= this.wakeEvery) {
+      let publish = op === OP.CMD_SYNC || ++sinceWake >= this.wakeEvery;
+      if (!publish && cons === prod) {
+        // Caught up with the commands seen: look at the doorbell once more before publishing.
+        // A CONS that stops short of commands already queued lets nobody make progress, and its
+        // store would take the line of the CPUs polling it (before the CMD_SYNC they wait for).
+        prod = Atomics.load(i32, this.prodIdx) >>> 0;
+        if (queueEmpty(shift, prod, cons)) publish = true;
+        else revealed = true;
+      }
+      if (publish) {
         sinceWake = 0;
-        storeSeqCst(i32, this.consIdx, cons | 0);
-        if (Atomics.load(i32, this.consIdx + 1) !== 0) {
+        if (handOffStore(i32, this.consIdx, cons | 0)) {
           Atomics.notify(i32, this.consIdx);
           if (measuring) f[st + Smmu.WAKES_SENT]++;
         }
@@ -435,7 +472,7 @@ export class SmmuEngine {
         const w1 = i32[w + 1];
         const w2 = i32[w + 2];
         const w3 = i32[w + 3]; // logged as read, before any effect (see run())
-        const removed = this.execute(w, op, measuring);
+        const removed = this.execute(i32, w, op, measuring);
         if (removed < 0) {
           if (measuring) f[st + Smmu.CMDQ_ERRORS]++;
           this.noteIllegal(k, w, cons);
@@ -464,8 +501,7 @@ export class SmmuEngine {
         if (op === OP.CMD_SYNC || next === prod || ++this.slotSinceWake[k] >= this.slotWakeEvery[k]) {
           this.slotSinceWake[k] = 0;
           const ci = consIdx[k];
-          storeSeqCst(i32, ci, next | consFlags[k]);
-          if (Atomics.load(i32, ci + WAITERS) !== 0) {
+          if (handOffStore(i32, ci, next | consFlags[k])) {
             Atomics.notify(i32, ci);
             if (measuring) f[st + Smmu.WAKES_SENT]++;
           }
@@ -515,19 +551,19 @@ export class SmmuEngine {
     Atomics.sub(i32, db + WAITERS, 1);
   }
 
-  /** Applies a command's effect; returns IOTLB entries removed, or -1 if it is CERROR_ILL. */
-  private execute(w: number, op: number, measuring: boolean): number {
-    const i32 = this.i32;
+  /** Applies a command's effect; returns IOTLB entries removed, or -1 if it is CERROR_ILL.
+   *  `i32[w..w+3]`: the command's words (the engine's fetched copy, or the queue entry). */
+  private execute(i32: Int32Array, w: number, op: number, measuring: boolean): number {
     if (this.checker.check(i32, w) !== 0) return -1;
     switch (op) {
       case OP.TLBI_NH_VA: {
         const asid = tlbiAsid(i32, w);
         if (asid === 0 || tlbiVmid(i32, w) !== 0) return 0; // no entry has ASID 0 or VMID != 0
-        return this.iotlb.invalidateRange(asid, tlbiAddrPage(i32, w), this.tlbiPages(w));
+        return this.iotlb.invalidateRange(asid, tlbiAddrPage(i32, w), this.tlbiPages(i32, w));
       }
       case OP.TLBI_NH_VAA:
         if (tlbiVmid(i32, w) !== 0) return 0;
-        return this.iotlb.invalidateRangeAnyAsid(tlbiAddrPage(i32, w), this.tlbiPages(w));
+        return this.iotlb.invalidateRangeAnyAsid(tlbiAddrPage(i32, w), this.tlbiPages(i32, w));
       case OP.TLBI_NH_ASID: {
         const asid = tlbiAsid(i32, w);
         if (asid === 0 || tlbiVmid(i32, w) !== 0) return 0;
@@ -544,9 +580,9 @@ export class SmmuEngine {
           const addr = syncMsiAddr(i32, w);
           if (addr === 0) return 0;
           const at = addr / 4;
-          storeSeqCst(i32, at, syncMsiData(i32, w) | 0);
-          if (Atomics.load(i32, at + WAITERS) !== 0) {
-            Atomics.notify(i32, at);
+          const mem = this.i32;
+          if (handOffStore(mem, at, syncMsiData(i32, w) | 0)) {
+            Atomics.notify(mem, at);
             if (measuring) this.f64[this.stats + Smmu.WAKES_SENT]++;
           }
         }
@@ -582,10 +618,10 @@ export class SmmuEngine {
    * 4K pages a TLBI by address covers: one address (TG = 0), or (NUM + 1) << SCALE granules of TG's
    * size (4.4.1.1); the IOTLB holds 4K pages, so a 16K granule is 4 of them and a 64K one 16.
    */
-  private tlbiPages(w: number): number {
-    const tg = tlbiTg(this.i32, w);
+  private tlbiPages(i32: Int32Array, w: number): number {
+    const tg = tlbiTg(i32, w);
     if (tg === 0) return 1;
-    return (tlbiNum(this.i32, w) + 1) * POW2[tlbiScale(this.i32, w) + 2 * (tg - 1)];
+    return (tlbiNum(i32, w) + 1) * POW2[tlbiScale(i32, w) + 2 * (tg - 1)];
   }
 
   /** Records a CERROR_ILL (cold path: the reason string is built here). */

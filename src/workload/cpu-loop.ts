@@ -28,7 +28,7 @@ import { Span } from '../concurrency/span.js';
 import { Cpu, CpuStats } from '../concurrency/counters.js';
 import { InstrumentedLock } from '../concurrency/lockstat.js';
 import { getLockAlgorithm } from '../concurrency/locks/index.js';
-import { PARK_AT_ONCE, waitForChange } from '../concurrency/wait.js';
+import { elideHandOffFences, PARK_AT_ONCE, waitForChange } from '../concurrency/wait.js';
 import { devicesOf } from '../config/config.js';
 import { workerLayout } from './regions.js';
 import { CLS_CMDQ, CLS_DEPOT, CLS_IOVA, CLS_RCACHE, domainOf, type CpuResult, type CpuTask } from './task.js';
@@ -62,6 +62,7 @@ export function runCpu(task: CpuTask): CpuResult {
   const dmaNs = cfg.dmaNs;
   const views = viewsOf(task.sab);
   const { i32, f64 } = views;
+  elideHandOffFences(i32, task.handOffElision ?? null);
   const layout = workerLayout(task.layout, task.fingerprint);
   const measured = new CpuStats(f64, cpuStatsBase(layout, cpu, false));
   const scratch = new CpuStats(f64, cpuStatsBase(layout, cpu, true));

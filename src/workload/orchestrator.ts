@@ -31,7 +31,7 @@ import { RegisterFile } from '../hardware/regfile.js';
 import { resetSmmu } from '../hardware/smmu-reset.js';
 import { nowNs } from '../concurrency/clock.js';
 import { initCpuStats } from '../concurrency/counters.js';
-import { SPIN, storeAndWake, type WaitPolicy } from '../concurrency/wait.js';
+import { SPIN, storeAndWake, type HandOffElision, type WaitPolicy } from '../concurrency/wait.js';
 import type { SmmuMessage, SmmuWorkerData } from './smmu-messages.js';
 import { describeCpu, describeState } from './diagnostics.js';
 import { Monitor } from './monitor.js';
@@ -163,12 +163,19 @@ export async function runStrategy(
   // The SMMU never burns a core while idle on a host without one to spare.
   const idlePolicy: WaitPolicy =
     policy.park || host.oversubscribed ? { park: true, spinNs: cfg.spinNs, drainIdx: -1, drainAt: 0 } : SPIN;
+  // Nobody parks between the warm-up and the drain when every wait spins, the SMMU's idle one
+  // included: the hot hand-offs then need no fence (concurrency/wait.ts handOff).
+  const handOffElision: HandOffElision | null =
+    !policy.park && idlePolicy === SPIN
+      ? { phaseIdx: ctlIdx(layout, Ctl.PHASE), from: Phase.WARMUP, until: policy.drainAt }
+      : null;
   const workerData: SmmuWorkerData = {
     sab: views.sab,
     layout: layoutParams,
     fingerprint,
     timing: { tlbiNs: cfg.tlbiNs, syncNs: cfg.syncNs },
     idlePolicy,
+    handOffElision,
     log: wantLog,
     trace: cfg.trace !== null,
   };
@@ -237,6 +244,7 @@ export async function runStrategy(
         strategy,
         cfg,
         policy,
+        handOffElision,
         pollCs: probe.pollCs,
         sev: probe.sev,
         printk: printkName,

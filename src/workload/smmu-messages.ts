@@ -2,7 +2,7 @@
 // started with and what it posts back. Declared here so that src/ never imports from workers/.
 import type { SmmuTiming } from '../hardware/smmu-engine.js';
 import type { LayoutParams } from '../hardware/layout.js';
-import type { WaitPolicy } from '../concurrency/wait.js';
+import type { HandOffElision, WaitPolicy } from '../concurrency/wait.js';
 
 export interface SmmuWorkerData {
   readonly sab: SharedArrayBuffer;
@@ -12,6 +12,8 @@ export interface SmmuWorkerData {
   readonly fingerprint: string;
   readonly timing: SmmuTiming;
   readonly idlePolicy: WaitPolicy;
+  /** As CpuTask.handOffElision, for the SMMU's CONS, MSI and IOTLB hand-offs; absent: never. */
+  readonly handOffElision?: HandOffElision | null;
   readonly log: boolean;
   readonly trace: boolean;
 }

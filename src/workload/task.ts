@@ -1,7 +1,7 @@
 // What the orchestrator hands each CPU worker (structured-cloned; the SharedArrayBuffer is shared).
 import type { Config } from '../config/config.js';
 import type { LayoutParams } from '../hardware/layout.js';
-import type { WaitPolicy } from '../concurrency/wait.js';
+import type { HandOffElision, WaitPolicy } from '../concurrency/wait.js';
 
 /**
  * Lock classes the statistics are kept for, by index (lockstat "class name"): `iova` is the
@@ -30,6 +30,8 @@ export interface CpuTask {
   readonly cfg: Config;
   /** The resolved wait policy (--wait after oversubscription detection). */
   readonly policy: WaitPolicy;
+  /** When this run's hand-offs skip the fence (concurrency/wait.ts handOff); absent: never. */
+  readonly handOffElision?: HandOffElision | null;
   /** CMD_SYNC CS field in poll mode (SEV when the SMMU advertises IDR0.SEV). */
   readonly pollCs: number;
   /** IDR0.SEV as the driver probed it: its CONS polls may WFE. */

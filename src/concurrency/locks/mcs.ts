@@ -13,7 +13,7 @@
 //            word 2  next: cpu + 1 of the successor, 0 until it links itself
 //            word 3  waiter count of `next` (a releaser waits for its successor to link)
 import type { Lock, LockAlgorithm } from '../lock.js';
-import { waitForChange, storeAndWake, type WaitPolicy } from '../wait.js';
+import { waitForChange, handOff, type WaitPolicy } from '../wait.js';
 
 const NODE_WORDS = 16;
 const LOCKED = 0;
@@ -50,7 +50,7 @@ class McsLock implements Lock {
     const prev = Atomics.exchange(i32, this.tail, cpu + 1);
     if (prev === 0) return true;
     // Queued: link behind the predecessor (which may be waiting for exactly this in release()).
-    storeAndWake(i32, this.node(prev - 1) + NEXT, cpu + 1);
+    handOff(i32, this.node(prev - 1) + NEXT, cpu + 1);
     return false;
   }
 
@@ -70,7 +70,7 @@ class McsLock implements Lock {
       // A successor took the tail but has not linked yet: it will, right after its exchange.
       while (next === 0) next = waitForChange(i32, me + NEXT, 0, this.policy);
     }
-    storeAndWake(i32, this.node(next - 1) + LOCKED, 0);
+    handOff(i32, this.node(next - 1) + LOCKED, 0);
   }
 }
 

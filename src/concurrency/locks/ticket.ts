@@ -12,7 +12,7 @@
 //   word 16  next: next ticket to hand out
 import { LINE } from '../../hardware/region.js';
 import type { Lock, LockAlgorithm } from '../lock.js';
-import { waitForChange, storeAndWake, type WaitPolicy } from '../wait.js';
+import { waitForChange, handOff, type WaitPolicy } from '../wait.js';
 
 const NEXT = 16;
 
@@ -50,7 +50,7 @@ class TicketLock implements Lock {
     // Only the holder writes `serving`, so a load + store is an increment. storeAndWake wakes all
     // parked waiters: they all wait on the same word and only the next ticket may proceed.
     const i32 = this.i32;
-    storeAndWake(i32, this.serving, (Atomics.load(i32, this.serving) + 1) | 0);
+    handOff(i32, this.serving, (Atomics.load(i32, this.serving) + 1) | 0);
   }
 }
 

@@ -12,7 +12,7 @@
 //   word 2  holder (cpu + 1, instrumentation)   word 3  last holder
 import { LINE } from '../../hardware/region.js';
 import type { Lock, LockAlgorithm } from '../lock.js';
-import { waitForChange, storeAndWake, type WaitPolicy } from '../wait.js';
+import { waitForChange, handOff, type WaitPolicy } from '../wait.js';
 
 /**
  * Dependent integer operations per backoff unit: about one x86 PAUSE (docs/locks.md has the
@@ -64,7 +64,7 @@ class TtasLock implements Lock {
 
   release(_cpu: number): void {
     // Only one parked waiter can win the lock: wake one, not the herd.
-    storeAndWake(this.i32, this.s, 0, 1);
+    handOff(this.i32, this.s, 0, 1);
   }
 }
 
