@@ -140,6 +140,7 @@ static void *smmu(void *arg) {
     // Fetched before the latency, as the engine's copy.
     const uint32_t *e = Q.ring[Q_IDX(cons)];
     const uint32_t w0 = e[0], w1 = e[1], w2 = e[2], w3 = e[3];
+    __asm__ __volatile__("" ::: "memory"); // the four loads before the latency, not sunk past it
     uint32_t op = w0 & 0xff;
     advance(op == OP_CMD_SYNC ? sync_ns : tlbi_ns);
     // The last command seen: one look at the doorbell before its effect.

@@ -40,6 +40,17 @@ export function storeSeqCst(i32: Int32Array, idx: number, v: number): void {
   } else Atomics.store(i32, idx, v);
 }
 
+/**
+ * A release store: i32[idx] = v, visible after every earlier store of this thread, with no fence
+ * after it (concurrency/wait.ts handOff). On x86 a plain store: the JavaScript memory model does
+ * not order a plain write before another thread's Atomics.load, but V8 does not reorder stores and
+ * x86 is TSO, so it is a release store there, as MOV is in C. Elsewhere Atomics.store.
+ */
+export function storeRelease(i32: Int32Array, idx: number, v: number): void {
+  if (TSO) i32[idx] = v;
+  else Atomics.store(i32, idx, v);
+}
+
 /** Source of storeSeqCst for a worker evaluated from a string (calibration's ping-pong). */
 export const STORE_SEQ_CST_SOURCE = `
 const __tso = ${JSON.stringify(TSO)};

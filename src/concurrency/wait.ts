@@ -11,7 +11,7 @@
 // sees the new value or the writer sees the parker (Dekker), and Atomics.wait itself re-checks the
 // value atomically with the futex queue.
 import { nowNs } from './clock.js';
-import { storeSeqCst } from './store.js';
+import { storeRelease, storeSeqCst } from './store.js';
 
 export interface WaitPolicy {
   /** false: spin forever (right when every thread has its own core). */
@@ -68,17 +68,15 @@ export function storeAndWake(i32: Int32Array, idx: number, v: number, count = In
 // which lock add does and a plain store, draining from the store buffer meanwhile, does not.
 //
 // So a worker of such a run calls elideHandOffFences() with the run's phase word, and handOff()
-// is then a release store (a plain store on x86, TSO; Atomics.store elsewhere, a release there)
-// while the phase is between the warm-up and the drain: bring-up (whose waits park) and the
-// drain keep storeAndWake. A waiter that turns to
+// is then store.ts's storeRelease() while the phase is between the warm-up and the drain:
+// bring-up (whose waits park) and the drain keep storeAndWake. "Such a run": --wait spin, or the
+// default auto on a host with a core per thread; the spin-park lock still parks there, but on
+// words of its own protocol, never on a hand-off's. A waiter that turns to
 // parking at the drain and misses a store made just before (the storer read the phase before the
 // drain, and its store was still in its store buffer when the waiter's futex compared) sleeps one
 // MAX_PARK_MS slice at most; the measured window is over by then. Only the hot hand-offs use it
 // (lock releases, CMDQ_PROD, CMDQ_CONS, a CMD_SYNC's MSI, the IOTLB set lock); everything else,
 // bring-up and error handling included, keeps storeAndWake.
-
-/** x86 orders stores (TSO): a plain store is a release store. */
-const TSO = process.arch === 'x64' || process.arch === 'ia32';
 
 /** Where a run's hand-offs may skip the fence: while from <= i32[phaseIdx] < until. */
 export interface HandOffElision {
@@ -114,8 +112,7 @@ export function handOffStore(i32: Int32Array, idx: number, v: number): boolean {
   const e = elisionI32;
   // from <= phase < until, as one unsigned compare.
   if (e !== null && (Atomics.load(e, elisionIdx) - elisionFrom) >>> 0 < elisionSpan) {
-    if (TSO) i32[idx] = v;
-    else Atomics.store(i32, idx, v);
+    storeRelease(i32, idx, v);
     return false;
   }
   storeSeqCst(i32, idx, v);

@@ -531,9 +531,9 @@ export class LockfreeCmdq implements CmdqIssuer {
    * word after it is part of the command, so there is no waiter count and no wake-up: spin, and
    * under a parking policy sleep in short slices. A wait longer than --sync-timeout is reported as
    * SyncWaiter does. Returns the cons it implies: Linux takes the one just past the sync; we take
-   * the sync's own slot, one entry more cautious, because the emulated SMMU still reads that slot
-   * (to log it) after its MSI write and before it publishes CONS past it, so the slot must not be
-   * handed out again until CONS says so. `nowIfRead`: the clock if the caller has just read it
+   * the sync's own slot, one entry more cautious: the slot is handed out again only once CONS
+   * says so, as an SMMU that has not yet published CONS past it may not be done with it (the
+   * emulated one logs from its own copy of the command, but the ECMDQ loop reads the entry). `nowIfRead`: the clock if the caller has just read it
    * (-1: not read); otherwise the clock is first read after the first round of polls, so that a
    * wait that ends within them (most do) reads none.
    */

@@ -42,8 +42,7 @@ export class Mmio {
    * does not (its doorbell is hardware/ecmdq.ts's).
    */
   write(idx: number, v: number, stats: CpuStats, wake = true): void {
-    stats.add(Cpu.MMIO_WRITES, 1);
-    if (this.writeNs > 0) spend(this.writeNs);
+    this.writeCost(stats);
     if (wake) storeAndWake(this.i32, idx, v);
     else storeSeqCst(this.i32, idx, v);
   }
@@ -53,9 +52,14 @@ export class Mmio {
    * no fence after it while nobody can be parked on the doorbell, as Linux has none).
    */
   doorbell(idx: number, v: number, stats: CpuStats): void {
+    this.writeCost(stats);
+    handOff(this.i32, idx, v);
+  }
+
+  /** A write's count and modelled cost, before its store. */
+  private writeCost(stats: CpuStats): void {
     stats.add(Cpu.MMIO_WRITES, 1);
     if (this.writeNs > 0) spend(this.writeNs);
-    handOff(this.i32, idx, v);
   }
 }
 

@@ -139,6 +139,9 @@ export class SmmuEngine {
   private peeked = 0;
   /** The command being executed, as fetched from its entry before its latency (run()). */
   private readonly cmd = new Int32Array(4);
+  /** A CMD_SYNC's MSI that execute() left for signal(): int32 index of MSIADDR (-1: none), data. */
+  private msiAt = -1;
+  private msiData = 0;
   /** ECMDQs the implementation has (0: a single-queue SMMU, as before SMMUv3.3). */
   private readonly ecmdqs: number;
   private readonly doorbellIdx: number;
@@ -274,8 +277,6 @@ export class SmmuEngine {
           this.peeked = i32[at];
           prod = Atomics.load(i32, this.prodIdx) >>> 0;
         }
-        if (this.ring !== null && !queueEmpty(shift, prod, cons))
-          this.ring.record(Ev.QUEUE_DEPTH, nowNs(), 0, queueDepthArg(0, queueDepth(shift, prod, cons)));
       }
       if (queueEmpty(shift, prod, cons)) {
         if ((this.cr0() & CR0_CMDQEN) === 0) break;
@@ -304,6 +305,9 @@ export class SmmuEngine {
           const depth = queueDepth(shift, prod, cons);
           if (depth > f[st + Smmu.MAX_QUEUE_DEPTH]) f[st + Smmu.MAX_QUEUE_DEPTH] = depth;
         }
+        // Every read that revealed commands, the ones made after a command's latency included.
+        if (this.ring !== null)
+          this.ring.record(Ev.QUEUE_DEPTH, nowNs(), 0, queueDepthArg(0, queueDepth(shift, prod, cons)));
       }
       // The command is fetched (its four words copied) before its latency is spent, as hardware
       // fetches into a buffer of its own: the entry's line also holds the next three entries,
@@ -330,7 +334,7 @@ export class SmmuEngine {
           revealed = dated = true;
         }
       }
-      const removed = this.execute(cmd, 0, op, measuring);
+      const removed = this.execute(cmd, 0, op);
       if (removed < 0) {
         if (measuring) f[st + Smmu.CMDQ_ERRORS]++;
         this.noteIllegal(0, w, cons);
@@ -352,6 +356,7 @@ export class SmmuEngine {
         // command is not consumed and so not logged.
         if (sink !== null) sink.append(cmd[0], cmd[1], cmd[2], cmd[3]);
       }
+      this.signal(measuring);
       cons = queueIncN(shift, cons, 1);
       // CONS is published when someone can make progress with it: a CMD_SYNC completed, the
       // commands seen so far are drained, or every 1/8 of the queue for CPUs waiting for space.
@@ -471,8 +476,8 @@ export class SmmuEngine {
         const w0 = i32[w];
         const w1 = i32[w + 1];
         const w2 = i32[w + 2];
-        const w3 = i32[w + 3]; // logged as read, before any effect (see run())
-        const removed = this.execute(i32, w, op, measuring);
+        const w3 = i32[w + 3]; // logged as read after the latency, before any effect
+        const removed = this.execute(i32, w, op);
         if (removed < 0) {
           if (measuring) f[st + Smmu.CMDQ_ERRORS]++;
           this.noteIllegal(k, w, cons);
@@ -491,13 +496,16 @@ export class SmmuEngine {
           if (k > 0) f[st + Smmu.ECMDQ + (k - 1) * EcmdqStat.SLOTS + EcmdqStat.CONSUMED]++;
           if (this.sink) this.sink.append(w0, w1, w2, w3);
         }
+        this.signal(measuring);
         if (this.ring !== null) this.traceCommand(op, lat, time.due);
         const next = (cons + 1) & masks[k];
         conss[k] = next;
         consumed++;
         if (this.ring !== null && next === prod)
           this.ring.record(Ev.QUEUE_DEPTH, nowNs(), 0, queueDepthArg(k, 0));
-        // Published lazily, by run()'s rule: a CMD_SYNC completed, the queue drained, or 1/8 of it.
+        // Published lazily: a CMD_SYNC completed, the queue drained, or 1/8 of it (run() also looks
+        // at PROD once more before a catch-up update; this loop, which reads every PROD each turn
+        // anyway, does not, nor does it fetch before the latency or look before the effect).
         if (op === OP.CMD_SYNC || next === prod || ++this.slotSinceWake[k] >= this.slotWakeEvery[k]) {
           this.slotSinceWake[k] = 0;
           const ci = consIdx[k];
@@ -553,7 +561,7 @@ export class SmmuEngine {
 
   /** Applies a command's effect; returns IOTLB entries removed, or -1 if it is CERROR_ILL.
    *  `i32[w..w+3]`: the command's words (the engine's fetched copy, or the queue entry). */
-  private execute(i32: Int32Array, w: number, op: number, measuring: boolean): number {
+  private execute(i32: Int32Array, w: number, op: number): number {
     if (this.checker.check(i32, w) !== 0) return -1;
     switch (op) {
       case OP.TLBI_NH_VA: {
@@ -579,16 +587,26 @@ export class SmmuEngine {
           // MSIADDR 0 means "no MSI" (Linux polls such a sync): nothing may be written at address 0.
           const addr = syncMsiAddr(i32, w);
           if (addr === 0) return 0;
-          const at = addr / 4;
-          const mem = this.i32;
-          if (handOffStore(mem, at, syncMsiData(i32, w) | 0)) {
-            Atomics.notify(mem, at);
-            if (measuring) this.f64[this.stats + Smmu.WAKES_SENT]++;
-          }
+          // Written by signal(), once the command's counters and log entry are there: a CPU that
+          // sees its CMD_SYNC complete may end the run and read them (as for CONS, run()).
+          this.msiAt = addr / 4;
+          this.msiData = syncMsiData(i32, w) | 0;
         }
         return 0;
       default:
         return 0; // legal, and nothing of its kind is cached here (EL2, stage 2, CFGI, ATS, PRI, stall)
+    }
+  }
+
+  /** A completed CMD_SYNC's MSI, if execute() left one: MSIDATA to MSIADDR, and its wake. */
+  private signal(measuring: boolean): void {
+    const at = this.msiAt;
+    if (at < 0) return;
+    this.msiAt = -1;
+    const mem = this.i32;
+    if (handOffStore(mem, at, this.msiData)) {
+      Atomics.notify(mem, at);
+      if (measuring) this.f64[this.stats + Smmu.WAKES_SENT]++;
     }
   }
 

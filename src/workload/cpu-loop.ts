@@ -244,6 +244,8 @@ export function runCpu(task: CpuTask): CpuResult {
   cmdq.stats = scratch;
   strategy.drain?.();
   Atomics.store(i32, activity, Activity.DONE);
+  // A pooled worker runs other tasks: neither the mode nor this run's buffer outlives the run.
+  elideHandOffFences(i32, null);
   return { cpu, iterations };
 
   function injectFaults(): void {

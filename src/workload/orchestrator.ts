@@ -161,14 +161,15 @@ export async function runStrategy(
   if (control.signal?.aborted) onAbort();
 
   // The SMMU never burns a core while idle on a host without one to spare.
-  const idlePolicy: WaitPolicy =
-    policy.park || host.oversubscribed ? { park: true, spinNs: cfg.spinNs, drainIdx: -1, drainAt: 0 } : SPIN;
-  // Nobody parks between the warm-up and the drain when every wait spins, the SMMU's idle one
-  // included: the hot hand-offs then need no fence (concurrency/wait.ts handOff).
-  const handOffElision: HandOffElision | null =
-    !policy.park && idlePolicy === SPIN
-      ? { phaseIdx: ctlIdx(layout, Ctl.PHASE), from: Phase.WARMUP, until: policy.drainAt }
-      : null;
+  // Every wait spins, the SMMU's idle one included: nobody parks on a hand-off's word between the
+  // warm-up and the drain, and the hot hand-offs then need no fence (concurrency/wait.ts handOff).
+  const allSpin = !policy.park && !host.oversubscribed;
+  const idlePolicy: WaitPolicy = allSpin
+    ? SPIN
+    : { park: true, spinNs: cfg.spinNs, drainIdx: -1, drainAt: 0 };
+  const handOffElision: HandOffElision | null = allSpin
+    ? { phaseIdx: ctlIdx(layout, Ctl.PHASE), from: Phase.WARMUP, until: policy.drainAt }
+    : null;
   const workerData: SmmuWorkerData = {
     sab: views.sab,
     layout: layoutParams,

@@ -47,7 +47,7 @@ class TicketLock implements Lock {
   }
 
   release(_cpu: number): void {
-    // Only the holder writes `serving`, so a load + store is an increment. storeAndWake wakes all
+    // Only the holder writes `serving`, so a load + store is an increment. The hand-off wakes all
     // parked waiters: they all wait on the same word and only the next ticket may proceed.
     const i32 = this.i32;
     handOff(i32, this.serving, (Atomics.load(i32, this.serving) + 1) | 0);
