@@ -71,10 +71,10 @@ export function storeAndWake(i32: Int32Array, idx: number, v: number, count = In
 // is then store.ts's storeRelease() while the phase is between the warm-up and the drain:
 // bring-up (whose waits park) and the drain keep storeAndWake. "Such a run": --wait spin, or the
 // default auto on a host with a core per thread; the spin-park lock still parks there, but on
-// words of its own protocol, never on a hand-off's. A waiter that turns to
-// parking at the drain and misses a store made just before (the storer read the phase before the
-// drain, and its store was still in its store buffer when the waiter's futex compared) sleeps one
-// MAX_PARK_MS slice at most; the measured window is over by then. Only the hot hand-offs use it
+// words of its own protocol, never on a hand-off's. A waiter that turns to parking at the drain
+// and misses a store made just before (the storer read the phase before the drain, and its store
+// was still in its store buffer when the waiter's futex compared) sleeps one MAX_PARK_MS slice at
+// most; the measured window is over by then. Only the hot hand-offs use it
 // (lock releases, CMDQ_PROD, CMDQ_CONS, a CMD_SYNC's MSI, the IOTLB set lock); everything else,
 // bring-up and error handling included, keeps storeAndWake.
 

@@ -533,9 +533,10 @@ export class LockfreeCmdq implements CmdqIssuer {
    * SyncWaiter does. Returns the cons it implies: Linux takes the one just past the sync; we take
    * the sync's own slot, one entry more cautious: the slot is handed out again only once CONS
    * says so, as an SMMU that has not yet published CONS past it may not be done with it (the
-   * emulated one logs from its own copy of the command, but the ECMDQ loop reads the entry). `nowIfRead`: the clock if the caller has just read it
-   * (-1: not read); otherwise the clock is first read after the first round of polls, so that a
-   * wait that ends within them (most do) reads none.
+   * emulated one logs from its own copy of the command, but the ECMDQ loop reads the entry).
+   * `nowIfRead`: the clock if the caller has just read it (-1: not read); otherwise the clock is
+   * first read after the first round of polls, so that a wait that ends within them (most do)
+   * reads none.
    */
   private pollMsi(syncProd: number, nowIfRead: number): number {
     const i32 = this.i32;

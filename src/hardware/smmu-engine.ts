@@ -321,7 +321,8 @@ export class SmmuEngine {
       const op = opcodeOf(cmd, 0);
       const lat = op === OP.CMD_SYNC ? syncNs : tlbiNs;
       time.advance(lat); // its effect, below, comes once its modelled latency is spent
-      if (queueIncN(shift, cons, 1) === prod) {
+      const next = queueIncN(shift, cons, 1);
+      if (next === prod) {
         // The last command seen: look at the doorbell before its effect, not after. A command
         // queued meanwhile (a per-page unmap's CMD_SYNC behind its TLBI) then starts when this
         // one completes, and the effect's own work (a TLBI's IOTLB set line crossing the cores)
@@ -357,7 +358,7 @@ export class SmmuEngine {
         if (sink !== null) sink.append(cmd[0], cmd[1], cmd[2], cmd[3]);
       }
       this.signal(measuring);
-      cons = queueIncN(shift, cons, 1);
+      cons = next;
       // CONS is published when someone can make progress with it: a CMD_SYNC completed, the
       // commands seen so far are drained, or every 1/8 of the queue for CPUs waiting for space.
       // The spec lets the SMMU update CONS lazily; writing it per command would make every
@@ -374,10 +375,7 @@ export class SmmuEngine {
       }
       if (publish) {
         sinceWake = 0;
-        if (handOffStore(i32, this.consIdx, cons | 0)) {
-          Atomics.notify(i32, this.consIdx);
-          if (measuring) f[st + Smmu.WAKES_SENT]++;
-        }
+        this.handOff(this.consIdx, cons | 0, measuring);
       }
       // --trace only: the span is the emulator's bookkeeping, which a CPU waiting for this
       // CMD_SYNC need not wait for (the rings are read once every worker has stopped).
@@ -508,11 +506,7 @@ export class SmmuEngine {
         // anyway, does not, nor does it fetch before the latency or look before the effect).
         if (op === OP.CMD_SYNC || next === prod || ++this.slotSinceWake[k] >= this.slotWakeEvery[k]) {
           this.slotSinceWake[k] = 0;
-          const ci = consIdx[k];
-          if (handOffStore(i32, ci, next | consFlags[k])) {
-            Atomics.notify(i32, ci);
-            if (measuring) f[st + Smmu.WAKES_SENT]++;
-          }
+          this.handOff(consIdx[k], next | consFlags[k], measuring);
         }
       }
       if (consumed > 0) {
@@ -603,9 +597,14 @@ export class SmmuEngine {
     const at = this.msiAt;
     if (at < 0) return;
     this.msiAt = -1;
-    const mem = this.i32;
-    if (handOffStore(mem, at, this.msiData)) {
-      Atomics.notify(mem, at);
+    this.handOff(at, this.msiData, measuring);
+  }
+
+  /** A CONS or MSI store CPUs wait for (concurrency/wait.ts handOffStore), and the wake it calls
+   *  for, counted in the measured window. */
+  private handOff(idx: number, v: number, measuring: boolean): void {
+    if (handOffStore(this.i32, idx, v)) {
+      Atomics.notify(this.i32, idx);
       if (measuring) this.f64[this.stats + Smmu.WAKES_SENT]++;
     }
   }
