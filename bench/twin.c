@@ -23,13 +23,14 @@
 // busy-waiting on the clock, with the engine's modelled time (src/hardware/model-time.ts): the
 // commands a PROD read reveals start no earlier than that read, each completes its latency after
 // the previous one, and the clock is read only when the last reading does not show that completion;
-// fetches an entry's four words before its latency and, when it is the last command seen, looks at
-// the doorbell once after the latency, before its effect (what that read reveals starts from it);
-// publishes CONS after a CMD_SYNC, when caught up after one more look at the doorbell, or every 1/8
-// of the queue, with a release store (no fence: nobody parks). It keeps no IOTLB:
-// the emulator's invalidation is its own cost (the IOTLB set's line was last written by the
-// device's translation on the CPU thread), which is hidden in the modelled latency only while it is
-// shorter (docs/performance.md, issue 12 second pass).
+// copies up to 32 revealed entries at the PROD read that revealed them (the engine's fetch buffer);
+// when a command is the last one seen, looks at the doorbell once before its latency (what that
+// read reveals starts from the latency's first clock reading, so once this command completes);
+// publishes CONS after a CMD_SYNC, when caught up after one more look at the doorbell (dated too),
+// or every 1/8 of the queue, with a release store (no fence: nobody parks). It keeps no IOTLB: the
+// emulator's invalidation is its own cost (the IOTLB set's line was last written by the device's
+// translation on the CPU thread), which the engine holds back into the next latency that is not a
+// TLBI's (docs/performance.md, issue 12).
 //
 // Encodings (../shared/reference/smmuv3-facts.md): TLBI_NH_VA opcode 0x12, ASID w0[63:48], ADDR
 // w1[63:12], LEAF w1[0]; a polled CMD_SYNC as Linux 6.1 writes it, dword 0 0x0fc02046.
@@ -89,8 +90,8 @@ typedef struct {
 static inline int q_empty(uint32_t prod, uint32_t cons) { return ((prod ^ cons) & Q_WRAP_MASK) == 0; }
 
 // The SMMU's modelled time, as src/hardware/model-time.ts: `due` the modelled completion of the
-// last command, `seen` the clock's latest reading, `revealed_at` the reading after a PROD read
-// made before a command's effect that revealed more (sampleRevealed()).
+// last command, `seen` the clock's latest reading, `revealed_at` the reading that dates a PROD
+// read made after the commands seen that revealed more (advanceDated(), sampleRevealed()).
 static int64_t due = -1, seen = -1, revealed_at = -1;
 
 /** A PROD read revealed commands: they arrived no later than now, so none starts earlier. */
@@ -107,13 +108,30 @@ static inline void advance(int64_t lat) {
   while (seen < due) seen = now();
 }
 
+/** advance() after a PROD read that revealed more: its first reading dates that read. */
+static inline void advance_dated(int64_t lat) {
+  if (lat <= 0) {
+    if (tlbi_ns > 0 || sync_ns > 0) revealed_at = seen = now();
+    return;
+  }
+  due += lat;
+  revealed_at = seen = now();
+  while (seen < due) seen = now();
+}
+
+#define FETCH_AHEAD 32
+
 static void *smmu(void *arg) {
   smmu_result_t *r = arg;
   uint32_t cons = 0, prod = 0, sink = 0, since_wake = 0;
   const uint32_t wake_every = Q_ENTRIES >> 3;
   uint64_t consumed = 0;
   const int timed = tlbi_ns > 0 || sync_ns > 0;
-  int revealed = 0, dated = 0; // a PROD read after the last command seen revealed more (dated: timed)
+  int revealed = 0, dated = 0; // a PROD read after the commands seen revealed more (dated: timed)
+  // The fetch buffer (the engine's fetchAhead()): revealed commands copied at the PROD read that
+  // revealed them, FETCH_AHEAD at most from CONS on; `ahead` of them from CONS on are there.
+  static uint32_t fetched[Q_ENTRIES][4];
+  uint32_t ahead = 0;
   for (;;) {
     int refreshed = revealed;
     revealed = 0;
@@ -130,37 +148,53 @@ static void *smmu(void *arg) {
         prod = atomic_load(&Q.prod);
       }
     }
-    if (refreshed) {
-      if (dated) {
-        if (revealed_at > due) due = revealed_at;
-      } else
-        arrive();
-      dated = 0;
+    if (refreshed || ahead == 0) {
+      if (refreshed) {
+        if (dated) {
+          if (revealed_at > due) due = revealed_at;
+        } else
+          arrive();
+        dated = 0;
+      }
+      uint32_t depth = (prod - cons) & Q_WRAP_MASK, n = depth < FETCH_AHEAD ? depth : FETCH_AHEAD;
+      for (uint32_t i = ahead, c = (cons + ahead) & Q_WRAP_MASK; i < n; i++, c = (c + 1) & Q_WRAP_MASK)
+        memcpy(fetched[Q_IDX(c)], Q.ring[Q_IDX(c)], 16);
+      if (n > ahead) ahead = n;
+      __asm__ __volatile__("" ::: "memory"); // copied at the read, not sunk past the latency
     }
-    // Fetched before the latency, as the engine's copy.
-    const uint32_t *e = Q.ring[Q_IDX(cons)];
+    ahead--;
+    const uint32_t *e = fetched[Q_IDX(cons)];
     const uint32_t w0 = e[0], w1 = e[1], w2 = e[2], w3 = e[3];
-    __asm__ __volatile__("" ::: "memory"); // the four loads before the latency, not sunk past it
     uint32_t op = w0 & 0xff;
-    advance(op == OP_CMD_SYNC ? sync_ns : tlbi_ns);
-    // The last command seen: one look at the doorbell before its effect.
+    const int64_t lat = op == OP_CMD_SYNC ? sync_ns : tlbi_ns;
+    // The last command seen: one look at the doorbell before its latency, dated by the latency's
+    // first reading of the clock.
+    int looked_ahead = 0;
     if (((cons + 1) & Q_WRAP_MASK) == prod) {
       uint32_t raw = atomic_load(&Q.prod);
       if (raw != prod) {
-        if (timed) revealed_at = seen = now();
         prod = raw;
-        revealed = 1;
+        revealed = looked_ahead = 1;
         dated = timed;
       }
     }
+    if (looked_ahead)
+      advance_dated(lat);
+    else
+      advance(lat);
     sink += w0 + w1 + w2 + w3;
     consumed++;
     cons = (cons + 1) & Q_WRAP_MASK;
     int publish = op == OP_CMD_SYNC || ++since_wake >= wake_every;
-    if (!publish && cons == prod) { // caught up: one more look at the doorbell first
+    if (!publish && cons == prod) { // caught up: one more look at the doorbell first (dated)
       prod = atomic_load(&Q.prod);
-      if (q_empty(prod, cons)) publish = 1;
-      else revealed = 1;
+      if (q_empty(prod, cons))
+        publish = 1;
+      else {
+        if (timed) revealed_at = seen = now();
+        revealed = 1;
+        dated = timed;
+      }
     }
     if (publish) {
       since_wake = 0;

@@ -461,13 +461,13 @@ const LEGAL_CASES: { name: string; words: number[]; ril?: boolean }[] = [
 ];
 
 describe('SMMU engine: modelled time (hardware/model-time.ts)', () => {
-  it("a TLBI's effect comes once its modelled latency is spent, and busy time is exact", () => {
+  it("a command starts once the one before has spent its latency; TLBI effects land between their completion and the CMD_SYNC's; busy time is exact", () => {
     const t = rig();
     const tlbiNs = 1_000_000; // well above the engine's set-up time, so that a missing wait shows
     const syncNs = 2_000_000;
     for (let p = 0; p < 16; p++) t.fill(1, P + p);
-    // The sink sees each command right after its effect: when command i is logged, its page is
-    // gone and the clock shows at least its modelled completion (the run started after `start`).
+    // The sink sees each command when it is counted, before its latency is spent: command i no
+    // earlier than the modelled completion of command i - 1 (the run started after `start`).
     const logged: { at: number; cached: number }[] = [];
     const sink = {
       append(): void {
@@ -477,18 +477,36 @@ describe('SMMU engine: modelled time (hardware/model-time.ts)', () => {
     const cmds = [...Array.from({ length: 16 }, (_, i) => va(1, P + i)), SYNC];
     const start = nowNs();
     const r = t.run(cmds, 0, { tlbiNs, syncNs }, sink);
+    const end = nowNs();
     expect(r.engine.errors).toEqual([]);
     expect(r.removed).toBe(16);
     expect(logged.length).toBe(17);
     logged.forEach((l, i) => {
-      const modelled = start + Math.min(i + 1, 16) * tlbiNs + (i === 16 ? syncNs : 0);
-      expect(l.at, `command ${i}`).toBeGreaterThanOrEqual(modelled);
-      expect(l.cached, `entries left after command ${i}`).toBe(Math.max(0, 15 - i));
+      expect(l.at, `command ${i}`).toBeGreaterThanOrEqual(start + i * tlbiNs);
+      // The TLBIs' invalidations are held back (hardware/smmu-engine.ts holdBack()) until the
+      // CMD_SYNC, which comes after the last TLBI's completion: none lands before its own.
+      expect(l.cached, `entries left when command ${i} starts`).toBe(i < 16 ? 16 : 0);
     });
+    expect(end).toBeGreaterThanOrEqual(start + 16 * tlbiNs + syncNs);
     const f = t.views.f64;
     const st = smmuStatsBase(t.layout);
     expect(f[st + Smmu.BUSY_NS]).toBe(16 * tlbiNs + syncNs);
     expect(f[st + Smmu.COMMANDS_CONSUMED]).toBe(17);
+    expect(f[st + Smmu.IOTLB_INVALIDATIONS]).toBe(16);
+  });
+
+  it('a TLBI held back is applied before CONS passes it, even without a CMD_SYNC', () => {
+    const t = rig();
+    for (let p = 0; p < 4; p++) t.fill(1, P + p);
+    const r = t.run([va(1, P), va(1, P + 1)], 0, { tlbiNs: 0, syncNs: 0 });
+    expect(r.cons).toBe(2);
+    expect(r.removed).toBe(2);
+    expect(
+      t.iotlb
+        .entries()
+        .map((e) => e.page)
+        .sort(),
+    ).toEqual([P + 2, P + 3]);
   });
 });
 

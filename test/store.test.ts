@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { Worker } from 'node:worker_threads';
 import { STORE_SEQ_CST_SOURCE, storeSeqCst } from '../src/concurrency/store.js';
-import { elideHandOffFences, handOff, handOffStore, WAITERS } from '../src/concurrency/wait.js';
+import { elideHandOffFences, handOff, handOffPhase, handOffStore, WAITERS } from '../src/concurrency/wait.js';
 
 describe('storeSeqCst', () => {
   it('stores the value as Atomics.store would, in this thread and in the source handed to eval workers', () => {
@@ -41,17 +41,17 @@ describe('storeSeqCst', () => {
   });
 });
 
-// concurrency/wait.ts handOff: a hand-off skips the fence and the waiter-count look only in the
-// phases elideHandOffFences() names; everywhere else it is storeAndWake.
+// concurrency/wait.ts handOff: a hand-off skips the fence and the waiter-count look only while the
+// phase the thread last reported (handOffPhase) lies in the window elideHandOffFences() names;
+// everywhere else it is storeAndWake.
 describe('handOff (fence elision where nobody parks)', () => {
-  const PHASE = 0;
   const WORD = 16; // its waiter count at 17, as every waitable word's
   const setup = (): Int32Array => new Int32Array(new SharedArrayBuffer(128));
-  const elision = { phaseIdx: PHASE, from: 1, until: 3 };
+  const elision = { from: 1, until: 3 };
 
   it('without elision, stores and reports a parked waiter (the caller then notifies)', () => {
     const i32 = setup();
-    elideHandOffFences(i32, null);
+    elideHandOffFences(null);
     i32[WORD + WAITERS] = 1;
     expect(handOffStore(i32, WORD, 7)).toBe(true);
     expect(i32[WORD]).toBe(7);
@@ -64,22 +64,29 @@ describe('handOff (fence elision where nobody parks)', () => {
     const i32 = setup();
     i32[WORD + WAITERS] = 1; // somebody is parked (or about to be)
     try {
-      elideHandOffFences(i32, elision);
+      elideHandOffFences(elision);
+      // A new window is fenced until the thread has looked at the phase.
+      expect(handOffStore(i32, WORD, 99)).toBe(true);
       const looked = [0, 1, 2, 3, 4].map((phase) => {
-        i32[PHASE] = phase;
+        handOffPhase(phase);
         const r = handOffStore(i32, WORD, 100 + phase);
         expect(i32[WORD]).toBe(100 + phase); // stored, whatever the phase
         return r;
       });
       expect(looked).toEqual([true, false, false, true, true]);
+      // Elided in the window, until the run is over: a new run (a pooled worker) starts fenced.
+      handOffPhase(2);
+      expect(handOffStore(i32, WORD, 5)).toBe(false);
+      elideHandOffFences(null);
+      handOffPhase(2);
+      expect(handOffStore(i32, WORD, 6)).toBe(true);
     } finally {
-      elideHandOffFences(i32, null);
+      elideHandOffFences(null);
     }
   });
 
   it('handOff wakes a parked waiter in a phase that is not elided, and the waiter sees the value', async () => {
     const i32 = setup();
-    i32[PHASE] = 3; // draining
     const worker = new Worker(
       `const { workerData, parentPort } = require('node:worker_threads');
        const i32 = new Int32Array(workerData.sab);
@@ -96,12 +103,13 @@ describe('handOff (fence elision where nobody parks)', () => {
     );
     await new Promise<void>((res) => worker.once('message', () => res()));
     try {
-      elideHandOffFences(i32, elision);
+      elideHandOffFences(elision);
+      handOffPhase(3); // draining
       // Parked: notified ('ok'); not parked yet: Atomics.wait sees the value ('not-equal'). Missing
       // the wake would leave it 'timed-out'.
       handOff(i32, WORD, 5);
     } finally {
-      elideHandOffFences(i32, null);
+      elideHandOffFences(null);
     }
     const r = await woke;
     await worker.terminate();

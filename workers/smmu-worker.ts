@@ -44,7 +44,7 @@ if (data.trace) {
   const cap = traceCapacity(layout.cpus + 1);
   ring = new TraceRing(views.f64, traceRingOff(regionOff(layout, TRACE_REGION), layout.cpus, cap), cap);
 }
-elideHandOffFences(views.i32, data.handOffElision ?? null);
+elideHandOffFences(data.handOffElision ?? null);
 const engine = new SmmuEngine(views, layout, data.timing, data.idlePolicy, log, ring);
 engine.bringUp();
 engine.run();

@@ -22,6 +22,8 @@ export class InstrumentedLock {
   private readonly sampleMask: number;
   /** Where counts go; the CPU loop swaps it between the measured and the warm-up block. */
   stats: CpuStats;
+  /** The lock's holder words (Lock.holderIdx), read once: one load less per acquisition. */
+  private readonly holderIdx: number;
   /** Fault injection: called right after an acquisition (the lock is held when it throws). */
   trap: (() => void) | null = null;
   /** --trace: every contended wait and hold, and the sampled holds, are recorded as spans here. */
@@ -40,6 +42,7 @@ export class InstrumentedLock {
     holdSample = 1,
   ) {
     this.stats = stats;
+    this.holderIdx = lock.holderIdx;
     this.sampleMask = holdSample - 1;
     this.rng = ((cpu + 1) * 0x9e3779b1) ^ ((cls + 1) * 0x85ebca6b) || 1;
   }
@@ -61,7 +64,7 @@ export class InstrumentedLock {
     const contended = !this.lock.acquireFast(cpu);
     if (contended) this.acquireContended(sampled);
     else if (sampled) hold.begin();
-    const h = this.lock.holderIdx;
+    const h = this.holderIdx;
     const last = this.i32[h + 1];
     this.i32[h] = cpu + 1;
     this.i32[h + 1] = cpu + 1;
@@ -107,7 +110,7 @@ export class InstrumentedLock {
 
   release(): void {
     if (this.hold.start > 0) this.holdEnded();
-    this.i32[this.lock.holderIdx] = 0;
+    this.i32[this.holderIdx] = 0;
     this.lock.release(this.cpu);
   }
 }

@@ -67,40 +67,50 @@ export function storeAndWake(i32: Int32Array, idx: number, v: number, count = In
 // transfer from the core polling it (the SMMU worker polls PROD; a lock's waiters poll the lock),
 // which lock add does and a plain store, draining from the store buffer meanwhile, does not.
 //
-// So a worker of such a run calls elideHandOffFences() with the run's phase word, and handOff()
-// is then store.ts's storeRelease() while the phase is between the warm-up and the drain:
-// bring-up (whose waits park) and the drain keep storeAndWake. "Such a run": --wait spin, or the
+// So a worker of such a run calls elideHandOffFences() with the window, and handOffPhase() with
+// the run's phase wherever it reads it anyway; handOff() is then store.ts's storeRelease() while
+// that phase is between the warm-up and the drain: bring-up (whose waits park) and the drain keep
+// storeAndWake. "Such a run": --wait spin, or the
 // default auto on a host with a core per thread; the spin-park lock still parks there, but on
 // words of its own protocol, never on a hand-off's. A waiter that turns to parking at the drain
-// and misses a store made just before (the storer read the phase before the drain, and its store
-// was still in its store buffer when the waiter's futex compared) sleeps one MAX_PARK_MS slice at
-// most; the measured window is over by then. Only the hot hand-offs use it
+// and misses a store made without the fence (by a thread that last read the phase before the
+// drain: a CPU reads it once per iteration, the SMMU engine at each PROD read that reveals
+// commands) sleeps one MAX_PARK_MS slice at most; the measured window is over by then. Only the hot hand-offs use it
 // (lock releases, CMDQ_PROD, CMDQ_CONS, a CMD_SYNC's MSI, the IOTLB set lock); everything else,
 // bring-up and error handling included, keeps storeAndWake.
 
-/** Where a run's hand-offs may skip the fence: while from <= i32[phaseIdx] < until. */
+/** Where a run's hand-offs may skip the fence: while from <= the run's phase < until. */
 export interface HandOffElision {
-  readonly phaseIdx: number;
   readonly from: number;
   readonly until: number;
 }
 
-/** This thread's hand-off mode (each worker has its own module instance). */
-let elisionI32: Int32Array | null = null;
-let elisionIdx = 0;
-let elisionFrom = 0;
-let elisionSpan = 0;
+/** This thread's hand-off window (each worker has its own module instance), and whether the
+ *  phase it last looked at lies in it: a property of a const object, read on every hand-off (a
+ *  module-level `let` costs a hole check per read, and reading the phase word itself at every
+ *  hand-off cost a load of another line and the arithmetic around it). */
+let elision: HandOffElision | null = null;
+const mode = { elide: false };
 
 /**
  * This thread's hand-offs skip the fence in `e`'s phases (see above); null: never (a run that may
  * park: --wait spin-park or park, or an oversubscribed host, whose SMMU parks when idle). Set at
  * the start of each run: a pooled worker runs many.
  */
-export function elideHandOffFences(i32: Int32Array, e: HandOffElision | null): void {
-  elisionI32 = e === null ? null : i32;
-  elisionIdx = e === null ? 0 : e.phaseIdx;
-  elisionFrom = e === null ? 0 : e.from;
-  elisionSpan = e === null ? 0 : e.until - e.from;
+export function elideHandOffFences(e: HandOffElision | null): void {
+  elision = e;
+  mode.elide = false;
+}
+
+/**
+ * The run's phase, as this thread has just read it from the word elideHandOffFences() named: its
+ * hand-offs skip the fence from now on while the phase lies in the window. Each worker calls it
+ * wherever it already reads the phase (a CPU once per iteration, the SMMU engine at each PROD
+ * read that reveals commands and before it waits).
+ */
+export function handOffPhase(phase: number): void {
+  const e = elision;
+  mode.elide = e !== null && phase >= e.from && phase < e.until;
 }
 
 /**
@@ -109,9 +119,7 @@ export function elideHandOffFences(i32: Int32Array, e: HandOffElision | null): v
  * count, as storeAndWake.
  */
 export function handOffStore(i32: Int32Array, idx: number, v: number): boolean {
-  const e = elisionI32;
-  // from <= phase < until, as one unsigned compare.
-  if (e !== null && (Atomics.load(e, elisionIdx) - elisionFrom) >>> 0 < elisionSpan) {
+  if (mode.elide) {
     storeRelease(i32, idx, v);
     return false;
   }

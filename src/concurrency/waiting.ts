@@ -1,6 +1,11 @@
 // What a CPU is blocked on, for the watchdog's and crash reports: its WAITING word and the
 // argument in the word after it (CpuState.WAITING / WAIT_ARG in hardware/layout.ts). The argument
-// is written first with a plain store; the code's atomic store publishes both to the monitor.
+// is written first with a plain store; the code's release store publishes both to the monitor.
+// No fence: nothing waits on these words (the monitor reads them now and then), and the fence was
+// a locked instruction on every CMD_SYNC wait's critical path (as the activity words of
+// workload/cpu-loop.ts, and the SMMU engine's state word).
+
+import { storeRelease } from './store.js';
 
 export const enum Waiting {
   NOTHING = 0,
@@ -12,9 +17,9 @@ export const enum Waiting {
 /** waitingIdx: int32 index of the CPU's WAITING word. */
 export function setWaiting(i32: Int32Array, waitingIdx: number, what: Waiting, arg: number): void {
   i32[waitingIdx + 1] = arg;
-  Atomics.store(i32, waitingIdx, what);
+  storeRelease(i32, waitingIdx, what);
 }
 
 export function clearWaiting(i32: Int32Array, waitingIdx: number): void {
-  Atomics.store(i32, waitingIdx, Waiting.NOTHING);
+  storeRelease(i32, waitingIdx, Waiting.NOTHING);
 }

@@ -27,19 +27,18 @@ export interface CmdqIssuer {
   stats: CpuStats;
 }
 
+/** The ISSUED_* counter of an opcode (CMD_SYNC is counted by the sync's issuer). */
+export function issuedCounter(op: number): Cpu {
+  return op === OP.TLBI_NH_VA
+    ? Cpu.ISSUED_TLBI_NH_VA
+    : op === OP.TLBI_NH_ASID
+      ? Cpu.ISSUED_TLBI_NH_ASID
+      : Cpu.ISSUED_OTHER;
+}
+
 /** Counts a batch's commands by opcode into the issuing CPU's statistics. */
 export function countIssued(stats: CpuStats, batch: CmdBatch, sync: boolean): void {
-  for (let i = 0; i < batch.num; i++) {
-    const op = batch.opcode(i);
-    stats.add(
-      op === OP.TLBI_NH_VA
-        ? Cpu.ISSUED_TLBI_NH_VA
-        : op === OP.TLBI_NH_ASID
-          ? Cpu.ISSUED_TLBI_NH_ASID
-          : Cpu.ISSUED_OTHER,
-      1,
-    );
-  }
+  for (let i = 0; i < batch.num; i++) stats.add(issuedCounter(batch.opcode(i)), 1);
   if (sync) stats.add(Cpu.ISSUED_CMD_SYNC, 1);
   // The total is not counted: the report sums the opcodes (a count per command saved on the
   // issue path, which Linux does not have).

@@ -16,7 +16,15 @@
 // its own ECMDQ_BASE/PROD/CONS: the engine then services the normal queue and every enabled ECMDQ
 // round-robin (runQueues()); every other run keeps the single-queue loop (run()) untouched.
 import { nowNs } from '../concurrency/clock.js';
-import { handOffStore, waitForChange, wake, WAITERS, type WaitPolicy } from '../concurrency/wait.js';
+import {
+  handOffPhase,
+  handOffStore,
+  waitForChange,
+  wake,
+  WAITERS,
+  type WaitPolicy,
+} from '../concurrency/wait.js';
+import { storeRelease } from '../concurrency/store.js';
 import {
   CMD_BYTES,
   OP,
@@ -32,7 +40,7 @@ import {
   tlbiTg,
   tlbiVmid,
 } from './commands.js';
-import { CommandChecker, checkerFor } from './command-check.js';
+import { CommandChecker, checkerFor, Ill } from './command-check.js';
 import { Iotlb } from './iotlb.js';
 import { ModelTime } from './model-time.js';
 import {
@@ -117,8 +125,10 @@ export const enum SmmuActivity {
   STALLED = 5,
 }
 
-/** How many revealed commands warmRevealed() looks at. */
-const WARM_AHEAD = 32;
+/** How many revealed commands fetchAhead() copies ahead of CONS. */
+const FETCH_AHEAD = 32;
+/** TLBI_NH_VA effects run() holds back at most (applyPending()). */
+const PENDING_MAX = 64;
 
 export class SmmuEngine {
   private readonly i32: Int32Array;
@@ -137,8 +147,18 @@ export class SmmuEngine {
   private wakeEvery = 1;
   /** Word 0 of the entry at CONS as last peeked at while idle (kept: the read must not be dropped). */
   private peeked = 0;
-  /** The command being executed, as fetched from its entry before its latency (run()). */
-  private readonly cmd = new Int32Array(4);
+  /** run()'s fetched commands, by queue slot (4 words each), FETCH_AHEAD at most from CONS on: a
+   *  prefetch buffer of the command processor's own. */
+  private fetched = new Int32Array(0);
+  /** How many commands from CONS on `fetched` holds. */
+  private ahead = 0;
+  /** run()'s TLBI_NH_VA effects not applied yet, in order: (ASID, first page, pages) each. */
+  private readonly pending = new Float64Array(3 * PENDING_MAX);
+  private pendingN = 0;
+  /** Whether execute() holds TLBI_NH_VA effects back (run() only), and whether their counts go
+   *  to the measured window. */
+  private deferEffects = false;
+  private effectsMeasured = false;
   /** A CMD_SYNC's MSI that execute() left for signal(): int32 index of MSIADDR (-1: none), data. */
   private msiAt = -1;
   private msiData = 0;
@@ -233,6 +253,8 @@ export class SmmuEngine {
     const addr = hi * 2 ** 32 + (lo - (lo % 2 ** CMDQ_BASE_ADDR_SHIFT));
     this.qBase = addr / 4;
     this.wakeEvery = Math.max(1, (1 << this.shift) >> 3);
+    this.fetched = new Int32Array(4 << this.shift);
+    this.ahead = 0;
     this.setSlot(0, this.qBase, this.shift, Atomics.load(this.i32, this.consIdx));
     this.regs.write32('CR0ACK', cr0);
   }
@@ -250,14 +272,17 @@ export class SmmuEngine {
     const tlbiNs = this.timing.tlbiNs;
     const syncNs = this.timing.syncNs;
     const sink = this.sink;
+    const buf = this.fetched;
     let measuring = false;
-    Atomics.store(i32, this.stateIdx, SmmuActivity.CONSUMING);
+    storeRelease(i32, this.stateIdx, SmmuActivity.CONSUMING);
     let prod = cons;
-    const cmd = this.cmd;
-    /** A PROD read made after the last command seen (below) revealed more: the next command's
-     *  iteration treats them as revealed, as if by the read at the top of the loop. */
+    this.ahead = 0;
+    this.deferEffects = true;
+    /** A PROD read made after the commands seen (the look before the last one's latency, or the
+     *  one before a catch-up CONS update) revealed more: the next iteration treats them as
+     *  revealed, as if by the read at the top of the loop. */
     let revealed = false;
-    /** ... that read was dated by time.sampleRevealed(). */
+    /** ... and that read was dated (time.revealedAt). */
     let dated = false;
     for (;;) {
       // PROD is only re-read once the commands already seen are consumed: the doorbell line is
@@ -279,13 +304,17 @@ export class SmmuEngine {
         }
       }
       if (queueEmpty(shift, prod, cons)) {
+        // Held-back effects are applied before the engine waits (and before it stops).
+        if (this.pendingN > 0) this.applyPending();
         if ((this.cr0() & CR0_CMDQEN) === 0) break;
-        Atomics.store(i32, this.stateIdx, SmmuActivity.IDLE);
+        storeRelease(i32, this.stateIdx, SmmuActivity.IDLE);
         if (this.ring !== null) this.ring.record(Ev.QUEUE_DEPTH, nowNs(), 0, queueDepthArg(0, 0));
-        if (Atomics.load(i32, this.phaseIdx) === Phase.MEASURE) f[st + Smmu.IDLE_WAITS]++;
+        const phase = Atomics.load(i32, this.phaseIdx);
+        handOffPhase(phase);
+        if (phase === Phase.MEASURE) f[st + Smmu.IDLE_WAITS]++;
         // Bounded, so that a driver clearing CR0.CMDQEN is noticed even without a doorbell.
         waitForChange(i32, this.prodIdx, prod | 0, this.idlePolicy, nowNs() + IDLE_RECHECK_NS);
-        Atomics.store(i32, this.stateIdx, SmmuActivity.CONSUMING);
+        storeRelease(i32, this.stateIdx, SmmuActivity.CONSUMING);
         continue;
       }
       if (refreshed) {
@@ -299,64 +328,74 @@ export class SmmuEngine {
         if (dated && !stalled) time.arriveRevealed();
         else time.arrive();
         dated = false;
-        this.warmRevealed(cons, prod);
-        measuring = Atomics.load(i32, this.phaseIdx) === Phase.MEASURE;
+        this.fetchAhead(cons, prod);
+        const phase = Atomics.load(i32, this.phaseIdx);
+        handOffPhase(phase);
+        measuring = phase === Phase.MEASURE;
+        this.effectsMeasured = measuring;
         if (measuring) {
           const depth = queueDepth(shift, prod, cons);
           if (depth > f[st + Smmu.MAX_QUEUE_DEPTH]) f[st + Smmu.MAX_QUEUE_DEPTH] = depth;
         }
-        // Every read that revealed commands, the ones made after a command's latency included.
+        // Every read that revealed commands, the ones made after the commands seen included.
         if (this.ring !== null)
           this.ring.record(Ev.QUEUE_DEPTH, nowNs(), 0, queueDepthArg(0, queueDepth(shift, prod, cons)));
       }
-      // The command is fetched (its four words copied) before its latency is spent, as hardware
-      // fetches into a buffer of its own: the entry's line also holds the next three entries,
-      // which a CPU may be writing meanwhile (a per-page unmap writes its CMD_SYNC while its TLBI
-      // is spent), and a read after the latency then waited for the line to come back.
-      const w = this.qBase + qIdx(shift, cons) * 4;
-      cmd[0] = i32[w];
-      cmd[1] = i32[w + 1];
-      cmd[2] = i32[w + 2];
-      cmd[3] = i32[w + 3];
-      const op = opcodeOf(cmd, 0);
+      // The command was fetched (its four words copied) when a PROD read revealed it, before any
+      // latency is spent, as hardware prefetches commands into a buffer of its own: an entry's
+      // line also holds the next three entries, which a CPU may be writing meanwhile, and a read
+      // at each command's turn waited for that line to come back.
+      if (this.ahead === 0) this.fetchAhead(cons, prod);
+      this.ahead--;
+      const b = qIdx(shift, cons) * 4;
+      const op = opcodeOf(buf, b);
       const lat = op === OP.CMD_SYNC ? syncNs : tlbiNs;
-      time.advance(lat); // its effect, below, comes once its modelled latency is spent
-      const next = queueIncN(shift, cons, 1);
-      if (next === prod) {
-        // The last command seen: look at the doorbell before its effect, not after. A command
-        // queued meanwhile (a per-page unmap's CMD_SYNC behind its TLBI) then starts when this
-        // one completes, and the effect's own work (a TLBI's IOTLB set line crossing the cores)
-        // lies inside its latency instead of before its start. One read, once the latency is
-        // spent: polling while it is spent would take PROD's line from a CPU that is writing it.
-        const raw = Atomics.load(i32, this.prodIdx) >>> 0;
-        if (raw !== prod) {
-          time.sampleRevealed();
-          prod = raw;
-          revealed = dated = true;
+      // Anything but a TLBI_NH_VA orders after the effects held back (a CMD_SYNC completes only
+      // once they are in the IOTLB): applied now, inside its latency.
+      if (this.pendingN > 0 && op !== OP.TLBI_NH_VA) this.applyPending();
+      // Checked, counted and logged before its latency too, so that the latency hides this work:
+      // what comes after it (the effect, CONS) is what CPUs wait for. An illegal command is not
+      // consumed, so neither counted nor logged; its CERROR_ILL comes once the latency is spent.
+      // The log has the command as fetched: an MSI aimed at its own slot (the lock-free design's
+      // completion word) overwrites the entry's word 0, not the copy's.
+      const legal = this.checker.check(buf, b) === Ill.OK;
+      if (legal) {
+        this.slotIndex[0]++;
+        if (measuring) {
+          f[st + Smmu.COMMANDS_CONSUMED]++;
+          f[st + Smmu.BY_OPCODE + op]++;
+          f[st + Smmu.BUSY_NS] += lat;
+          if (sink !== null) sink.append(buf[b], buf[b + 1], buf[b + 2], buf[b + 3]);
         }
       }
-      const removed = this.execute(cmd, 0, op);
+      const next = queueIncN(shift, cons, 1);
+      let lookedAhead = false;
+      if (next === prod) {
+        // The last command seen: look at the doorbell once before spending its latency. A command
+        // queued meanwhile (a per-page unmap's CMD_SYNC behind its TLBI) then starts when this one
+        // completes, not once the engine has looked again after it; the read is dated by the first
+        // reading of the clock below. One read: polling while the latency is spent would take
+        // PROD's line from a CPU that is writing it.
+        const raw = Atomics.load(i32, this.prodIdx) >>> 0;
+        if (raw !== prod) {
+          prod = raw;
+          revealed = dated = lookedAhead = true;
+        }
+      }
+      if (lookedAhead) time.advanceDated(lat);
+      else time.advance(lat); // its effect, below, comes once its modelled latency is spent
+      const removed = legal ? this.apply(buf, b, op) : -1;
       if (removed < 0) {
         if (measuring) f[st + Smmu.CMDQ_ERRORS]++;
-        this.noteIllegal(0, w, cons);
+        if (this.pendingN > 0) this.applyPending(); // before CONS shows the error
+        this.ahead = 0; // the driver replaces the entry: fetched afresh
+        this.noteIllegal(0, this.qBase + b, cons);
         if (!this.commandError(cons)) return this.stop();
         time.arrive(); // the replacement entry is there from now on
+        revealed = dated = false;
         continue; // the driver replaced the entry: consume it afresh
       }
-      // A command's counters and log entry are there before its CONS update: once a CPU has seen
-      // its CMD_SYNC complete, the run may end and read them (a CMD_SYNC counted but not yet
-      // logged made the command log one short of the counters).
-      this.slotIndex[0]++;
-      if (measuring) {
-        f[st + Smmu.COMMANDS_CONSUMED]++;
-        f[st + Smmu.BY_OPCODE + op]++;
-        f[st + Smmu.IOTLB_INVALIDATIONS] += removed;
-        f[st + Smmu.BUSY_NS] += lat;
-        // As fetched, before any effect: an MSI aimed at the command's own slot (the lock-free
-        // design's completion word) overwrites the entry's word 0, not the copy's. An illegal
-        // command is not consumed and so not logged.
-        if (sink !== null) sink.append(cmd[0], cmd[1], cmd[2], cmd[3]);
-      }
+      if (measuring && removed > 0) f[st + Smmu.IOTLB_INVALIDATIONS] += removed;
       this.signal(measuring);
       cons = next;
       // CONS is published when someone can make progress with it: a CMD_SYNC completed, the
@@ -371,9 +410,15 @@ export class SmmuEngine {
         // store would take the line of the CPUs polling it (before the CMD_SYNC they wait for).
         prod = Atomics.load(i32, this.prodIdx) >>> 0;
         if (queueEmpty(shift, prod, cons)) publish = true;
-        else revealed = true;
+        else {
+          time.sampleRevealed();
+          revealed = dated = true;
+        }
       }
       if (publish) {
+        // CONS never passes a TLBI whose effect is held back: a CPU that sees it may rely on the
+        // IOTLB as the commands before it left it (tests and tools do; Linux waits for a CMD_SYNC).
+        if (this.pendingN > 0) this.applyPending();
         sinceWake = 0;
         this.handOff(this.consIdx, cons | 0, measuring);
       }
@@ -381,6 +426,7 @@ export class SmmuEngine {
       // CMD_SYNC need not wait for (the rings are read once every worker has stopped).
       if (this.ring !== null) this.traceCommand(op, lat, time.due);
     }
+    this.deferEffects = false;
     this.stop();
   }
 
@@ -503,7 +549,7 @@ export class SmmuEngine {
           this.ring.record(Ev.QUEUE_DEPTH, nowNs(), 0, queueDepthArg(k, 0));
         // Published lazily: a CMD_SYNC completed, the queue drained, or 1/8 of it (run() also looks
         // at PROD once more before a catch-up update; this loop, which reads every PROD each turn
-        // anyway, does not, nor does it fetch before the latency or look before the effect).
+        // anyway, does not, nor does it fetch ahead, look before the latency or hold effects back).
         if (op === OP.CMD_SYNC || next === prod || ++this.slotSinceWake[k] >= this.slotWakeEvery[k]) {
           this.slotSinceWake[k] = 0;
           this.handOff(consIdx[k], next | consFlags[k], measuring);
@@ -556,11 +602,19 @@ export class SmmuEngine {
   /** Applies a command's effect; returns IOTLB entries removed, or -1 if it is CERROR_ILL.
    *  `i32[w..w+3]`: the command's words (the engine's fetched copy, or the queue entry). */
   private execute(i32: Int32Array, w: number, op: number): number {
-    if (this.checker.check(i32, w) !== 0) return -1;
+    return this.checker.check(i32, w) !== Ill.OK ? -1 : this.apply(i32, w, op);
+  }
+
+  /** A legal command's effect; returns IOTLB entries removed (0 for a TLBI_NH_VA held back). */
+  private apply(i32: Int32Array, w: number, op: number): number {
     switch (op) {
       case OP.TLBI_NH_VA: {
         const asid = tlbiAsid(i32, w);
         if (asid === 0 || tlbiVmid(i32, w) !== 0) return 0; // no entry has ASID 0 or VMID != 0
+        if (this.deferEffects) {
+          this.holdBack(asid, tlbiAddrPage(i32, w), this.tlbiPages(i32, w));
+          return 0;
+        }
         return this.iotlb.invalidateRange(asid, tlbiAddrPage(i32, w), this.tlbiPages(i32, w));
       }
       case OP.TLBI_NH_VAA:
@@ -610,25 +664,62 @@ export class SmmuEngine {
   }
 
   /**
-   * The commands a PROD read revealed, before any of their latencies is spent: start taking the
-   * IOTLB set line of each single-page TLBI_NH_VA among the first WARM_AHEAD of them, so that
-   * their transfers overlap each other and the latencies instead of following each command.
+   * The commands a PROD read revealed, before any of their latencies is spent: copy the first
+   * FETCH_AHEAD of them (from those not fetched yet) into the fetch buffer, reading each entry's
+   * line once while the CPUs are done with it, and start taking the IOTLB set line of each
+   * single-page TLBI_NH_VA among them, so that those transfers overlap each other and the latencies
+   * instead of following each command.
    */
-  private warmRevealed(cons: number, prod: number): void {
+  private fetchAhead(cons: number, prod: number): void {
     const i32 = this.i32;
+    const buf = this.fetched;
     const shift = this.shift;
-    const n = Math.min(queueDepth(shift, prod, cons), WARM_AHEAD);
-    for (let i = 0, c = cons; i < n; i++, c = queueIncN(shift, c, 1)) {
-      const w = this.qBase + qIdx(shift, c) * 4;
-      if (opcodeOf(i32, w) === OP.TLBI_NH_VA) this.warm(w);
+    const n = Math.min(queueDepth(shift, prod, cons), FETCH_AHEAD);
+    for (let i = this.ahead, c = queueIncN(shift, cons, i); i < n; i++, c = queueIncN(shift, c, 1)) {
+      const b = qIdx(shift, c) * 4;
+      const w = this.qBase + b;
+      buf[b] = i32[w];
+      buf[b + 1] = i32[w + 1];
+      buf[b + 2] = i32[w + 2];
+      buf[b + 3] = i32[w + 3];
+      if (opcodeOf(buf, b) === OP.TLBI_NH_VA) this.warm(buf, b);
     }
+    if (n > this.ahead) this.ahead = n;
   }
 
   /** A single-page TLBI_NH_VA about to spend its latency: start taking its IOTLB set's line. */
-  private warm(w: number): void {
-    const i32 = this.i32;
-    const asid = tlbiAsid(i32, w);
-    if (asid !== 0 && tlbiTg(i32, w) === 0) this.iotlb.warm(asid, tlbiAddrPage(i32, w));
+  private warm(cmd: Int32Array, b: number): void {
+    const asid = tlbiAsid(cmd, b);
+    if (asid !== 0 && tlbiTg(cmd, b) === 0) this.iotlb.warm(asid, tlbiAddrPage(cmd, b));
+  }
+
+  /**
+   * run() holds a TLBI_NH_VA's IOTLB invalidation back once its latency is spent, and applies it
+   * before anything that may rely on it (applyPending()): software knows an invalidation has
+   * completed only from a later CMD_SYNC's completion (why the seed patch, and Linux since, sync
+   * before the IOVA is freed), so it may land anywhere between the TLBI's modelled completion and
+   * that one. CONS is not published past it either (a stronger promise than the architecture's). Done right away, its work (the set's line
+   * crossing from the core that translated through it) came before the engine looked at the
+   * doorbell again; held back, it lies inside the next latency that is not a TLBI's.
+   */
+  private holdBack(asid: number, page: number, pages: number): void {
+    const q = this.pending;
+    const k = this.pendingN * 3;
+    q[k] = asid;
+    q[k + 1] = page;
+    q[k + 2] = pages;
+    if (++this.pendingN === PENDING_MAX) this.applyPending();
+  }
+
+  /** The held-back TLBI_NH_VA effects, in order: before any other command's latency is spent,
+   *  before CONS is published, before the engine waits or stops. */
+  private applyPending(): void {
+    const q = this.pending;
+    let removed = 0;
+    for (let k = 0, n = this.pendingN * 3; k < n; k += 3)
+      removed += this.iotlb.invalidateRange(q[k], q[k + 1], q[k + 2]);
+    this.pendingN = 0;
+    if (this.effectsMeasured) this.f64[this.stats + Smmu.IOTLB_INVALIDATIONS] += removed;
   }
 
   /**

@@ -28,7 +28,8 @@ import { Span } from '../concurrency/span.js';
 import { Cpu, CpuStats } from '../concurrency/counters.js';
 import { InstrumentedLock } from '../concurrency/lockstat.js';
 import { getLockAlgorithm } from '../concurrency/locks/index.js';
-import { elideHandOffFences, PARK_AT_ONCE, waitForChange } from '../concurrency/wait.js';
+import { elideHandOffFences, handOffPhase, PARK_AT_ONCE, waitForChange } from '../concurrency/wait.js';
+import { storeRelease } from '../concurrency/store.js';
 import { devicesOf } from '../config/config.js';
 import { workerLayout } from './regions.js';
 import { CLS_CMDQ, CLS_DEPOT, CLS_IOVA, CLS_RCACHE, domainOf, type CpuResult, type CpuTask } from './task.js';
@@ -62,7 +63,7 @@ export function runCpu(task: CpuTask): CpuResult {
   const dmaNs = cfg.dmaNs;
   const views = viewsOf(task.sab);
   const { i32, f64 } = views;
-  elideHandOffFences(i32, task.handOffElision ?? null);
+  elideHandOffFences(task.handOffElision ?? null);
   const layout = workerLayout(task.layout, task.fingerprint);
   const measured = new CpuStats(f64, cpuStatsBase(layout, cpu, false));
   const scratch = new CpuStats(f64, cpuStatsBase(layout, cpu, true));
@@ -174,6 +175,7 @@ export function runCpu(task: CpuTask): CpuResult {
   const unmapSpan = new Span();
   for (;;) {
     phase = Atomics.load(i32, phaseIdx);
+    handOffPhase(phase);
     if (phase === Phase.STOP) break;
     const stats = phase === Phase.MEASURE ? measured : scratch;
     if (stats !== current) {
@@ -190,11 +192,11 @@ export function runCpu(task: CpuTask): CpuResult {
     if (armed) injectFaults();
     strategy.tick?.();
 
-    Atomics.store(i32, activity, Activity.IOVA_ALLOC);
+    storeRelease(i32, activity, Activity.IOVA_ALLOC);
     const vaPage = iova.alloc();
     if (vaPage < 0) throw new Error(`cpu ${cpu}: IOVA space of domain ${domain} exhausted`);
 
-    Atomics.store(i32, activity, Activity.MAP);
+    storeRelease(i32, activity, Activity.MAP);
     const ppn = cpu * PPN_PER_CPU + ppnNext;
     ppnNext = (ppnNext + pages) % (PPN_PER_CPU - pages);
     iommu.map(vaPage, pages, ppn);
@@ -202,7 +204,7 @@ export function runCpu(task: CpuTask): CpuResult {
     stats.add(Cpu.MAPS, 1);
     stats.add(Cpu.PAGES_MAPPED, pages);
 
-    Atomics.store(i32, activity, Activity.DMA);
+    storeRelease(i32, activity, Activity.DMA);
     let hits = 0;
     let faults = 0;
     for (let i = 0; i < pages; i++) {
@@ -219,7 +221,7 @@ export function runCpu(task: CpuTask): CpuResult {
 
     // The buffer stays in the live table through its unmap, so that peer devices' reads race
     // with the invalidation (they hit inside the unmap window, or fault once the PTE is clear).
-    Atomics.store(i32, activity, Activity.UNMAP);
+    storeRelease(i32, activity, Activity.UNMAP);
     // Timed in a span's fields: no reading crosses a call (concurrency/span.ts). Untimed, 0..0.
     if (timed) unmapSpan.begin();
     oracle.unmappedLive(unmapSpan.start);
@@ -233,9 +235,9 @@ export function runCpu(task: CpuTask): CpuResult {
       f64[measured.base + Cpu.FIRST_UNMAP_NS] = timed ? unmapSpan.end : nowNs();
 
     oracle.setLive(0, 0);
-    Atomics.store(i32, activity, Activity.IOVA_FREE);
+    storeRelease(i32, activity, Activity.IOVA_FREE);
     strategy.releaseIova(asid, vaPage);
-    Atomics.store(i32, progress, ++iterations);
+    storeRelease(i32, progress, ++iterations);
   }
   // Deferred work (lazy flush queues) is completed outside the measured window.
   current = scratch;
@@ -243,9 +245,9 @@ export function runCpu(task: CpuTask): CpuResult {
   for (const l of iovaLocks) l.stats = scratch;
   cmdq.stats = scratch;
   strategy.drain?.();
-  Atomics.store(i32, activity, Activity.DONE);
+  storeRelease(i32, activity, Activity.DONE);
   // A pooled worker runs other tasks: neither the mode nor this run's buffer outlives the run.
-  elideHandOffFences(i32, null);
+  elideHandOffFences(null);
   return { cpu, iterations };
 
   function injectFaults(): void {

@@ -168,7 +168,7 @@ export async function runStrategy(
     ? SPIN
     : { park: true, spinNs: cfg.spinNs, drainIdx: -1, drainAt: 0 };
   const handOffElision: HandOffElision | null = allSpin
-    ? { phaseIdx: ctlIdx(layout, Ctl.PHASE), from: Phase.WARMUP, until: policy.drainAt }
+    ? { from: Phase.WARMUP, until: policy.drainAt }
     : null;
   const workerData: SmmuWorkerData = {
     sab: views.sab,
