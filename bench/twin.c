@@ -24,8 +24,8 @@
 // commands a PROD read reveals start no earlier than that read, each completes its latency after
 // the previous one, and the clock is read only when the last reading does not show that completion;
 // copies up to 32 revealed entries at the PROD read that revealed them (the engine's fetch buffer);
-// when a command is the last one seen, looks at the doorbell once before its latency (what that
-// read reveals starts from the latency's first clock reading, so once this command completes);
+// when a command is the last one seen, looks at the doorbell once after its latency (what that
+// read reveals starts from it);
 // publishes CONS after a CMD_SYNC, when caught up after one more look at the doorbell (dated too),
 // or every 1/8 of the queue, with a release store (no fence: nobody parks). It keeps no IOTLB: the
 // emulator's invalidation is its own cost (the IOTLB set's line was last written by the device's
@@ -91,7 +91,7 @@ static inline int q_empty(uint32_t prod, uint32_t cons) { return ((prod ^ cons) 
 
 // The SMMU's modelled time, as src/hardware/model-time.ts: `due` the modelled completion of the
 // last command, `seen` the clock's latest reading, `revealed_at` the reading that dates a PROD
-// read made after the commands seen that revealed more (advanceDated(), sampleRevealed()).
+// read made after the commands seen that revealed more (sampleRevealed()).
 static int64_t due = -1, seen = -1, revealed_at = -1;
 
 /** A PROD read revealed commands: they arrived no later than now, so none starts earlier. */
@@ -105,17 +105,6 @@ static inline void arrive(void) {
 static inline void advance(int64_t lat) {
   if (lat <= 0) return;
   due += lat;
-  while (seen < due) seen = now();
-}
-
-/** advance() after a PROD read that revealed more: its first reading dates that read. */
-static inline void advance_dated(int64_t lat) {
-  if (lat <= 0) {
-    if (tlbi_ns > 0 || sync_ns > 0) revealed_at = seen = now();
-    return;
-  }
-  due += lat;
-  revealed_at = seen = now();
   while (seen < due) seen = now();
 }
 
@@ -166,22 +155,17 @@ static void *smmu(void *arg) {
     const uint32_t *e = fetched[Q_IDX(cons)];
     const uint32_t w0 = e[0], w1 = e[1], w2 = e[2], w3 = e[3];
     uint32_t op = w0 & 0xff;
-    const int64_t lat = op == OP_CMD_SYNC ? sync_ns : tlbi_ns;
-    // The last command seen: one look at the doorbell before its latency, dated by the latency's
-    // first reading of the clock.
-    int looked_ahead = 0;
+    advance(op == OP_CMD_SYNC ? sync_ns : tlbi_ns);
+    // The last command seen: one look at the doorbell once its latency is spent (dated).
     if (((cons + 1) & Q_WRAP_MASK) == prod) {
       uint32_t raw = atomic_load(&Q.prod);
       if (raw != prod) {
+        if (timed) revealed_at = seen = now();
         prod = raw;
-        revealed = looked_ahead = 1;
+        revealed = 1;
         dated = timed;
       }
     }
-    if (looked_ahead)
-      advance_dated(lat);
-    else
-      advance(lat);
     sink += w0 + w1 + w2 + w3;
     consumed++;
     cons = (cons + 1) & Q_WRAP_MASK;

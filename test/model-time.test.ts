@@ -83,24 +83,8 @@ describe('ModelTime: a PROD read dated before an effect (sampleRevealed)', () =>
     expect(m.due).toBe(m.revealedAt + 1e9);
   });
 
-  it('a read before a latency (advanceDated): what it revealed starts when that command completes', () => {
-    const m = new ModelTime(true);
-    m.arrive();
-    const due0 = m.due;
-    m.advanceDated(1_000_000); // well above a clock read: the first reading comes before the due
-    expect(m.revealedAt).toBeGreaterThanOrEqual(due0);
-    expect(m.revealedAt).toBeLessThan(m.due);
-    expect(m.seen).toBeGreaterThanOrEqual(m.due); // it still waits the latency out
-    const completed = m.due;
-    m.arriveRevealed();
-    expect(m.due).toBe(completed);
-    m.advance(100);
-    expect(m.due).toBe(completed + 100);
-  });
-
   it('untimed: dates nothing', () => {
     const m = new ModelTime(false);
-    m.advanceDated(0);
     m.sampleRevealed();
     m.arriveRevealed();
     expect(m.revealedAt).toBe(-1);

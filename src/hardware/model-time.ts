@@ -62,19 +62,6 @@ export class ModelTime {
     while (this.seen < this.due) this.sample();
   }
 
-  /**
-   * advance() for a command after which a PROD read, made just before, revealed more: that read is
-   * dated by the first reading of the clock here (sampleRevealed()'s reading, taken before the wait
-   * instead of after it), so that the commands it revealed start when this one completes.
-   */
-  advanceDated(lat: number): void {
-    if (lat <= 0 || !this.timed) return this.sampleRevealed();
-    this.due += lat;
-    this.sample();
-    this.revealedAt = this.seen;
-    while (this.seen < this.due) this.sample();
-  }
-
   /** A PROD read just revealed commands that the engine will turn to later: date the read. */
   sampleRevealed(): void {
     if (!this.timed) return;

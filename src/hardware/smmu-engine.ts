@@ -125,7 +125,8 @@ export const enum SmmuActivity {
   STALLED = 5,
 }
 
-/** How many revealed commands fetchAhead() copies ahead of CONS. */
+/** How many revealed commands fetchAhead() copies ahead of CONS (a power of two: the fetch buffer
+ *  is indexed by queue index modulo it). */
 const FETCH_AHEAD = 32;
 /** TLBI_NH_VA effects run() holds back at most (applyPending()). */
 const PENDING_MAX = 64;
@@ -147,9 +148,9 @@ export class SmmuEngine {
   private wakeEvery = 1;
   /** Word 0 of the entry at CONS as last peeked at while idle (kept: the read must not be dropped). */
   private peeked = 0;
-  /** run()'s fetched commands, by queue slot (4 words each), FETCH_AHEAD at most from CONS on: a
-   *  prefetch buffer of the command processor's own. */
-  private fetched = new Int32Array(0);
+  /** run()'s fetched commands, FETCH_AHEAD at most from CONS on, 4 words each at (queue index mod
+   *  FETCH_AHEAD) * 4: a prefetch buffer of the command processor's own. */
+  private readonly fetched = new Int32Array(4 * FETCH_AHEAD);
   /** How many commands from CONS on `fetched` holds. */
   private ahead = 0;
   /** run()'s TLBI_NH_VA effects not applied yet, in order: (ASID, first page, pages) each. */
@@ -253,7 +254,6 @@ export class SmmuEngine {
     const addr = hi * 2 ** 32 + (lo - (lo % 2 ** CMDQ_BASE_ADDR_SHIFT));
     this.qBase = addr / 4;
     this.wakeEvery = Math.max(1, (1 << this.shift) >> 3);
-    this.fetched = new Int32Array(4 << this.shift);
     this.ahead = 0;
     this.setSlot(0, this.qBase, this.shift, Atomics.load(this.i32, this.consIdx));
     this.regs.write32('CR0ACK', cr0);
@@ -347,7 +347,7 @@ export class SmmuEngine {
       // at each command's turn waited for that line to come back.
       if (this.ahead === 0) this.fetchAhead(cons, prod);
       this.ahead--;
-      const b = qIdx(shift, cons) * 4;
+      const b = (cons & (FETCH_AHEAD - 1)) * 4;
       const op = opcodeOf(buf, b);
       const lat = op === OP.CMD_SYNC ? syncNs : tlbiNs;
       // Anything but a TLBI_NH_VA orders after the effects held back (a CMD_SYNC completes only
@@ -369,27 +369,26 @@ export class SmmuEngine {
         }
       }
       const next = queueIncN(shift, cons, 1);
-      let lookedAhead = false;
+      time.advance(lat); // its effect, below, comes once its modelled latency is spent
       if (next === prod) {
-        // The last command seen: look at the doorbell once before spending its latency. A command
-        // queued meanwhile (a per-page unmap's CMD_SYNC behind its TLBI) then starts when this one
-        // completes, not once the engine has looked again after it; the read is dated by the first
-        // reading of the clock below. One read: polling while the latency is spent would take
-        // PROD's line from a CPU that is writing it.
+        // The last command seen: look at the doorbell once its latency is spent, before its effect.
+        // A command queued meanwhile (a per-page unmap's CMD_SYNC behind its TLBI) then starts from
+        // this read, dated right after it. One read: polling while the latency is spent would take
+        // PROD's line from a CPU that is writing it, and a read before the latency (session 8) took
+        // it from a CPU issuing a stream of commands just before its next doorbell.
         const raw = Atomics.load(i32, this.prodIdx) >>> 0;
         if (raw !== prod) {
+          time.sampleRevealed();
           prod = raw;
-          revealed = dated = lookedAhead = true;
+          revealed = dated = true;
         }
       }
-      if (lookedAhead) time.advanceDated(lat);
-      else time.advance(lat); // its effect, below, comes once its modelled latency is spent
       const removed = legal ? this.apply(buf, b, op) : -1;
       if (removed < 0) {
         if (measuring) f[st + Smmu.CMDQ_ERRORS]++;
         if (this.pendingN > 0) this.applyPending(); // before CONS shows the error
         this.ahead = 0; // the driver replaces the entry: fetched afresh
-        this.noteIllegal(0, this.qBase + b, cons);
+        this.noteIllegal(0, this.qBase + qIdx(shift, cons) * 4, cons);
         if (!this.commandError(cons)) return this.stop();
         time.arrive(); // the replacement entry is there from now on
         revealed = dated = false;
@@ -676,8 +675,8 @@ export class SmmuEngine {
     const shift = this.shift;
     const n = Math.min(queueDepth(shift, prod, cons), FETCH_AHEAD);
     for (let i = this.ahead, c = queueIncN(shift, cons, i); i < n; i++, c = queueIncN(shift, c, 1)) {
-      const b = qIdx(shift, c) * 4;
-      const w = this.qBase + b;
+      const b = (c & (FETCH_AHEAD - 1)) * 4;
+      const w = this.qBase + qIdx(shift, c) * 4;
       buf[b] = i32[w];
       buf[b + 1] = i32[w + 1];
       buf[b + 2] = i32[w + 2];
