@@ -119,7 +119,7 @@ static void *smmu(void *arg) {
   int revealed = 0, dated = 0; // a PROD read after the commands seen revealed more (dated: timed)
   // The fetch buffer (the engine's fetchAhead()): revealed commands copied at the PROD read that
   // revealed them, FETCH_AHEAD at most from CONS on; `ahead` of them from CONS on are there.
-  static uint32_t fetched[Q_ENTRIES][4];
+  static uint32_t fetched[FETCH_AHEAD][4]; // a ring: queue index mod FETCH_AHEAD
   uint32_t ahead = 0;
   for (;;) {
     int refreshed = revealed;
@@ -147,12 +147,12 @@ static void *smmu(void *arg) {
       }
       uint32_t depth = (prod - cons) & Q_WRAP_MASK, n = depth < FETCH_AHEAD ? depth : FETCH_AHEAD;
       for (uint32_t i = ahead, c = (cons + ahead) & Q_WRAP_MASK; i < n; i++, c = (c + 1) & Q_WRAP_MASK)
-        memcpy(fetched[Q_IDX(c)], Q.ring[Q_IDX(c)], 16);
+        memcpy(fetched[c & (FETCH_AHEAD - 1)], Q.ring[Q_IDX(c)], 16);
       if (n > ahead) ahead = n;
       __asm__ __volatile__("" ::: "memory"); // copied at the read, not sunk past the latency
     }
     ahead--;
-    const uint32_t *e = fetched[Q_IDX(cons)];
+    const uint32_t *e = fetched[cons & (FETCH_AHEAD - 1)];
     const uint32_t w0 = e[0], w1 = e[1], w2 = e[2], w3 = e[3];
     uint32_t op = w0 & 0xff;
     advance(op == OP_CMD_SYNC ? sync_ns : tlbi_ns);

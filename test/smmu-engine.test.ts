@@ -495,18 +495,34 @@ describe('SMMU engine: modelled time (hardware/model-time.ts)', () => {
     expect(f[st + Smmu.IOTLB_INVALIDATIONS]).toBe(16);
   });
 
-  it('a TLBI held back is applied before CONS passes it, even without a CMD_SYNC', () => {
+  it('a TLBI held back is applied before CONS passes it: at a lazy CONS update, with no CMD_SYNC', () => {
     const t = rig();
-    for (let p = 0; p < 4; p++) t.fill(1, P + p);
-    const r = t.run([va(1, P), va(1, P + 1)], 0, { tlbiNs: 0, syncNs: 0 });
-    expect(r.cons).toBe(2);
-    expect(r.removed).toBe(2);
-    expect(
-      t.iotlb
-        .entries()
-        .map((e) => e.page)
-        .sort(),
-    ).toEqual([P + 2, P + 3]);
+    // More TLBIs than a lazy CONS update covers (every 1/8 of the 256-entry queue: 32), fewer than
+    // are ever held back (64): the update after command 31 must apply commands 0-31 first.
+    const n = 40;
+    // Pages 0-15 and 24-31 cached (24 entries); the TLBIs go to pages 8-39, then 0-7, so that the
+    // first 32 cover 16 cached pages and the last 8 the other 8.
+    for (const p of [
+      ...Array.from({ length: 16 }, (_, i) => i),
+      ...Array.from({ length: 8 }, (_, i) => 24 + i),
+    ])
+      t.fill(1, P + p);
+    expect(t.iotlb.entries().length).toBe(24);
+    const pages = [...Array.from({ length: 32 }, (_, i) => 8 + i), ...Array.from({ length: 8 }, (_, i) => i)];
+    const cached: number[] = [];
+    const sink = { append: (): number => cached.push(t.iotlb.entries().length) };
+    const r = t.run(
+      pages.map((p) => va(1, P + p)),
+      0,
+      { tlbiNs: 0, syncNs: 0 },
+      sink,
+    );
+    expect(r.cons).toBe(n);
+    expect(r.removed).toBe(24);
+    expect(cached.slice(0, 32)).toEqual(Array.from({ length: 32 }, () => 24)); // all held back
+    // CONS went past the first 32 TLBIs: their 16 entries are gone, pages 0-7's not yet.
+    expect(cached.slice(32)).toEqual(Array.from({ length: 8 }, () => 8));
+    expect(t.iotlb.entries()).toEqual([]);
   });
 });
 

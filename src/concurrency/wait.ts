@@ -72,10 +72,11 @@ export function storeAndWake(i32: Int32Array, idx: number, v: number, count = In
 // that phase is between the warm-up and the drain: bring-up (whose waits park) and the drain keep
 // storeAndWake. "Such a run": --wait spin, or the
 // default auto on a host with a core per thread; the spin-park lock still parks there, but on
-// words of its own protocol, never on a hand-off's. A waiter that turns to parking at the drain
-// and misses a store made without the fence (by a thread that last read the phase before the
-// drain: a CPU reads it once per iteration, the SMMU engine at each PROD read that reveals
-// commands) sleeps one MAX_PARK_MS slice at most; the measured window is over by then. Only the hot hand-offs use it
+// words of its own protocol, never on a hand-off's. A waiter that parks at the drain can miss a
+// store made without the fence by a thread that has not seen the drain yet (a CPU in its last
+// iteration, until it reads the phase or one of its waits notices the drain; the SMMU engine until
+// its next PROD read that reveals commands): it then sleeps until its MAX_PARK_MS slice ends, and
+// looks again; the measured window is over by then. Only the hot hand-offs use it
 // (lock releases, CMDQ_PROD, CMDQ_CONS, a CMD_SYNC's MSI, the IOTLB set lock); everything else,
 // bring-up and error handling included, keeps storeAndWake.
 
@@ -162,6 +163,8 @@ export function waitForChange(
       if (draining(i32, policy)) {
         park = true;
         spinNs = DRAIN_SPIN_NS;
+        // This thread's own hand-offs are fenced from now on: a waiter of them may park too.
+        mode.elide = false;
       } else if (deadlineNs === Infinity) continue;
     }
     const t = nowNs();

@@ -23,10 +23,10 @@
 // `seen` does not already show due. An engine that lags its model (real work per command above
 // --tlbi-ns) then reads it once per PROD read; one that keeps up spins as it always did.
 //
-// A PROD read made once a latency is spent but before the command's effect (the engine looks at
-// the doorbell before invalidating: session 7) is dated by sampleRevealed(), a reading taken right
-// after it; arriveRevealed() applies it later, when the engine turns to the commands it revealed,
-// so that the work of the effect in between does not delay their start.
+// A PROD read made after the commands seen (once the last one's latency is spent, before its
+// effect: session 7; before a catch-up CONS update: session 8) is dated by sampleRevealed(), a
+// reading taken right after it; arriveRevealed() applies it later, when the engine turns to the
+// commands it revealed, so that the engine's work in between does not delay their start.
 import { nowNs } from '../concurrency/clock.js';
 
 // Allocation: a double passed to or returned from a call the optimiser leaves in place is boxed in

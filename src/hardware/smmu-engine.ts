@@ -277,8 +277,8 @@ export class SmmuEngine {
     storeRelease(i32, this.stateIdx, SmmuActivity.CONSUMING);
     let prod = cons;
     this.ahead = 0;
-    this.deferEffects = true;
-    /** A PROD read made after the commands seen (the look before the last one's latency, or the
+    this.deferEffects = true; // until stop()
+    /** A PROD read made after the commands seen (the look after the last one's latency, or the
      *  one before a catch-up CONS update) revealed more: the next iteration treats them as
      *  revealed, as if by the read at the top of the loop. */
     let revealed = false;
@@ -322,7 +322,10 @@ export class SmmuEngine {
         // per command on the engine's critical path otherwise. The depth is largest right after
         // PROD was read (it only shrinks while the commands seen are consumed).
         const stalled = Atomics.load(i32, this.stallIdx) !== 0;
-        if (stalled) this.stall();
+        if (stalled) {
+          if (this.pendingN > 0) this.applyPending(); // before the engine waits
+          this.stall();
+        }
         // The commands this read revealed arrived no later than now (or than the dated read that
         // revealed them, unless a stall came between): none starts earlier.
         if (dated && !stalled) time.arriveRevealed();
@@ -332,7 +335,11 @@ export class SmmuEngine {
         const phase = Atomics.load(i32, this.phaseIdx);
         handOffPhase(phase);
         measuring = phase === Phase.MEASURE;
-        this.effectsMeasured = measuring;
+        if (measuring !== this.effectsMeasured) {
+          // Effects held back across the window's edge are counted in the window of their TLBIs.
+          if (this.pendingN > 0) this.applyPending();
+          this.effectsMeasured = measuring;
+        }
         if (measuring) {
           const depth = queueDepth(shift, prod, cons);
           if (depth > f[st + Smmu.MAX_QUEUE_DEPTH]) f[st + Smmu.MAX_QUEUE_DEPTH] = depth;
@@ -391,7 +398,7 @@ export class SmmuEngine {
         this.noteIllegal(0, this.qBase + qIdx(shift, cons) * 4, cons);
         if (!this.commandError(cons)) return this.stop();
         time.arrive(); // the replacement entry is there from now on
-        revealed = dated = false;
+        dated = false; // what the look after its latency revealed starts from now too
         continue; // the driver replaced the entry: consume it afresh
       }
       if (measuring && removed > 0) f[st + Smmu.IOTLB_INVALIDATIONS] += removed;
@@ -425,7 +432,6 @@ export class SmmuEngine {
       // CMD_SYNC need not wait for (the rings are read once every worker has stopped).
       if (this.ring !== null) this.traceCommand(op, lat, time.due);
     }
-    this.deferEffects = false;
     this.stop();
   }
 
@@ -482,7 +488,9 @@ export class SmmuEngine {
         time.arrive(); // what was pending starts after the stall
         continue;
       }
-      const measuring = Atomics.load(i32, this.phaseIdx) === Phase.MEASURE;
+      const phase = Atomics.load(i32, this.phaseIdx);
+      handOffPhase(phase);
+      const measuring = phase === Phase.MEASURE;
       let consumed = 0;
       for (let k = 0; k < slots; k++) {
         // A normal-queue error stops that queue only (spec 3.5.6.3): the ECMDQs go on meanwhile.
@@ -548,7 +556,7 @@ export class SmmuEngine {
           this.ring.record(Ev.QUEUE_DEPTH, nowNs(), 0, queueDepthArg(k, 0));
         // Published lazily: a CMD_SYNC completed, the queue drained, or 1/8 of it (run() also looks
         // at PROD once more before a catch-up update; this loop, which reads every PROD each turn
-        // anyway, does not, nor does it fetch ahead, look before the latency or hold effects back).
+        // anyway, does not, nor does it fetch ahead, count before the latency or hold effects back).
         if (op === OP.CMD_SYNC || next === prod || ++this.slotSinceWake[k] >= this.slotWakeEvery[k]) {
           this.slotSinceWake[k] = 0;
           this.handOff(consIdx[k], next | consFlags[k], measuring);
@@ -598,8 +606,8 @@ export class SmmuEngine {
     Atomics.sub(i32, db + WAITERS, 1);
   }
 
-  /** Applies a command's effect; returns IOTLB entries removed, or -1 if it is CERROR_ILL.
-   *  `i32[w..w+3]`: the command's words (the engine's fetched copy, or the queue entry). */
+  /** Checks a command and applies its effect (the ECMDQ loop); returns IOTLB entries removed, or -1
+   *  if it is CERROR_ILL. `i32[w..w+3]`: the command's words, the queue entry. */
   private execute(i32: Int32Array, w: number, op: number): number {
     return this.checker.check(i32, w) !== Ill.OK ? -1 : this.apply(i32, w, op);
   }
@@ -846,6 +854,7 @@ export class SmmuEngine {
   }
 
   private stop(): void {
+    this.deferEffects = false;
     this.regs.write32('CR0ACK', this.cr0());
     Atomics.store(this.i32, this.stateIdx, SmmuActivity.STOPPED);
   }

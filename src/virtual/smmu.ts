@@ -142,7 +142,9 @@ export function* serveCommand(
   // A coherent fetch (params.smmuFetch): the entry's line comes from the writer's cache, read as
   // an I/O master reads (coherence.ts snoopReadNs), so the writer keeps the line.
   // smmuFetch 2, the threads engine's SMMU worker: a CPU's load, which keeps a shared copy, so the
-  // CPU's next store into the line is a transfer.
+  // CPU's next store into the line is a transfer. (That worker copies the commands a PROD read
+  // reveals at that read, 32 at most, where this charges each entry at its turn: the same line
+  // transfers, each a little later; section 8 of docs/performance.md cross-checks the two.)
   if (c.smmuFetch === SMMU_FETCH_IO) yield delay(m.mem.snoopReadNs(agent, a));
   else if (c.smmuFetch === SMMU_FETCH_THREAD) yield delay(m.mem.sharedReadNs(agent, a));
   for (let i = 0; i < CMD_WORDS; i++) w[i] = m.mem.peek(a + 4 * i);
