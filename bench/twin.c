@@ -25,9 +25,9 @@
 // the previous one, and the clock is read only when the last reading does not show that completion;
 // copies up to 32 revealed entries at the PROD read that revealed them (the engine's fetch buffer);
 // when a command is the last one seen, looks at the doorbell once after its latency (what that
-// read reveals starts from it);
-// publishes CONS after a CMD_SYNC, when caught up after one more look at the doorbell (dated too),
-// or every 1/8 of the queue, with a release store (no fence: nobody parks). It keeps no IOTLB: the
+// read reveals starts from it); publishes CONS after a CMD_SYNC, when caught up after one more look
+// at the doorbell (dated too), or every 1/8 of the queue, with a release store (no fence: nobody
+// parks). It keeps no IOTLB: the
 // emulator's invalidation is its own cost (the IOTLB set's line was last written by the device's
 // translation on the CPU thread), which the engine holds back into the next latency that is not a
 // TLBI's (docs/performance.md, issue 12).

@@ -2,7 +2,15 @@
 import { describe, expect, it } from 'vitest';
 import { Worker } from 'node:worker_threads';
 import { STORE_SEQ_CST_SOURCE, storeSeqCst } from '../src/concurrency/store.js';
-import { elideHandOffFences, handOff, handOffPhase, handOffStore, WAITERS } from '../src/concurrency/wait.js';
+import {
+  elideHandOffFences,
+  handOff,
+  handOffPhase,
+  handOffStore,
+  waitForChange,
+  WAITERS,
+} from '../src/concurrency/wait.js';
+import { nowNs } from '../src/concurrency/clock.js';
 
 describe('storeSeqCst', () => {
   it('stores the value as Atomics.store would, in this thread and in the source handed to eval workers', () => {
@@ -80,6 +88,24 @@ describe('handOff (fence elision where nobody parks)', () => {
       elideHandOffFences(null);
       handOffPhase(2);
       expect(handOffStore(i32, WORD, 6)).toBe(true);
+    } finally {
+      elideHandOffFences(null);
+    }
+  });
+
+  it("a thread's own hand-offs are fenced again once one of its waits sees the drain", () => {
+    const i32 = new Int32Array(new SharedArrayBuffer(256));
+    const DRAIN = 32; // the phase word the wait's policy watches
+    const WAITED = 48; // a word nobody changes: the wait ends at its deadline
+    i32[WORD + WAITERS] = 1;
+    try {
+      elideHandOffFences(elision);
+      handOffPhase(2);
+      expect(handOffStore(i32, WORD, 1)).toBe(false);
+      i32[DRAIN] = 3; // the run drains while this thread is still in its window
+      const policy = { park: false, spinNs: Infinity, drainIdx: DRAIN, drainAt: 3 };
+      waitForChange(i32, WAITED, 0, policy, nowNs() + 1e6);
+      expect(handOffStore(i32, WORD, 2)).toBe(true);
     } finally {
       elideHandOffFences(null);
     }

@@ -70,9 +70,9 @@ export function storeAndWake(i32: Int32Array, idx: number, v: number, count = In
 // So a worker of such a run calls elideHandOffFences() with the window, and handOffPhase() with
 // the run's phase wherever it reads it anyway; handOff() is then store.ts's storeRelease() while
 // that phase is between the warm-up and the drain: bring-up (whose waits park) and the drain keep
-// storeAndWake. "Such a run": --wait spin, or the
-// default auto on a host with a core per thread; the spin-park lock still parks there, but on
-// words of its own protocol, never on a hand-off's. A waiter that parks at the drain can miss a
+// storeAndWake. "Such a run": --wait spin, or the default auto on a host with a core per thread;
+// the spin-park lock still parks there, but on words of its own protocol, never on a hand-off's.
+// A waiter that parks at the drain can miss a
 // store made without the fence by a thread that has not seen the drain yet (a CPU in its last
 // iteration, until it reads the phase or one of its waits notices the drain; the SMMU engine until
 // its next PROD read that reveals commands): it then sleeps until its MAX_PARK_MS slice ends, and
@@ -104,8 +104,8 @@ export function elideHandOffFences(e: HandOffElision | null): void {
 }
 
 /**
- * The run's phase, as this thread has just read it from the word elideHandOffFences() named: its
- * hand-offs skip the fence from now on while the phase lies in the window. Each worker calls it
+ * The run's phase, as this thread has just read it (Ctl.PHASE): its hand-offs skip the fence from
+ * now on while the phase lies in the window elideHandOffFences() set. Each worker calls it
  * wherever it already reads the phase (a CPU once per iteration, the SMMU engine at each PROD
  * read that reveals commands and before it waits).
  */

@@ -156,11 +156,11 @@ export class SmmuEngine {
   /** run()'s TLBI_NH_VA effects not applied yet, in order: (ASID, first page, pages) each. */
   private readonly pending = new Float64Array(3 * PENDING_MAX);
   private pendingN = 0;
-  /** Whether execute() holds TLBI_NH_VA effects back (run() only), and whether their counts go
+  /** Whether apply() holds TLBI_NH_VA effects back (run() only), and whether their counts go
    *  to the measured window. */
   private deferEffects = false;
   private effectsMeasured = false;
-  /** A CMD_SYNC's MSI that execute() left for signal(): int32 index of MSIADDR (-1: none), data. */
+  /** A CMD_SYNC's MSI that apply() left for signal(): int32 index of MSIADDR (-1: none), data. */
   private msiAt = -1;
   private msiData = 0;
   /** ECMDQs the implementation has (0: a single-queue SMMU, as before SMMUv3.3). */
@@ -254,7 +254,6 @@ export class SmmuEngine {
     const addr = hi * 2 ** 32 + (lo - (lo % 2 ** CMDQ_BASE_ADDR_SHIFT));
     this.qBase = addr / 4;
     this.wakeEvery = Math.max(1, (1 << this.shift) >> 3);
-    this.ahead = 0;
     this.setSlot(0, this.qBase, this.shift, Atomics.load(this.i32, this.consIdx));
     this.regs.write32('CR0ACK', cr0);
   }
@@ -653,7 +652,7 @@ export class SmmuEngine {
     }
   }
 
-  /** A completed CMD_SYNC's MSI, if execute() left one: MSIDATA to MSIADDR, and its wake. */
+  /** A completed CMD_SYNC's MSI, if apply() left one: MSIDATA to MSIADDR, and its wake. */
   private signal(measuring: boolean): void {
     const at = this.msiAt;
     if (at < 0) return;
@@ -705,9 +704,10 @@ export class SmmuEngine {
    * before anything that may rely on it (applyPending()): software knows an invalidation has
    * completed only from a later CMD_SYNC's completion (why the seed patch, and Linux since, sync
    * before the IOVA is freed), so it may land anywhere between the TLBI's modelled completion and
-   * that one. CONS is not published past it either (a stronger promise than the architecture's). Done right away, its work (the set's line
-   * crossing from the core that translated through it) came before the engine looked at the
-   * doorbell again; held back, it lies inside the next latency that is not a TLBI's.
+   * that one. CONS is not published past it either (a stronger promise than the architecture's).
+   * Done right away, its work (the set's line crossing from the core that translated through it)
+   * came before the engine looked at the doorbell again; held back, it lies inside the next latency
+   * that is not a TLBI's.
    */
   private holdBack(asid: number, page: number, pages: number): void {
     const q = this.pending;

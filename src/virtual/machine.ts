@@ -216,10 +216,11 @@ export class Machine {
         this.at(this.now + this.p.hitNs, () => done(0));
         return true;
       case Op.MMIO_WRITE:
-        // The doorbell is a plain store then a fence (concurrency/store.ts storeSeqCst; a threads run
-        // where nobody parks skips the fence, concurrency/wait.ts handOff, not modelled here): its line's
-        // claim is in flight together with the entries' posted transfers, and the fence waits for
-        // all of them; in store order, PROD shows once both the claim and the drain are done.
+        // The doorbell is a plain store then a fence (concurrency/store.ts storeSeqCst; a threads
+        // run where nobody parks skips the fence, concurrency/wait.ts handOff, not modelled here):
+        // its line's claim is in flight together with the entries' posted transfers, and the fence
+        // waits for all of them; in store order, PROD shows once both the claim and the drain are
+        // done.
         this.at(this.now + this.mmioCost(agent, this.p.mmioWriteNs, true), () => {
           const claimed = this.now + this.regLine(agent, req.addr);
           sb.drained(agent, () =>

@@ -246,7 +246,7 @@ export function runCpu(task: CpuTask): CpuResult {
   cmdq.stats = scratch;
   strategy.drain?.();
   storeRelease(i32, activity, Activity.DONE);
-  // A pooled worker runs other tasks: neither the mode nor this run's buffer outlives the run.
+  // A pooled worker runs other tasks: this run's hand-off window does not outlive it.
   elideHandOffFences(null);
   return { cpu, iterations };
 
