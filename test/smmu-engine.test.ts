@@ -526,6 +526,59 @@ describe('SMMU engine: modelled time (hardware/model-time.ts)', () => {
   });
 });
 
+describe('SMMU engine: the warm-up and the measured window (hardware/smmu-stats.ts)', () => {
+  it("counts the warm-up in the scratch block; TLBIs held back across the window's start count where they ran", () => {
+    const t = rig();
+    for (let p = 0; p < 8; p++) t.fill(1, P + p);
+    const { layout, views, regs } = t;
+    const i32 = views.i32;
+    const put = (cmds: Command[], at: number): void =>
+      cmds.forEach((c, i) => encodeInto(c, i32, cmdqEntryIdx(layout, qIdx(layout.queueShift, at + i))));
+    put(
+      [0, 1, 2, 3].map((p) => va(1, P + p)),
+      0,
+    );
+    regs.write32('CMDQ_CONS', 0);
+    regs.write32('CMDQ_PROD', 4);
+    Atomics.store(i32, ctlIdx(layout, Ctl.PHASE), Phase.WARMUP);
+    const engine = new SmmuEngine(views, layout, { tlbiNs: 0, syncNs: 0 }, SPIN);
+    engine.bringUp();
+    // The window opens while the engine checks command 3 (a TLBI, held back like 0-2): its look at
+    // the doorbell after that command finds commands 4-8, and the PROD read that reveals them sees
+    // the phase. The CMD_SYNC at 8 applies all eight invalidations.
+    const checker = (engine as unknown as { checker: { check: (w: Int32Array, at: number) => number } })
+      .checker;
+    const check = checker.check.bind(checker);
+    let checked = 0;
+    checker.check = (w, at) => {
+      if (checked++ === 3) {
+        put([...[4, 5, 6, 7].map((p) => va(1, P + p)), SYNC], 4);
+        regs.write32('CMDQ_PROD', 9);
+        Atomics.store(i32, ctlIdx(layout, Ctl.PHASE), Phase.MEASURE);
+      }
+      return check(w, at);
+    };
+    regs.write32('CR0', 0);
+    engine.run();
+    expect(checked).toBe(9);
+    expect(regs.read32('CMDQ_CONS')).toBe(9);
+    expect(t.iotlb.entries()).toEqual([]);
+    const f = views.f64;
+    const counts = (warmup: boolean) => {
+      const b = smmuStatsBase(layout, warmup);
+      return {
+        consumed: f[b + Smmu.COMMANDS_CONSUMED],
+        tlbi: f[b + Smmu.BY_OPCODE + OP.TLBI_NH_VA],
+        sync: f[b + Smmu.BY_OPCODE + OP.CMD_SYNC],
+        removed: f[b + Smmu.IOTLB_INVALIDATIONS],
+      };
+    };
+    // TLBIs 0-3 ran in the warm-up: their invalidations, applied inside the window, count there.
+    expect(counts(true)).toEqual({ consumed: 4, tlbi: 4, sync: 0, removed: 4 });
+    expect(counts(false)).toEqual({ consumed: 5, tlbi: 4, sync: 1, removed: 4 });
+  });
+});
+
 describe('SMMU engine: CERROR_ILL, per opcode and field', () => {
   it.each(ILL_CASES)('$name', ({ words, ril, code, reason }) => {
     // Two legal commands first: the error names the third command of the queue's stream.

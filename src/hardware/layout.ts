@@ -23,6 +23,7 @@ import {
 import { ECMDQ_REGION, EcmdqBlock, ecmdqLog2NumQ, ecmdqQueueBytes } from './ecmdq.js';
 import { alignUp, LINE, REGION, type LayoutGeometry, type RegionDecl, type RegionSpec } from './region.js';
 import { sharedBuffer } from './shared-memory.js';
+import { SMMU_STATS_SLOTS } from './smmu-stats.js';
 
 export { LINE };
 
@@ -274,8 +275,9 @@ export const pteIdx = (l: Layout, domain: number, page: number): number =>
 export const pteGenIdx = (l: Layout, domain: number, page: number): number =>
   (l.pteGenOff >> 2) + domain * l.pagesPerDomain + page;
 
-/** Float64 index of the SMMU statistics block. */
-export const smmuStatsBase = (l: Layout): number => l.smmuStatsOff >> 3;
+/** Float64 index of the SMMU statistics block; warmup selects its scratch block (smmu-stats.ts). */
+export const smmuStatsBase = (l: Layout, warmup = false): number =>
+  (l.smmuStatsOff >> 3) + (warmup ? SMMU_STATS_SLOTS : 0);
 
 /** Float64 index of a CPU's statistics block; warmup selects its scratch block. */
 export const cpuStatsBase = (l: Layout, cpu: number, warmup = false): number =>

@@ -141,7 +141,9 @@ export class SmmuEngine {
   private readonly phaseIdx: number;
   private readonly stateIdx: number;
   private readonly stallIdx: number;
+  /** Float64 index of the measured window's counters, and of the warm-up's (smmu-stats.ts). */
   private readonly stats: number;
+  private readonly scratch: number;
   private shift = 0;
   private qBase = 0;
   /** Wake parked CONS waiters at least every this many commands (queue-space waiters). */
@@ -153,13 +155,16 @@ export class SmmuEngine {
   private readonly fetched = new Int32Array(4 * FETCH_AHEAD);
   /** How many commands from CONS on `fetched` holds. */
   private ahead = 0;
-  /** run()'s TLBI_NH_VA effects not applied yet, in order: (ASID, first page, pages) each. */
-  private readonly pending = new Float64Array(3 * PENDING_MAX);
+  /** run()'s TLBI_NH_VA effects not applied yet, in order: (ASID, first page, pages, the counters
+   *  of the TLBI's window) each. */
+  private readonly pending = new Float64Array(4 * PENDING_MAX);
   private pendingN = 0;
-  /** Whether apply() holds TLBI_NH_VA effects back (run() only), and whether their counts go
-   *  to the measured window. */
+  /** Whether apply() holds TLBI_NH_VA effects back (run() only). */
   private deferEffects = false;
-  private effectsMeasured = false;
+  /** The counters of the phase run() is in: a TLBI_NH_VA held back counts its effect there, in the
+   *  window of the TLBI, wherever the effect lands. The measured block until the first PROD read
+   *  of run(): a warm-up then stores another value, so the JIT never folds it as a constant. */
+  private effectsStats: number;
   /** A CMD_SYNC's MSI that apply() left for signal(): int32 index of MSIADDR (-1: none), data. */
   private msiAt = -1;
   private msiData = 0;
@@ -199,7 +204,7 @@ export class SmmuEngine {
     private readonly ring: TraceRing | null = null,
   ) {
     checkRegion(views.sab, REGION.CONTROL, layout.controlOff, Ctl.WORDS * 4);
-    checkRegion(views.sab, REGION.SMMU_STATS, layout.smmuStatsOff, SMMU_STATS_SLOTS * 8);
+    checkRegion(views.sab, REGION.SMMU_STATS, layout.smmuStatsOff, 2 * SMMU_STATS_SLOTS * 8);
     this.i32 = views.i32;
     this.f64 = views.f64;
     this.regs = new RegisterFile(views.i32, layout);
@@ -210,6 +215,8 @@ export class SmmuEngine {
     this.stateIdx = ctlIdx(layout, Ctl.SMMU_STATE);
     this.stallIdx = ctlIdx(layout, Ctl.SMMU_STALL);
     this.stats = smmuStatsBase(layout);
+    this.scratch = smmuStatsBase(layout, true);
+    this.effectsStats = this.stats;
     this.ecmdqs = ecmdqCount(layout);
     this.doorbellIdx = this.ecmdqs > 0 ? ecmdqDoorbellIdx(layout) : -1;
     const slots = 1 + this.ecmdqs;
@@ -264,6 +271,7 @@ export class SmmuEngine {
     const i32 = this.i32;
     const f = this.f64;
     const st = this.stats;
+    const sc = this.scratch;
     const shift = this.shift;
     let cons = Atomics.load(i32, this.consIdx) >>> 0;
     const time = new ModelTime(this.timing.tlbiNs > 0 || this.timing.syncNs > 0);
@@ -273,6 +281,8 @@ export class SmmuEngine {
     const sink = this.sink;
     const buf = this.fetched;
     let measuring = false;
+    /** The counters of the phase (st in the measured window, sc before and after it). */
+    let sb = sc;
     storeRelease(i32, this.stateIdx, SmmuActivity.CONSUMING);
     let prod = cons;
     this.ahead = 0;
@@ -310,7 +320,7 @@ export class SmmuEngine {
         if (this.ring !== null) this.ring.record(Ev.QUEUE_DEPTH, nowNs(), 0, queueDepthArg(0, 0));
         const phase = Atomics.load(i32, this.phaseIdx);
         handOffPhase(phase);
-        if (phase === Phase.MEASURE) f[st + Smmu.IDLE_WAITS]++;
+        f[(phase === Phase.MEASURE ? st : sc) + Smmu.IDLE_WAITS]++;
         // Bounded, so that a driver clearing CR0.CMDQEN is noticed even without a doorbell.
         waitForChange(i32, this.prodIdx, prod | 0, this.idlePolicy, nowNs() + IDLE_RECHECK_NS);
         storeRelease(i32, this.stateIdx, SmmuActivity.CONSUMING);
@@ -334,15 +344,12 @@ export class SmmuEngine {
         const phase = Atomics.load(i32, this.phaseIdx);
         handOffPhase(phase);
         measuring = phase === Phase.MEASURE;
-        if (measuring !== this.effectsMeasured) {
-          // Effects held back across the window's edge are counted in the window of their TLBIs.
-          if (this.pendingN > 0) this.applyPending();
-          this.effectsMeasured = measuring;
-        }
-        if (measuring) {
-          const depth = queueDepth(shift, prod, cons);
-          if (depth > f[st + Smmu.MAX_QUEUE_DEPTH]) f[st + Smmu.MAX_QUEUE_DEPTH] = depth;
-        }
+        sb = measuring ? st : sc;
+        // Set at every such read, not only when the phase changes: a branch taken first at the
+        // window's start had no type feedback, and deoptimised this loop there (smmu-stats.ts).
+        this.effectsStats = sb;
+        const depth = queueDepth(shift, prod, cons);
+        if (depth > f[sb + Smmu.MAX_QUEUE_DEPTH]) f[sb + Smmu.MAX_QUEUE_DEPTH] = depth;
         // Every read that revealed commands, the ones made after the commands seen included.
         if (this.ring !== null)
           this.ring.record(Ev.QUEUE_DEPTH, nowNs(), 0, queueDepthArg(0, queueDepth(shift, prod, cons)));
@@ -367,12 +374,10 @@ export class SmmuEngine {
       const legal = this.checker.check(buf, b) === Ill.OK;
       if (legal) {
         this.slotIndex[0]++;
-        if (measuring) {
-          f[st + Smmu.COMMANDS_CONSUMED]++;
-          f[st + Smmu.BY_OPCODE + op]++;
-          f[st + Smmu.BUSY_NS] += lat;
-          if (sink !== null) sink.append(buf[b], buf[b + 1], buf[b + 2], buf[b + 3]);
-        }
+        f[sb + Smmu.COMMANDS_CONSUMED]++;
+        f[sb + Smmu.BY_OPCODE + op]++;
+        f[sb + Smmu.BUSY_NS] += lat;
+        if (sink !== null && measuring) sink.append(buf[b], buf[b + 1], buf[b + 2], buf[b + 3]);
       }
       const next = queueIncN(shift, cons, 1);
       time.advance(lat); // its effect, below, comes once its modelled latency is spent
@@ -391,7 +396,7 @@ export class SmmuEngine {
       }
       const removed = legal ? this.apply(buf, b, op) : -1;
       if (removed < 0) {
-        if (measuring) f[st + Smmu.CMDQ_ERRORS]++;
+        f[sb + Smmu.CMDQ_ERRORS]++;
         if (this.pendingN > 0) this.applyPending(); // before CONS shows the error
         this.ahead = 0; // the driver replaces the entry: fetched afresh
         this.noteIllegal(0, this.qBase + qIdx(shift, cons) * 4, cons);
@@ -400,8 +405,8 @@ export class SmmuEngine {
         dated = false; // what the look after its latency revealed starts from now too
         continue; // the driver replaced the entry: consume it afresh
       }
-      if (measuring && removed > 0) f[st + Smmu.IOTLB_INVALIDATIONS] += removed;
-      this.signal(measuring);
+      if (removed > 0) f[sb + Smmu.IOTLB_INVALIDATIONS] += removed;
+      this.signal(sb);
       cons = next;
       // CONS is published when someone can make progress with it: a CMD_SYNC completed, the
       // commands seen so far are drained, or every 1/8 of the queue for CPUs waiting for space.
@@ -425,7 +430,7 @@ export class SmmuEngine {
         // IOTLB as the commands before it left it (tests and tools do; Linux waits for a CMD_SYNC).
         if (this.pendingN > 0) this.applyPending();
         sinceWake = 0;
-        this.handOff(this.consIdx, cons | 0, measuring);
+        this.handOff(this.consIdx, cons | 0, sb);
       }
       // --trace only: the span is the emulator's bookkeeping, which a CPU waiting for this
       // CMD_SYNC need not wait for (the rings are read once every worker has stopped).
@@ -480,6 +485,8 @@ export class SmmuEngine {
     const time = new ModelTime(this.timing.tlbiNs > 0 || this.timing.syncNs > 0);
     let idleTurns = 0;
     let idleSince = -1;
+    /** The counters of the phase, as run()'s. */
+    let sb = this.scratch;
     Atomics.store(i32, this.stateIdx, SmmuActivity.CONSUMING);
     for (;;) {
       if (Atomics.load(i32, this.stallIdx) !== 0) {
@@ -489,7 +496,7 @@ export class SmmuEngine {
       }
       const phase = Atomics.load(i32, this.phaseIdx);
       handOffPhase(phase);
-      const measuring = phase === Phase.MEASURE;
+      sb = phase === Phase.MEASURE ? st : this.scratch;
       let consumed = 0;
       for (let k = 0; k < slots; k++) {
         // A normal-queue error stops that queue only (spec 3.5.6.3): the ECMDQs go on meanwhile.
@@ -514,11 +521,9 @@ export class SmmuEngine {
         }
         // Index and wrap bits: PROD - CONS modulo 2^(shift+1) is the number of pending entries.
         const depth = (prod - cons) & masks[k];
-        if (measuring) {
-          if (depth > f[st + Smmu.MAX_QUEUE_DEPTH]) f[st + Smmu.MAX_QUEUE_DEPTH] = depth;
-          const q = st + Smmu.ECMDQ + (k - 1) * EcmdqStat.SLOTS + EcmdqStat.MAX_DEPTH;
-          if (k > 0 && depth > f[q]) f[q] = depth;
-        }
+        if (depth > f[sb + Smmu.MAX_QUEUE_DEPTH]) f[sb + Smmu.MAX_QUEUE_DEPTH] = depth;
+        const q = sb + Smmu.ECMDQ + (k - 1) * EcmdqStat.SLOTS + EcmdqStat.MAX_DEPTH;
+        if (k > 0 && depth > f[q]) f[q] = depth;
         const w = base[k] + (cons & ((1 << shifts[k]) - 1)) * 4;
         const op = opcodeOf(i32, w);
         const lat = op === OP.CMD_SYNC ? syncNs : tlbiNs;
@@ -529,7 +534,7 @@ export class SmmuEngine {
         const w3 = i32[w + 3]; // logged as read after the latency, before any effect
         const removed = this.execute(i32, w, op);
         if (removed < 0) {
-          if (measuring) f[st + Smmu.CMDQ_ERRORS]++;
+          f[sb + Smmu.CMDQ_ERRORS]++;
           this.noteIllegal(k, w, cons);
           // The normal queue reports in CMDQ_CONS.ERR and GERROR.CMDQ_ERR, an ECMDQ in its own
           // ECMDQ_CONS; either way only the failing queue stops until the driver acknowledges.
@@ -538,15 +543,13 @@ export class SmmuEngine {
           continue;
         }
         this.slotIndex[k]++;
-        if (measuring) {
-          f[st + Smmu.COMMANDS_CONSUMED]++;
-          f[st + Smmu.BY_OPCODE + op]++;
-          f[st + Smmu.IOTLB_INVALIDATIONS] += removed;
-          f[st + Smmu.BUSY_NS] += lat;
-          if (k > 0) f[st + Smmu.ECMDQ + (k - 1) * EcmdqStat.SLOTS + EcmdqStat.CONSUMED]++;
-          if (this.sink) this.sink.append(w0, w1, w2, w3);
-        }
-        this.signal(measuring);
+        f[sb + Smmu.COMMANDS_CONSUMED]++;
+        f[sb + Smmu.BY_OPCODE + op]++;
+        f[sb + Smmu.IOTLB_INVALIDATIONS] += removed;
+        f[sb + Smmu.BUSY_NS] += lat;
+        if (k > 0) f[sb + Smmu.ECMDQ + (k - 1) * EcmdqStat.SLOTS + EcmdqStat.CONSUMED]++;
+        if (this.sink && sb === st) this.sink.append(w0, w1, w2, w3);
+        this.signal(sb);
         if (this.ring !== null) this.traceCommand(op, lat, time.due);
         const next = (cons + 1) & masks[k];
         conss[k] = next;
@@ -558,7 +561,7 @@ export class SmmuEngine {
         // anyway, does not, nor does it fetch ahead, count before the latency or hold effects back).
         if (op === OP.CMD_SYNC || next === prod || ++this.slotSinceWake[k] >= this.slotWakeEvery[k]) {
           this.slotSinceWake[k] = 0;
-          this.handOff(consIdx[k], next | consFlags[k], measuring);
+          this.handOff(consIdx[k], next | consFlags[k], sb);
         }
       }
       if (consumed > 0) {
@@ -572,14 +575,13 @@ export class SmmuEngine {
       // Every queue is empty: spin over the PRODs, looking at the clock and CR0 now and then.
       if (idleTurns++ === 0) {
         Atomics.store(i32, this.stateIdx, SmmuActivity.IDLE);
-        if (measuring) f[st + Smmu.IDLE_WAITS]++;
+        f[sb + Smmu.IDLE_WAITS]++;
       }
       if (idleTurns % IDLE_TURNS_PER_CHECK !== 0) continue;
       if ((this.cr0() & CR0_CMDQEN) === 0) break;
       const t = nowNs();
       if (idleSince < 0) idleSince = t;
-      else if (this.idlePolicy.park && t - idleSince >= this.idlePolicy.spinNs)
-        this.sleepOnDoorbell(measuring);
+      else if (this.idlePolicy.park && t - idleSince >= this.idlePolicy.spinNs) this.sleepOnDoorbell(sb);
     }
     this.stop();
   }
@@ -589,7 +591,7 @@ export class SmmuEngine {
    * is raised before the last look at every PROD, so a producer storing its PROD after that look
    * sees it and rings (hardware/ecmdq.ts); one storing before it is seen here.
    */
-  private sleepOnDoorbell(measuring: boolean): void {
+  private sleepOnDoorbell(sb: number): void {
     const i32 = this.i32;
     const db = this.doorbellIdx;
     const ring = Atomics.load(i32, db);
@@ -599,7 +601,7 @@ export class SmmuEngine {
     for (let k = 0; k <= this.ecmdqs && !changed; k++)
       changed = Atomics.load(i32, this.slotProdIdx[k]) !== this.slotProdRaw[k];
     if (!changed) {
-      if (measuring) this.f64[this.stats + Smmu.DOORBELL_SLEEPS]++;
+      this.f64[sb + Smmu.DOORBELL_SLEEPS]++;
       Atomics.wait(i32, db, ring, IDLE_RECHECK_NS / 1e6);
     }
     Atomics.sub(i32, db + WAITERS, 1);
@@ -653,19 +655,19 @@ export class SmmuEngine {
   }
 
   /** A completed CMD_SYNC's MSI, if apply() left one: MSIDATA to MSIADDR, and its wake. */
-  private signal(measuring: boolean): void {
+  private signal(sb: number): void {
     const at = this.msiAt;
     if (at < 0) return;
     this.msiAt = -1;
-    this.handOff(at, this.msiData, measuring);
+    this.handOff(at, this.msiData, sb);
   }
 
   /** A CONS or MSI store CPUs wait for (concurrency/wait.ts handOffStore), and the wake it calls
-   *  for, counted in the measured window. */
-  private handOff(idx: number, v: number, measuring: boolean): void {
+   *  for, counted in `sb`, the phase's counters. */
+  private handOff(idx: number, v: number, sb: number): void {
     if (handOffStore(this.i32, idx, v)) {
       Atomics.notify(this.i32, idx);
-      if (measuring) this.f64[this.stats + Smmu.WAKES_SENT]++;
+      this.f64[sb + Smmu.WAKES_SENT]++;
     }
   }
 
@@ -711,10 +713,11 @@ export class SmmuEngine {
    */
   private holdBack(asid: number, page: number, pages: number): void {
     const q = this.pending;
-    const k = this.pendingN * 3;
+    const k = this.pendingN * 4;
     q[k] = asid;
     q[k + 1] = page;
     q[k + 2] = pages;
+    q[k + 3] = this.effectsStats;
     if (++this.pendingN === PENDING_MAX) this.applyPending();
   }
 
@@ -722,11 +725,12 @@ export class SmmuEngine {
    *  before CONS is published, before the engine waits or stops. */
   private applyPending(): void {
     const q = this.pending;
-    let removed = 0;
-    for (let k = 0, n = this.pendingN * 3; k < n; k += 3)
-      removed += this.iotlb.invalidateRange(q[k], q[k + 1], q[k + 2]);
+    const f = this.f64;
+    for (let k = 0, n = this.pendingN * 4; k < n; k += 4) {
+      const removed = this.iotlb.invalidateRange(q[k], q[k + 1], q[k + 2]);
+      if (removed > 0) f[q[k + 3] + Smmu.IOTLB_INVALIDATIONS] += removed;
+    }
     this.pendingN = 0;
-    if (this.effectsMeasured) this.f64[this.stats + Smmu.IOTLB_INVALIDATIONS] += removed;
   }
 
   /**

@@ -1,5 +1,9 @@
-// The SMMU worker's counters (float64 slots in shared memory), written only by the SMMU thread and
-// only while the run is in its measured phase.
+// The SMMU worker's counters (float64 slots in shared memory), written only by the SMMU thread:
+// two blocks of SMMU_STATS_SLOTS, the measured window's and the warm-up's scratch block. The engine
+// counts in the warm-up too, into the scratch block, so that the code it runs in the measured window
+// is the code the JIT compiled in the warm-up: code reached only from the window's first command on
+// had no type feedback, and the engine's loop was deoptimised and compiled again inside the window
+// (tens of ms interpreted, and a compiler thread taking a core from a spinning worker).
 
 import { LINE, REGION, type RegionDecl } from './region.js';
 
@@ -30,6 +34,6 @@ export const SMMU_STATS_SLOTS = Smmu.ECMDQ + MAX_ECMDQS * EcmdqStat.SLOTS;
 
 export const SMMU_STATS_DECL: RegionDecl<unknown> = {
   name: REGION.SMMU_STATS,
-  bytes: () => SMMU_STATS_SLOTS * 8,
+  bytes: () => 2 * SMMU_STATS_SLOTS * 8,
   align: LINE,
 };

@@ -173,22 +173,26 @@ export function runCpu(task: CpuTask): CpuResult {
   let iterations = 0;
   let ppnNext = 0;
   const unmapSpan = new Span();
+  // Every turn points the counter holders at its phase's block, and the loop's first turn switches
+  // back from the measured one: the switch's code then has type feedback, and the stats fields are
+  // no longer constants the JIT folded into the lock and queue code. Made first at the window's
+  // start, the switch deoptimised this loop and that code there (tens of ms of the window
+  // interpreted, and a compiler thread taking a spinning worker's core). A branch taken only at the
+  // window's start would do the same: the loop runs once, before V8 gives it type feedback.
+  // Nothing is counted before the first turn.
+  useStats(measured);
   for (;;) {
     phase = Atomics.load(i32, phaseIdx);
     handOffPhase(phase);
     if (phase === Phase.STOP) break;
     const stats = phase === Phase.MEASURE ? measured : scratch;
-    if (stats !== current) {
-      current = stats;
-      cmdqLock.stats = stats;
-      for (const l of iovaLocks) l.stats = stats;
-      cmdq.stats = stats;
-      if (stats === measured && armed) {
-        const start = f64[measureStartF64(layout)];
-        if (crash) crashAt = start + crash.atMs * 1e6;
-        if (illegal) illegalAt = start + illegal.atMs * 1e6;
-      }
+    // Fault injection only (armed): its times count from the window's start.
+    if (armed && stats !== current && stats === measured) {
+      const start = f64[measureStartF64(layout)];
+      if (crash) crashAt = start + crash.atMs * 1e6;
+      if (illegal) illegalAt = start + illegal.atMs * 1e6;
     }
+    useStats(stats);
     if (armed) injectFaults();
     strategy.tick?.();
 
@@ -231,8 +235,10 @@ export function runCpu(task: CpuTask): CpuResult {
     if (ring !== null) ring.record(Ev.UNMAP, unmapSpan.start, unmapSpan.end - unmapSpan.start, pages);
     stats.add(Cpu.UNMAPS, 1);
     stats.add(Cpu.PAGES_UNMAPPED, pages);
-    if (stats === measured && f64[measured.base + Cpu.FIRST_UNMAP_NS] === 0)
-      f64[measured.base + Cpu.FIRST_UNMAP_NS] = timed ? unmapSpan.end : nowNs();
+    // The scratch block's at every turn, so that the code has type feedback when the window's first
+    // unmap comes (only the measured block's is read).
+    const firstUnmap = stats.base + Cpu.FIRST_UNMAP_NS;
+    if (f64[firstUnmap] === 0 || stats === scratch) f64[firstUnmap] = timed ? unmapSpan.end : nowNs();
 
     oracle.setLive(0, 0);
     storeRelease(i32, activity, Activity.IOVA_FREE);
@@ -240,15 +246,20 @@ export function runCpu(task: CpuTask): CpuResult {
     storeRelease(i32, progress, ++iterations);
   }
   // Deferred work (lazy flush queues) is completed outside the measured window.
-  current = scratch;
-  cmdqLock.stats = scratch;
-  for (const l of iovaLocks) l.stats = scratch;
-  cmdq.stats = scratch;
+  useStats(scratch);
   strategy.drain?.();
   storeRelease(i32, activity, Activity.DONE);
   // A pooled worker runs other tasks: this run's hand-off window does not outlive it.
   elideHandOffFences(null);
   return { cpu, iterations };
+
+  /** Points every counter holder (the strategy reads `current`) at `s`. */
+  function useStats(s: CpuStats): void {
+    current = s;
+    cmdqLock.stats = s;
+    for (const l of iovaLocks) l.stats = s;
+    cmdq.stats = s;
+  }
 
   function injectFaults(): void {
     const now = nowNs();
