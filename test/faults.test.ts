@@ -93,6 +93,27 @@ describe('fault injection', () => {
     expect(readFileSync(join(dir, 'ill.per-page.bin')).length).toBe(16 * run0.commands.total);
   }, 30_000);
 
+  it('--warmup 0: a fault is still timed from the window, which opens at the first iteration', async () => {
+    const r = await run([
+      '--cpus',
+      '1',
+      '--strategy',
+      'batched',
+      '--warmup',
+      '0ms',
+      '--duration',
+      '600ms',
+      '--inject',
+      'illegal-cmd:cpu=0,at=100ms',
+      '--json',
+      join(dir, 'ill0.json'),
+    ]);
+    expect(r.code, r.stderr).toBe(0);
+    const run0 = json('ill0.json').runs[0];
+    expect(run0.smmu.cmdqErrors).toBe(1);
+    expect(run0.faults.cmdqErrorsHandled).toBe(1);
+  }, 30_000);
+
   it('the watchdog ends a run in which no unmap completes, with each CPU state and lock owner, exit 4', async () => {
     const r = await run([
       '--cpus',

@@ -164,6 +164,7 @@ export function runCpu(task: CpuTask): CpuResult {
   let crashAt = Infinity;
   let illegalAt = Infinity;
   const armed = crash !== undefined || illegal !== undefined;
+  let injectTimed = false; // crashAt and illegalAt are set (once, when the window opens)
 
   Atomics.add(i32, ctlIdx(layout, Ctl.READY), 1);
   let phase = Atomics.load(i32, phaseIdx);
@@ -186,8 +187,10 @@ export function runCpu(task: CpuTask): CpuResult {
     handOffPhase(phase);
     if (phase === Phase.STOP) break;
     const stats = phase === Phase.MEASURE ? measured : scratch;
-    // Fault injection only (armed): its times count from the window's start.
-    if (armed && stats !== current && stats === measured) {
+    // Fault injection only (armed): its times count from the window's start, known once it opens
+    // (with --warmup 0 at the first turn, where `current` is already the measured block).
+    if (armed && !injectTimed && stats === measured) {
+      injectTimed = true;
       const start = f64[measureStartF64(layout)];
       if (crash) crashAt = start + crash.atMs * 1e6;
       if (illegal) illegalAt = start + illegal.atMs * 1e6;
