@@ -531,6 +531,9 @@ describe('SMMU engine: the warm-up and the measured window (hardware/smmu-stats.
     const t = rig();
     for (let p = 0; p < 8; p++) t.fill(1, P + p);
     const { layout, views, regs } = t;
+    // A lazy CONS update every 1/8 of the queue (32 commands) comes after all nine: none applies
+    // the held-back TLBIs before the CMD_SYNC does.
+    expect(1 << layout.queueShift).toBe(256);
     const i32 = views.i32;
     const put = (cmds: Command[], at: number): void =>
       cmds.forEach((c, i) => encodeInto(c, i32, cmdqEntryIdx(layout, qIdx(layout.queueShift, at + i))));

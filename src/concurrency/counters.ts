@@ -28,7 +28,9 @@ export const enum Cpu {
   /** Not written (its slot is kept): the report sums ISSUED_* below, one count less per command. */
   CMDS_ISSUED,
   QUEUE_FULL_WAITS,
-  FIRST_UNMAP_NS, // clock at the end of this CPU's first measured unmap (0: none)
+  /** Clock at the end of this CPU's first measured unmap (0: none); in the warm-up block, of its
+   *  last unmap (cpu-loop.ts writes it there every iteration, so that the code stays warm). */
+  FIRST_UNMAP_NS,
   ISSUED_TLBI_NH_VA, // commands this CPU inserted, by opcode (the SMMU counts what it consumed)
   ISSUED_TLBI_NH_ASID,
   ISSUED_CMD_SYNC,

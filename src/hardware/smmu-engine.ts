@@ -709,7 +709,8 @@ export class SmmuEngine {
    * that one. CONS is not published past it either (a stronger promise than the architecture's).
    * Done right away, its work (the set's line crossing from the core that translated through it)
    * came before the engine looked at the doorbell again; held back, it lies inside the next latency
-   * that is not a TLBI's.
+   * that is not a TLBI's. Only after run()'s first PROD read that revealed commands, which set
+   * effectsStats, the block the effect counts in.
    */
   private holdBack(asid: number, page: number, pages: number): void {
     const q = this.pending;

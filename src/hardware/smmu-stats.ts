@@ -1,5 +1,5 @@
-// The SMMU worker's counters (float64 slots in shared memory), written only by the SMMU thread:
-// two blocks of SMMU_STATS_SLOTS, the measured window's and the warm-up's scratch block. The engine
+// The SMMU worker's counters (float64 slots in shared memory), written by the SMMU thread (and,
+// for the virtual engine, by its collector after the run): two blocks of SMMU_STATS_SLOTS, the measured window's and the warm-up's scratch block. The engine
 // counts in the warm-up too, into the scratch block, so that the code it runs in the measured window
 // is the code the JIT compiled in the warm-up: code reached only from the window's first command on
 // had no type feedback, and the engine's loop was deoptimised and compiled again inside the window

@@ -178,9 +178,10 @@ export function runCpu(task: CpuTask): CpuResult {
   // back from the measured one: the switch's code then has type feedback, and the stats fields are
   // no longer constants the JIT folded into the lock and queue code. Made first at the window's
   // start, the switch deoptimised this loop and that code there (tens of ms of the window
-  // interpreted, and a compiler thread taking a spinning worker's core). A branch taken only at the
-  // window's start would do the same: the loop runs once, before V8 gives it type feedback.
-  // Nothing is counted before the first turn.
+  // interpreted, and a compiler thread taking a spinning worker's core). Making it once, on the
+  // warm-up's first turn only, would not do: V8 gives a function that runs once (this loop) its
+  // feedback only after a budget of work, so that turn leaves none. Nothing is counted before the
+  // first turn.
   useStats(measured);
   for (;;) {
     phase = Atomics.load(i32, phaseIdx);
