@@ -85,6 +85,13 @@ function rig(
     Atomics.store(views.i32, pteIdx(layout, asid - 1, page - VA_BASE_PAGE), 100 + page);
     iotlb.translate(asid, page);
   };
+  /** Writes queue entries (raw halves or command values) from queue index `start` on. */
+  const put = (cmds: (Command | number[])[], start: number): void =>
+    cmds.forEach((c, i) => {
+      const w = cmdqEntryIdx(layout, qIdx(layout.queueShift, start + i));
+      if (Array.isArray(c)) writeRaw(views.i32, w, c);
+      else encodeInto(c, views.i32, w);
+    });
   /** Queue entries (raw halves or command values), then consume them all. */
   /** `start`: CMDQ_CONS (index and wrap) before the first entry, for commands that wrap the queue. */
   /** `timing`, `sink`: the engine's modelled latencies (0 by default) and its command log. */
@@ -94,11 +101,7 @@ function rig(
     timing: SmmuTiming = { tlbiNs: 0, syncNs: 0 },
     sink: CommandSink | null = null,
   ) => {
-    cmds.forEach((c, i) => {
-      const w = cmdqEntryIdx(layout, qIdx(layout.queueShift, start + i));
-      if (Array.isArray(c)) writeRaw(views.i32, w, c);
-      else encodeInto(c, views.i32, w);
-    });
+    put(cmds, start);
     regs.write32('CMDQ_CONS', start);
     regs.write32('CMDQ_PROD', queueIncN(layout.queueShift, start, cmds.length));
     const engine = new SmmuEngine(views, layout, timing, SPIN, sink);
@@ -115,7 +118,7 @@ function rig(
       byOp: (op: number) => f[st + Smmu.BY_OPCODE + op],
     };
   };
-  return { layout, views, regs, iotlb, fill, run };
+  return { layout, views, regs, iotlb, fill, put, run };
 }
 
 const P = VA_BASE_PAGE;
@@ -530,13 +533,11 @@ describe('SMMU engine: the warm-up and the measured window (hardware/smmu-stats.
   it("counts the warm-up in the scratch block; TLBIs held back across the window's start count where they ran", () => {
     const t = rig();
     for (let p = 0; p < 8; p++) t.fill(1, P + p);
-    const { layout, views, regs } = t;
+    const { layout, views, regs, put } = t;
     // A lazy CONS update every 1/8 of the queue (32 commands) comes after all nine: none applies
     // the held-back TLBIs before the CMD_SYNC does.
     expect(1 << layout.queueShift).toBe(256);
     const i32 = views.i32;
-    const put = (cmds: Command[], at: number): void =>
-      cmds.forEach((c, i) => encodeInto(c, i32, cmdqEntryIdx(layout, qIdx(layout.queueShift, at + i))));
     put(
       [0, 1, 2, 3].map((p) => va(1, P + p)),
       0,

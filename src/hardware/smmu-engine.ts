@@ -280,7 +280,6 @@ export class SmmuEngine {
     const syncNs = this.timing.syncNs;
     const sink = this.sink;
     const buf = this.fetched;
-    let measuring = false;
     /** The counters of the phase (st in the measured window, sc before and after it). */
     let sb = sc;
     storeRelease(i32, this.stateIdx, SmmuActivity.CONSUMING);
@@ -343,8 +342,7 @@ export class SmmuEngine {
         this.fetchAhead(cons, prod);
         const phase = Atomics.load(i32, this.phaseIdx);
         handOffPhase(phase);
-        measuring = phase === Phase.MEASURE;
-        sb = measuring ? st : sc;
+        sb = phase === Phase.MEASURE ? st : sc;
         // Set at every such read, not only when the phase changes: a branch taken first at the
         // window's start had no type feedback, and deoptimised this loop there (smmu-stats.ts).
         this.effectsStats = sb;
@@ -377,7 +375,7 @@ export class SmmuEngine {
         f[sb + Smmu.COMMANDS_CONSUMED]++;
         f[sb + Smmu.BY_OPCODE + op]++;
         f[sb + Smmu.BUSY_NS] += lat;
-        if (sink !== null && measuring) sink.append(buf[b], buf[b + 1], buf[b + 2], buf[b + 3]);
+        if (sink !== null && sb === st) sink.append(buf[b], buf[b + 1], buf[b + 2], buf[b + 3]);
       }
       const next = queueIncN(shift, cons, 1);
       time.advance(lat); // its effect, below, comes once its modelled latency is spent

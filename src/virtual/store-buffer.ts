@@ -3,9 +3,9 @@
 // which leave through the CPU's store buffer, and rings the doorbell after mmio.ts's busy-wait with
 // storeSeqCst, a full fence (a threads run where nobody parks skips it: concurrency/wait.ts
 // handOff; this model keeps it, as calibrate's rigs measure it). When the SMMU worker holds a
-// shared copy of the entry's line, the store's transfer therefore overlaps the CPU's following work and is waited for only
-// at the next fence: an atomic, a lock word, the doorbell (after its busy-wait). Everything else
-// stays sequentially consistent, as the model is by default.
+// shared copy of the entry's line, the store's transfer therefore overlaps the CPU's following
+// work and is waited for only at the next fence: an atomic, a lock word, the doorbell (after its
+// busy-wait). Everything else stays sequentially consistent, as the model is by default.
 import type { Coherence } from './coherence.js';
 import type { Req } from './requests.js';
 
