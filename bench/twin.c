@@ -5,8 +5,10 @@
 //
 //   gcc -O2 -pthread -Wall -o bench/build/twin bench/twin.c
 //   twin per-page|batched <pages> <tlbiNs> <syncNs> <warmupMs> <ms>
+//   twin floor <trials>
 //
-// prints one JSON object: unmaps in the window, the mean and the median time inside iommu_unmap.
+// prints one JSON object: unmaps in the window, the mean and the median time inside iommu_unmap;
+// or, for `floor`, what each side's own code costs alone in one thread (floor_main() below).
 //
 // CPU thread, per unmap of <pages> pages (iommu_unmap, src/driver/iommu.ts): clear each PTE (a
 // plain 64-bit store, as io-pgtable-arm's __arm_lpae_clear_pte on a coherent walker) and issue its
@@ -274,9 +276,87 @@ static int cmp_i64(const void *a, const void *b) {
   return (x > y) - (x < y);
 }
 
+// ---- The floor: each side's code alone, in one thread --------------------------------------------
+//
+// What the bench compares with the emulator's rigs (bench/lib/floor.ts): the CPU's locked issue path
+// (the functions above, 16 TLBI_NH_VA per round with CONS moved up by hand after each round, as
+// src/run/calibrate/rigs.ts cpuRig()), the SMMU loop consuming a queue that holds rounds of 16
+// TLBI_NH_VA + CMD_SYNC with every latency 0 (smmuRig()), and one clock read. The minimum over the
+// trials: a trial the host preempts can only be slower.
+
+static double floor_issue(int trials, int pages) {
+  double best = 1e30;
+  for (int t = 0; t < trials; t++) {
+    const int64_t t0 = now();
+    for (int u = 0; u < 2000; u++) {
+      for (int p = 0; p < pages; p++) issue_tlbi_nh_va(VA_BASE_PAGE + p);
+      store_rel(&Q.cons, Q.llq_prod);
+    }
+    const double ns = (double)(now() - t0) / (2000.0 * pages);
+    if (ns < best) best = ns;
+  }
+  return best;
+}
+
+static double floor_consume(int trials, int pages) {
+  const uint32_t per = pages + 1, n = ((Q_ENTRIES - 1) / per) * per;
+  for (uint32_t c = 0; c < n; c++) {
+    uint32_t *e = Q.ring[Q_IDX(c)];
+    if (c % per == (uint32_t)pages) {
+      e[0] = CMD_SYNC_W0;
+      e[1] = e[2] = e[3] = 0;
+    } else {
+      const uint64_t addr = (uint64_t)(VA_BASE_PAGE + c % per) << 12;
+      e[0] = OP_TLBI_NH_VA;
+      e[1] = ASID << 16;
+      e[2] = (uint32_t)(addr & 0xfffff000u) | 1u;
+      e[3] = (uint32_t)(addr >> 32);
+    }
+  }
+  tlbi_ns = sync_ns = 0;
+  atomic_store(&Q.prod, n);
+  atomic_store(&Q.stop, 1); // smmu() leaves once it has consumed them all and found nothing more
+  static smmu_result_t r;
+  double best = 1e30;
+  for (int t = 0; t < trials; t++) {
+    const int64_t t0 = now();
+    for (int k = 0; k < 100; k++) smmu(&r);
+    const double ns = (double)(now() - t0) / (100.0 * n);
+    if (ns < best) best = ns;
+  }
+  return best;
+}
+
+static double floor_clock(int trials) {
+  double best = 1e30;
+  for (int t = 0; t < trials; t++) {
+    const int64_t t0 = now();
+    int64_t x = 0;
+    for (int i = 0; i < 100000; i++) x += now();
+    const double ns = (double)(now() - t0) / 100000.0;
+    if (ns < best && x != 0) best = ns;
+  }
+  return best;
+}
+
+static int floor_main(int trials) {
+  if (trials < 1) {
+    fprintf(stderr, "twin: bad argument\n");
+    return 2;
+  }
+  const int pages = 16;
+  const double issue = floor_issue(trials, pages);
+  const double consume = floor_consume(trials, pages);
+  const double clock = floor_clock(trials);
+  printf("{\"issueNsPerCommand\":%.2f,\"consumeNsPerCommand\":%.2f,\"clockNs\":%.2f}\n", issue, consume,
+         clock);
+  return 0;
+}
+
 int main(int argc, char **argv) {
+  if (argc == 3 && strcmp(argv[1], "floor") == 0) return floor_main(atoi(argv[2]));
   if (argc != 7 || (strcmp(argv[1], "per-page") != 0 && strcmp(argv[1], "batched") != 0)) {
-    fprintf(stderr, "usage: twin per-page|batched <pages> <tlbiNs> <syncNs> <warmupMs> <ms>\n");
+    fprintf(stderr, "usage: twin per-page|batched <pages> <tlbiNs> <syncNs> <warmupMs> <ms> | floor <trials>\n");
     return 2;
   }
   int per_page = strcmp(argv[1], "per-page") == 0;

@@ -199,6 +199,32 @@ describe('the twin section, from a fixture (the frozen full.json predates it)', 
     );
     expect(lines.join('\n')).not.toMatch(/\{\{|\}\}/);
   });
+
+  it('shows the floor, each side alone, when the results file has one, and says so when not', () => {
+    expect(lines).toContain('_Not measured in this results file (the floor was added in session 10)._');
+    const doc = readResults(FROZEN);
+    const tw = JSON.parse(readFileSync(join(ROOT, 'test/fixtures/bench-twin.json'), 'utf8')) as Record<
+      string,
+      unknown
+    >;
+    const s = (x: number, lo = x, hi = x) => ({
+      median: x,
+      min: lo,
+      max: hi,
+      n: 3,
+      samples: [lo, x, hi],
+      noisy: 0,
+    });
+    tw.floorCommands = ['bench/build/twin floor 31'];
+    tw.floors = [{ what: 'one clock read', c: s(25, 24), emu: s(40, 40, 45), emuOverC: s(1.6) }];
+    doc.twin = tw;
+    const md = renderDoc(doc, SECTIONS).split('\n');
+    expect(md).toContain(
+      '| one clock read | 25.0 ns (24.0 ns–25.0 ns) | 40.0 ns (40.0 ns–45.0 ns) | 1.60x (1.60x–1.60x) |',
+    );
+    expect(md).toContain('bench/build/twin floor 31');
+    expect(md.join('\n')).not.toContain('Not measured in this results file');
+  });
 });
 
 describe('the virtual section, from a fixture (the frozen full.json predates it)', () => {

@@ -10,6 +10,7 @@ import { codeBlock, verdict, type Target, type TargetRow } from '../lib/markdown
 import { log } from '../lib/retry.js';
 import { cell, fmtNs, fmtPct, fmtRatio, summarize, table, type Summary } from '../lib/stats.js';
 import { renderTemplate } from '../lib/template.js';
+import { cFloor, FLOOR_TRIALS, jsFloor, type Floor } from '../lib/floor.js';
 import { buildTwin, cTwin, twinArgs, type TwinSpec } from '../lib/twin.js';
 import type { BenchSection, RunContext } from './section.js';
 
@@ -38,6 +39,9 @@ export interface TwinRep {
   /** By latency setting and strategy. */
   c: Record<string, Record<string, TwinSide>>;
   emu: Record<string, Record<string, TwinSide>>;
+  /** Each side's own code alone, in one thread (bench/lib/floor.ts); measured in the order of the
+   *  repetition's first latency setting. */
+  floor: { c: Floor; emu: Floor };
 }
 
 export interface TwinRow {
@@ -68,9 +72,20 @@ export interface TwinRatioRow {
   target: Target | null;
 }
 
+/** One figure of the floor: C, the emulator, and emulator/C (how many times slower). */
+export interface TwinFloorRow {
+  what: string;
+  c: Summary | null;
+  emu: Summary | null;
+  emuOverC: Summary | null;
+}
+
 export interface TwinResult {
   gcc: string;
   commands: string[];
+  /** How the floor was measured (both sides' commands). */
+  floorCommands: string[];
+  floors: TwinFloorRow[];
   pages: number;
   rows: TwinRow[];
   ratios: TwinRatioRow[];
@@ -124,7 +139,16 @@ async function run(ctx: RunContext): Promise<TwinResult> {
   const reps: TwinRep[] = [];
   for (let rep = 0; rep < ctx.reps; rep++) {
     log(`twin: repetition ${rep + 1}/${ctx.reps}`);
-    const r: TwinRep = { cFirst: {}, c: {}, emu: {} };
+    // The floor first, in the order of this repetition's first latency setting (C first on even ones).
+    let floor: TwinRep['floor'];
+    if (rep % 2 === 0) {
+      const c = cFloor();
+      floor = { c, emu: jsFloor() };
+    } else {
+      const emu = jsFloor();
+      floor = { c: cFloor(), emu };
+    }
+    const r: TwinRep = { cFirst: {}, c: {}, emu: {}, floor };
     for (const [li, l] of LATENCIES.entries()) {
       const runC = async () => {
         r.c[l.key] = {};
@@ -203,8 +227,26 @@ async function run(ctx: RunContext): Promise<TwinResult> {
         : null,
     });
   }
+  const floorFigure = (what: string, f: (x: Floor) => number): TwinFloorRow => ({
+    what,
+    c: summarize(reps.map((r) => f(r.floor.c))),
+    emu: summarize(reps.map((r) => f(r.floor.emu))),
+    emuOverC: summarize(reps.map((r) => f(r.floor.emu) / f(r.floor.c))),
+  });
   return {
     gcc,
+    floorCommands: [
+      `bench/build/twin floor ${FLOOR_TRIALS}`,
+      `jsFloor()   # bench/lib/floor.ts: src/run/calibrate/rigs.ts cpuRig(), smmuRig() and nowNs(), ${FLOOR_TRIALS} trials each`,
+    ],
+    floors: [
+      floorFigure('the locked issue path, per command (16 TLBI_NH_VA a round)', (x) => x.issueNsPerCommand),
+      floorFigure(
+        'the SMMU loop, per command, every latency 0 (16 TLBI_NH_VA + CMD_SYNC a round)',
+        (x) => x.consumeNsPerCommand,
+      ),
+      floorFigure('one clock read', (x) => x.clockNs),
+    ],
     commands: LATENCIES.flatMap((l) => [
       `node dist/run.js ${cliArgs(emuSpec(l)).join(' ')}   # in-process: runConfig()`,
       ...STRATEGIES.map((s) => `bench/build/twin ${twinArgs(cSpec(l, s)).join(' ')}`),
@@ -289,11 +331,22 @@ function render(tw: TwinResult) {
     }),
     'lrrrrl',
   );
+  // Results files written before the floor existed (npm run bench -- --render-only) have none.
+  const floorTable =
+    tw.floors === undefined
+      ? '_Not measured in this results file (the floor was added in session 10)._'
+      : table(
+          ['alone, in one thread', 'C twin', 'emulator', 'emulator/C'],
+          tw.floors.map((f) => [f.what, cell(f.c, fmtNs), cell(f.emu, fmtNs), cell(f.emuOverC, fmtRatio)]),
+          'lrrr',
+        );
   const markdown = renderTemplate('twin', {
     commands: codeBlock([tw.gcc, ...tw.commands]),
     pages: tw.pages,
     table: mainTable,
     ratioTable,
+    floorCommands: tw.floorCommands === undefined ? '' : codeBlock(tw.floorCommands),
+    floorTable,
   });
   return { markdown, targets };
 }

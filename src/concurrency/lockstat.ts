@@ -1,10 +1,9 @@
 // Lock instrumentation in the style of Linux lockstat: counts every acquisition, contention and
 // bounce, times every contended wait (the uncontended path reads no clock for its wait) and, with
 // full statistics, the hold time of one acquisition in `holdSample`, chosen pseudo-randomly
-// (every one when 1). Timing a
-// hold costs two clock reads (~100 ns) on a path that is otherwise ~20 ns: sampling keeps the
-// instrumentation from becoming the thing measured. Wraps any Lock algorithm; one instance per
-// (thread, lock).
+// (every one when 1). Timing a hold costs two clock reads (~100 ns) on a path that is otherwise
+// ~20 ns: sampling keeps the instrumentation from becoming the thing measured. Wraps any Lock
+// algorithm; one instance per (thread, lock).
 import { Span } from './span.js';
 import type { CpuStats } from './counters.js';
 import type { Lock } from './lock.js';
@@ -19,7 +18,11 @@ export class InstrumentedLock {
   /** xorshift32 state: which holds are timed is pseudo-random, not every Nth, so a fixed pattern
    *  of acquisitions (a TLBI's hold, then a CMD_SYNC's) cannot alias with the sampling period. */
   private rng: number;
-  private readonly sampleMask: number;
+  /** ln(1 - 1/holdSample): the gaps between timed holds are geometric (gap()); 0 for every hold. */
+  private readonly lnMiss: number;
+  /** Acquisitions until the next timed hold (1: the next one). A countdown costs the acquisition a
+   *  decrement; the xorshift and the logarithm run once per timed hold, not per acquisition. */
+  private untilSample: number;
   /** Where counts go; the CPU loop swaps it between the measured and the warm-up block. */
   stats: CpuStats;
   /** The lock's holder words (Lock.holderIdx), read once: one load less per acquisition. */
@@ -43,20 +46,34 @@ export class InstrumentedLock {
   ) {
     this.stats = stats;
     this.holderIdx = lock.holderIdx;
-    this.sampleMask = holdSample - 1;
+    this.lnMiss = holdSample > 1 ? Math.log(1 - 1 / holdSample) : 0;
     this.rng = ((cpu + 1) * 0x9e3779b1) ^ ((cls + 1) * 0x85ebca6b) || 1;
+    this.untilSample = this.gap();
+  }
+
+  /**
+   * Acquisitions from one timed hold to the next: geometric with mean holdSample, so that each
+   * acquisition is timed with probability 1/holdSample independently of the others, as a fresh
+   * draw per acquisition would give.
+   */
+  private gap(): number {
+    if (this.lnMiss === 0) return 1;
+    let x = this.rng;
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    this.rng = x;
+    // u in (0, 1]: never 0, whose logarithm is -Infinity.
+    const u = ((x >>> 0) + 1) / 4294967296;
+    return 1 + Math.floor(Math.log(u) / this.lnMiss);
   }
 
   acquire(): void {
     const cpu = this.cpu;
     let sampled = false;
-    if (this.timed) {
-      let x = this.rng;
-      x ^= x << 13;
-      x ^= x >>> 17;
-      x ^= x << 5;
-      this.rng = x;
-      sampled = (x & this.sampleMask) === 0;
+    if (this.timed && --this.untilSample === 0) {
+      sampled = true;
+      this.untilSample = this.gap();
     }
     // Times live in the spans' fields, never in locals handed to calls (concurrency/span.ts).
     const hold = this.hold;

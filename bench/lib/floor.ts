@@ -1,0 +1,66 @@
+// The floor under the twin section's ratios: what each side's own code costs alone, in one thread
+// (no second core, no cache line crossing), measured side by side. C: `bench/build/twin floor`
+// (bench/twin.c floor_main()); the emulator: the rigs of src/run/calibrate/rigs.ts that
+// bench/hotpath.ts times, with the hand-offs a `--wait spin` run makes (release stores, no fence:
+// concurrency/wait.ts handOff). Three figures each: the locked issue path per command (cpuRig, 16
+// TLBI_NH_VA per round, CONS moved up by hand), the SMMU loop per command with every latency 0
+// (smmuRig, rounds of 16 TLBI_NH_VA + CMD_SYNC), and one clock read (nowNs() against
+// clock_gettime()). Each is the minimum over its trials: a trial the host preempts is only slower.
+import { execFileSync } from 'node:child_process';
+import { nowNs } from '../../src/concurrency/clock.js';
+import { elideHandOffFences, handOffPhase } from '../../src/concurrency/wait.js';
+import { Phase } from '../../src/hardware/layout.js';
+import { cpuRig, smmuRig } from '../../src/run/calibrate/rigs.js';
+import { TWIN_BIN } from './paths.js';
+
+export interface Floor {
+  /** The 2017 locked issue path, ns per command. */
+  issueNsPerCommand: number;
+  /** The SMMU's consume loop with every latency 0, ns per command. */
+  consumeNsPerCommand: number;
+  /** One read of the clock the side times with, ns. */
+  clockNs: number;
+}
+
+/** Trials per figure; each JavaScript trial is 32,000 or 34,000 commands, or 100,000 clock reads. */
+export const FLOOR_TRIALS = 31;
+
+const minOver = (trials: number, f: () => number): number => {
+  let best = Infinity;
+  for (let t = 0; t < trials; t++) best = Math.min(best, f());
+  return best;
+};
+
+export function cFloor(trials = FLOOR_TRIALS): Floor {
+  const out = execFileSync(TWIN_BIN, ['floor', String(trials)], { encoding: 'utf8', timeout: 120_000 });
+  return JSON.parse(out) as Floor;
+}
+
+export function jsFloor(trials = FLOOR_TRIALS): Floor {
+  // As a worker of a --wait spin run in its measured window (the orchestrator's handOffElision).
+  elideHandOffFences({ from: Phase.WARMUP, until: Phase.STOP });
+  handOffPhase(Phase.MEASURE);
+  try {
+    const cpu = cpuRig(true);
+    const issueNsPerCommand = minOver(trials, () => {
+      const t0 = nowNs();
+      const n = cpu.issue(2000);
+      return (nowNs() - t0) / n;
+    });
+    const smmu = smmuRig(2000);
+    const consumeNsPerCommand = minOver(trials, () => {
+      const t0 = nowNs();
+      const n = smmu.consume();
+      return (nowNs() - t0) / n;
+    });
+    const clockNs = minOver(trials, () => {
+      const t0 = nowNs();
+      let x = 0;
+      for (let i = 0; i < 100_000; i++) x += nowNs();
+      return x > 0 ? (nowNs() - t0) / 100_000 : Infinity;
+    });
+    return { issueNsPerCommand, consumeNsPerCommand, clockNs };
+  } finally {
+    elideHandOffFences(null);
+  }
+}
