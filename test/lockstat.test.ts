@@ -57,4 +57,26 @@ describe('lockstat hold sampling', () => {
       expect(samples).toBeLessThan((n / 2 / 16) * 1.05);
     }
   });
+
+  it('times each acquisition independently of the last: the gaps are geometric', () => {
+    // After a timed hold, the next acquisition is timed with probability 1/16 again: 0.0625 (a
+    // fixed period gives 0, gaps uniform in 1-31 with the same mean 1/31).
+    const { lock, count } = rig(16);
+    let prev = false;
+    let sampled = 0;
+    let both = 0;
+    for (let i = 0; i < 320_000; i++) {
+      const before = count(0, Lk.HOLD_SAMPLES);
+      lock.acquire();
+      lock.release();
+      const now = count(0, Lk.HOLD_SAMPLES) > before;
+      if (prev) {
+        sampled++;
+        if (now) both++;
+      }
+      prev = now;
+    }
+    expect(both / sampled).toBeGreaterThan(0.05);
+    expect(both / sampled).toBeLessThan(0.075);
+  });
 });

@@ -36,11 +36,22 @@ export function cFloor(trials = FLOOR_TRIALS): Floor {
   return JSON.parse(out) as Floor;
 }
 
-export function jsFloor(trials = FLOOR_TRIALS): Floor {
-  // As a worker of a --wait spin run in its measured window (the orchestrator's handOffElision).
+/**
+ * Runs f with this thread's hand-offs as a worker of a `--wait spin` run makes them in its measured
+ * window (the orchestrator's handOffElision: release stores, no fence), then fenced again.
+ */
+export function asSpinRun<T>(f: () => T): T {
   elideHandOffFences({ from: Phase.WARMUP, until: Phase.STOP });
   handOffPhase(Phase.MEASURE);
   try {
+    return f();
+  } finally {
+    elideHandOffFences(null);
+  }
+}
+
+export function jsFloor(trials = FLOOR_TRIALS): Floor {
+  return asSpinRun(() => {
     const cpu = cpuRig(true);
     const issueNsPerCommand = minOver(trials, () => {
       const t0 = nowNs();
@@ -60,7 +71,5 @@ export function jsFloor(trials = FLOOR_TRIALS): Floor {
       return x > 0 ? (nowNs() - t0) / 100_000 : Infinity;
     });
     return { issueNsPerCommand, consumeNsPerCommand, clockNs };
-  } finally {
-    elideHandOffFences(null);
-  }
+  });
 }

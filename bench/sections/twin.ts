@@ -7,6 +7,7 @@ import { DEFAULTS } from '../../src/config/config.js';
 import { unmapOverhead } from '../../src/report/overhead.js';
 import { cliArgs, inProcess, LIKE_C, type RunSpec } from '../lib/emulator.js';
 import { codeBlock, verdict, type Target, type TargetRow } from '../lib/markdown.js';
+import { startNoiseProbe } from '../lib/host.js';
 import { log } from '../lib/retry.js';
 import { cell, fmtNs, fmtPct, fmtRatio, summarize, table, type Summary } from '../lib/stats.js';
 import { renderTemplate } from '../lib/template.js';
@@ -41,7 +42,7 @@ export interface TwinRep {
   emu: Record<string, Record<string, TwinSide>>;
   /** Each side's own code alone, in one thread (bench/lib/floor.ts); measured in the order of the
    *  repetition's first latency setting. */
-  floor: { c: Floor; emu: Floor };
+  floor: { c: ProbedFloor; emu: ProbedFloor };
 }
 
 export interface TwinRow {
@@ -70,6 +71,15 @@ export interface TwinRatioRow {
   /** emuRatio / cRatio. */
   emuOverC: Summary | null;
   target: Target | null;
+}
+
+/** A floor, and the cores other processes kept busy while it was measured. */
+type ProbedFloor = Floor & { othersCores: number };
+
+function probed(measure: () => Floor): ProbedFloor {
+  const noise = startNoiseProbe();
+  const f = measure();
+  return { ...f, othersCores: noise.stop().othersCores };
 }
 
 /** One figure of the floor: C, the emulator, and emulator/C (how many times slower). */
@@ -139,14 +149,17 @@ async function run(ctx: RunContext): Promise<TwinResult> {
   const reps: TwinRep[] = [];
   for (let rep = 0; rep < ctx.reps; rep++) {
     log(`twin: repetition ${rep + 1}/${ctx.reps}`);
-    // The floor first, in the order of this repetition's first latency setting (C first on even ones).
+    // The floor first, in the order of this repetition's first latency setting (C first on even
+    // ones), each side taken again while another process kept the host busy (retry.quietest).
+    const cSide = () => retry.quietest(() => probed(cFloor));
+    const emuSide = () => retry.quietest(() => probed(jsFloor));
     let floor: TwinRep['floor'];
     if (rep % 2 === 0) {
-      const c = cFloor();
-      floor = { c, emu: jsFloor() };
+      const c = await cSide();
+      floor = { c, emu: await emuSide() };
     } else {
-      const emu = jsFloor();
-      floor = { c: cFloor(), emu };
+      const emu = await emuSide();
+      floor = { c: await cSide(), emu };
     }
     const r: TwinRep = { cFirst: {}, c: {}, emu: {}, floor };
     for (const [li, l] of LATENCIES.entries()) {
@@ -227,11 +240,21 @@ async function run(ctx: RunContext): Promise<TwinResult> {
         : null,
     });
   }
+  const floorOthers = (side: 'c' | 'emu') => reps.map((r) => r.floor[side].othersCores);
   const floorFigure = (what: string, f: (x: Floor) => number): TwinFloorRow => ({
     what,
-    c: summarize(reps.map((r) => f(r.floor.c))),
-    emu: summarize(reps.map((r) => f(r.floor.emu))),
-    emuOverC: summarize(reps.map((r) => f(r.floor.emu) / f(r.floor.c))),
+    c: summarize(
+      reps.map((r) => f(r.floor.c)),
+      floorOthers('c'),
+    ),
+    emu: summarize(
+      reps.map((r) => f(r.floor.emu)),
+      floorOthers('emu'),
+    ),
+    emuOverC: summarize(
+      reps.map((r) => f(r.floor.emu) / f(r.floor.c)),
+      reps.map((r) => Math.max(r.floor.c.othersCores, r.floor.emu.othersCores)),
+    ),
   });
   return {
     gcc,
