@@ -7,25 +7,14 @@
 // fence after them: concurrency/wait.ts handOff); without it, fenced, as this tool always measured.
 // per-page, batched: a whole unmap's CPU side with an instant SMMU (bench/lib/sync-rig.ts).
 // Prints the median and minimum ns per command (per unmap for --side unmap) over the trials.
-import { nowNs } from '../src/concurrency/clock.js';
 import { cpuRig, smmuRig } from '../src/run/calibrate/rigs.js';
-import { asSpinRun } from './lib/floor.js';
+import { asSpinRun, trial } from './lib/floor.js';
 import { unmapRig } from './lib/unmap-rig.js';
 import { syncRig } from './lib/sync-rig.js';
 
 function arg(name: string, dflt: string): string {
   const i = process.argv.indexOf(name);
   return i >= 0 && i + 1 < process.argv.length ? process.argv[i + 1] : dflt;
-}
-
-function trial(trials: number, run: () => number): number[] {
-  const out: number[] = [];
-  for (let t = 0; t < trials; t++) {
-    const t0 = nowNs();
-    const n = run();
-    out.push((nowNs() - t0) / n);
-  }
-  return out;
 }
 
 function summary(name: string, xs: number[], per = 'command'): string {

@@ -25,11 +25,19 @@ export interface Floor {
 /** Trials per figure; each JavaScript trial is 32,000 or 34,000 commands, or 100,000 clock reads. */
 export const FLOOR_TRIALS = 31;
 
-const minOver = (trials: number, f: () => number): number => {
-  let best = Infinity;
-  for (let t = 0; t < trials; t++) best = Math.min(best, f());
-  return best;
-};
+/** ns per operation in each of `trials` runs of `run`, which returns how many operations it did
+ *  (bench/hotpath.ts prints their median and minimum; the floor keeps the minimum). */
+export function trial(trials: number, run: () => number): number[] {
+  const out: number[] = [];
+  for (let t = 0; t < trials; t++) {
+    const t0 = nowNs();
+    const n = run();
+    out.push((nowNs() - t0) / n);
+  }
+  return out;
+}
+
+const minOver = (trials: number, run: () => number): number => Math.min(...trial(trials, run));
 
 export function cFloor(trials = FLOOR_TRIALS): Floor {
   const out = execFileSync(TWIN_BIN, ['floor', String(trials)], { encoding: 'utf8', timeout: 120_000 });
@@ -53,22 +61,14 @@ export function asSpinRun<T>(f: () => T): T {
 export function jsFloor(trials = FLOOR_TRIALS): Floor {
   return asSpinRun(() => {
     const cpu = cpuRig(true);
-    const issueNsPerCommand = minOver(trials, () => {
-      const t0 = nowNs();
-      const n = cpu.issue(2000);
-      return (nowNs() - t0) / n;
-    });
+    const issueNsPerCommand = minOver(trials, () => cpu.issue(2000));
     const smmu = smmuRig(2000);
-    const consumeNsPerCommand = minOver(trials, () => {
-      const t0 = nowNs();
-      const n = smmu.consume();
-      return (nowNs() - t0) / n;
-    });
+    const consumeNsPerCommand = minOver(trials, () => smmu.consume());
     const clockNs = minOver(trials, () => {
-      const t0 = nowNs();
       let x = 0;
       for (let i = 0; i < 100_000; i++) x += nowNs();
-      return x > 0 ? (nowNs() - t0) / 100_000 : Infinity;
+      // Uses the readings, so that the loop is not optimised away (a sum of 0 is no measurement).
+      return x > 0 ? 100_000 : 0;
     });
     return { issueNsPerCommand, consumeNsPerCommand, clockNs };
   });

@@ -75,7 +75,7 @@ import {
   GERROR_CMDQ_ERR,
   GERROR_CMDQP_ERR,
 } from './registers.js';
-import { EcmdqStat, Smmu, SMMU_STATS_SLOTS } from './smmu-stats.js';
+import { EcmdqStat, Smmu, smmuStatsBytes } from './smmu-stats.js';
 import { checkRegion, REGION } from './region.js';
 import { Ev, queueDepthArg, type TraceRing } from '../trace/ring.js';
 
@@ -204,7 +204,7 @@ export class SmmuEngine {
     private readonly ring: TraceRing | null = null,
   ) {
     checkRegion(views.sab, REGION.CONTROL, layout.controlOff, Ctl.WORDS * 4);
-    checkRegion(views.sab, REGION.SMMU_STATS, layout.smmuStatsOff, 2 * SMMU_STATS_SLOTS * 8);
+    checkRegion(views.sab, REGION.SMMU_STATS, layout.smmuStatsOff, smmuStatsBytes());
     this.i32 = views.i32;
     this.f64 = views.f64;
     this.regs = new RegisterFile(views.i32, layout);

@@ -1,9 +1,10 @@
 // The SMMU worker's counters (float64 slots in shared memory), written by the SMMU thread (and,
-// for the virtual engine, by its collector after the run): two blocks of SMMU_STATS_SLOTS, the measured window's and the warm-up's scratch block. The engine
-// counts in the warm-up too, into the scratch block, so that the code it runs in the measured window
-// is the code the JIT compiled in the warm-up: code reached only from the window's first command on
-// had no type feedback, and the engine's loop was deoptimised and compiled again inside the window
-// (tens of ms interpreted, and a compiler thread taking a core from a spinning worker).
+// for the virtual engine, by its collector after the run): two blocks of SMMU_STATS_SLOTS, the
+// measured window's and the warm-up's scratch block. The engine counts in the warm-up too, into
+// the scratch block, so that the code it runs in the measured window is the code the JIT compiled
+// in the warm-up: code reached only from the window's first command on had no type feedback, and
+// the engine's loop was deoptimised and compiled again inside the window (tens of ms interpreted,
+// and a compiler thread taking a core from a spinning worker).
 
 import { LINE, REGION, type RegionDecl } from './region.js';
 
@@ -32,8 +33,11 @@ export const MAX_ECMDQS = 256;
 
 export const SMMU_STATS_SLOTS = Smmu.ECMDQ + MAX_ECMDQS * EcmdqStat.SLOTS;
 
+/** Bytes of the region: the measured block and the warm-up's scratch block. */
+export const smmuStatsBytes = (): number => 2 * SMMU_STATS_SLOTS * 8;
+
 export const SMMU_STATS_DECL: RegionDecl<unknown> = {
   name: REGION.SMMU_STATS,
-  bytes: () => 2 * SMMU_STATS_SLOTS * 8,
+  bytes: smmuStatsBytes,
   align: LINE,
 };
